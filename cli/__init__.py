@@ -1,0 +1,1 @@
+"""matcalc's command line, installed as `matcalc.cli` (see `main.py`)."""

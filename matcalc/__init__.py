@@ -1,0 +1,20 @@
+"""matcalc: symbolic matrix calculus, verified.
+
+    import matcalc
+    d = matcalc.derive("Y = X*A' + b'", shapes={"X": ("N", "n")})
+    d["X"].text      # 'dY*A'
+
+Importing this package is cheap: the parser, NumPy and the checker load on first use.
+"""
+from .errors import MatcalcError, Span
+
+__version__ = "0.1.0"
+
+
+def derive(program, wrt=None, layout="denominator", shapes=None, kinds="ml", check=False):
+    """Derivatives of the program's output (SPEC section 6); returns a `Derivation`."""
+    from .derivation import derive as _derive
+    return _derive(program, wrt=wrt, layout=layout, shapes=shapes, kinds=kinds, check=check)
+
+
+__all__ = ["derive", "MatcalcError", "Span", "__version__"]

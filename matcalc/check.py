@@ -1,0 +1,386 @@
+"""Finite-difference verification of gradients, on the IR evaluated with NumPy.
+
+A gradient in the adjoint convention is checked through the scalar L = <U, F(x)> (U a
+random upstream adjoint, or 1 for a scalar F): along a random unit direction V, the
+directional derivative dL/dt of L(x + tV) must equal <G, V>. Each direction costs four
+evaluations of F, whatever the size of x, and a random direction catches any wrong
+entry of G with probability one.
+
+What makes a check trustworthy rather than lucky:
+- every symbolic dimension gets its own size (2, 3, 4, ...), so a transposed formula
+  cannot pass because two sizes happen to agree;
+- inputs are drawn for the expression's domain (positive under log/sqrt/division,
+  positive definite under logdet, well conditioned under inv/det) and a point is redrawn
+  when it sits near a singularity or a kink (relu, abs, sign, step), where a finite
+  difference says nothing about the derivative;
+- a fourth-order central stencil in float64, whose truncation error is negligible at the
+  step used, so the tolerance can be tight (see TOLERANCE).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from matcalc.evaluate import evaluate_all, shape_of
+from matcalc.expr import (Const, Det, DimValue, Divide, Func, Inv, LogDet, Node, Norm1, Norm2,
+                          Power, Softmax, Var, walk)
+
+# The worst relative error |d - a| / max(|d|, |a|) a correct gradient may show. With the
+# fourth-order stencil and STEP below, correct gradients of random depth-5 expressions
+# show errors around 1e-10 (round-off, amplified by cancellation inside F), while a wrong
+# factor of 2 shows 0.5 and a wrong transpose an error of order 1: 1e-6 leaves orders of
+# magnitude on both sides.
+TOLERANCE = 1e-6
+CLAIM_TOLERANCE = 1e-8     # two closed forms of one derivative: only round-off separates them
+STEP = 1e-5                # h = STEP * max(1, max|x|), far below every margin below
+MARGIN = 1e-3              # distance kept from 0 by log/sqrt arguments and denominators
+KINK_MARGIN = 1e-3         # relative distance kept from the kink of relu/abs/sign/step
+MAX_COND = 1e4             # worst condition number allowed under inv/det/logdet
+POINT_TRIES = 50
+DIRECTION_TRIES = 5
+NOISE = 16.0               # round-off of the stencil, in units of eps * sum|U * F| / h
+
+POSITIVE, SPD, WELL_CONDITIONED = "positive", "spd", "well-conditioned"
+KINKS = ("relu", "abs", "sign", "step")
+
+
+class CheckFailed(AssertionError):
+    """A gradient did not match its finite differences."""
+
+
+@dataclass(frozen=True)
+class VarCheck:
+    """The verdict for one variable: the worst relative error over the directions tried
+    (inf for a gradient of the wrong shape, nan when no valid point was found)."""
+    name: str
+    max_rel_error: float
+    ok: bool
+    message: str = ""
+
+    def line(self) -> str:
+        status = "ok" if self.ok else "NOT CHECKED" if math.isnan(self.max_rel_error) \
+            else "MISMATCH"
+        return f"{self.name}: {status} ({self.message})"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    results: dict[str, VarCheck]
+    ok: bool
+    dims: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line per variable: `X: ok (max rel. error 3.2e-10)`."""
+        return "\n".join(r.line() for r in self.results.values())
+
+    def raise_if_failed(self) -> None:
+        if not self.ok:
+            raise CheckFailed(self.summary())
+
+
+# ---- the two entry points ---------------------------------------------------------------
+
+def check_gradients(output: Node, grads: Mapping[str, Node], upstream: Var | None = None, *,
+                    seed: int = 0, directions: int = 3, fixed_dims: Mapping | None = None,
+                    tolerance: float = TOLERANCE) -> CheckReport:
+    """Compare each gradient (adjoint convention: the shape of its variable; it may use the
+    upstream Var) with central finite differences of L = <U, output> along `directions`
+    random unit directions. Deterministic for a given seed."""
+    roots = _roots(output, upstream, grads.values())
+    variables = _variables(roots)
+    dims = assign_dims(roots, fixed_dims)
+    rng = np.random.default_rng(seed)
+    point = find_point(roots, variables, dims, rng)
+    results: dict[str, VarCheck] = {}
+    for name, grad in grads.items():
+        var = variables.get(name)
+        if var is None:
+            results[name] = VarCheck(name, math.inf, False,
+                                     f"{name} is not a variable of the expression")
+        elif shape_of(grad, dims) != shape_of(var, dims):
+            results[name] = VarCheck(name, math.inf, False,
+                                     f"gradient is {_shape_text(grad, dims)} but {name} is "
+                                     f"{_shape_text(var, dims)}")
+        elif isinstance(point, str):
+            results[name] = VarCheck(name, math.nan, False, point)
+        else:
+            results[name] = _check_one(output, upstream, grad, var, point, dims, rng,
+                                       directions, tolerance)
+    return CheckReport(results, all(r.ok for r in results.values()), dims)
+
+
+def check_claim(output: Node, upstream: Var | None, true_grad: Node, claimed: Node, var: str,
+                *, seed: int = 0, points: int = 3, fixed_dims: Mapping | None = None,
+                tolerance: float = CLAIM_TOLERANCE) -> tuple[bool, float]:
+    """Whether `claimed` equals `true_grad` (two IR forms of the derivative of `output` with
+    respect to `var`) at `points` random valid inputs; returns (ok, worst relative error
+    in the Frobenius norm), inf for a claim of the wrong shape, nan with no valid point."""
+    roots = _roots(output, upstream, [true_grad, claimed])
+    variables = _variables(roots)
+    dims = assign_dims(roots, fixed_dims)
+    target = variables.get(var, true_grad)
+    if shape_of(claimed, dims) != shape_of(target, dims):
+        return False, math.inf
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for _ in range(points):
+        point = find_point(roots, variables, dims, rng)
+        if isinstance(point, str):
+            return False, math.nan
+        t, c = point[1][true_grad], point[1][claimed]
+        worst = max(worst, _relative(np.linalg.norm(t - c), np.linalg.norm(t),
+                                     np.linalg.norm(c)))
+    return worst <= tolerance, worst
+
+
+# ---- one variable ------------------------------------------------------------------------
+
+def _check_one(output, upstream, grad, var, point, dims, rng, directions, tolerance):
+    values, memo = point
+    u = values[upstream.name] if upstream is not None else np.ones((1, 1))
+    g = memo[grad]
+    scale = np.linalg.norm(g)
+    x = values[var.name]
+    h = STEP * max(1.0, float(np.abs(x).max()))
+    kinks = _kink_arguments(output)
+    signature = [np.sign(memo[k]) for k in kinks]
+    worst = 0.0
+    for _ in range(directions):
+        for _ in range(DIRECTION_TRIES):
+            v = rng.standard_normal(x.shape)
+            v /= np.linalg.norm(v)
+            fd = _directional_derivative(output, values, dims, u, var.name, v, h, kinks,
+                                         signature)
+            if fd is not None:
+                break
+        else:
+            return VarCheck(var.name, math.nan, False,
+                            "every finite-difference stencil crossed a kink or singularity")
+        d, noise = fd
+        a = float(np.sum(g * v))
+        # A derivative below noise / tolerance is not resolved by the stencil: measure
+        # errors against that floor, so round-off alone never fails a (zero) gradient.
+        worst = max(worst, _relative(abs(d - a), abs(d), abs(a), 1e-8 * scale,
+                                     noise / tolerance))
+    return VarCheck(var.name, worst, worst <= tolerance, f"max rel. error {worst:.2g}")
+
+
+def _directional_derivative(output, values, dims, u, name, v, h, kinks, signature):
+    """dL/dt at t = 0 of L(t) = <U, F(x + tV)>, by (-L(2h) + 8L(h) - 8L(-h) + L(-2h)) / 12h
+    (error O(h^4)), with a round-off estimate; None when the stencil crosses a kink (an
+    argument of relu/abs/sign/step changes sign) or leaves the domain."""
+    ls, magnitudes = [], []
+    for t in (2 * h, h, -h, -2 * h):
+        shifted = dict(values)
+        shifted[name] = values[name] + t * v
+        try:
+            with np.errstate(all="ignore"):
+                memo = evaluate_all([output], shifted, dims)
+        except np.linalg.LinAlgError:
+            return None
+        terms = u * memo[output]
+        if not np.all(np.isfinite(terms)):
+            return None
+        if any(not np.array_equal(np.sign(memo[k]), s) for k, s in zip(kinks, signature)):
+            return None
+        ls.append(float(terms.sum()))
+        magnitudes.append(float(np.abs(terms).sum()))
+    d = (-ls[0] + 8 * ls[1] - 8 * ls[2] + ls[3]) / (12 * h)
+    return d, NOISE * np.finfo(np.float64).eps * max(magnitudes) / h
+
+
+def _relative(err: float, *sizes: float) -> float:
+    """err / max(sizes), 0 when both are 0."""
+    denominator = max(sizes)
+    return 0.0 if err == 0 else err / denominator if denominator > 0 else math.inf
+
+
+def _kink_arguments(root: Node) -> list[Node]:
+    return [n.x for n in walk(root)
+            if (isinstance(n, Func) and n.name in KINKS) or isinstance(n, Norm1)]
+
+
+# ---- dimensions -------------------------------------------------------------------------
+
+def assign_dims(roots: list[Node], fixed_dims: Mapping | None = None) -> dict[str, int]:
+    """A distinct size for each symbolic dimension, 2, 3, 4, ... in sorted order, skipping
+    sizes already taken by `fixed_dims` and by literal dimensions; `fixed_dims` wins."""
+    fixed = dict(fixed_dims or {})
+    symbols: set[str] = set()
+    taken = set(fixed.values())
+    for root in roots:
+        for node in walk(root):
+            for dim in node.shape + ((node.dim,) if isinstance(node, DimValue) else ()):
+                if isinstance(dim, str):
+                    symbols.add(dim)
+                else:
+                    taken.add(dim)
+    dims: dict[str, int] = {}
+    size = 2
+    for symbol in sorted(symbols):
+        if symbol in fixed:
+            dims[symbol] = int(fixed[symbol])
+            continue
+        while size in taken:
+            size += 1
+        dims[symbol] = size
+        size += 1
+    return dims
+
+
+# ---- the domain: what each variable needs, drawing a point, rejecting a bad one ----------
+
+def find_point(roots: list[Node], variables: dict[str, Var], dims: dict[str, int],
+               rng: np.random.Generator) -> tuple[dict, dict] | str:
+    """(values, every node's value) at a random point where the roots are finite and away
+    from singularities and kinks; after POINT_TRIES failures, why the last one failed.
+    Later tries shrink the draws, which helps expressions like log(1 - x)."""
+    needs = domain_needs(roots)
+    reason = "no tries"
+    for attempt in range(POINT_TRIES):
+        spread = 0.5 ** (attempt // 10)
+        values = {name: draw(rng, shape_of(var, dims), needs.get(name, set()), spread)
+                  for name, var in sorted(variables.items())}
+        try:
+            with np.errstate(all="ignore"):
+                memo = evaluate_all(roots, values, dims)
+                reason = why_bad(memo)
+        except np.linalg.LinAlgError as e:
+            reason = f"linear algebra failed ({e})"
+        if reason is None:
+            return values, memo
+    return f"no valid point in {POINT_TRIES} tries (the last: {reason})"
+
+
+def domain_needs(roots: list[Node]) -> dict[str, set[str]]:
+    """For each variable name, what its values must be: POSITIVE (under log, sqrt, a
+    denominator, a negative or fractional power), SPD (a square matrix under logdet or
+    log det), WELL_CONDITIONED (a square matrix under inv or det). A need flows from a
+    node to everything below it, so log(A*x + b) makes A, x and b positive."""
+    order: list[Node] = []
+    seen: set[Node] = set()
+    for root in roots:
+        for node in walk(root):          # children before parents, across all roots
+            if node not in seen:
+                seen.add(node)
+                order.append(node)
+    need: dict[Node, set[str]] = {n: set() for n in order}
+    for node in reversed(order):         # parents before children
+        for child, child_need in zip(node.children, _child_needs(node, need[node])):
+            need[child] |= child_need
+    out: dict[str, set[str]] = {}
+    for node in order:
+        if isinstance(node, Var):
+            out.setdefault(node.name, set()).update(need[node])
+    return out
+
+
+def _child_needs(node: Node, need: set[str]) -> list[set[str]]:
+    """What a node asks of each of its children, given what is asked of the node."""
+    n = len(node.children)
+    if isinstance(node, Func) and node.name in ("log", "sqrt"):
+        return [need | {POSITIVE}]
+    if (isinstance(node, Func) and node.name in ("exp", "sigmoid", "abs")) \
+            or isinstance(node, (Softmax, Norm1, Norm2)):
+        return [need - {POSITIVE}]       # positive whatever the argument
+    if isinstance(node, Divide):
+        return [need, need | {POSITIVE}]
+    if isinstance(node, Power):
+        natural = isinstance(node.p, Const) and isinstance(node.p.value, int) \
+            and node.p.value >= 0
+        return [need if natural else need | {POSITIVE}, need]
+    if isinstance(node, LogDet):
+        return [need - {POSITIVE} | {SPD}]
+    if isinstance(node, Det):            # log det X and sqrt det X need det X > 0
+        return [need - {POSITIVE} | ({SPD} if POSITIVE in need else {WELL_CONDITIONED})]
+    if isinstance(node, Inv):
+        return [need | {WELL_CONDITIONED}]
+    return [need] * n
+
+
+def draw(rng: np.random.Generator, shape: tuple[int, int], need: set[str],
+         spread: float = 1.0) -> np.ndarray:
+    """Random values of `shape` meeting `need` (see domain_needs)."""
+    r, c = shape
+    positive = POSITIVE in need
+    if r == c and SPD in need:
+        # S = B B'/n + I is SPD with eigenvalues in [1, 1 + |B|^2/n]; adding a small skew
+        # part K keeps x'(S + K)x = x'Sx > 0 (so det > 0) but breaks the symmetry, so a
+        # transposed formula cannot pass. With B > 0 the entries stay positive.
+        b = rng.uniform(0.5, 2.0, (r, r)) if positive else rng.standard_normal((r, r))
+        k = rng.uniform(-0.1, 0.1, (r, r))
+        return spread * (b @ b.T / r + np.eye(r) + k - k.T)
+    if r == c and WELL_CONDITIONED in need:
+        # I + E with every row of |E| summing below 1/2: condition number below 3.
+        e = rng.uniform(0.1, 0.5, (r, r)) if positive else rng.uniform(-0.5, 0.5, (r, r))
+        return spread * (np.eye(r) + e / r)
+    if positive or SPD in need:
+        return spread * rng.uniform(0.5, 2.0, shape)
+    return spread * rng.standard_normal(shape)
+
+
+def why_bad(memo: Mapping[Node, np.ndarray]) -> str | None:
+    """Why the evaluated DAG sits at a bad point for finite differences, or None."""
+    for node, value in memo.items():
+        if not np.all(np.isfinite(value)):
+            return f"a non-finite value in {_kind(node)}"
+        children = node.children
+        x = memo[children[0]] if children else None
+        if isinstance(node, Func) and node.name in ("log", "sqrt") and x.min() < MARGIN:
+            return f"{node.name} of {x.min():.2g}"
+        if isinstance(node, Func) and node.name == "tan" and np.abs(np.cos(x)).min() < MARGIN:
+            return "tan near a pole"
+        if (isinstance(node, Func) and node.name in KINKS) or isinstance(node, Norm1):
+            if np.abs(x).min() <= KINK_MARGIN * np.abs(x).max():
+                return f"{_kind(node)} near its kink at 0"
+        if isinstance(node, Norm2) and not np.any(x):
+            return "norm of zero"
+        if isinstance(node, Divide) and np.abs(memo[node.b]).min() < MARGIN:
+            return "a denominator near 0"
+        if isinstance(node, Power):
+            p = float(memo[node.p][0, 0])
+            if p != round(p) and x.min() < MARGIN:
+                return f"a power {p:g} of {x.min():.2g}"
+            if p < 0 and np.abs(x).min() < MARGIN:
+                return f"a power {p:g} of a value near 0"
+        if isinstance(node, LogDet) and np.linalg.slogdet(x)[0] <= 0:
+            return "logdet of a matrix with det <= 0"
+        if isinstance(node, (Inv, Det, LogDet)) and np.linalg.cond(x) > MAX_COND:
+            return f"{_kind(node)} of an ill-conditioned matrix"
+    return None
+
+
+# ---- small helpers ------------------------------------------------------------------------
+
+def _roots(output: Node, upstream: Var | None, grads) -> list[Node]:
+    if upstream is None and not output.is_scalar:
+        raise ValueError(f"a non-scalar output {output.shape} needs an upstream Var")
+    if upstream is not None and upstream.shape != output.shape:
+        raise ValueError(f"the upstream {upstream.shape} must have the output's shape "
+                         f"{output.shape}")
+    return [output, *([upstream] if upstream is not None else []), *grads]
+
+
+def _variables(roots: list[Node]) -> dict[str, Var]:
+    found: dict[str, Var] = {}
+    for root in roots:
+        for node in walk(root):
+            if isinstance(node, Var):
+                other = found.setdefault(node.name, node)
+                if other is not node:
+                    raise ValueError(f"variable {node.name} has two shapes, "
+                                     f"{other.shape} and {node.shape}")
+    return found
+
+
+def _kind(node: Node) -> str:
+    return node.name if isinstance(node, Func) else type(node).__name__.lower()
+
+
+def _shape_text(node: Node, dims) -> str:
+    (r, c), (nr, nc) = node.shape, shape_of(node, dims)
+    sizes = "" if (r, c) == (nr, nc) else f" = {nr} x {nc}"
+    return f"{r} x {c}{sizes}"

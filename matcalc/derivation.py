@@ -1,0 +1,275 @@
+"""The result of a derivation and the pipeline that makes it.
+
+`derive()` runs the straight line parse -> shapes -> derive -> simplify -> layout and
+returns a `Derivation`: the formulas per variable in the chosen layout, with their text,
+LaTeX and NumPy spellings computed on demand, plus verification (`check`,
+`verify_claim`) and code generation. Heavy modules (NumPy, the checker, codegen) are
+imported only when those methods are called.
+"""
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from . import expr as E
+from .errors import MatcalcError, NameError_, OptionError
+from .layout import LAYOUTS, substitute, to_layout, upstream_var
+
+PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | {"np"}
+
+
+def json_shape(shape: E.Shape) -> list:
+    """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix."""
+    r, c = shape
+    if (r, c) == (1, 1):
+        return []
+    if c == 1:
+        return [r]
+    return [r, c]
+
+
+def python_name(name: str) -> str:
+    return name + "_" if name in PY_RESERVED else name
+
+
+@dataclass
+class Derivative:
+    """d(output)/d(name) in one layout: the IR node and its spellings."""
+
+    name: str
+    node: E.Node
+    derivation: "Derivation" = field(repr=False)
+
+    @property
+    def shape(self) -> list:
+        return json_shape(self.node.shape)
+
+    @cached_property
+    def text(self) -> str:
+        from .printing import to_text
+        return to_text(self.node)
+
+    @cached_property
+    def latex(self) -> str:
+        from .printing import to_latex
+        return to_latex(self.node)
+
+    @cached_property
+    def numpy(self) -> str:
+        return self.derivation._numpy(self.node, result_2d=self.name in self.derivation.keep_2d)
+
+    def _repr_latex_(self) -> str:
+        d = self.derivation
+        return f"$\\displaystyle {d._lhs_latex(self.name)} = {self.latex}$"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Derivation:
+    """Derivatives of one program's output with respect to its variables."""
+
+    def __init__(self, program: str, typed, wrt: list[str], layout: str):
+        self.program = program
+        self.typed = typed
+        self.layout = layout
+        self.output_name = typed.output_name
+        self.output = typed.output
+        out_shape = typed.output.shape
+        self.is_scalar = out_shape == (1, 1)
+        self.keep_2d = typed.keep_2d
+        self.inputs = typed.inputs
+        taken = set(typed.inputs) | set(typed.intermediates) | {typed.output_name}
+        if self.is_scalar:
+            self.upstream_name = None
+            self.adjoint_upstream = None
+            self.upstream = None
+        else:
+            name = "d" + typed.output_name
+            while name in taken:
+                name += "_"
+            self.upstream_name = name
+            self.adjoint_upstream = E.Var(name, out_shape)            # denominator form
+            self.upstream = upstream_var(name, out_shape, layout)     # as the user sees it
+        from .differentiate import gradient
+        wrt_vars = [typed.inputs[n] for n in wrt]
+        adjoints = gradient(typed.output, wrt_vars, self.adjoint_upstream)
+        self.derivatives: dict[str, Derivative] = {}
+        for v in wrt_vars:
+            node = to_layout(adjoints[v], layout, self.adjoint_upstream)
+            self.derivatives[v.name] = Derivative(v.name, node, self)
+
+    # -- access ------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> Derivative:
+        return self.derivatives[name]
+
+    def __iter__(self):
+        return iter(self.derivatives)
+
+    def __len__(self) -> int:
+        return len(self.derivatives)
+
+    @property
+    def output_shape(self) -> E.Shape:
+        return self.output.shape
+
+    def adjoint_form(self, name: str) -> E.Node:
+        """The derivative of `name` back in adjoint (denominator) form, for checking."""
+        node = self.derivatives[name].node
+        return self._to_adjoint(node)
+
+    def _to_adjoint(self, node: E.Node) -> E.Node:
+        if self.layout != "numerator":
+            return node
+        if self.upstream is not None:
+            node = substitute(node, {self.upstream: E.Transpose(self.adjoint_upstream)})
+        return E.Transpose(node)
+
+    # -- spellings ---------------------------------------------------------------------
+    @cached_property
+    def python_names(self) -> dict[str, str]:
+        names = list(self.inputs) + ([self.upstream_name] if self.upstream_name else [])
+        return {n: python_name(n) for n in names if python_name(n) != n}
+
+    @cached_property
+    def dim_sources(self) -> dict:
+        """A Python expression for the size of each symbolic dimension."""
+        src: dict = {}
+        vars_ = list(self.inputs.values()) + ([self.upstream] if self.upstream else [])
+        for v in vars_:
+            py = python_name(v.name)
+            r, c = v.shape
+            two_d = v.name in self.keep_2d
+            for axis, d in enumerate((r, c)):
+                if not isinstance(d, str) or d in src:
+                    continue
+                if two_d:
+                    src[d] = f"{py}.shape[{axis}]"
+                elif r != 1 and c != 1:
+                    src[d] = f"{py}.shape[{axis}]"
+                elif (r, c) != (1, 1):
+                    src[d] = f"{py}.shape[0]"
+        return src
+
+    def _numpy(self, node: E.Node, result_2d: bool = False) -> str:
+        from .printing import to_numpy
+        return to_numpy(node, keep_2d=self.keep_2d, python_names=self.python_names,
+                        dim_sources=self.dim_sources, result_2d=result_2d)
+
+    def _lhs(self, name: str) -> str:
+        top = "L" if not self.is_scalar else self.output_name
+        return f"d{top}/d{name}"
+
+    def _lhs_latex(self, name: str) -> str:
+        from .printing import to_latex
+        top = "L" if not self.is_scalar else to_latex(E.Var(self.output_name, (1, 1)))
+        var = to_latex(self.inputs[name])
+        return f"\\frac{{\\partial {top}}}{{\\partial {var}}}"
+
+    def _shape_text(self, shape) -> str:
+        r, c = shape
+        if (r, c) == (1, 1):
+            return "scalar"
+        return f"{r} x {c}"
+
+    def text(self) -> str:
+        lines = [f"# layout: {self.layout}"]
+        if self.upstream is not None:
+            lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
+                         f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")
+        for name, d in self.derivatives.items():
+            lines.append(f"{self._lhs(name)} = {d.text}")
+        return "\n".join(lines)
+
+    def latex(self, standalone: bool = False) -> str:
+        rows = [f"{self._lhs_latex(n)} &= {d.latex}" for n, d in self.derivatives.items()]
+        body = "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+        body = f"% layout: {self.layout}\n" + body
+        if not standalone:
+            return body
+        return ("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
+                "\\begin{document}\n" + body + "\n\\end{document}\n")
+
+    def _repr_latex_(self) -> str:
+        rows = [f"{self._lhs_latex(n)} &= {d.latex}" for n, d in self.derivatives.items()]
+        return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
+
+    def numpy_code(self) -> str:
+        lines = [f"# layout: {self.layout}"]
+        for name, d in self.derivatives.items():
+            lines.append(f"d_{python_name(name)} = {d.numpy}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        out = {
+            "program": self.program,
+            "layout": self.layout,
+            "output": {"name": self.output_name, "shape": json_shape(self.output.shape)},
+            "upstream": None if self.upstream is None else
+            {"name": self.upstream_name, "shape": _json_dims(self.upstream.shape)},
+            "inputs": {n: json_shape(v.shape) for n, v in self.inputs.items()},
+            "derivatives": {n: {"shape": d.shape, "text": d.text, "latex": d.latex,
+                                "numpy": d.numpy} for n, d in self.derivatives.items()},
+        }
+        if self.python_names:
+            out["python_names"] = dict(self.python_names)
+        return out
+
+    # -- verification --------------------------------------------------------------------
+    def check(self, seed: int = 0):
+        """Finite-difference report for every derivative (see matcalc.check)."""
+        from .check import check_gradients
+        grads = {n: self.adjoint_form(n) for n in self.derivatives}
+        return check_gradients(self.output, grads, self.adjoint_upstream, seed=seed)
+
+    def __repr__(self) -> str:
+        return f"<Derivation of {self.output_name} ({self.layout}): " + \
+            ", ".join(f"{n} = {d.text}" for n, d in self.derivatives.items()) + ">"
+
+
+def _json_dims(shape) -> list:
+    return json_shape(shape)
+
+
+def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
+           kinds: str = "ml", check: bool = False) -> Derivation:
+    """Parse, type and differentiate `program`; see SPEC section 6."""
+    from .parse import parse
+    from .shapes import Declaration, infer_shapes, parse_shape_option
+    if layout not in LAYOUTS:
+        raise OptionError(f"unknown layout {layout!r}: expected numerator, denominator or mixed")
+    decls: dict[str, Declaration] = {}
+    for name, dims in (shapes or {}).items():
+        if isinstance(dims, Declaration):
+            decls[name] = dims
+            continue
+        if isinstance(dims, (tuple, list)):
+            dims = ",".join(str(d) for d in dims) if dims else "scalar"
+        n, decl = parse_shape_option(f"{name}={dims}")
+        decls[n] = decl
+    if not isinstance(program, str):
+        raise OptionError("the program must be a string")
+    try:
+        ast = parse(program)
+        typed = infer_shapes(ast, decls, kinds)
+    except MatcalcError as e:
+        raise e.with_source(program)
+    for name in decls:
+        if name not in typed.inputs and name not in typed.intermediates and \
+                name not in typed.dim_names:
+            raise OptionError(f"--shape declares {name}, which the program does not use")
+    if wrt is None or len(wrt) == 0:
+        wrt = list(typed.inputs)
+    else:
+        wrt = list(dict.fromkeys(wrt))
+        for w in wrt:
+            if w not in typed.inputs:
+                if w in typed.intermediates:
+                    raise NameError_(f"--wrt {w}: {w} is an intermediate, not an input variable")
+                raise NameError_(f"--wrt {w}: the program has no variable {w}; its variables "
+                                 f"are {', '.join(typed.inputs) or 'none'}")
+    d = Derivation(program, typed, wrt, layout)
+    if check:
+        d.check().raise_if_failed()
+    return d

@@ -1,0 +1,87 @@
+"""User errors: one exception type carrying the source span, rendered in one place.
+
+Every error a user can cause (syntax, unknown name, shapes, bad option) is a
+`MatcalcError` with a `Span` into the text they wrote; `render()` prints it the way
+CPython shows a syntax error: position, the source line, carets, then a hint.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Half-open character range [start, end) into the source text."""
+
+    start: int
+    end: int
+
+    def __or__(self, other: "Span") -> "Span":
+        return Span(min(self.start, other.start), max(self.end, other.end))
+
+
+class MatcalcError(Exception):
+    """An error in the user's input; `kind` says which (syntax, name, shape, option, ...)."""
+
+    kind = "error"
+
+    def __init__(self, message: str, span: Span | None = None, source: str | None = None,
+                 hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.source = source
+        self.hint = hint
+
+    def with_source(self, source: str) -> "MatcalcError":
+        if self.source is None:
+            self.source = source
+        return self
+
+    def render(self) -> str:
+        """`line L, column C: message`, the source line, carets under the span, the hint."""
+        lines = []
+        if self.span is not None and self.source is not None:
+            src = self.source
+            start = max(0, min(self.span.start, len(src)))
+            end = max(start, min(self.span.end, len(src)))
+            line_no = src.count("\n", 0, start) + 1
+            line_start = src.rfind("\n", 0, start) + 1
+            line_end = src.find("\n", start)
+            if line_end < 0:
+                line_end = len(src)
+            col = start - line_start + 1
+            text = src[line_start:line_end]
+            width = max(1, min(end, line_end) - start)
+            lines.append(f"line {line_no}, column {col}: {self.message}")
+            shown = text.expandtabs(1)
+            lines.append("  " + shown)
+            lines.append("  " + " " * (col - 1) + "^" * width)
+        else:
+            lines.append(self.message)
+        if self.hint:
+            lines.append(self.hint)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class ParseError(MatcalcError):
+    kind = "syntax"
+
+
+class NameError_(MatcalcError):
+    kind = "name"
+
+
+class ShapeError(MatcalcError):
+    kind = "shape"
+
+
+class OptionError(MatcalcError):
+    kind = "option"
+
+
+class LimitError(MatcalcError):
+    kind = "limit"

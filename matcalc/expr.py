@@ -1,0 +1,602 @@
+"""The IR: an immutable, hash-consed DAG of 2-D matrix expressions.
+
+Every node is interned: constructing a node equal to an existing one returns that very
+object, so equality is identity, sharing is free and common-subexpression elimination in
+codegen is a dictionary lookup. A node knows its operands and its shape, nothing else.
+Shapes are `(rows, cols)` of dimensions (a symbol `str` or an `int`): a scalar is
+`(1, 1)`, a column vector `(n, 1)`, a row vector `(1, n)`. How a vector looks to the
+user (row, column, 1-D NumPy array) is the printers' business.
+
+Each node class states its shape rule in `_check`; the constructor runs it, so no
+ill-shaped node exists (an ill-shaped construction is a bug: `shapes.py` reports user
+errors before building anything).
+
+Python operators on nodes mean what they mean in NumPy, so rules read like NumPy code:
+`a @ b` matrix product, `a * b` elementwise (a scalar node or a number scales),
+`a / b` elementwise quotient, `a ** k` elementwise power, `a.T` transpose.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+Dim = str | int
+Shape = tuple[Dim, Dim]
+SCALAR: Shape = (1, 1)
+
+
+class IllShaped(Exception):
+    """An internal error: a node was built with operands whose shapes do not fit."""
+
+
+_TABLE: dict[tuple, "Node"] = {}
+
+
+class Node:
+    """Base of all IR nodes. Subclasses set `fields` (names of the constructor args)."""
+
+    __slots__ = ("args", "shape", "_key", "_depth", "__weakref__")
+    fields: tuple[str, ...] = ()
+    children_fields: tuple[str, ...] = ()   # which fields hold child nodes (or tuples of them)
+
+    def __new__(cls, *args):
+        args = cls._normalize(*args)
+        key = (cls, args)
+        node = _TABLE.get(key)
+        if node is not None:
+            return node
+        node = object.__new__(cls)
+        node.args = args
+        node._key = None
+        node.shape = node._check()
+        _TABLE[key] = node
+        return node
+
+    # -- construction -----------------------------------------------------------------
+    @classmethod
+    def _normalize(cls, *args):
+        if len(args) != len(cls.fields):
+            raise TypeError(f"{cls.__name__} takes {cls.fields}, got {len(args)} arguments")
+        return args
+
+    def _check(self) -> Shape:
+        raise NotImplementedError
+
+    def __reduce__(self):
+        return (type(self), self.args)
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        for i, f in enumerate(cls.fields):     # field accessors: node.x is node.args[i]
+            setattr(cls, f, property(lambda self, i=i: self.args[i]))
+
+    # -- structure --------------------------------------------------------------------
+    @property
+    def children(self) -> tuple["Node", ...]:
+        out: list[Node] = []
+        fields = type(self).fields
+        for f in type(self).children_fields:
+            v = self.args[fields.index(f)]
+            if isinstance(v, tuple):
+                out.extend(v)
+            else:
+                out.append(v)
+        return tuple(out)
+
+    def rebuild(self, children: tuple["Node", ...] | list["Node"]) -> "Node":
+        """The same kind of node over new children (in `children` order)."""
+        children = list(children)
+        fields = type(self).fields
+        new_args = []
+        i = 0
+        for f, v in zip(fields, self.args):
+            if f in type(self).children_fields:
+                if isinstance(v, tuple):
+                    new_args.append(tuple(children[i:i + len(v)]))
+                    i += len(v)
+                else:
+                    new_args.append(children[i])
+                    i += 1
+            else:
+                new_args.append(v)
+        return type(self)(*new_args)
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.shape == SCALAR
+
+    @property
+    def sort_key(self) -> str:
+        """A stable structural key (for ordering commutative operands deterministically)."""
+        if self._key is None:
+            parts = []
+            for a in self.args:
+                if isinstance(a, Node):
+                    parts.append(a.sort_key)
+                elif isinstance(a, tuple):
+                    parts.append("(" + ",".join(x.sort_key if isinstance(x, Node) else repr(x)
+                                                for x in a) + ")")
+                else:
+                    parts.append(repr(a))
+            self._key = f"{type(self).__name__}[{';'.join(parts)}]"
+        return self._key
+
+    def __repr__(self) -> str:
+        return self.sort_key
+
+    # -- NumPy-like sugar -------------------------------------------------------------
+    def __matmul__(self, other: "Node") -> "Node":
+        return MatMul((self, as_node(other)))
+
+    def __add__(self, other) -> "Node":
+        return add(self, as_node(other))
+
+    def __radd__(self, other) -> "Node":
+        return add(as_node(other), self)
+
+    def __sub__(self, other) -> "Node":
+        return add(self, -as_node(other))
+
+    def __rsub__(self, other) -> "Node":
+        return add(as_node(other), -self)
+
+    def __neg__(self) -> "Node":
+        return Scale(Const(-1), self)
+
+    def __mul__(self, other) -> "Node":
+        return mul(self, as_node(other))
+
+    def __rmul__(self, other) -> "Node":
+        return mul(as_node(other), self)
+
+    def __truediv__(self, other) -> "Node":
+        return div(self, as_node(other))
+
+    def __rtruediv__(self, other) -> "Node":
+        return div(as_node(other), self)
+
+    def __pow__(self, k) -> "Node":
+        return Power(self, as_node(k))
+
+    @property
+    def T(self) -> "Node":
+        return Transpose(self)
+
+
+def _same(a: Dim, b: Dim) -> bool:
+    return a == b
+
+
+def _require(cond: bool, node: Node, why: str) -> None:
+    if not cond:
+        raise IllShaped(f"{type(node).__name__}: {why}; operands "
+                        + ", ".join(f"{c.shape}" for c in node.children))
+
+
+# ---- leaves ---------------------------------------------------------------------------
+
+class Var(Node):
+    """A user variable (or the upstream gradient) with its shape."""
+    __slots__ = ()
+    fields = ("name", "vshape")
+
+    def _check(self):
+        return self.args[1]
+
+
+class Const(Node):
+    """A numeric scalar constant."""
+    __slots__ = ()
+    fields = ("value",)
+
+    @classmethod
+    def _normalize(cls, value):
+        if isinstance(value, bool):
+            value = int(value)
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+            value = int(value)
+        if isinstance(value, float) and value == 0.0:
+            value = 0
+        return (value,)
+
+    def _check(self):
+        return SCALAR
+
+
+class DimValue(Node):
+    """A dimension symbol used as a scalar value (`sum(L)/N` with X = N x D)."""
+    __slots__ = ()
+    fields = ("dim",)
+
+    def _check(self):
+        return SCALAR
+
+
+class Zero(Node):
+    """The zero matrix of a shape."""
+    __slots__ = ()
+    fields = ("zshape",)
+
+    def _check(self):
+        return self.args[0]
+
+
+class Ones(Node):
+    """The all-ones matrix of a shape (`vector(1)`, `matrix(1)`, a column of ones)."""
+    __slots__ = ()
+    fields = ("oshape",)
+
+    def _check(self):
+        return self.args[0]
+
+
+class Identity(Node):
+    """The n x n identity matrix."""
+    __slots__ = ()
+    fields = ("n",)
+
+    def _check(self):
+        n = self.args[0]
+        return (n, n)
+
+
+# ---- linear structure -----------------------------------------------------------------
+
+class Add(Node):
+    """Sum of two or more same-shaped terms (broadcasts are explicit `Broadcast` nodes)."""
+    __slots__ = ()
+    fields = ("terms",)
+    children_fields = ("terms",)
+
+    @classmethod
+    def _normalize(cls, terms):
+        flat: list[Node] = []
+        for t in terms:
+            if isinstance(t, Add):
+                flat.extend(t.terms)
+            else:
+                flat.append(t)
+        return (tuple(flat),)
+
+    def _check(self):
+        terms = self.args[0]
+        _require(len(terms) >= 2, self, "a sum needs two terms")
+        s = terms[0].shape
+        _require(all(t.shape == s for t in terms), self, "terms must have one shape")
+        return s
+
+
+class Scale(Node):
+    """A scalar (1x1 node) times a matrix: `s * X`."""
+    __slots__ = ()
+    fields = ("s", "x")
+    children_fields = ("s", "x")
+
+    def _check(self):
+        _require(self.args[0].shape == SCALAR, self, "the scale must be a scalar")
+        return self.args[1].shape
+
+
+class MatMul(Node):
+    """A matrix product chain A1 A2 ... An (flattened, n >= 2)."""
+    __slots__ = ()
+    fields = ("factors",)
+    children_fields = ("factors",)
+
+    @classmethod
+    def _normalize(cls, factors):
+        flat: list[Node] = []
+        for f in factors:
+            if isinstance(f, MatMul):
+                flat.extend(f.factors)
+            else:
+                flat.append(f)
+        return (tuple(flat),)
+
+    def _check(self):
+        fs = self.args[0]
+        _require(len(fs) >= 2, self, "a product needs two factors")
+        for a, b in zip(fs, fs[1:]):
+            _require(_same(a.shape[1], b.shape[0]), self, "inner dimensions differ")
+        return (fs[0].shape[0], fs[-1].shape[1])
+
+
+class Transpose(Node):
+    __slots__ = ()
+    fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        r, c = self.args[0].shape
+        return (c, r)
+
+
+class Broadcast(Node):
+    """x repeated to `bshape`: a (1,1) scalar everywhere, a (1,n) row down, an (m,1) column across."""
+    __slots__ = ()
+    fields = ("x", "bshape")
+    children_fields = ("x",)
+
+    def _check(self):
+        (r, c), (R, C) = self.args[0].shape, self.args[1]
+        _require((r == 1 or r == R) and (c == 1 or c == C) and (r, c) != (R, C),
+                 self, f"cannot broadcast to {(R, C)}")
+        return (R, C)
+
+
+# ---- elementwise ----------------------------------------------------------------------
+
+class Hadamard(Node):
+    """Elementwise product of two or more same-shaped factors."""
+    __slots__ = ()
+    fields = ("factors",)
+    children_fields = ("factors",)
+
+    @classmethod
+    def _normalize(cls, factors):
+        flat: list[Node] = []
+        for f in factors:
+            if isinstance(f, Hadamard):
+                flat.extend(f.factors)
+            else:
+                flat.append(f)
+        return (tuple(flat),)
+
+    def _check(self):
+        fs = self.args[0]
+        _require(len(fs) >= 2, self, "a product needs two factors")
+        s = fs[0].shape
+        _require(all(f.shape == s for f in fs), self, "factors must have one shape")
+        return s
+
+
+class Divide(Node):
+    """Elementwise quotient a ./ b of same-shaped operands."""
+    __slots__ = ()
+    fields = ("a", "b")
+    children_fields = ("a", "b")
+
+    def _check(self):
+        _require(self.args[0].shape == self.args[1].shape, self, "shapes differ")
+        return self.args[0].shape
+
+
+class Power(Node):
+    """Elementwise power x .^ p, p a scalar node (a Const in almost every case)."""
+    __slots__ = ()
+    fields = ("x", "p")
+    children_fields = ("x", "p")
+
+    def _check(self):
+        _require(self.args[1].shape == SCALAR, self, "the exponent must be a scalar")
+        return self.args[0].shape
+
+
+ELEMENTWISE = ("exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs",
+               "sign", "sqrt", "step")
+
+
+class Func(Node):
+    """An elementwise function. `step` is the indicator (x > 0), relu's derivative."""
+    __slots__ = ()
+    fields = ("name", "x")
+    children_fields = ("x",)
+
+    def _check(self):
+        _require(self.args[0] in ELEMENTWISE, self, f"unknown function {self.args[0]}")
+        return self.args[1].shape
+
+
+# ---- reductions and matrix functions ---------------------------------------------------
+
+class Sum(Node):
+    """Sum of all entries."""
+    __slots__ = ()
+    fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        return SCALAR
+
+
+class Trace(Node):
+    __slots__ = ()
+    fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        r, c = self.args[0].shape
+        _require(r == c, self, "trace needs a square matrix")
+        return SCALAR
+
+
+class Norm1(Node):
+    """Sum of absolute values of the entries."""
+    __slots__ = ()
+    fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        return SCALAR
+
+
+class Norm2(Node):
+    """Euclidean norm of a vector, Frobenius norm of a matrix."""
+    __slots__ = ()
+    fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        return SCALAR
+
+
+class _SquareToScalar(Node):
+    __slots__ = ()
+    fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        r, c = self.args[0].shape
+        _require(r == c, self, "needs a square matrix")
+        return SCALAR
+
+
+class Det(_SquareToScalar):
+    __slots__ = ()
+
+
+class LogDet(_SquareToScalar):
+    """log det X (of a matrix with positive determinant)."""
+    __slots__ = ()
+
+
+class Inv(Node):
+    __slots__ = ()
+    fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        r, c = self.args[0].shape
+        _require(r == c, self, "inverse needs a square matrix")
+        return (r, c)
+
+
+class DiagMat(Node):
+    """diag(v): the n x n diagonal matrix of a column vector v."""
+    __slots__ = ()
+    fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        r, c = self.args[0].shape
+        _require(c == 1, self, "diag of a vector needs a column vector")
+        return (r, r)
+
+
+class DiagVec(Node):
+    """diag(X): the column vector of the diagonal of a square matrix X."""
+    __slots__ = ()
+    fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        r, c = self.args[0].shape
+        _require(r == c, self, "diag of a matrix needs a square matrix")
+        return (r, 1)
+
+
+class Softmax(Node):
+    """softmax of a column vector; of a matrix, of each column."""
+    __slots__ = ()
+    fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        return self.args[0].shape
+
+
+class LogSumExp(Node):
+    """log sum exp of a column vector (a scalar); of an n x N matrix, per column (1 x N)."""
+    __slots__ = ()
+    fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        return (1, self.args[0].shape[1])
+
+
+NODE_KINDS: tuple[type[Node], ...] = (
+    Var, Const, DimValue, Zero, Ones, Identity, Add, Scale, MatMul, Transpose, Broadcast,
+    Hadamard, Divide, Power, Func, Sum, Trace, Norm1, Norm2, Det, LogDet, Inv, DiagMat,
+    DiagVec, Softmax, LogSumExp,
+)
+LEAVES = (Var, Const, DimValue, Zero, Ones, Identity)
+
+
+# ---- smart constructors used by rules (no simplification beyond shape plumbing) ---------
+
+def as_node(x) -> Node:
+    if isinstance(x, Node):
+        return x
+    if isinstance(x, (int, float)):
+        return Const(x)
+    raise TypeError(f"not an expression: {x!r}")
+
+
+def add(a: Node, b: Node) -> Node:
+    """a + b, broadcasting a scalar against a matrix."""
+    a, b = _broadcast_pair(a, b)
+    return Add((a, b))
+
+
+def mul(a: Node, b: Node) -> Node:
+    """Elementwise a .* b; a scalar operand scales."""
+    if a.is_scalar and not b.is_scalar:
+        return Scale(a, b)
+    if b.is_scalar and not a.is_scalar:
+        return Scale(b, a)
+    if a.is_scalar and b.is_scalar:
+        return Scale(a, b)
+    return Hadamard((a, b))
+
+
+def div(a: Node, b: Node) -> Node:
+    """Elementwise a ./ b; a scalar denominator divides, a scalar numerator broadcasts."""
+    if b.is_scalar:
+        return Scale(Power(b, Const(-1)), a)
+    a, b = _broadcast_pair(a, b)
+    return Divide(a, b)
+
+
+def _broadcast_pair(a: Node, b: Node) -> tuple[Node, Node]:
+    if a.shape == b.shape:
+        return a, b
+    if a.is_scalar:
+        return Broadcast(a, b.shape), b
+    if b.is_scalar:
+        return a, Broadcast(b, a.shape)
+    raise IllShaped(f"cannot combine shapes {a.shape} and {b.shape}")
+
+
+def broadcast_to(x: Node, shape: Shape) -> Node:
+    return x if x.shape == shape else Broadcast(x, shape)
+
+
+def ones_like(x: Node) -> Node:
+    return Ones(x.shape)
+
+
+def zeros_like(x: Node) -> Node:
+    return Zero(x.shape)
+
+
+def eye_like(x: Node) -> Node:
+    return Identity(x.shape[0])
+
+
+def walk(root: Node) -> Iterator[Node]:
+    """Every node reachable from root once, children before parents (iterative)."""
+    seen: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            yield node
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for c in reversed(node.children):
+            if id(c) not in seen:
+                stack.append((c, False))
+
+
+def variables(root: Node) -> list[Var]:
+    """The Var leaves of an expression, in first-visit order."""
+    return [n for n in walk(root) if isinstance(n, Var)]

@@ -1,0 +1,46 @@
+"""Adjoint form -> numerator, denominator or mixed layout (SPEC section 2).
+
+The rules produce the adjoint form: the derivative of a scalar by X has X's shape. That
+is the denominator layout. The numerator layout is its transpose, with the upstream
+gradient itself written in numerator layout (so `dY` there is the transpose of the
+denominator `dY`); substituting and transposing once at the end is what keeps every
+formula of one layout consistent. For gradients and backprop the mixed layout agrees with
+the denominator layout (scalar-by-vector and scalar-by-matrix are denominator there).
+"""
+from __future__ import annotations
+
+from .expr import Node, Transpose, Var, walk
+from .simplify import simplify
+
+LAYOUTS = ("numerator", "denominator", "mixed")
+
+
+def upstream_var(name: str, output_shape, layout: str) -> Var:
+    """The upstream gradient dL/dY as the user sees it in `layout`."""
+    r, c = output_shape
+    return Var(name, (c, r) if layout == "numerator" else (r, c))
+
+
+def substitute(node: Node, mapping: dict[Node, Node]) -> Node:
+    """`node` with every occurrence of a key replaced by its value (iterative)."""
+    memo: dict[Node, Node] = {}
+    for n in walk(node):
+        if n in mapping:
+            memo[n] = mapping[n]
+        elif n.children:
+            memo[n] = n.rebuild([memo[c] for c in n.children])
+        else:
+            memo[n] = n
+    return memo[node]
+
+
+def to_layout(adjoint: Node, layout: str, upstream: Var | None = None) -> Node:
+    """The adjoint-form derivative written in `layout` (canonical)."""
+    if layout in ("denominator", "mixed"):
+        return simplify(adjoint)
+    if layout != "numerator":
+        raise ValueError(layout)
+    if upstream is not None:
+        numerator_upstream = upstream_var(upstream.name, upstream.shape, "numerator")
+        adjoint = substitute(adjoint, {upstream: Transpose(numerator_upstream)})
+    return simplify(Transpose(adjoint))

@@ -1,0 +1,364 @@
+"""Text -> AST: the one door through which user text enters matcalc.
+
+The grammar lives in `grammar.lark`; lark's LALR parser runs it and calls the builder
+below on every reduction (lark's embedded-transformer mode), so the AST is built bottom-up
+while parsing, without a parse tree and without recursion; chains such as `a + b + c` are
+flat lists in the grammar, folded to the left here. Spans are character offsets
+[start, end) into the whole source, taken from lark's tokens. `2.*x` reads as `2 .* x`
+(a number does not swallow the '.' of a following operator), so `2./x` and `2.^x` are
+elementwise, as in MATLAB.
+
+Two checks run before lark, by one linear scan: balanced parentheses (the clearest message
+for the most common mistake) and a nesting limit: at most `MAX_DEPTH` levels of
+parentheses, calls, signs and powers. (Long flat chains of `+` or `*` still make deep
+left-leaning trees; stages that walk them should not recurse along a chain.) Every lark
+exception is translated here into a `ParseError` in the user's words; none escapes. lark is
+imported, and the parser built, on the first call to `parse`.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from .errors import LimitError, MatcalcError, ParseError, Span
+from .syntax import Binary, Call, Name, Neg, Number, Program, Statement, Transpose
+
+__all__ = ["MAX_DEPTH", "MAX_SOURCE_CHARS", "parse"]
+
+MAX_DEPTH = 200
+MAX_SOURCE_CHARS = 1_000_000
+
+_GRAMMAR = Path(__file__).with_name("grammar.lark")
+
+
+def parse(source: str) -> Program:
+    """The program written in `source`: its statements in order, with spans into `source`.
+
+    Raises `ParseError` for a syntax error and `LimitError` for an input too long or too
+    deeply nested; both carry the source, so `render()` shows the line and carets.
+    """
+    if not isinstance(source, str):
+        raise TypeError(f"parse() takes a str, not {type(source).__name__}")
+    if len(source) > MAX_SOURCE_CHARS:
+        raise LimitError(f"input too long: {len(source):,} characters "
+                         f"(the limit is {MAX_SOURCE_CHARS:,})", None, source)
+    _check_nesting(source)
+    try:
+        statements = _parser().parse(source)
+    except MatcalcError as exc:
+        raise exc.with_source(source)
+    except RecursionError:  # not expected (nothing here recurses); never let one escape
+        raise LimitError("input nested too deeply", None, source) from None
+    except Exception as exc:
+        error = _translate(exc, source)
+        if error is None:
+            raise
+        raise error from None
+    if not statements:
+        raise ParseError("empty input: nothing to derive", None, source)
+    for statement in statements[:-1]:
+        if statement.name is None:
+            raise ParseError("a bare expression must be the last statement", statement.span,
+                             source, "give it a name (t = ...) to use it in a later statement")
+    return Program(tuple(statements), source)
+
+
+# ---------------------------------------------------------------------------------------
+# The parser, built once on first use.
+
+_PARSER = None
+
+
+def _parser():
+    global _PARSER
+    if _PARSER is None:
+        import lark
+
+        _PARSER = lark.Lark(_GRAMMAR.read_text(encoding="utf-8"), parser="lalr",
+                            lexer="contextual", transformer=_Build(),
+                            postlex=_NewlinesInParens(), maybe_placeholders=False)
+    return _PARSER
+
+
+class _NewlinesInParens:
+    """lark post-lexer: inside parentheses a new line separates nothing, so drop it."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        depth = 0
+        for token in stream:
+            kind = token.type
+            if kind == "LPAR":
+                depth += 1
+            elif kind == "RPAR":
+                depth -= 1
+            elif kind == "_NL" and depth > 0:
+                continue
+            yield token
+
+
+class _Group:
+    """A node whose text is wider than its span: `(a+b)` or `+x`. Only lives while building,
+    so that an enclosing node's span covers the parentheses; the AST never holds one."""
+
+    __slots__ = ("node", "span")
+
+    def __init__(self, node, span: Span):
+        self.node = node
+        self.span = span
+
+
+def _node(child):
+    return child.node if type(child) is _Group else child
+
+
+def _span(token) -> Span:
+    return Span(token.start_pos, token.end_pos)
+
+
+_OPS = {"⊙": ".*", "∘": ".*"}   # aliases of the elementwise product
+
+
+class _Build:
+    """lark's transformer protocol: one method per rule alias of grammar.lark, called by the
+    LALR parser on each reduction with the rule's children (tokens and built nodes)."""
+
+    def start(self, children):
+        return children
+
+    def statement(self, children):
+        if len(children) == 1:
+            expr = children[0]
+            return Statement(None, None, _node(expr), expr.span)
+        name, expr = children
+        return Statement(name.value, _span(name), _node(expr),
+                         Span(name.start_pos, expr.span.end))
+
+    def binary(self, children):
+        # [x0, op1, x1, op2, x2, ...] -> ((x0 op1 x1) op2 x2) ...: left to right, no recursion.
+        # ^ and > reach here with three children only (right-assoc / non-assoc by grammar).
+        first = children[0]
+        start = first.span.start
+        node = _node(first)
+        for i in range(1, len(children), 2):
+            op, right = children[i], children[i + 1]
+            node = Binary(_OPS.get(op.value, op.value), node, _node(right),
+                          Span(start, right.span.end), _span(op))
+        return node
+
+    def neg(self, children):
+        sign, operand = children
+        return Neg(_node(operand), Span(sign.start_pos, operand.span.end))
+
+    def pos(self, children):
+        sign, operand = children          # +x is x
+        return _Group(_node(operand), Span(sign.start_pos, operand.span.end))
+
+    def transpose(self, children):
+        operand, mark = children
+        return Transpose(_node(operand), Span(operand.span.start, mark.end_pos))
+
+    def call(self, children):
+        name, rpar = children[0], children[-1]
+        args = tuple(_node(arg) for arg in children[2:-1])
+        return Call(name.value, args, Span(name.start_pos, rpar.end_pos), _span(name))
+
+    def group(self, children):
+        lpar, expr, rpar = children
+        return _Group(_node(expr), Span(lpar.start_pos, rpar.end_pos))
+
+    def name(self, children):
+        (token,) = children
+        return Name(token.value, _span(token))
+
+    def number(self, children):
+        (token,) = children
+        text = token.value
+        try:
+            value = int(text) if text.isdigit() else float(text)
+        except ValueError:        # more digits than int() accepts
+            raise ParseError(f"number too long: {len(text):,} digits", _span(token)) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParseError(f"number out of range: {text}", _span(token))
+        return Number(value, text, _span(token))
+
+
+# ---------------------------------------------------------------------------------------
+# Before lark: balanced parentheses and the nesting limit, by one linear scan.
+# The tokens follow grammar.lark (NUMBER is copied from there, so that the '-' of 1e-3 is
+# not taken for a sign); anything else stops the scan and is left to lark to report.
+
+_SCAN = re.compile(r"""
+    (?P<skip>    [ \t\f\r]+ | \#[^\n]* )
+  | (?P<operand> (?:[0-9]+\.(?![*/^]|T(?![A-Za-z0-9_]))[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?
+               | [A-Za-z][A-Za-z0-9_]*
+               | ' | ᵀ | \.T(?![A-Za-z0-9_]) )
+  | (?P<open>    \( )
+  | (?P<close>   \) )
+  | (?P<sign>    [+-] )
+  | (?P<power>   \^ | \.\^ )
+  | (?P<binary>  \.\* | \./ | [*@/⊙∘>] )
+  | (?P<newline> \n )
+  | (?P<sep>     [,;=] )
+""", re.VERBOSE)
+
+
+def _check_nesting(source: str) -> None:
+    """Raise for an unmatched ')' or '(' and for nesting deeper than MAX_DEPTH.
+
+    A level is opened by '(' (a call's included) until its ')', and by a unary sign or a
+    power operator until its operand ends: at the next looser binary operator, ',', ';',
+    '=', new line or ')'. So `-(-(x))` is 4 levels deep and `x^-y^-z` 4, but
+    `a + b + c` is 0 (flat chains are folded without recursion).
+    """
+    levels = []           # (is_paren, start, end), innermost last
+    parens = 0            # how many of the levels are parentheses
+    after_operand = False
+    pos, n = 0, len(source)
+    match = _SCAN.match
+    while pos < n:
+        m = match(source, pos)
+        if m is None:
+            return            # a character outside the language: lark reports it, in order
+        kind, pos = m.lastgroup, m.end()
+        if kind == "skip" or kind == "newline" and parens:
+            continue          # a new line inside parentheses is whitespace
+        if kind == "operand":
+            after_operand = True
+            continue
+        if kind == "open" or kind == "power" or kind == "sign" and not after_operand:
+            levels.append((kind == "open", m.start(), pos))
+            parens += kind == "open"
+            if len(levels) > MAX_DEPTH:
+                raise LimitError(f"nesting too deep: more than {MAX_DEPTH} levels of "
+                                 "parentheses, calls, signs or powers",
+                                 Span(m.start(), pos), source,
+                                 "split the expression into named steps: t = ...; y = ...")
+            after_operand = False
+            continue
+        while levels and not levels[-1][0]:
+            levels.pop()      # a binary operator, separator or ')' ends signs' operands
+        if kind == "close":
+            if not parens:
+                raise ParseError("unexpected ')'", Span(m.start(), pos), source,
+                                 "there is no '(' for it to close")
+            levels.pop()
+            parens -= 1
+        after_operand = kind == "close"
+    for is_paren, start, end in reversed(levels):
+        if is_paren:
+            raise ParseError("unbalanced parenthesis: '(' is never closed", Span(start, end),
+                             source, "add the missing ')'")
+
+
+# ---------------------------------------------------------------------------------------
+# lark's exceptions, in the user's words.
+
+_OPERAND_START = {"NAME", "NUMBER"}   # expected exactly where an operand may start
+_IDENTIFIER_CHAR = re.compile(r"[A-Za-z0-9_]*")
+_BLANK = re.compile(r"(?:\s|#[^\n]*)*")
+
+
+def _translate(exc: Exception, source: str) -> ParseError | None:
+    """The ParseError for a lark exception; None for anything else."""
+    from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken
+
+    if isinstance(exc, UnexpectedToken):
+        return _unexpected_token(exc, source)
+    if isinstance(exc, UnexpectedCharacters):
+        return _unexpected_character(exc.pos_in_stream, source)
+    if isinstance(exc, LarkError):
+        return ParseError("cannot read this input", None, source)
+    return None
+
+
+def _unexpected_token(exc, source: str) -> ParseError:
+    token, expected = exc.token, set(exc.expected or ())
+    wants_operand = bool(expected & _OPERAND_START)
+    if token.type == "$END":
+        end = getattr(token, "end_pos", None) or 0
+        return ParseError("unexpected end of input: expected an expression", Span(end, end),
+                          source)
+    span = _span(token)
+    if token.type == "_NL":               # the caret goes right after what was read last
+        stack = getattr(exc.state, "value_stack", None)
+        end = _extent(stack[-1]).end if stack else token.start_pos
+        where = "input" if _BLANK.fullmatch(source, token.end_pos) else "line"
+        return ParseError(f"unexpected end of {where}: expected an expression",
+                          Span(end, end), source)
+    if token.type in ("NAME", "NUMBER", "LPAR") and not wants_operand:
+        previous = _previous_operand(exc, source)
+        where = f"between {_quote(previous)} and " if previous else "before "
+        return ParseError(f"missing operator {where}{_quote(token.value)}", span, source,
+                          "put an operator between them, e.g. '*' for a product")
+    message = f"unexpected {_quote(token.value)}"
+    if wants_operand:
+        message += ": expected an expression"
+    hint = None
+    if token.type == "_EQUAL":
+        hint = "a statement is `name = expression`; separate statements with ';' or new lines"
+    elif token.type == "_COMMA":
+        hint = "',' separates the arguments of a call such as f(a, b)"
+    elif token.type == "GT" and not wants_operand:
+        hint = "comparisons do not chain; add parentheses"
+    elif token.value == "*" and _previous_operand(exc, source) == "*":
+        hint = "'**' is not an operator: write ^ for a power (x^2)"
+    return ParseError(message, span, source, hint)
+
+
+def _unexpected_character(pos: int, source: str) -> ParseError:
+    char = source[pos]
+    if char == ".":
+        end = _IDENTIFIER_CHAR.match(source, pos + 1).end()
+        return ParseError(f"unexpected {_quote(source[pos:max(end, pos + 1)])}",
+                          Span(pos, max(end, pos + 1)), source,
+                          "'.' starts .* ./ .^ or a transpose .T (which no letter, digit "
+                          "or '_' may follow)")
+    hint = None
+    if char.isalpha():
+        hint = "names are made of ASCII letters, digits and '_'"
+        import unicodedata
+
+        words = unicodedata.name(char, "").split()   # GREEK SMALL LETTER ALPHA
+        if len(words) == 4 and words[0] == "GREEK" and words[2] == "LETTER":
+            spelled = words[3].lower() if words[1] == "SMALL" else words[3].capitalize()
+            hint += f": write {spelled} for {char}"
+    elif char == "<":
+        hint = "only '>' is a comparison: write b > a"
+    shown = char if char.isprintable() else repr(char)[1:-1]
+    return ParseError(f"unexpected character {_quote(shown)}", Span(pos, pos + 1), source,
+                      hint)
+
+
+def _previous_operand(exc, source: str) -> str | None:
+    """The text of what the parser read just before the offending token, if it is short:
+    the last operand (`x'`, `(a+b)`, `f(x)`) or the last token."""
+    stack = getattr(getattr(exc, "state", None), "value_stack", None)
+    if not stack:
+        return None
+    i = len(stack) - 1
+    end = _extent(stack[i]).end
+    while i > 0 and getattr(stack[i], "type", None) == "TRANSPOSE":
+        i -= 1
+    if getattr(stack[i], "type", None) == "RPAR":
+        while i > 0 and getattr(stack[i], "type", None) != "LPAR":
+            i -= 1                        # inner parentheses are reduced already
+        if i > 0 and getattr(stack[i - 1], "type", None) == "NAME":
+            i -= 1                        # a call
+    text = source[_extent(stack[i]).start:end]
+    return text if 0 < len(text) <= 24 and "\n" not in text else None
+
+
+def _extent(value) -> Span:
+    """The source range of a value on lark's stack: a token or a node built so far."""
+    if hasattr(value, "start_pos"):
+        return Span(value.start_pos, value.end_pos)
+    return getattr(value, "span", Span(0, 0))
+
+
+def _quote(text: str) -> str:
+    if len(text) > 24:
+        text = text[:21] + "..."
+    return f'"{text}"' if "'" in text else f"'{text}'"

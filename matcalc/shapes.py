@@ -1,0 +1,652 @@
+"""AST -> IR: kinds by name, declarations, dimension unification, explicit broadcasts.
+
+Dimensions are unified like type variables in a type checker: every undeclared dimension
+starts as a fresh `DimVar`, each operation states its constraint once (`_unify`), and a
+failed constraint becomes a `ShapeError` that names the operation, both operands as the
+user wrote them and both shapes. Whether a value is a scalar, a row, a column or a matrix
+is decided structurally (a dimension is the literal 1 or it is not), so broadcasting is
+decided during inference and made explicit as `Broadcast` nodes when the IR is built.
+
+Two passes: `_Infer` walks the AST once, unifying; then `_Build` walks it again with every
+dimension resolved (unbound ones named n, m, p, ... avoiding names in use) and builds
+interned IR nodes.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from . import expr as E
+from . import syntax as S
+from .errors import NameError_, OptionError, ShapeError, Span
+
+GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota
+kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi varphi chi psi omega""".split())
+
+ELEMENTWISE_FUNCS = ("exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs",
+                     "sign", "sqrt")
+FUNCTIONS = ELEMENTWISE_FUNCS + ("sum", "norm1", "norm2", "tr", "det", "logdet", "inv",
+                                 "diag", "softmax", "logsumexp", "vector", "matrix", "eye")
+RESERVED = frozenset(FUNCTIONS)
+DIM_POOL = ("n", "m", "p", "q", "k", "r", "s", "t", "u", "v", "w", "l", "j", "i")
+
+
+class DimVar:
+    """An unknown dimension; unified through a union-find `parent` link or bound to a value."""
+
+    __slots__ = ("parent", "value", "order")
+    _counter = 0
+
+    def __init__(self):
+        self.parent: DimVar | None = None
+        self.value: str | int | None = None
+        DimVar._counter += 1
+        self.order = DimVar._counter
+
+
+Dimish = DimVar | str | int
+
+
+def _find(d: Dimish) -> Dimish:
+    while isinstance(d, DimVar):
+        if d.value is not None:
+            return d.value
+        if d.parent is None:
+            return d
+        d = d.parent
+    return d
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _unify(a: Dimish, b: Dimish) -> None:
+    a, b = _find(a), _find(b)
+    if a is b or (not isinstance(a, DimVar) and not isinstance(b, DimVar) and a == b):
+        return
+    if isinstance(a, DimVar):
+        if isinstance(b, DimVar):
+            # keep the older variable as the root so naming follows first appearance
+            if a.order < b.order:
+                b.parent = a
+            else:
+                a.parent = b
+        else:
+            a.value = b
+        return
+    if isinstance(b, DimVar):
+        b.value = a
+        return
+    raise _Mismatch()
+
+
+def _is_one(d: Dimish) -> bool:
+    return _find(d) == 1
+
+
+@dataclass
+class Type:
+    rows: Dimish
+    cols: Dimish
+
+    @property
+    def is_scalar(self) -> bool:
+        return _is_one(self.rows) and _is_one(self.cols)
+
+    @property
+    def is_row(self) -> bool:
+        return _is_one(self.rows) and not _is_one(self.cols)
+
+    @property
+    def is_col(self) -> bool:
+        return _is_one(self.cols) and not _is_one(self.rows)
+
+
+SCALAR_T = lambda: Type(1, 1)  # noqa: E731
+
+
+@dataclass
+class Declaration:
+    """What `--shape NAME=DIMS` said: dims (rows, cols) and whether a 1 was explicit."""
+
+    rows: str | int
+    cols: str | int
+    explicit_2d: bool = False   # `n,1` or `1,n`: keep 2-D in NumPy
+
+
+def parse_shape_option(text: str) -> tuple[str, Declaration]:
+    """`X=N,n` -> ("X", Declaration("N", "n")); `b=m`, `r=1,m`, `c=scalar`."""
+    if "=" not in text:
+        raise OptionError(f"bad --shape {text!r}: expected NAME=DIMS, e.g. X=N,n or b=m or c=scalar")
+    name, _, dims = text.partition("=")
+    name, dims = name.strip(), dims.strip()
+    if not _is_identifier(name):
+        raise OptionError(f"bad --shape {text!r}: {name!r} is not a name")
+    if dims in ("scalar", "1", "1,1"):
+        return name, Declaration(1, 1)
+    parts = [p.strip() for p in dims.split(",")]
+    if not 1 <= len(parts) <= 2 or not all(parts):
+        raise OptionError(f"bad --shape {text!r}: expected one or two dimensions "
+                          f"(b=m, X=N,n, r=1,m) or 'scalar'")
+    vals: list[str | int] = []
+    for p in parts:
+        if p.isdigit():
+            v = int(p)
+            if v <= 0:
+                raise OptionError(f"bad --shape {text!r}: a dimension must be positive")
+            vals.append(v)
+        elif _is_identifier(p):
+            vals.append(p)
+        else:
+            raise OptionError(f"bad --shape {text!r}: {p!r} is not a dimension "
+                              f"(a name like n or a positive integer)")
+    if len(vals) == 1:
+        return name, Declaration(vals[0], 1)
+    return name, Declaration(vals[0], vals[1], explicit_2d=1 in vals)
+
+
+def _is_identifier(s: str) -> bool:
+    return bool(s) and s[0].isascii() and s[0].isalpha() and all(
+        c.isascii() and (c.isalnum() or c == "_") for c in s)
+
+
+def default_kind(name: str, kinds: str) -> str:
+    """'scalar', 'vector' or 'matrix' by the naming convention (SPEC section 1)."""
+    if kinds == "mc":
+        c = name[0]
+        if "a" <= c <= "g":
+            return "scalar"
+        if "h" <= c <= "z":
+            return "vector"
+        return "matrix"
+    if name.lower() in GREEK:
+        return "scalar"
+    return "vector" if name[0].islower() else "matrix"
+
+
+@dataclass
+class Typed:
+    """The result of shape inference: the IR of the program and what the printers need."""
+
+    output: E.Node                       # the last statement, intermediates inlined
+    output_name: str
+    inputs: dict[str, E.Var]             # every variable, in order of first appearance
+    statements: list[tuple[str, E.Node]]  # (name, node) with earlier names as Vars (for steps)
+    intermediates: dict[str, E.Var]      # named intermediates as Vars (for steps)
+    inline: dict[E.Var, E.Node]          # intermediate Var -> its inlined value
+    keep_2d: frozenset[str]              # vars declared with an explicit 1
+    dim_names: set[str] = field(default_factory=set)
+    spans: dict[str, Span] = field(default_factory=dict)  # a name's first use
+
+
+def infer_shapes(program: S.Program, shapes: dict[str, Declaration] | None = None,
+                 kinds: str = "ml") -> Typed:
+    """Type the program and build its IR; raises ShapeError / NameError_ with spans."""
+    if kinds not in ("ml", "mc"):
+        raise OptionError(f"unknown --kinds {kinds!r}: expected ml or mc")
+    inf = _Infer(program, shapes or {}, kinds)
+    inf.run()
+    return _Build(inf).run()
+
+
+class _Infer:
+    def __init__(self, program: S.Program, decls: dict[str, Declaration], kinds: str):
+        self.program = program
+        self.src = program.source
+        self.decls = decls
+        self.kinds = kinds
+        self.types: dict[int, Type] = {}            # id(ast node) -> type
+        self.var_types: dict[str, Type] = {}        # input variables
+        self.var_order: list[str] = []
+        self.var_span: dict[str, Span] = {}
+        self.stmt_types: dict[str, Type] = {}       # assigned names
+        self.dim_symbols: set[str] = set()
+        for d in decls.values():
+            for v in (d.rows, d.cols):
+                if isinstance(v, str):
+                    self.dim_symbols.add(v)
+        self.assigned: set[str] = set()
+
+    # -- helpers ---------------------------------------------------------------------
+    def text(self, node) -> str:
+        return self.src[node.span.start:node.span.end]
+
+    def show(self, t: Type) -> str:
+        if t.is_scalar:
+            return "scalar"
+        return f"{self._dname(t.rows)} x {self._dname(t.cols)}"
+
+    def _dname(self, d: Dimish) -> str:
+        d = _find(d)
+        if isinstance(d, DimVar):
+            return "?"
+        return str(d)
+
+    def fail(self, msg: str, span: Span, hint: str | None = None):
+        raise ShapeError(msg, span, self.src, hint)
+
+    # -- the walk ----------------------------------------------------------------------
+    def run(self) -> None:
+        stmts = self.program.statements
+        for i, st in enumerate(stmts):
+            if st.name is not None:
+                if st.name in self.assigned:
+                    raise NameError_(f"{st.name} is assigned twice", st.name_span, self.src)
+                if st.name in self.var_types:
+                    raise NameError_(f"{st.name} is used before it is assigned", st.name_span,
+                                     self.src, hint=f"it was first used at "
+                                     f"{self._where(self.var_span[st.name])}; rename one of them")
+                if st.name in RESERVED:
+                    raise NameError_(f"{st.name} is a function name and cannot be assigned",
+                                     st.name_span, self.src)
+                if st.name in self.dim_symbols:
+                    raise NameError_(f"{st.name} is a dimension symbol and cannot be assigned",
+                                     st.name_span, self.src)
+            t = self.visit(st.expr)
+            if st.name is not None:
+                if st.name in self.decls:
+                    d = self.decls[st.name]
+                    try:
+                        _unify(t.rows, d.rows)
+                        _unify(t.cols, d.cols)
+                    except _Mismatch:
+                        self.fail(f"{st.name} is declared {d.rows} x {d.cols} but its value is "
+                                  f"{self.show(t)}", st.span)
+                self.stmt_types[st.name] = t
+                self.assigned.add(st.name)
+
+    def _where(self, span: Span) -> str:
+        line = self.src.count("\n", 0, span.start) + 1
+        col = span.start - (self.src.rfind("\n", 0, span.start) + 1) + 1
+        return f"line {line}, column {col}"
+
+    def visit(self, node) -> Type:
+        # iterative post-order so that long flat chains never hit the recursion limit
+        stack = [(node, False)]
+        while stack:
+            n, done = stack.pop()
+            if id(n) in self.types:
+                continue
+            kids = _ast_children(n)
+            if done or not kids:
+                self.types[id(n)] = self._type_of(n)
+            else:
+                stack.append((n, True))
+                for k in reversed(kids):
+                    stack.append((k, False))
+        return self.types[id(node)]
+
+    def _type_of(self, n) -> Type:
+        if isinstance(n, S.Number):
+            return SCALAR_T()
+        if isinstance(n, S.Name):
+            return self._name_type(n)
+        if isinstance(n, S.Neg):
+            return self.types[id(n.operand)]
+        if isinstance(n, S.Transpose):
+            t = self.types[id(n.operand)]
+            return Type(t.cols, t.rows)
+        if isinstance(n, S.Binary):
+            return self._binary(n)
+        if isinstance(n, S.Call):
+            return self._call(n)
+        raise AssertionError(type(n))
+
+    def _name_type(self, n: S.Name) -> Type:
+        name = n.name
+        if name in self.stmt_types:
+            return self.stmt_types[name]
+        if name in self.dim_symbols:
+            return SCALAR_T()
+        if name == "eye":
+            d = DimVar()
+            return Type(d, d)
+        if name in RESERVED:
+            raise NameError_(f"{name} is a function; call it as {name}(...)", n.span, self.src)
+        if name in self.var_types:
+            return self.var_types[name]
+        if name in self.decls:
+            d = self.decls[name]
+            t = Type(d.rows, d.cols)
+        else:
+            kind = default_kind(name, self.kinds)
+            if kind == "scalar":
+                t = SCALAR_T()
+            elif kind == "vector":
+                t = Type(DimVar(), 1)
+            else:
+                t = Type(DimVar(), DimVar())
+        self.var_types[name] = t
+        self.var_order.append(name)
+        self.var_span[name] = n.span
+        return t
+
+    def _binary(self, n: S.Binary) -> Type:
+        a, b = self.types[id(n.left)], self.types[id(n.right)]
+        op = n.op
+        if op in ("*", "@"):
+            if a.is_scalar or b.is_scalar:
+                return b if a.is_scalar else a
+            try:
+                _unify(a.cols, b.rows)
+            except _Mismatch:
+                self._matmul_error(n, a, b)
+            return Type(a.rows, b.cols)
+        if op == "/":
+            if not b.is_scalar:
+                self.fail(f"cannot divide {self.text(n.left)} ({self.show(a)}) by "
+                          f"{self.text(n.right)} ({self.show(b)}): '/' divides by a scalar",
+                          n.span, hint="for elementwise division use ./" +
+                          self._default_hint(n.right))
+            return a
+        if op in ("^",):
+            if not b.is_scalar:
+                self.fail(f"the exponent {self.text(n.right)} must be a scalar, "
+                          f"not {self.show(b)}", n.right.span)
+            if not a.is_scalar:
+                self.fail(f"cannot raise {self.text(n.left)} ({self.show(a)}) to a power with ^: "
+                          f"it is not a scalar", n.span,
+                          hint="for an elementwise power use .^ (a matrix power is not supported)")
+            return a
+        if op == ".^":
+            if not b.is_scalar:
+                self.fail(f"the exponent {self.text(n.right)} must be a scalar, "
+                          f"not {self.show(b)}", n.right.span)
+            return a
+        # elementwise: + - .* ./ >  (NumPy broadcasting of scalars, rows, columns)
+        return self._elementwise(n, a, b)
+
+    def _elementwise(self, n: S.Binary, a: Type, b: Type) -> Type:
+        verb = {"+": "add", "-": "subtract", ".*": "multiply elementwise",
+                "./": "divide elementwise", ">": "compare"}[n.op]
+        if a.is_scalar:
+            return b
+        if b.is_scalar:
+            return a
+        try:
+            if a.is_row and not b.is_row and not b.is_col:   # row down a matrix
+                _unify(a.cols, b.cols)
+                return b
+            if b.is_row and not a.is_row and not a.is_col:
+                _unify(a.cols, b.cols)
+                return a
+            if a.is_col and not b.is_col and not b.is_row:   # column across a matrix
+                _unify(a.rows, b.rows)
+                return b
+            if b.is_col and not a.is_col and not a.is_row:
+                _unify(a.rows, b.rows)
+                return a
+            if (a.is_row and b.is_col) or (a.is_col and b.is_row):
+                raise _Mismatch()
+            _unify(a.rows, b.rows)
+            _unify(a.cols, b.cols)
+            return a
+        except _Mismatch:
+            hint = None
+            l_t, r_t = Type(a.cols, a.rows), Type(b.cols, b.rows)
+            if self._fits(a, r_t):
+                hint = f"did you mean {self._transposed(n.right)} ?"
+            elif self._fits(l_t, b):
+                hint = f"did you mean {self._transposed(n.left)} ?"
+            self.fail(f"cannot {verb} {self.text(n.left)} ({self.show(a)}) and "
+                      f"{self.text(n.right)} ({self.show(b)})", n.span,
+                      hint=hint or self._default_hint(n.left, n.right))
+
+    def _fits(self, a: Type, b: Type) -> bool:
+        ra, ca, rb, cb = (_find(a.rows), _find(a.cols), _find(b.rows), _find(b.cols))
+        def ok(x, y):
+            return isinstance(x, DimVar) or isinstance(y, DimVar) or x == y
+        return ok(ra, rb) and ok(ca, cb)
+
+    def _transposed(self, node) -> str:
+        t = self.text(node)
+        return f"{t}'" if isinstance(node, (S.Name, S.Call, S.Transpose)) else f"({t})'"
+
+    def _default_hint(self, *nodes) -> str:
+        for node in nodes:
+            if isinstance(node, S.Name) and node.name in self.var_types and \
+                    node.name not in self.decls:
+                kind = default_kind(node.name, self.kinds)
+                if kind != "scalar":
+                    return (f"\n{node.name} is a {kind} by its name; if it is a scalar, "
+                            f"declare --shape {node.name}=scalar")
+        return ""
+
+    def _matmul_error(self, n: S.Binary, a: Type, b: Type):
+        hint = None
+        # which single transpose would make the product fit?
+        ac, br, bc, ar = _find(a.cols), _find(b.rows), _find(b.cols), _find(a.rows)
+        def eq(x, y):
+            return isinstance(x, DimVar) or isinstance(y, DimVar) or x == y
+        if eq(ac, bc):
+            hint = f"did you mean {self.text(n.left)}*{self._transposed(n.right)} ?"
+        elif eq(ar, br):
+            hint = f"did you mean {self._transposed(n.left)}*{self.text(n.right)} ?"
+        if (eq(ar, br) and eq(ac, bc)) and not (ar == ac):
+            hint = (hint or "") + ("\n" if hint else "") + \
+                "for an elementwise product of same-shaped matrices use .*"
+        why = f"the inner dimensions {self._dname(a.cols)} and {self._dname(b.rows)} differ"
+        extra = self._default_hint(n.left, n.right)
+        self.fail(f"cannot multiply {self.text(n.left)} ({self.show(a)}) by "
+                  f"{self.text(n.right)} ({self.show(b)})", n.span,
+                  hint=why + ("; " + hint if hint else "") + extra)
+
+    def _call(self, n: S.Call) -> Type:
+        f = n.func
+        if f not in RESERVED:
+            if f in self.stmt_types or f in self.var_types or f in self.decls:
+                raise NameError_(f"{f} is not a function", n.name_span, self.src)
+            close = difflib.get_close_matches(f, FUNCTIONS + ("log_softmax",), n=1)
+            raise NameError_(f"unknown function {f}", n.name_span, self.src,
+                             hint=f"did you mean {close[0]} ?" if close else
+                             "known functions: " + ", ".join(FUNCTIONS))
+        arity = 0 if f == "eye" else 1
+        if len(n.args) != arity:
+            want = "no arguments" if arity == 0 else "one argument"
+            raise ShapeError(f"{f} takes {want}, got {len(n.args)}", n.span, self.src)
+        if f == "eye":
+            d = DimVar()
+            return Type(d, d)
+        arg = n.args[0]
+        t = self.types[id(arg)]
+        shown = f"{self.text(arg)} ({self.show(t)})"
+        if f in ELEMENTWISE_FUNCS:
+            return t
+        if f in ("sum", "norm1", "norm2"):
+            return SCALAR_T()
+        if f in ("tr", "det", "logdet", "inv"):
+            try:
+                _unify(t.rows, t.cols)
+            except _Mismatch:
+                self.fail(f"{f} needs a square matrix, but {shown} is not square", n.span)
+            return SCALAR_T() if f != "inv" else t
+        if f == "diag":
+            if t.is_col:
+                return Type(t.rows, t.rows)
+            if t.is_row:
+                self.fail(f"diag needs a column vector or a square matrix, not the row vector "
+                          f"{shown}", n.span, hint=f"did you mean diag({self.text(arg)}') ?")
+            if t.is_scalar:
+                self.fail(f"diag needs a column vector or a square matrix, not the scalar "
+                          f"{self.text(arg)}", n.span)
+            try:
+                _unify(t.rows, t.cols)
+            except _Mismatch:
+                self.fail(f"diag of a matrix needs a square matrix, but {shown} is not square",
+                          n.span)
+            return Type(t.rows, 1)
+        if f == "softmax":
+            if t.is_row:
+                self.fail(f"softmax works on a column vector or on each column of a matrix; "
+                          f"{shown} is a row vector", n.span,
+                          hint=f"did you mean softmax({self.text(arg)}')' ?")
+            return t
+        if f == "logsumexp":
+            if t.is_row:
+                self.fail(f"logsumexp works on a column vector or on each column of a matrix; "
+                          f"{shown} is a row vector", n.span,
+                          hint=f"did you mean logsumexp({self.text(arg)}') ?")
+            return Type(1, t.cols)
+        if f in ("vector", "matrix"):
+            if not t.is_scalar:
+                self.fail(f"{f}(c) needs a scalar c, not {shown}", n.span)
+            return Type(DimVar(), 1) if f == "vector" else Type(DimVar(), DimVar())
+        raise AssertionError(f)
+
+
+def _ast_children(n) -> tuple:
+    if isinstance(n, S.Binary):
+        return (n.left, n.right)
+    if isinstance(n, (S.Neg, S.Transpose)):
+        return (n.operand,)
+    if isinstance(n, S.Call):
+        return n.args
+    return ()
+
+
+class _Build:
+    """Second pass: every dimension resolved; build interned IR nodes bottom-up."""
+
+    def __init__(self, inf: _Infer):
+        self.inf = inf
+        self.names: dict[int, str] = {}        # id(root DimVar) -> chosen name
+        used = set(inf.var_types) | set(inf.stmt_types) | inf.dim_symbols
+        self.pool = [d for d in DIM_POOL if d not in used]
+        self.pool += [f"d{i}" for i in range(1, 10000) if f"d{i}" not in used]
+        self.nodes: dict[int, E.Node] = {}
+        self.env: dict[str, E.Node] = {}       # name -> IR (inputs, intermediates as Vars)
+        self.inline: dict[E.Var, E.Node] = {}
+
+    def dim(self, d: Dimish) -> E.Dim:
+        d = _find(d)
+        if isinstance(d, DimVar):
+            key = id(d)
+            if key not in self.names:
+                self.names[key] = self.pool.pop(0)
+            return self.names[key]
+        return d
+
+    def shape(self, t: Type) -> E.Shape:
+        return (self.dim(t.rows), self.dim(t.cols))
+
+    def run(self) -> Typed:
+        inf = self.inf
+        # name the dims of the inputs first, in order of appearance, so that names are stable
+        for name in inf.var_order:
+            self.shape(inf.var_types[name])
+        inputs = {name: E.Var(name, self.shape(inf.var_types[name])) for name in inf.var_order}
+        self.env.update(inputs)
+        statements: list[tuple[str, E.Node]] = []
+        intermediates: dict[str, E.Var] = {}
+        inline_env: dict[str, E.Node] = dict(inputs)
+        staged_env: dict[str, E.Node] = dict(inputs)
+        stmts = inf.program.statements
+        last_name = None
+        out_inline = None
+        for st in stmts:
+            staged = self.build(st.expr, staged_env)
+            inlined = self.build(st.expr, inline_env)
+            name = st.name
+            if name is None:
+                name = _bare_output_name(staged, set(inputs) | set(intermediates))
+            last_name = name
+            statements.append((name, staged))
+            if st.name is not None:
+                v = E.Var(name, staged.shape)
+                intermediates[name] = v
+                staged_env[name] = v
+                inline_env[name] = inlined
+                self.inline[v] = inlined
+            out_inline = inlined
+        keep = frozenset(n for n, d in inf.decls.items() if d.explicit_2d and n in inputs)
+        return Typed(output=out_inline, output_name=last_name, inputs=inputs,
+                     statements=statements, intermediates=intermediates, inline=self.inline,
+                     keep_2d=keep, dim_names={d for v in inputs.values() for d in v.shape
+                                              if isinstance(d, str)} | inf.dim_symbols,
+                     spans=dict(inf.var_span))
+
+    def build(self, root, env: dict[str, E.Node]) -> E.Node:
+        memo: dict[int, E.Node] = {}
+        stack = [(root, False)]
+        while stack:
+            n, done = stack.pop()
+            if id(n) in memo:
+                continue
+            kids = _ast_children(n)
+            if done or not kids:
+                memo[id(n)] = self._node(n, [memo[id(k)] for k in kids], env)
+            else:
+                stack.append((n, True))
+                for k in reversed(kids):
+                    stack.append((k, False))
+        return memo[id(root)]
+
+    def _node(self, n, kids: list[E.Node], env: dict[str, E.Node]) -> E.Node:
+        t = self.inf.types[id(n)]
+        if isinstance(n, S.Number):
+            return E.Const(n.value)
+        if isinstance(n, S.Name):
+            if n.name in env:
+                return env[n.name]
+            if n.name in self.inf.dim_symbols:
+                return E.DimValue(n.name)
+            if n.name == "eye":
+                return E.Identity(self.dim(t.rows))
+            raise AssertionError(n.name)
+        if isinstance(n, S.Neg):
+            return E.Scale(E.Const(-1), kids[0])
+        if isinstance(n, S.Transpose):
+            return E.Transpose(kids[0])
+        if isinstance(n, S.Binary):
+            a, b = kids
+            shape = self.shape(t)
+            op = n.op
+            if op in ("*", "@"):
+                if a.is_scalar or b.is_scalar:
+                    return E.Scale(a, b) if a.is_scalar else E.Scale(b, a)
+                return E.MatMul((a, b))
+            if op == "/":
+                return E.Scale(E.Power(b, E.Const(-1)), a)
+            if op in ("^", ".^"):
+                return E.Power(a, b)
+            a, b = E.broadcast_to(a, shape), E.broadcast_to(b, shape)
+            if op == "+":
+                return E.Add((a, b))
+            if op == "-":
+                return E.Add((a, E.Scale(E.Const(-1), b)))
+            if op == ".*":
+                return E.Hadamard((a, b))
+            if op == "./":
+                return E.Divide(a, b)
+            if op == ">":
+                return E.Func("step", E.Add((a, E.Scale(E.Const(-1), b))))
+            raise AssertionError(op)
+        if isinstance(n, S.Call):
+            f = n.func
+            shape = self.shape(t)
+            if f == "eye":
+                return E.Identity(shape[0])
+            x = kids[0]
+            if f in ELEMENTWISE_FUNCS:
+                return E.Func(f, x)
+            simple = {"sum": E.Sum, "norm1": E.Norm1, "norm2": E.Norm2, "tr": E.Trace,
+                      "det": E.Det, "logdet": E.LogDet, "inv": E.Inv, "softmax": E.Softmax,
+                      "logsumexp": E.LogSumExp}
+            if f in simple:
+                return simple[f](x)
+            if f == "diag":
+                return E.DiagMat(x) if x.shape[1] == 1 and x.shape[0] != 1 else E.DiagVec(x)
+            if f in ("vector", "matrix"):
+                ones = E.Ones(shape)
+                return ones if x is E.Const(1) else E.Scale(x, ones)
+        raise AssertionError(n)
+
+
+def _bare_output_name(node: E.Node, taken: set[str]) -> str:
+    r, c = node.shape
+    base = "f" if (r, c) == (1, 1) else ("y" if c == 1 or r == 1 else "Y")
+    name, i = base, 1
+    while name in taken:
+        name, i = f"{base}{i}", i + 1
+    return name

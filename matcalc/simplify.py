@@ -1,0 +1,670 @@
+"""Canonical forms: the formula a careful person writes.
+
+Rather than a bag of ad hoc rewrites, each node kind has one normaliser that assumes its
+operands are already canonical and returns a canonical node of the same shape:
+
+- scalar products are monomials: a numeric coefficient times scalar factors with
+  exponents, so `0.5 * 2 * norm2(r) * r / norm2(r)` becomes `r`;
+- elementwise products and quotients likewise (`p .* (y ./ p)` is `y`);
+- sums are flattened with like terms collected and common leading/trailing matrix factors
+  taken out (`A*x + A'*x` is `(A + A')*x`), positive terms first;
+- product chains are flat, with scalars pulled out, identities dropped and `1'*G*1`
+  recognised as `sum(G)`;
+- transposes are pushed to the leaves (`(A*B)'` is `B'*A'`), except that `inv(X)'` stays.
+
+Nodes are interned, so one module-level memo makes simplification of shared
+subexpressions free. The traversal is iterative; every rewrite asserts that the shape is
+kept.
+"""
+from __future__ import annotations
+
+import math
+
+from .expr import (SCALAR, Add, Broadcast, Const, Det, DiagMat, DiagVec, DimValue, Divide,
+                   Func, Hadamard, Identity, Inv, LogDet, MatMul, Node, Norm1, Norm2, Ones,
+                   Power, Scale, Sum, Trace, Transpose, Zero, walk)
+
+_MEMO: dict[Node, Node] = {}
+ONE = Const(1)
+
+
+def simplify(root: Node) -> Node:
+    """The canonical form of `root` (same shape, same value)."""
+    for node in walk(root):
+        if node in _MEMO:
+            continue
+        kids = node.children
+        rebuilt = node.rebuild([_MEMO[k] for k in kids]) if kids else node
+        _MEMO[node] = _norm(rebuilt)
+    return _MEMO[root]
+
+
+def _norm(n: Node) -> Node:
+    """Normalise a node whose children are canonical."""
+    hit = _MEMO.get(n)
+    if hit is not None and hit is not n:
+        return hit
+    f = _NORMALISERS.get(type(n))
+    out = f(n) if f else n
+    if out.shape != n.shape:
+        raise AssertionError(f"simplify changed a shape: {n} {n.shape} -> {out} {out.shape}")
+    _MEMO[n] = out
+    _MEMO.setdefault(out, out)
+    return out
+
+
+def mk(cls, *args) -> Node:
+    """Build a node from canonical parts and normalise it."""
+    return _norm(cls(*args))
+
+
+# ---- small predicates and builders ---------------------------------------------------
+
+def is_zero(x: Node) -> bool:
+    return isinstance(x, Zero) or (isinstance(x, Const) and x.value == 0)
+
+
+def zero(shape) -> Node:
+    return Const(0) if shape == SCALAR else Zero(shape)
+
+
+def const_value(x: Node):
+    return x.value if isinstance(x, Const) else None
+
+
+# ---- scalar monomials ------------------------------------------------------------------
+
+def _scalar_factors(s: Node, coef, facs: dict[Node, float]):
+    """Accumulate a canonical scalar `s` as coef * prod(base^exp)."""
+    stack = [(s, 1)]
+    while stack:
+        x, e = stack.pop()
+        if isinstance(x, Const) and (x.value != 0 or e > 0):
+            coef = coef * (x.value ** e if e != 1 else x.value)
+        elif isinstance(x, Scale):
+            stack.append((x.x, e))
+            stack.append((x.s, e))
+        elif isinstance(x, Power) and isinstance(x.p, Const) and x.x.shape == SCALAR \
+                and (e == 1 or isinstance(x.p.value, int)):
+            facs[x.x] = facs.get(x.x, 0) + x.p.value * e
+        else:
+            facs[x] = facs.get(x, 0) + e
+    return coef
+
+
+def _rebuild_scaled(coef, facs: dict[Node, float], core: Node | None, shape) -> Node:
+    if coef == 0:
+        return zero(shape)
+    items = sorted(((b, e) for b, e in facs.items() if e != 0), key=lambda be: be[0].sort_key)
+    # a numeric base folds into the coefficient
+    parts: list[Node] = []
+    for b, e in items:
+        parts.append(b if e == 1 else Power(b, Const(e)))
+    if core is None:
+        if not parts:
+            return Const(coef)
+        core = parts.pop()
+    for p in reversed(parts):
+        core = Scale(p, core)
+    if coef != 1:
+        core = Scale(Const(coef), core)
+    return core
+
+
+def _norm_scale(n: Scale) -> Node:
+    s, x = n.s, n.x
+    if is_zero(s) or is_zero(x):
+        return zero(n.shape)
+    if s is Const(-1) and isinstance(x, Add):
+        return mk(Add, tuple(mk(Scale, s, t) for t in x.terms))   # -(a - b) = b - a
+    facs: dict[Node, float] = {}
+    coef = _scalar_factors(s, 1, facs)
+    while isinstance(x, Scale):
+        coef = _scalar_factors(x.s, coef, facs)
+        x = x.x
+    core: Node | None = x
+    if x.shape == SCALAR:
+        coef = _scalar_factors(x, coef, facs)
+        core = None
+    return _rebuild_scaled(coef, facs, core, n.shape)
+
+
+def split_scale(x: Node) -> tuple[Node | None, Node]:
+    """(scalar part or None, core) of a canonical Scale chain."""
+    if isinstance(x, Scale) and x.shape != SCALAR:
+        scalars = []
+        while isinstance(x, Scale):
+            scalars.append(x.s)
+            x = x.x
+        s = scalars[-1]
+        for t in reversed(scalars[:-1]):
+            s = Scale(t, s)
+        return s, x
+    return None, x
+
+
+def scaled(s: Node | None, x: Node) -> Node:
+    return x if s is None else mk(Scale, s, x)
+
+
+# ---- sums --------------------------------------------------------------------------------
+
+def _split_coef(t: Node):
+    if isinstance(t, Const):
+        return t.value, ONE
+    if isinstance(t, Scale) and isinstance(t.s, Const):
+        return t.s.value, t.x
+    return 1, t
+
+
+def _norm_add(n: Add) -> Node:
+    coefs: dict[Node, float] = {}
+    for t in n.terms:
+        if is_zero(t):
+            continue
+        c, rest = _split_coef(t)
+        coefs[rest] = coefs.get(rest, 0) + c
+    terms = []
+    for rest, c in coefs.items():
+        if c == 0:
+            continue
+        terms.append(rest if c == 1 else mk(Scale, Const(c), rest))
+    terms = _factor_common(terms)
+    if not terms:
+        return zero(n.shape)
+    if len(terms) == 1:
+        return terms[0]
+    pos = [t for t in terms if not _negative(t)]
+    neg = [t for t in terms if _negative(t)]
+    out = Add(tuple(pos + neg))
+    # (a' + b') is written (a + b)' when that needs fewer transposes
+    return _fewer_transposes(out)
+
+
+def _fewer_transposes(n: Add) -> Node:
+    """A sum of transposed terms is written (a + b)' when that needs fewer transposes."""
+    flipped = [mk(Transpose, t) for t in n.terms]       # terms only: no loop through Add
+    if 1 + sum(map(transposes, flipped)) < transposes(n):
+        return Transpose(Add(tuple(flipped)))
+    return n
+
+
+_TCOUNT: dict[Node, int] = {}
+
+
+def transposes(n: Node) -> int:
+    """Number of transpose nodes in the tree of n (shared subtrees counted each time)."""
+    for m in walk(n):
+        if m not in _TCOUNT:
+            _TCOUNT[m] = isinstance(m, Transpose) + sum(_TCOUNT[c] for c in m.children)
+    return _TCOUNT[n]
+
+
+_SIZE: dict[Node, int] = {}
+
+
+def size(n: Node) -> int:
+    """Tree size of n (shared subtrees counted each time): the readability measure."""
+    for m in walk(n):
+        if m not in _SIZE:
+            _SIZE[m] = 1 + sum(_SIZE[c] for c in m.children)
+    return _SIZE[n]
+
+
+def _negative(t: Node) -> bool:
+    c, _ = _split_coef(t)
+    return c < 0
+
+
+def _chain(t: Node) -> tuple[Node | None, list[Node]]:
+    s, core = split_scale(t)
+    if isinstance(core, MatMul):
+        return s, list(core.factors)
+    return s, [core]
+
+
+def _factor_common(terms: list[Node]) -> list[Node]:
+    """Take a common trailing (or leading) matrix factor out of two or more terms."""
+    changed = True
+    while changed and len(terms) >= 2:
+        changed = False
+        for side in (-1, 0):
+            groups: dict[Node, list[int]] = {}
+            for i, t in enumerate(terms):
+                _, fs = _chain(t)
+                if len(fs) >= 2:
+                    groups.setdefault(fs[side], []).append(i)
+            pick = next((f for f, idx in groups.items() if len(idx) >= 2), None)
+            if pick is None:
+                continue
+            idx = groups[pick]
+            inner = []
+            for i in idx:
+                s, fs = _chain(terms[i])
+                rest = fs[:-1] if side == -1 else fs[1:]
+                r = rest[0] if len(rest) == 1 else mk(MatMul, tuple(rest))
+                inner.append(scaled(s, r))
+            summed = mk(Add, tuple(inner))
+            new = mk(MatMul, (summed, pick) if side == -1 else (pick, summed))
+            first = idx[0]
+            terms = [new if i == first else t for i, t in enumerate(terms) if i not in idx[1:]]
+            changed = True
+            break
+    return terms
+
+
+# ---- products -----------------------------------------------------------------------------
+
+def _norm_matmul(n: MatMul) -> Node:
+    scalars: list[Node] = []
+    out: list[Node] = []
+    for f in n.factors:
+        if is_zero(f):
+            return zero(n.shape)
+        s, f = split_scale(f)
+        if s is not None:
+            scalars.append(s)
+        if f.shape == SCALAR:
+            scalars.append(f)
+            continue
+        if isinstance(f, Identity):
+            continue
+        if isinstance(f, MatMul):
+            out.extend(f.factors)
+        else:
+            out.append(f)
+    out = _reduce_chain(out)
+    if not out:
+        core: Node = Identity(n.shape[0]) if n.shape != SCALAR else ONE
+    elif len(out) == 1:
+        core = out[0]
+    else:
+        core = MatMul(tuple(out))
+    if not scalars:
+        return core
+    s = scalars[0]
+    for t in scalars[1:]:
+        s = Scale(t, s)
+    return mk(Scale, _norm(s) if len(scalars) > 1 else s, core)
+
+
+def _reduce_chain(fs: list[Node]) -> list[Node]:
+    """Local identities on a flat chain: 1'G1 = sum(G), X^-1 X = I, diag(a)*v = a .* v."""
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(fs) - 1):
+            a, b = fs[i], fs[i + 1]
+            rep = None
+            if isinstance(a, Ones) and isinstance(b, Ones):
+                if a.shape[1] == 1 or b.shape[0] == 1:
+                    rep = [Ones((a.shape[0], b.shape[1]))]       # 1 1' = all-ones
+                else:
+                    rep = [mk(Scale, dim_value(a.shape[1]), Ones((a.shape[0], b.shape[1])))]
+            elif isinstance(a, Inv) and a.x is b or isinstance(b, Inv) and b.x is a:
+                rep = []                                          # X^-1 X = I
+            elif isinstance(a, DiagMat) and isinstance(b, DiagMat):
+                rep = [mk(DiagMat, mk(Hadamard, (a.x, b.x)))]
+            elif isinstance(a, DiagMat) and b.shape[1] == 1:
+                rep = [mk(Hadamard, (a.x, b))]                    # diag(a) v = a .* v
+            if rep is not None:
+                fs = fs[:i] + rep + fs[i + 2:]
+                changed = True
+                break
+        if len(fs) >= 2 and isinstance(fs[0], Ones) and fs[0].shape[0] == 1 and \
+                fs[-1].shape[1] == 1 and (len(fs) == 2 or isinstance(fs[-1], Ones)):
+            mid = fs[1:-1] if isinstance(fs[-1], Ones) and len(fs) > 2 else fs[1:]
+            body = mid[0] if len(mid) == 1 else mk(MatMul, tuple(mid))
+            return [mk(Sum, body)]                                # 1' G 1 = sum(G)
+    return fs
+
+
+def dim_value(d) -> Node:
+    return Const(d) if isinstance(d, int) else DimValue(d)
+
+
+# ---- transposes: pushed to the leaves ------------------------------------------------------
+
+def _norm_transpose(n: Transpose) -> Node:
+    x = n.x
+    if x.shape == SCALAR:
+        return x                                                  # s' = s
+    if isinstance(x, Transpose):
+        return x.x                                                # (X')' = X
+    if isinstance(x, MatMul):
+        return mk(MatMul, tuple(mk(Transpose, f) for f in reversed(x.factors)))  # (AB)' = B'A'
+    if isinstance(x, Scale):
+        return mk(Scale, x.s, mk(Transpose, x.x))
+    # sums and elementwise operations commute with ' : push it in only where it cancels
+    if isinstance(x, Add):
+        pushed = mk(Add, tuple(mk(Transpose, t) for t in x.terms))
+    elif isinstance(x, Hadamard):
+        pushed = mk(Hadamard, tuple(mk(Transpose, f) for f in x.factors))
+    elif isinstance(x, Divide):
+        pushed = mk(Divide, mk(Transpose, x.a), mk(Transpose, x.b))
+    elif isinstance(x, Power):
+        pushed = mk(Power, mk(Transpose, x.x), x.p)
+    elif isinstance(x, Func):           # f(X)' stays, unless X is itself a transpose
+        return mk(Func, x.name, x.x.x) if isinstance(x.x, Transpose) else n
+    else:
+        pushed = None
+    if pushed is not None:
+        return pushed if transposes(pushed) < transposes(n) else n
+    if isinstance(x, (Ones, Zero)):
+        return type(x)((x.shape[1], x.shape[0]))
+    if isinstance(x, (Identity, DiagMat)):
+        return x
+    if isinstance(x, Broadcast):
+        return mk(Broadcast, mk(Transpose, x.x), (x.shape[1], x.shape[0]))
+    return n
+
+
+# ---- elementwise monomials -----------------------------------------------------------------
+
+def _ew_factors(x: Node, e, facs: dict[Node, float], sc: list):
+    stack = [(x, e)]
+    while stack:
+        x, e = stack.pop()
+        if isinstance(x, Hadamard):
+            for f in reversed(x.factors):
+                stack.append((f, e))
+        elif isinstance(x, Divide):
+            stack.append((x.b, -e))
+            stack.append((x.a, e))
+        elif isinstance(x, Power) and isinstance(x.p, Const) and \
+                (e == 1 or isinstance(x.p.value, int)):
+            facs[x.x] = facs.get(x.x, 0) + x.p.value * e
+        elif isinstance(x, Scale) and x.shape != SCALAR:
+            s, core = split_scale(x)
+            sc.append(s if e == 1 else mk(Power, s, Const(e)))
+            stack.append((core, e))
+        elif isinstance(x, Ones):
+            continue
+        else:
+            facs[x] = facs.get(x, 0) + e
+
+
+def _norm_elementwise(n: Node) -> Node:
+    if n.shape == SCALAR:                      # scalars: one monomial form, as Scale chains
+        if isinstance(n, Hadamard):
+            s = n.factors[0]
+            for f in n.factors[1:]:
+                s = Scale(f, s)
+            return _norm(s)
+        if isinstance(n, Divide):
+            return mk(Scale, mk(Power, n.b, Const(-1)), n.a)
+    if isinstance(n, Power):
+        return _norm_power(n)
+    kids = n.factors if isinstance(n, Hadamard) else (n.a, n.b)
+    if any(is_zero(k) for k in (kids if isinstance(n, Hadamard) else (n.a,))):
+        return zero(n.shape)
+    facs: dict[Node, float] = {}
+    sc: list[Node] = []
+    _ew_factors(n, 1, facs, sc)
+    num = [b if e == 1 else Power(b, Const(e)) for b, e in facs.items() if e > 0]
+    den = [b if e == -1 else Power(b, Const(-e)) for b, e in facs.items() if e < 0]
+
+    def prod(xs):
+        if not xs:
+            return Ones(n.shape)
+        return xs[0] if len(xs) == 1 else Hadamard(tuple(xs))
+    core = prod(num) if not den else Divide(prod(num), prod(den))
+    s = None
+    for t in sc:
+        s = t if s is None else Scale(t, s)
+    out = core if s is None else mk(Scale, _norm(s), core)
+    if isinstance(core, Hadamard):
+        out = _distribute(out, core)
+    return out
+
+
+def _distribute(out: Node, core: Hadamard) -> Node:
+    """a .* (b + c) = a .* b + a .* c, kept only where the result is smaller
+    (p .* (s 1 - y ./ p) becomes s p - y; sigmoid(z) .* (1 - sigmoid(z)) stays)."""
+    for i, f in enumerate(core.factors):
+        if isinstance(f, Add):
+            rest = core.factors[:i] + core.factors[i + 1:]
+            terms = tuple(mk(Hadamard, rest + (t,)) for t in f.terms)
+            s, _ = split_scale(out)
+            cand = scaled(s, mk(Add, terms))
+            if size(cand) < size(out):
+                return cand
+    return out
+
+
+def _norm_power(n: Power) -> Node:
+    x, p = n.x, n.p
+    if isinstance(x, Transpose):
+        return mk(Transpose, mk(Power, x.x, p))                  # (X').^p = (X.^p)'
+    pv = const_value(p)
+    if pv is not None:
+        if pv == 0:
+            return Ones(n.shape) if n.shape != SCALAR else ONE
+        if pv == 1:
+            return x
+        xv = const_value(x)
+        if xv is not None:
+            try:
+                v = xv ** pv
+                if isinstance(v, (int, float)) and math.isfinite(v):
+                    return Const(v)
+            except (OverflowError, ZeroDivisionError):
+                pass
+        if isinstance(x, Power) and isinstance(x.p, Const) and isinstance(pv, int):
+            return mk(Power, x.x, Const(x.p.value * pv))
+        if x.shape == SCALAR:
+            if isinstance(x, Scale) and isinstance(pv, int):     # (c f)^k = c^k f^k
+                facs: dict[Node, float] = {}
+                coef = _scalar_factors(x, 1, facs)
+                return _rebuild_scaled(coef ** pv, {b: e * pv for b, e in facs.items()},
+                                       None, SCALAR)
+            return n
+        if isinstance(x, Ones):
+            return x
+        if isinstance(x, Scale) and isinstance(pv, int):
+            s, core = split_scale(x)
+            return mk(Scale, mk(Power, s, p), mk(Power, core, p))
+    return n
+
+
+# ---- functions, reductions, matrix functions ---------------------------------------------
+
+_ZERO_AT_ZERO = {"sin", "tan", "tanh", "relu", "abs", "sign", "sqrt", "step"}
+
+
+def _norm_func(n: Func) -> Node:
+    x = n.x
+    if isinstance(x, Transpose):
+        return mk(Transpose, mk(Func, n.name, x.x))                # f(X') = f(X)'
+    if is_zero(x):
+        if n.name in _ZERO_AT_ZERO:
+            return zero(n.shape)
+        if n.name in ("exp", "cos"):
+            return Ones(n.shape) if n.shape != SCALAR else ONE
+    if n.name == "log" and isinstance(x, Func) and x.name == "exp":
+        return x.x
+    if n.name == "exp" and isinstance(x, Func) and x.name == "log":
+        return x.x
+    if isinstance(x, Const) and n.name in _EXACT_FOLD:
+        return Const(_EXACT_FOLD[n.name](x.value))               # exact: no rounding
+    return n
+
+
+_EXACT_FOLD = {"abs": abs, "sign": lambda v: (v > 0) - (v < 0), "step": lambda v: int(v > 0),
+               "relu": lambda v: max(v, 0)}
+
+
+def _pull_scale(n: Node, linear=True) -> Node | None:
+    """f(s X) = s f(X) for a linear reduction f."""
+    s, core = split_scale(n.x)
+    if s is not None and linear:
+        return mk(Scale, s, mk(type(n), core))
+    return None
+
+
+def _norm_sum(n: Sum) -> Node:
+    x = n.x
+    if x.shape == SCALAR:
+        return x
+    if is_zero(x):
+        return Const(0)
+    if isinstance(x, Ones):
+        return _dims_product(x.shape)
+    if isinstance(x, Identity):
+        return dim_value(x.n)
+    if isinstance(x, Transpose):
+        return mk(Sum, x.x)
+    r = _pull_scale(n)
+    if r is not None:
+        return r
+    if isinstance(x, Power) and x.p is Const(2) and 1 in x.shape:
+        a = b = x.x                                              # sum(x.^2) = x'x
+    elif isinstance(x, Hadamard) and len(x.factors) == 2:
+        a, b = x.factors
+    else:
+        a = b = None
+    if a is not None:
+        if a.shape[1] == 1:
+            return mk(MatMul, (mk(Transpose, a), b))              # sum(a .* b) = a'b
+        if a.shape[0] == 1:
+            return mk(MatMul, (a, mk(Transpose, b)))
+    if isinstance(x, DiagMat):
+        return mk(Sum, x.x)
+    return n
+
+
+def _dims_product(shape) -> Node:
+    r, c = shape
+    parts = [d for d in (r, c) if d != 1]
+    if not parts:
+        return ONE
+    if len(parts) == 1:
+        return dim_value(parts[0])
+    return mk(Scale, dim_value(parts[0]), dim_value(parts[1]))
+
+
+def _norm_trace(n: Trace) -> Node:
+    x = n.x
+    if x.shape == SCALAR:
+        return x
+    if is_zero(x):
+        return Const(0)
+    if isinstance(x, Identity):
+        return dim_value(x.n)
+    if isinstance(x, Transpose):
+        return mk(Trace, x.x)
+    if isinstance(x, DiagMat):
+        return mk(Sum, x.x)
+    r = _pull_scale(n)
+    if r is not None:
+        return r
+    if isinstance(x, MatMul):
+        fs = x.factors
+        for i, f in enumerate(fs):                               # tr(x y' A) = y' A x
+            if f.shape[1] == 1:
+                return mk(MatMul, fs[i + 1:] + fs[:i + 1])
+    return n
+
+
+def _norm_same_under_transpose(n: Node) -> Node:
+    if isinstance(n.x, Transpose):
+        return mk(type(n), n.x.x)                                # det X' = det X, ...
+    return n
+
+
+def _norm_norm(n: Node) -> Node:
+    x = n.x
+    if is_zero(x):
+        return Const(0)
+    if isinstance(x, Transpose):
+        return mk(type(n), x.x)
+    s, core = split_scale(x)
+    if isinstance(s, Const):
+        return mk(Scale, Const(abs(s.value)), mk(type(n), core))
+    return n
+
+
+def _norm_inv(n: Inv) -> Node:
+    x = n.x
+    if isinstance(x, Inv):
+        return x.x
+    if isinstance(x, Identity):
+        return x
+    if isinstance(x, Transpose):
+        return mk(Transpose, mk(Inv, x.x))                       # inv(X') = inv(X)'
+    s, core = split_scale(x)
+    if s is not None:
+        return mk(Scale, mk(Power, s, Const(-1)), mk(Inv, core))
+    if isinstance(x, DiagMat):
+        return mk(DiagMat, mk(Divide, Ones(x.x.shape), x.x))
+    return n
+
+
+def _norm_diagvec(n: DiagVec) -> Node:
+    x = n.x
+    if isinstance(x, DiagMat):
+        return x.x
+    if isinstance(x, Transpose):
+        return mk(DiagVec, x.x)
+    if isinstance(x, Identity):
+        return Ones(n.shape)
+    if is_zero(x):
+        return zero(n.shape)
+    r = _pull_scale(n)
+    if r is not None:
+        return r
+    if isinstance(x, MatMul) and len(x.factors) == 2 and x.factors[0].shape[1] == 1:
+        a, b = x.factors                                         # diag(a b') = a .* b
+        return mk(Hadamard, (a, mk(Transpose, b)))
+    return n
+
+
+def _norm_diagmat(n: DiagMat) -> Node:
+    x = n.x
+    if isinstance(x, Ones):
+        return Identity(n.shape[0])
+    if is_zero(x):
+        return zero(n.shape)
+    r = _pull_scale(n)
+    if r is not None:
+        return r
+    return n
+
+
+def _norm_broadcast(n: Broadcast) -> Node:
+    x = n.x
+    if x.shape == SCALAR:
+        if is_zero(x):
+            return Zero(n.shape)
+        return Ones(n.shape) if x is ONE else mk(Scale, x, Ones(n.shape))  # s 1
+    if is_zero(x):
+        return Zero(n.shape)
+    if isinstance(x, Ones):
+        return Ones(n.shape)
+    s, core = split_scale(x)
+    if s is not None:
+        return mk(Scale, s, mk(Broadcast, core, n.shape))
+    return n
+
+
+def _norm_leaf_shape(n: Node) -> Node:
+    if n.shape == SCALAR:
+        if isinstance(n, Zero):
+            return Const(0)
+        return ONE                          # Ones((1,1)), Identity(1)
+    return n
+
+
+def _norm_dimvalue(n: DimValue) -> Node:
+    return Const(n.dim) if isinstance(n.dim, int) else n
+
+
+_NORMALISERS = {
+    Scale: _norm_scale, Add: _norm_add, MatMul: _norm_matmul, Transpose: _norm_transpose,
+    Hadamard: _norm_elementwise, Divide: _norm_elementwise, Power: _norm_elementwise,
+    Func: _norm_func, Sum: _norm_sum, Trace: _norm_trace, Det: _norm_same_under_transpose,
+    LogDet: _norm_same_under_transpose, Norm1: _norm_norm, Norm2: _norm_norm, Inv: _norm_inv,
+    DiagVec: _norm_diagvec, DiagMat: _norm_diagmat, Broadcast: _norm_broadcast,
+    Zero: _norm_leaf_shape, Ones: _norm_leaf_shape, Identity: _norm_leaf_shape,
+    DimValue: _norm_dimvalue,
+}

@@ -1,0 +1,419 @@
+"""The command line: options, input, output formats and exit statuses.
+
+Most tests stand a fake `matcalc.derive` in for the core, so they test the shell alone
+(what it passes to the API, what it prints, how it exits); the rest run real derivations.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import matcalc
+from matcalc.cli.main import GENERATED_MARKER, cli
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+# --- a stand-in for the core ---------------------------------------------------------------
+
+class FakeReport:
+    def __init__(self, ok):
+        self.ok = ok
+
+    def summary(self):
+        return "X ok (2.1e-10)" if self.ok else "X FAILED (0.7)"
+
+
+class FakeVerdict:
+    def __init__(self, ok, message):
+        self.ok, self.message = ok, message
+
+
+class FakeDerivation:
+    def __init__(self, program, check_ok):
+        self.program = program
+        self.check_ok = check_ok
+        self.checked = False
+        self.calls = []
+
+    def text(self, **kw):
+        self.calls.append(("text", kw))
+        return f"text of {self.program}\n"
+
+    def latex(self, standalone=False, **kw):
+        self.calls.append(("latex", dict(kw, standalone=standalone)))
+        return "\\documentclass{article}" if standalone else "\\frac{\\partial f}{\\partial X}"
+
+    def numpy_code(self, **kw):
+        self.calls.append(("numpy", kw))
+        return "dX = dY @ A"
+
+    def to_json(self, **kw):
+        self.calls.append(("json", kw))
+        return {"program": self.program, "derivatives": {"X": {"text": "dY A"}}}
+
+    def check(self):
+        self.checked = True
+        return FakeReport(self.check_ok)
+
+    def verify_claim(self, claim):
+        ok = "wrong" not in claim
+        return FakeVerdict(ok, f"{claim}: {'correct' if ok else 'WRONG'}")
+
+    def codegen(self, target="numpy"):
+        return f"{GENERATED_MARKER} from {self.program!r}\nTARGET = {target!r}\n"
+
+
+class FakeCore:
+    """Records each call of `matcalc.derive`; `.last` is the Derivation it returned."""
+
+    def __init__(self):
+        self.check_ok = True
+        self.error = None
+        self.calls = []
+        self.last = None
+
+    def derive(self, program, **kw):
+        self.calls.append((program, kw))
+        if self.error is not None:
+            raise self.error
+        self.last = FakeDerivation(program, self.check_ok)
+        return self.last
+
+    @property
+    def program(self):
+        return self.calls[-1][0]
+
+    @property
+    def kw(self):
+        return self.calls[-1][1]
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    core = FakeCore()
+    monkeypatch.setattr(matcalc, "derive", core.derive, raising=False)
+    return core
+
+
+# --- options passed to the API -----------------------------------------------------------
+
+def test_defaults_passed_to_the_api(fake):
+    result = run("derive", "x'*A*x")
+    assert result.exit_code == 0, result.output
+    assert fake.program == "x'*A*x"
+    assert fake.kw == {"wrt": None, "layout": "denominator", "shapes": {}, "kinds": "ml",
+                       "check": False}
+
+
+def test_options_passed_to_the_api(fake):
+    result = run("derive", "Y = X*A' + b'", "--wrt", "X", "--wrt", "A,b",
+                 "--layout", "numerator", "--shape", "X=N,n", "--shape", "b = m",
+                 "--kinds", "mc", "--no-check")
+    assert result.exit_code == 0, result.output
+    assert fake.kw == {"wrt": ["X", "A", "b"], "layout": "numerator",
+                       "shapes": {"X": "N,n", "b": "m"}, "kinds": "mc", "check": False}
+
+
+@pytest.mark.parametrize("flag", ["--jacobian", "--hessian", "--hvp"])
+def test_jacobian_hessian_hvp_select_a_mode(fake, flag):
+    assert run("derive", "x'*A*x", flag).exit_code == 0
+    assert fake.kw["mode"] == flag[2:]
+
+
+def test_jacobian_and_hessian_exclude_one_another(fake):
+    result = run("derive", "x'*A*x", "--jacobian", "--hessian")
+    assert result.exit_code == 2
+    assert "exclude one another" in result.stderr
+    assert fake.calls == []
+
+
+def test_unknown_layout_is_a_usage_error(fake):
+    result = run("derive", "x'*A*x", "--layout", "sideways")
+    assert result.exit_code == 2
+    assert "Invalid value for '--layout'" in result.stderr
+    assert fake.calls == []
+
+
+def test_unknown_option_is_a_usage_error(fake):
+    result = run("derive", "x'*A*x", "--colour")
+    assert result.exit_code == 2
+    assert "No such option" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["X", "=N,n", "X=", "X:N,n"])
+def test_shape_without_name_and_dims_is_a_usage_error(fake, value):
+    result = run("derive", "X*x", "--shape", value)
+    assert result.exit_code == 2
+    assert "NAME=DIMS" in result.stderr
+    assert fake.calls == []
+
+
+def test_shape_declared_twice_is_a_usage_error(fake):
+    result = run("derive", "X*x", "--shape", "X=N,n", "--shape", "X=n,n")
+    assert result.exit_code == 2
+    assert "X is declared twice" in result.stderr
+
+
+def test_standalone_needs_latex(fake):
+    result = run("derive", "x'*A*x", "--standalone")
+    assert result.exit_code == 2
+    assert "--standalone applies only to --format latex" in result.stderr
+
+
+# --- reading EXPR ------------------------------------------------------------------------
+
+def test_dash_reads_standard_input(fake):
+    result = run("derive", "-", input="h = W*x\nf = sum(h)\n")
+    assert result.exit_code == 0, result.output
+    assert fake.program == "h = W*x\nf = sum(h)"
+
+
+def test_at_file_reads_a_file(fake, tmp_path):
+    path = tmp_path / "layer.mc"
+    path.write_text("Y = X*Aᵀ + b'\r\n\r\n", encoding="utf-8")
+    result = run("derive", f"@{path}")
+    assert result.exit_code == 0, result.output
+    assert fake.program == "Y = X*Aᵀ + b'"
+
+
+def test_missing_at_file_is_a_clean_error(fake, tmp_path):
+    result = run("derive", f"@{tmp_path / 'absent.mc'}")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot read ")
+    assert "No such file" in result.stderr
+    assert "Traceback" not in result.output
+    assert fake.calls == []
+
+
+def test_double_dash_lets_an_expression_start_with_a_minus(fake):
+    result = run("derive", "--format", "numpy", "--", "-x'*A*x")
+    assert result.exit_code == 0, result.output
+    assert fake.program == "-x'*A*x"
+
+
+# --- output ------------------------------------------------------------------------------
+
+def test_text_is_the_default_format(fake):
+    result = run("derive", "x'*A*x")
+    assert result.stdout == "text of x'*A*x\n"
+
+
+def test_json_format_prints_to_json(fake):
+    result = run("derive", "x'*A*x", "--format", "json")
+    assert json.loads(result.stdout) == {"program": "x'*A*x",
+                                         "derivatives": {"X": {"text": "dY A"}}}
+
+
+def test_latex_standalone_and_steps_reach_the_printer(fake):
+    result = run("derive", "x'*A*x", "--format", "latex", "--standalone", "--steps")
+    assert result.stdout == "\\documentclass{article}\n"
+    assert fake.last.calls == [("latex", {"standalone": True, "steps": True})]
+
+
+def test_numpy_format(fake):
+    result = run("derive", "x'*A*x", "--format", "numpy")
+    assert result.stdout == "dX = dY @ A\n"
+
+
+# --- checking ----------------------------------------------------------------------------
+
+def test_derive_checks_by_default_and_reports_on_stderr(fake):
+    result = run("derive", "x'*A*x")
+    assert result.exit_code == 0
+    assert fake.last.checked
+    assert result.stderr == "check: X ok (2.1e-10)\n"
+
+
+def test_no_check_skips_the_check(fake):
+    result = run("derive", "x'*A*x", "--no-check")
+    assert result.exit_code == 0
+    assert not fake.last.checked
+    assert result.stderr == ""
+
+
+def test_failed_check_exits_1_after_printing(fake):
+    fake.check_ok = False
+    result = run("derive", "x'*A*x")
+    assert result.exit_code == 1
+    assert result.stdout == "text of x'*A*x\n"
+    assert "warning: the derivation failed its finite-difference check" in result.stderr
+
+
+def test_check_command_prints_the_summary(fake):
+    result = run("check", "x'*A*x")
+    assert result.exit_code == 0
+    assert result.stdout == "check: X ok (2.1e-10)\n"
+
+
+def test_check_command_exits_1_on_a_mismatch(fake):
+    fake.check_ok = False
+    assert run("check", "x'*A*x").exit_code == 1
+
+
+def test_check_command_verifies_claims(fake):
+    result = run("check", "x'*A*x", "--no-check", "--claim", "x = 2*A*x",
+                 "--claim", "A = wrong")
+    assert result.exit_code == 1
+    assert result.stdout == "x = 2*A*x: correct\nA = wrong: WRONG\n"
+    assert not fake.last.checked
+
+
+def test_check_command_with_nothing_to_check_is_a_usage_error(fake):
+    assert run("check", "x'*A*x", "--no-check").exit_code == 2
+
+
+# --- codegen -----------------------------------------------------------------------------
+
+def test_codegen_prints_the_module(fake):
+    result = run("codegen", "x'*A*x", "--target", "jax", "--no-check")
+    assert result.exit_code == 0
+    assert result.stdout == f"{GENERATED_MARKER} from \"x'*A*x\"\nTARGET = 'jax'\n"
+
+
+def test_codegen_writes_a_new_file(fake, tmp_path):
+    out = tmp_path / "grad.py"
+    result = run("codegen", "x'*A*x", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert out.read_text().startswith(GENERATED_MARKER)
+    assert sorted(os.listdir(tmp_path)) == ["grad.py"]
+
+
+def test_codegen_replaces_a_file_it_generated(fake, tmp_path):
+    out = tmp_path / "grad.py"
+    out.write_text(f"{GENERATED_MARKER} from 'old'\n")
+    assert run("codegen", "x'*A*x", "-o", str(out)).exit_code == 0
+    assert "x'*A*x" in out.read_text()
+
+
+def test_codegen_refuses_to_overwrite_a_users_file(fake, tmp_path):
+    out = tmp_path / "mine.py"
+    out.write_text("print('my own code')\n")
+    result = run("codegen", "x'*A*x", "-o", str(out))
+    assert result.exit_code == 2
+    assert "was not generated by matcalc" in result.stderr
+    assert "--force" in result.stderr
+    assert out.read_text() == "print('my own code')\n"
+
+
+def test_codegen_force_overwrites_a_users_file(fake, tmp_path):
+    out = tmp_path / "mine.py"
+    out.write_text("print('my own code')\n")
+    assert run("codegen", "x'*A*x", "-o", str(out), "--force").exit_code == 0
+    assert out.read_text().startswith(GENERATED_MARKER)
+    assert sorted(os.listdir(tmp_path)) == ["mine.py"]
+
+
+def test_codegen_into_a_missing_directory_is_a_clean_error(fake, tmp_path):
+    result = run("codegen", "x'*A*x", "-o", str(tmp_path / "no" / "grad.py"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot write ")
+
+
+# --- errors ------------------------------------------------------------------------------
+
+def test_matcalc_error_exits_2_with_its_rendering(fake):
+    from matcalc.errors import MatcalcError, Span
+    fake.error = MatcalcError("unexpected end of input", Span(4, 5), "x'*A*")
+    result = run("derive", "x'*A*")
+    assert result.exit_code == 2
+    assert result.stderr == ("error: line 1, column 5: unexpected end of input\n"
+                             "  x'*A*\n"
+                             "      ^\n")
+
+
+def test_unexpected_exception_exits_3_without_traceback(fake):
+    fake.error = RuntimeError("boom")
+    result = run("derive", "x'*A*x")
+    assert result.exit_code == 3
+    assert result.stderr.startswith("internal error: RuntimeError: boom\n")
+    assert "please report this" in result.stderr
+    assert "Traceback" not in result.output
+
+
+# --- real derivations --------------------------------------------------------------------
+
+def test_syntax_error_exits_2_with_a_caret():
+    result = run("derive", "x'*A*")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ")
+    assert "x'*A*" in result.stderr and "^" in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_empty_expression_exits_2():
+    result = run("derive", "")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ")
+
+
+def test_bad_shape_dimensions_exit_2():
+    result = run("derive", "X*x", "--shape", "X=N,,n")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ")
+
+
+def test_json_of_a_linear_layer():
+    # Y = X A' + b':  dL/dX = dY A,  dL/dA = dY' X,  dL/db = column sums of dY
+    result = run("derive", "Y = X*A' + b'", "--shape", "X=N,n", "--shape", "A=m,n",
+                 "--format", "json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["program"] == "Y = X*A' + b'"
+    assert d["layout"] == "denominator"
+    assert d["output"] == {"name": "Y", "shape": ["N", "m"]}
+    assert d["upstream"] == {"name": "dY", "shape": ["N", "m"]}
+    assert d["inputs"] == {"X": ["N", "n"], "A": ["m", "n"], "b": ["m"]}
+    assert d["derivatives"]["X"]["text"] == "dY A"
+    assert d["derivatives"]["A"]["text"] == "dY' X"
+    assert d["derivatives"]["X"]["numpy"] == "dY @ A"
+    rng = np.random.default_rng(0)
+    X, A, b, dY = (rng.standard_normal(s) for s in [(5, 3), (4, 3), 4, (5, 4)])
+    values = {"X": X, "A": A, "b": b, "dY": dY}
+    expected = {"X": dY @ A, "A": dY.T @ X, "b": dY.sum(axis=0)}
+    for name, want in expected.items():
+        got = eval(d["derivatives"][name]["numpy"], {"np": np}, values)
+        np.testing.assert_allclose(got, want)
+        assert d["derivatives"][name]["shape"] == d["inputs"][name]
+
+
+def test_python_dash_m_matcalc_derives_to_json(tmp_path):
+    # d(x'Ax)/dx = (A + A')x,  d(x'Ax)/dA = x x'
+    proc = subprocess.run([sys.executable, "-m", "matcalc", "derive", "x'*A*x",
+                           "--format", "json"],
+                          check=False, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    d = json.loads(proc.stdout)
+    assert d["output"]["shape"] == [] and d["upstream"] is None
+    assert set(d["derivatives"]) == {"x", "A"}
+    rng = np.random.default_rng(1)
+    x, A = rng.standard_normal(4), rng.standard_normal((4, 4))
+    grad = {name: eval(v["numpy"], {"np": np}, {"x": x, "A": A})
+            for name, v in d["derivatives"].items()}
+    np.testing.assert_allclose(grad["x"], (A + A.T) @ x)
+    np.testing.assert_allclose(grad["A"], np.outer(x, x))
+    assert proc.stderr.startswith("check: ")
+
+
+def test_python_dash_m_matcalc_help(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "matcalc", "--help"],
+                          check=False, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for command in ("derive", "check", "codegen"):
+        assert command in proc.stdout
+
+
+def test_cli_start_up_imports_neither_sympy_nor_numpy(tmp_path):
+    code = "import sys, matcalc.cli.main; print(sorted({'sympy', 'numpy'} & set(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", code],
+                          check=False, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "[]\n"
