@@ -14,7 +14,7 @@ from functools import cached_property
 
 from . import expr as E
 from .errors import MatcalcError, NameError_, OptionError
-from .layout import LAYOUTS, substitute, to_layout, upstream_var
+from .layout import LAYOUTS, from_layout, to_layout, upstream_var
 
 PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | {"np"}
 
@@ -70,8 +70,10 @@ class Derivative:
 class Derivation:
     """Derivatives of one program's output with respect to its variables."""
 
-    def __init__(self, program: str, typed, wrt: list[str], layout: str):
+    def __init__(self, program: str, typed, wrt: list[str], layout: str,
+                 onehot: frozenset[str] = frozenset()):
         self.program = program
+        self.onehot = onehot
         self.typed = typed
         self.layout = layout
         self.output_name = typed.output_name
@@ -92,13 +94,20 @@ class Derivation:
             self.upstream_name = name
             self.adjoint_upstream = E.Var(name, out_shape)            # denominator form
             self.upstream = upstream_var(name, out_shape, layout)     # as the user sees it
+        self.adjoint_vars = [self.adjoint_upstream] if self.adjoint_upstream else []
         from .differentiate import gradient
         wrt_vars = [typed.inputs[n] for n in wrt]
         adjoints = gradient(typed.output, wrt_vars, self.adjoint_upstream)
         self.derivatives: dict[str, Derivative] = {}
         for v in wrt_vars:
-            node = to_layout(adjoints[v], layout, self.adjoint_upstream)
-            self.derivatives[v.name] = Derivative(v.name, node, self)
+            self.derivatives[v.name] = Derivative(v.name, self.finish(adjoints[v]), self)
+
+    def finish(self, adjoint: E.Node, upstream=None) -> E.Node:
+        """An adjoint-form formula simplified, under the assumptions, in the layout."""
+        from .assumptions import assume_normalized
+        from .simplify import simplify
+        node = assume_normalized(simplify(adjoint), self.onehot)
+        return to_layout(node, self.layout, upstream or self.adjoint_upstream)
 
     # -- access ------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Derivative:
@@ -116,20 +125,22 @@ class Derivation:
 
     def adjoint_form(self, name: str) -> E.Node:
         """The derivative of `name` back in adjoint (denominator) form, for checking."""
-        node = self.derivatives[name].node
-        return self._to_adjoint(node)
+        return from_layout(self.derivatives[name].node, self.layout, self.adjoint_upstream)
 
-    def _to_adjoint(self, node: E.Node) -> E.Node:
-        if self.layout != "numerator":
-            return node
-        if self.upstream is not None:
-            node = substitute(node, {self.upstream: E.Transpose(self.adjoint_upstream)})
-        return E.Transpose(node)
+    @cached_property
+    def steps(self) -> list["Step"]:
+        """The adjoint equation of every named intermediate and input, in reverse program
+        order, written in terms of the named intermediates (empty for one statement)."""
+        if not self.typed.intermediates:
+            return []
+        from .steps import program_steps
+        return program_steps(self)
 
     # -- spellings ---------------------------------------------------------------------
     @cached_property
     def python_names(self) -> dict[str, str]:
-        names = list(self.inputs) + ([self.upstream_name] if self.upstream_name else [])
+        names = list(self.inputs) + ([self.upstream_name] if self.upstream_name else []) + \
+            list(self.typed.intermediates) + [s.name for s in self.steps]
         return {n: python_name(n) for n in names if python_name(n) != n}
 
     @cached_property
@@ -173,17 +184,31 @@ class Derivation:
             return "scalar"
         return f"{r} x {c}"
 
-    def text(self) -> str:
+    def text(self, steps: bool = False) -> str:
         lines = [f"# layout: {self.layout}"]
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
                          f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")
+        if steps and self.steps:
+            top = "L" if not self.is_scalar else self.output_name
+            lines.append(f"# steps, in reverse program order; dv stands for d{top}/dv")
+            for st in self.steps:
+                lines.append(f"{st.name} = {st.text}")
+            lines.append("# the same, inlined")
         for name, d in self.derivatives.items():
             lines.append(f"{self._lhs(name)} = {d.text}")
         return "\n".join(lines)
 
-    def latex(self, standalone: bool = False) -> str:
-        rows = [f"{self._lhs_latex(n)} &= {d.latex}" for n, d in self.derivatives.items()]
+    def _step_lhs_latex(self, st) -> str:
+        from .printing import to_latex
+        top = "L" if not self.is_scalar else to_latex(E.Var(self.output_name, (1, 1)))
+        return f"\\frac{{\\partial {top}}}{{\\partial {to_latex(E.Var(st.of, (2, 2)))}}}"
+
+    def latex(self, standalone: bool = False, steps: bool = False) -> str:
+        rows = []
+        if steps and self.steps:
+            rows += [f"{self._step_lhs_latex(st)} &= {st.latex}" for st in self.steps]
+        rows += [f"{self._lhs_latex(n)} &= {d.latex}" for n, d in self.derivatives.items()]
         body = "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
         body = f"% layout: {self.layout}\n" + body
         if not standalone:
@@ -195,13 +220,16 @@ class Derivation:
         rows = [f"{self._lhs_latex(n)} &= {d.latex}" for n, d in self.derivatives.items()]
         return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 
-    def numpy_code(self) -> str:
+    def numpy_code(self, steps: bool = False) -> str:
         lines = [f"# layout: {self.layout}"]
+        if steps and self.steps:
+            for st in self.steps:
+                lines.append(f"{python_name(st.name)} = {st.numpy}")
         for name, d in self.derivatives.items():
             lines.append(f"d_{python_name(name)} = {d.numpy}")
         return "\n".join(lines)
 
-    def to_json(self) -> dict:
+    def to_json(self, steps: bool = False) -> dict:
         out = {
             "program": self.program,
             "layout": self.layout,
@@ -212,6 +240,10 @@ class Derivation:
             "derivatives": {n: {"shape": d.shape, "text": d.text, "latex": d.latex,
                                 "numpy": d.numpy} for n, d in self.derivatives.items()},
         }
+        if steps:
+            out["steps"] = [{"name": st.name, "of": st.of, "shape": st.derivative.shape,
+                             "text": st.text, "latex": st.latex, "numpy": st.numpy}
+                            for st in self.steps]
         if self.python_names:
             out["python_names"] = dict(self.python_names)
         return out
@@ -219,9 +251,26 @@ class Derivation:
     # -- verification --------------------------------------------------------------------
     def check(self, seed: int = 0):
         """Finite-difference report for every derivative (see matcalc.check)."""
-        from .check import check_gradients
+        from dataclasses import replace
+
+        from .check import CheckReport, check_gradients
         grads = {n: self.adjoint_form(n) for n in self.derivatives}
-        return check_gradients(self.output, grads, self.adjoint_upstream, seed=seed)
+        report = check_gradients(self.output, grads, self.adjoint_upstream, seed=seed)
+        if not self.steps:
+            return report
+        from .steps import step_checks
+        results = dict(report.results)
+        for label, fn, step_grads in step_checks(self):
+            r = check_gradients(fn, step_grads, self.adjoint_upstream, seed=seed)
+            for name, res in r.results.items():
+                key = f"step d{name}" + (" (through every step)" if label == "inputs" else "")
+                results[key] = replace(res, name=key)
+        return CheckReport(results, all(r.ok for r in results.values()), report.dims)
+
+    def verify_claim(self, text: str, seed: int = 0):
+        """Check a hand-derived `NAME = FORMULA` (see matcalc.claims); returns a ClaimResult."""
+        from .claims import verify_claim
+        return verify_claim(self, text, seed=seed)
 
     def __repr__(self) -> str:
         return f"<Derivation of {self.output_name} ({self.layout}): " + \
@@ -233,7 +282,7 @@ def _json_dims(shape) -> list:
 
 
 def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
-           kinds: str = "ml", check: bool = False) -> Derivation:
+           kinds: str = "ml", check: bool = False, onehot=()) -> Derivation:
     """Parse, type and differentiate `program`; see SPEC section 6."""
     from .parse import parse
     from .shapes import Declaration, infer_shapes, parse_shape_option
@@ -269,7 +318,13 @@ def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
                     raise NameError_(f"--wrt {w}: {w} is an intermediate, not an input variable")
                 raise NameError_(f"--wrt {w}: the program has no variable {w}; its variables "
                                  f"are {', '.join(typed.inputs) or 'none'}")
-    d = Derivation(program, typed, wrt, layout)
+    for name in onehot:
+        if name not in typed.inputs:
+            raise OptionError(f"--onehot {name}: the program has no variable {name}")
+        if 1 in typed.inputs[name].shape and typed.inputs[name].shape[0] == 1:
+            raise OptionError(f"--onehot {name}: {name} must be a column vector or a matrix "
+                              f"whose columns sum to one")
+    d = Derivation(program, typed, wrt, layout, frozenset(onehot))
     if check:
         d.check().raise_if_failed()
     return d

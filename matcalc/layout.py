@@ -34,13 +34,26 @@ def substitute(node: Node, mapping: dict[Node, Node]) -> Node:
     return memo[node]
 
 
-def to_layout(adjoint: Node, layout: str, upstream: Var | None = None) -> Node:
-    """The adjoint-form derivative written in `layout` (canonical)."""
+def to_layout(adjoint: Node, layout: str, upstream: Var | list[Var] | None = None) -> Node:
+    """The adjoint-form derivative written in `layout` (canonical). `upstream` is the
+    adjoint Var (or Vars, for the steps of a program) the formula is written in."""
     if layout in ("denominator", "mixed"):
         return simplify(adjoint)
     if layout != "numerator":
         raise ValueError(layout)
-    if upstream is not None:
-        numerator_upstream = upstream_var(upstream.name, upstream.shape, "numerator")
-        adjoint = substitute(adjoint, {upstream: Transpose(numerator_upstream)})
+    ups = [] if upstream is None else [upstream] if isinstance(upstream, Var) else upstream
+    if ups:
+        adjoint = substitute(adjoint, {u: Transpose(upstream_var(u.name, u.shape, "numerator"))
+                                       for u in ups})
     return simplify(Transpose(adjoint))
+
+
+def from_layout(node: Node, layout: str, upstream: Var | list[Var] | None = None) -> Node:
+    """The inverse of `to_layout`: a formula in `layout` back in adjoint form."""
+    if layout != "numerator":
+        return node
+    ups = [] if upstream is None else [upstream] if isinstance(upstream, Var) else upstream
+    if ups:
+        node = substitute(node, {upstream_var(u.name, u.shape, "numerator"): Transpose(u)
+                                 for u in ups})
+    return Transpose(node)

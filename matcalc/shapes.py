@@ -65,6 +65,8 @@ def _unify(a: Dimish, b: Dimish) -> None:
     a, b = _find(a), _find(b)
     if a is b or (not isinstance(a, DimVar) and not isinstance(b, DimVar) and a == b):
         return
+    if isinstance(a, DimVar) and b == 1 or isinstance(b, DimVar) and a == 1:
+        raise _Mismatch()            # a vector's or matrix's dimension is never the unit 1
     if isinstance(a, DimVar):
         if isinstance(b, DimVar):
             # keep the older variable as the root so naming follows first appearance
@@ -207,6 +209,7 @@ class _Infer:
                 if isinstance(v, str):
                     self.dim_symbols.add(v)
         self.assigned: set[str] = set()
+        self._shown: dict[int, str] = {}
 
     # -- helpers ---------------------------------------------------------------------
     def text(self, node) -> str:
@@ -219,8 +222,13 @@ class _Infer:
 
     def _dname(self, d: Dimish) -> str:
         d = _find(d)
-        if isinstance(d, DimVar):
-            return "?"
+        if isinstance(d, DimVar):       # name it as the result would (n, m, p, ...)
+            if id(d) not in self._shown:
+                used = set(self.var_types) | set(self.stmt_types) | self.dim_symbols | \
+                    set(self._shown.values())
+                self._shown[id(d)] = next(p for p in DIM_POOL + tuple(
+                    f"d{i}" for i in range(1, 100)) if p not in used)
+            return self._shown[id(d)]
         return str(d)
 
     def fail(self, msg: str, span: Span, hint: str | None = None):
@@ -400,8 +408,10 @@ class _Infer:
         return ok(ra, rb) and ok(ca, cb)
 
     def _transposed(self, node) -> str:
+        if isinstance(node, S.Transpose):
+            return self.text(node.operand)
         t = self.text(node)
-        return f"{t}'" if isinstance(node, (S.Name, S.Call, S.Transpose)) else f"({t})'"
+        return f"{t}'" if isinstance(node, (S.Name, S.Call)) else f"({t})'"
 
     def _default_hint(self, *nodes) -> str:
         for node in nodes:
@@ -414,23 +424,26 @@ class _Infer:
         return ""
 
     def _matmul_error(self, n: S.Binary, a: Type, b: Type):
-        hint = None
-        # which single transpose would make the product fit?
-        ac, br, bc, ar = _find(a.cols), _find(b.rows), _find(b.cols), _find(a.rows)
-        def eq(x, y):
-            return isinstance(x, DimVar) or isinstance(y, DimVar) or x == y
-        if eq(ac, bc):
-            hint = f"did you mean {self.text(n.left)}*{self._transposed(n.right)} ?"
-        elif eq(ar, br):
-            hint = f"did you mean {self._transposed(n.left)}*{self.text(n.right)} ?"
-        if (eq(ar, br) and eq(ac, bc)) and not (ar == ac):
-            hint = (hint or "") + ("\n" if hint else "") + \
-                "for an elementwise product of same-shaped matrices use .*"
+        msg = (f"cannot multiply {self.text(n.left)} ({self.show(a)}) by "
+               f"{self.text(n.right)} ({self.show(b)})")
         why = f"the inner dimensions {self._dname(a.cols)} and {self._dname(b.rows)} differ"
-        extra = self._default_hint(n.left, n.right)
-        self.fail(f"cannot multiply {self.text(n.left)} ({self.show(a)}) by "
-                  f"{self.text(n.right)} ({self.show(b)})", n.span,
-                  hint=why + ("; " + hint if hint else "") + extra)
+        ar, ac, br, bc = (_find(a.rows), _find(a.cols), _find(b.rows), _find(b.cols))
+
+        def fits(x, y):
+            return x is y or (isinstance(x, DimVar) and y != 1) or \
+                (isinstance(y, DimVar) and x != 1) or x == y
+        declare = self._default_hint(n.left, n.right)
+        if declare:                           # the likeliest cause: a scalar named like a vector
+            hint = why + declare
+        elif fits(ac, bc):
+            hint = f"{why}; did you mean {self.text(n.left)}*{self._transposed(n.right)} ?"
+        elif fits(ar, br):
+            hint = f"{why}; did you mean {self._transposed(n.left)}*{self.text(n.right)} ?"
+        else:
+            hint = why
+        if (ar is br or ar == br) and (ac is bc or ac == bc):
+            hint += "\nfor an elementwise product of same-shaped matrices use .*"
+        self.fail(msg, n.span, hint=hint)
 
     def _call(self, n: S.Call) -> Type:
         f = n.func
@@ -466,7 +479,7 @@ class _Infer:
                 return Type(t.rows, t.rows)
             if t.is_row:
                 self.fail(f"diag needs a column vector or a square matrix, not the row vector "
-                          f"{shown}", n.span, hint=f"did you mean diag({self.text(arg)}') ?")
+                          f"{shown}", n.span, hint=f"did you mean diag({self._transposed(arg)}) ?")
             if t.is_scalar:
                 self.fail(f"diag needs a column vector or a square matrix, not the scalar "
                           f"{self.text(arg)}", n.span)
@@ -480,13 +493,13 @@ class _Infer:
             if t.is_row:
                 self.fail(f"softmax works on a column vector or on each column of a matrix; "
                           f"{shown} is a row vector", n.span,
-                          hint=f"did you mean softmax({self.text(arg)}')' ?")
+                          hint=f"did you mean softmax({self._transposed(arg)})' ?")
             return t
         if f == "logsumexp":
             if t.is_row:
                 self.fail(f"logsumexp works on a column vector or on each column of a matrix; "
                           f"{shown} is a row vector", n.span,
-                          hint=f"did you mean logsumexp({self.text(arg)}') ?")
+                          hint=f"did you mean logsumexp({self._transposed(arg)}) ?")
             return Type(1, t.cols)
         if f in ("vector", "matrix"):
             if not t.is_scalar:

@@ -169,16 +169,47 @@ def _norm_add(n: Add) -> Node:
         if c == 0:
             continue
         terms.append(rest if c == 1 else mk(Scale, Const(c), rest))
+    terms = _expand_if_smaller(terms)
     terms = _factor_common(terms)
     if not terms:
         return zero(n.shape)
     if len(terms) == 1:
         return terms[0]
+    common = _common_scalar(terms)
+    if common is not None:                                        # a/N - b/N = (a - b)/N
+        facs, inner = common
+        return mk(Scale, _rebuild_scaled(1, facs, None, SCALAR), mk(Add, tuple(inner)))
     pos = [t for t in terms if not _negative(t)]
     neg = [t for t in terms if _negative(t)]
     out = Add(tuple(pos + neg))
     # (a' + b') is written (a + b)' when that needs fewer transposes
     return _fewer_transposes(out)
+
+
+def _common_scalar(terms: list[Node]):
+    """Symbolic scalar factors (with exponents) shared by every term, and the terms
+    without them; None if there are none."""
+    split = []
+    for t in terms:
+        if not isinstance(t, Scale) or t.shape == SCALAR:
+            return None
+        facs: dict[Node, float] = {}
+        coef = 1
+        x = t
+        while isinstance(x, Scale):
+            coef = _scalar_factors(x.s, coef, facs)
+            x = x.x
+        split.append((coef, facs, x))
+    shared = dict(split[0][1])
+    for _, facs, _ in split[1:]:
+        shared = {b: e for b, e in shared.items() if facs.get(b) == e}
+    if not shared:
+        return None
+    inner = []
+    for coef, facs, core in split:
+        rest = {b: e for b, e in facs.items() if b not in shared}
+        inner.append(_rebuild_scaled(coef, rest, core, core.shape))
+    return shared, inner
 
 
 def _fewer_transposes(n: Add) -> Node:
@@ -209,6 +240,35 @@ def size(n: Node) -> int:
         if m not in _SIZE:
             _SIZE[m] = 1 + sum(_SIZE[c] for c in m.children)
     return _SIZE[n]
+
+
+def _expand_if_smaller(terms: list[Node]) -> list[Node]:
+    """Multiply out elementwise products of sums when the terms then cancel:
+    -y .* (1 - p) + (1 - y) .* p  is  p - y  (sigmoid with binary cross-entropy)."""
+    if len(terms) < 2 or not any(_has_sum_factor(t) for t in terms):
+        return terms
+    expanded: list[Node] = []
+    for t in terms:
+        s, core = split_scale(t)
+        if _has_sum_factor(t):
+            i = next(i for i, f in enumerate(core.factors) if isinstance(f, Add))
+            rest = core.factors[:i] + core.factors[i + 1:]
+            expanded += [scaled(s, mk(Hadamard, rest + (u,))) for u in core.factors[i].terms]
+        else:
+            expanded.append(t)
+    coefs: dict[Node, float] = {}
+    for t in expanded:
+        c, rest = _split_coef(t)
+        coefs[rest] = coefs.get(rest, 0) + c
+    out = [rest if c == 1 else mk(Scale, Const(c), rest) for rest, c in coefs.items() if c != 0]
+    if sum(map(size, out)) < sum(map(size, terms)):
+        return out
+    return terms
+
+
+def _has_sum_factor(t: Node) -> bool:
+    _, core = split_scale(t)
+    return isinstance(core, Hadamard) and any(isinstance(f, Add) for f in core.factors)
 
 
 def _negative(t: Node) -> bool:
@@ -342,10 +402,10 @@ def _norm_transpose(n: Transpose) -> Node:
         pushed = mk(Hadamard, tuple(mk(Transpose, f) for f in x.factors))
     elif isinstance(x, Divide):
         pushed = mk(Divide, mk(Transpose, x.a), mk(Transpose, x.b))
-    elif isinstance(x, Power):
-        pushed = mk(Power, mk(Transpose, x.x), x.p)
     elif isinstance(x, Func):           # f(X)' stays, unless X is itself a transpose
         return mk(Func, x.name, x.x.x) if isinstance(x.x, Transpose) else n
+    elif isinstance(x, Power):          # likewise (X.^p)'
+        return mk(Power, x.x.x, x.p) if isinstance(x.x, Transpose) else n
     else:
         pushed = None
     if pushed is not None:
@@ -401,8 +461,10 @@ def _norm_elementwise(n: Node) -> Node:
     facs: dict[Node, float] = {}
     sc: list[Node] = []
     _ew_factors(n, 1, facs, sc)
-    num = [b if e == 1 else Power(b, Const(e)) for b, e in facs.items() if e > 0]
-    den = [b if e == -1 else Power(b, Const(-e)) for b, e in facs.items() if e < 0]
+    # commutative: factors in a stable order, the smaller first (da .* (z > 0))
+    order = sorted(facs.items(), key=lambda be: (size(be[0]), be[0].sort_key))
+    num = [b if e == 1 else Power(b, Const(e)) for b, e in order if e > 0]
+    den = [b if e == -1 else Power(b, Const(-e)) for b, e in order if e < 0]
 
     def prod(xs):
         if not xs:
