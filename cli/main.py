@@ -100,6 +100,10 @@ _DERIVATION_OPTIONS = [
                  help="Kinds of undeclared names: ml (Greek scalars, lowercase vectors, "
                       "uppercase matrices) or mc (matrixcalculus.org: a-g scalars, "
                       "h-z vectors)."),
+    click.option("--onehot", multiple=True, metavar="NAME[=rows]",
+                 help="NAME holds one-hot labels (or probabilities): each column sums to "
+                      "one, or each row with =rows. Cross-entropy gradients then take the "
+                      "textbook form softmax(s) - y. Repeatable."),
     click.option("--jacobian", is_flag=True,
                  help="The full Jacobian of a non-scalar output."),
     click.option("--hessian", is_flag=True, help="The Hessian of a scalar output."),
@@ -139,13 +143,15 @@ def _read_program(expr: str) -> str:
     return text.replace("\r\n", "\n").rstrip()
 
 
-def _derivation(expr: str, wrt, layout, shapes, kinds, jacobian, hessian, hvp):
+def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, jacobian, hessian, hvp):
     """Read EXPR and derive it (unchecked: each command runs the check itself)."""
     modes = [mode for mode, on in zip(MODES, (jacobian, hessian, hvp)) if on]
     if len(modes) > 1:
         raise click.UsageError("--jacobian, --hessian and --hvp exclude one another",
                                ctx=click.get_current_context())
     extra = {"mode": modes[0]} if modes else {}
+    if onehot:
+        extra["onehot"] = list(onehot)
     return matcalc.derive(_read_program(expr), wrt=wrt, layout=layout, shapes=shapes,
                           kinds=kinds, check=False, **extra)
 
@@ -157,7 +163,14 @@ def _echo(text: str, err: bool = False) -> None:
 def _report_check(derivation, err: bool) -> bool:
     """Run the finite-difference check, print its summary; True if it passed."""
     report = derivation.check()
-    click.echo(f"check: {report.summary()}", err=err)
+    results = getattr(report, "results", None)
+    if report.ok and results and err:      # derive, codegen: one line when all is well
+        worst = max(r.max_rel_error for r in results.values())
+        click.echo(f"check: {len(results)} formulas verified by finite differences "
+                   f"(max rel. error {worst:.1e})", err=err)
+    else:
+        click.echo("\n".join(f"check: {line}" for line in report.summary().splitlines()),
+                   err=err)
     if not report.ok:
         click.echo("warning: the derivation failed its finite-difference check; "
                    "please report this", err=True)

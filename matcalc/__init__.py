@@ -12,14 +12,15 @@ __version__ = "0.1.0"
 
 
 def derive(program, wrt=None, layout="denominator", shapes=None, kinds="ml", check=False,
-           onehot=()):
+           onehot=(), mode="gradient"):
     """Derivatives of the program's output (SPEC section 6); returns a `Derivation`.
 
     `onehot` names variables whose entries sum to one (per column): labels of a
-    cross-entropy, so that its gradient takes the textbook form softmax(s) - y."""
+    cross-entropy, so that its gradient takes the textbook form softmax(s) - y.
+    `mode` is "gradient" (and backprop), "jacobian", "hessian" or "hvp"."""
     from .derivation import derive as _derive
     return _derive(program, wrt=wrt, layout=layout, shapes=shapes, kinds=kinds, check=check,
-                   onehot=onehot)
+                   onehot=onehot, mode=mode)
 
 
 __all__ = ["derive", "MatcalcError", "Span", "__version__"]

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from . import expr as E
-from .errors import MatcalcError, NameError_, OptionError
+from .errors import MatcalcError, NameError_, OptionError, ShapeError
 from .layout import from_layout, substitute
 
 _LHS = re.compile(r"^\s*(?:d\s*[A-Za-z][A-Za-z0-9_]*\s*/\s*d\s*)?([A-Za-z][A-Za-z0-9_]*)\s*=")
@@ -46,11 +46,15 @@ def verify_claim(d, text: str, seed: int = 0) -> ClaimResult:
     if not m:
         raise OptionError(f"bad claim {text!r}: expected NAME = FORMULA, e.g. \"W1 = dz*x'\"")
     name = m.group(1)
-    if name not in d.derivatives and name.startswith("d") and name[1:] in d.derivatives:
+    steps = {st.of: st for st in d.steps}
+    known = set(d.derivatives) | set(steps)
+    if name not in known and name.startswith("d") and name[1:] in known:
         name = name[1:]
-    if name not in d.derivatives:
+    if name not in known:
         raise NameError_(f"bad claim {text!r}: {name} is not a variable being differentiated; "
-                         f"they are {', '.join(d.derivatives)}")
+                         f"they are {', '.join(d.derivatives)}"
+                         + (f" and the intermediates {', '.join(d.typed.intermediates)}"
+                            if d.typed.intermediates else ""))
     formula = text[m.end():]
     if not formula.strip():
         raise OptionError(f"bad claim {text!r}: the formula after '=' is empty")
@@ -58,19 +62,31 @@ def verify_claim(d, text: str, seed: int = 0) -> ClaimResult:
     namespace: list[E.Var] = list(d.inputs.values()) + list(d.typed.intermediates.values())
     if d.upstream is not None:
         namespace.append(d.upstream)
+    namespace += [E.Var(st.name, st.node.shape) for st in d.steps]
     for v in namespace:
         r, c = v.shape
         decls[v.name] = Declaration(r, c)
-    try:
-        typed = infer_shapes(parse(formula), decls)
-    except MatcalcError as e:
-        raise e.with_source(formula)
-    claimed = substitute(typed.output, d.typed.inline)
-    true = d.derivatives[name]
+    true = d.derivatives[name] if name in d.derivatives else steps[name].derivative
     layout = d.layout
 
     def result(ok, verdict, err, msg):
         return ClaimResult(name, formula.strip(), ok, verdict, err, true.text, msg)
+    try:
+        typed = infer_shapes(parse(formula), decls)
+    except ShapeError as e:          # an ill-shaped hand derivation is a wrong answer
+        e.with_source(formula)
+        return result(False, "wrong shape", math.inf,
+                      f"{name}: WRONG SHAPE: your formula does not fit together:\n"
+                      + _indent(e.render()) + f"\n  correct: {name} = {true.text}")
+    except MatcalcError as e:
+        raise e.with_source(formula)
+    # the claim may use intermediates and the steps' adjoint names: expand them all
+    from .steps import expanded_adjoints
+    expansions = expanded_adjoints(d) if d.steps else {}
+    names: dict = dict(d.typed.inline)
+    for st in d.steps:
+        names[E.Var(st.name, st.node.shape)] = from_layout_expanded(st, expansions, d)
+    claimed = substitute(typed.output, names)
 
     want, got = true.node.shape, claimed.shape
     if got != want:
@@ -81,7 +97,8 @@ def verify_claim(d, text: str, seed: int = 0) -> ClaimResult:
         return result(False, "wrong shape", math.inf,
                       f"{name}: WRONG SHAPE: your formula is {_shape(got)}, but d/d{name} in "
                       f"{layout} layout is {_shape(want)}{hint}\n  correct: {name} = {true.text}")
-    ok, err = check_claim(d.output, d.adjoint_upstream, d.adjoint_form(name),
+    truth = d.adjoint_form(name) if name in d.derivatives else expansions[name]
+    ok, err = check_claim(d.output, d.adjoint_upstream, truth,
                           from_layout(claimed, layout, d.adjoint_upstream), name, seed=seed)
     if ok:
         return result(True, "right", err,
@@ -89,6 +106,18 @@ def verify_claim(d, text: str, seed: int = 0) -> ClaimResult:
     return result(False, "wrong", err,
                   f"{name}: WRONG (relative error {err:.2g})\n  yours:   {name} = "
                   f"{formula.strip()}\n  correct: {name} = {true.text}")
+
+
+def from_layout_expanded(step, expansions, d) -> E.Node:
+    """A step's adjoint Var, as the user writes it in the layout, in terms of the inputs."""
+    adj = expansions[step.of]
+    if d.layout == "numerator":
+        return E.Transpose(adj)
+    return adj
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
 
 
 def _shape(s) -> str:

@@ -71,9 +71,9 @@ class Derivation:
     """Derivatives of one program's output with respect to its variables."""
 
     def __init__(self, program: str, typed, wrt: list[str], layout: str,
-                 onehot: frozenset[str] = frozenset()):
+                 onehot: dict[str, str] | None = None):
         self.program = program
-        self.onehot = onehot
+        self.onehot = dict(onehot or {})   # label name -> the axis that sums to one
         self.typed = typed
         self.layout = layout
         self.output_name = typed.output_name
@@ -281,8 +281,28 @@ def _json_dims(shape) -> list:
     return json_shape(shape)
 
 
+def _onehot_option(onehot, typed) -> dict[str, str]:
+    """{"Y": "rows"} from ["Y=rows"], ["y"] or {"Y": "rows"}; validated."""
+    from .assumptions import AXES
+    items = onehot.items() if isinstance(onehot, dict) else \
+        [(o.partition("=")[0].strip(), o.partition("=")[2].strip() or "columns") for o in onehot]
+    out = {}
+    for name, axis in items:
+        if axis not in AXES:
+            raise OptionError(f"--onehot {name}={axis}: the axis is columns or rows")
+        if name not in typed.inputs:
+            raise OptionError(f"--onehot {name}: the program has no variable {name}")
+        if typed.inputs[name].shape[0] == 1:
+            raise OptionError(f"--onehot {name}: {name} must be a column vector or a matrix")
+        out[name] = axis
+    return out
+
+
+MODES = ("gradient", "jacobian", "hessian", "hvp")
+
+
 def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
-           kinds: str = "ml", check: bool = False, onehot=()) -> Derivation:
+           kinds: str = "ml", check: bool = False, onehot=(), mode: str = "gradient"):
     """Parse, type and differentiate `program`; see SPEC section 6."""
     from .parse import parse
     from .shapes import Declaration, infer_shapes, parse_shape_option
@@ -318,13 +338,16 @@ def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
                     raise NameError_(f"--wrt {w}: {w} is an intermediate, not an input variable")
                 raise NameError_(f"--wrt {w}: the program has no variable {w}; its variables "
                                  f"are {', '.join(typed.inputs) or 'none'}")
-    for name in onehot:
-        if name not in typed.inputs:
-            raise OptionError(f"--onehot {name}: the program has no variable {name}")
-        if 1 in typed.inputs[name].shape and typed.inputs[name].shape[0] == 1:
-            raise OptionError(f"--onehot {name}: {name} must be a column vector or a matrix "
-                              f"whose columns sum to one")
-    d = Derivation(program, typed, wrt, layout, frozenset(onehot))
+    labels = _onehot_option(onehot, typed)
+    if mode not in MODES:
+        raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+    if mode != "gradient":
+        from .jacobian import derive_higher       # Jacobians, Hessians, Hessian-vector products
+        d = derive_higher(program, typed, wrt, layout, mode, labels)
+        if check:
+            d.check().raise_if_failed()
+        return d
+    d = Derivation(program, typed, wrt, layout, labels)
     if check:
         d.check().raise_if_failed()
     return d

@@ -95,7 +95,8 @@ def _scalar_factors(s: Node, coef, facs: dict[Node, float]):
 def _rebuild_scaled(coef, facs: dict[Node, float], core: Node | None, shape) -> Node:
     if coef == 0:
         return zero(shape)
-    items = sorted(((b, e) for b, e in facs.items() if e != 0), key=lambda be: be[0].sort_key)
+    items = sorted(((b, e) for b, e in facs.items() if e != 0),
+                   key=lambda be: (size(be[0]), be[0].sort_key))       # smaller first
     # a numeric base folds into the coefficient
     parts: list[Node] = []
     for b, e in items:
@@ -304,6 +305,7 @@ def _factor_common(terms: list[Node]) -> list[Node]:
                 rest = fs[:-1] if side == -1 else fs[1:]
                 r = rest[0] if len(rest) == 1 else mk(MatMul, tuple(rest))
                 inner.append(scaled(s, r))
+            inner.sort(key=transposes)                # (A + A')*x: the plain term first
             summed = mk(Add, tuple(inner))
             new = mk(MatMul, (summed, pick) if side == -1 else (pick, summed))
             first = idx[0]

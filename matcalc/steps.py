@@ -82,9 +82,10 @@ def program_steps(d) -> list[Step]:
             first_use.setdefault(v, k)
     # a formula that contains the value of an intermediate is written with its name
     by_value: dict[Node, Node] = {}
-    for name, node in stmts[:-1]:
-        by_value[node] = inter[name]
-        by_value[simplify(node)] = inter[name]
+    for name, node in stmts:
+        if name in inter:            # the output too, when it is named: ds = L*(1 - L)
+            by_value[node] = inter[name]
+            by_value[simplify(node)] = inter[name]
 
     def named(node: Node) -> Node:
         node = simplify(node)
@@ -115,6 +116,16 @@ def program_steps(d) -> list[Step]:
                     Add(tuple(parts))
                 steps.append(Step(names[v.name], v.name, named(total), d))
     return steps
+
+
+def expanded_adjoints(d) -> dict[str, Node]:
+    """Each step's formula with every name expanded down to the inputs, by the name of
+    the variable it differentiates by (`z` -> the full dJ/dz)."""
+    full: dict[Node, Node] = dict(d.typed.inline)
+    out = {}
+    for s in d.steps:
+        full[Var(s.name, s.adjoint.shape)] = out[s.of] = substitute(s.adjoint, full)
+    return out
 
 
 def step_checks(d) -> list[tuple[str, Node, dict[str, Node]]]:

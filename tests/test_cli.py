@@ -372,8 +372,8 @@ def test_json_of_a_linear_layer():
     assert d["output"] == {"name": "Y", "shape": ["N", "m"]}
     assert d["upstream"] == {"name": "dY", "shape": ["N", "m"]}
     assert d["inputs"] == {"X": ["N", "n"], "A": ["m", "n"], "b": ["m"]}
-    assert d["derivatives"]["X"]["text"] == "dY A"
-    assert d["derivatives"]["A"]["text"] == "dY' X"
+    assert d["derivatives"]["X"]["text"] == "dY*A"
+    assert d["derivatives"]["A"]["text"] == "dY'*X"
     assert d["derivatives"]["X"]["numpy"] == "dY @ A"
     rng = np.random.default_rng(0)
     X, A, b, dY = (rng.standard_normal(s) for s in [(5, 3), (4, 3), 4, (5, 4)])

@@ -1,0 +1,7 @@
+"""Seed 001: the bilinear form z = x' A y (and its batched layer, see README limits: a
+3-way weight tensor A_k is not expressible in the language)."""
+from _show import show
+
+show("bilinear form", "z = x'*A*y", claims=["x = A*y", "y = A'*x", "A = x*y'", "A = y*x'"])
+show("bilinear form in numerator layout", "z = x'*A*y", layout="numerator",
+     claims=["x = y'*A'", "A = y*x'"])

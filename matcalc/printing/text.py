@@ -1,0 +1,224 @@
+"""The text printer: formulas in matcalc's own language, which the parser reads back.
+
+Canonical and readable: `dY*A`, `x'*A*y`, `(A + A')*x`, `a - 2*b`, `0.5*x/N`, `x.^2`,
+`(a .* b)*c`. Spaces around `+ - .* ./ >`, none around `* / ^ .^`. Parentheses come from
+the precedence table (precedence.py), plus one rule for readability: different product
+operators (`*`, `.*`, `./`, and `/` on the left of `*`) never nest unparenthesised.
+
+Scaling commutes with matrix products, so a scaled product prints as one product:
+`2*A*B` for Scale(2, A*B), `-A'*r` for Scale(-1, A'*r); the parser reads those back as
+(2*A)*B, which the simplifier makes the same canonical node. A Broadcast is invisible
+where the language broadcasts by itself (an operand of + - .* ./) and explicit elsewhere
+(`s*vector(1)`, `vector(1)*r`, `c*vector(1)'`).
+"""
+from __future__ import annotations
+
+from ..expr import (Add, Broadcast, Const, DiagMat, DiagVec, Det, Divide, Func, Hadamard, Inv,
+                    LogDet, LogSumExp, MatMul, Node, Norm1, Norm2, Scale, Softmax, Sum, Trace,
+                    Transpose)
+from .precedence import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Piece, Printer, Product,
+                         format_number, needs_parens, product_of)
+
+CALLS = {Sum: "sum", Trace: "tr", Norm1: "norm1", Norm2: "norm2", Det: "det",
+         LogDet: "logdet", Inv: "inv", DiagMat: "diag", DiagVec: "diag", Softmax: "softmax",
+         LogSumExp: "logsumexp"}
+
+
+def unbroadcast(x: Node) -> Node:
+    """x without the Broadcasts the language makes by itself in elementwise operations."""
+    while isinstance(x, Broadcast):
+        x = x.x
+    return x
+
+
+def implicit_broadcasts(operands) -> bool:
+    """Whether the operands of an elementwise operation may leave their Broadcasts unsaid:
+    when one of them has the full shape, which the others then broadcast to."""
+    def broadcast(t: Node) -> bool:
+        while isinstance(t, Scale) and not t.is_scalar:
+            t = t.x
+        return isinstance(t, Broadcast)
+    return not all(broadcast(t) for t in operands)
+
+
+class TextPrinter(Printer):
+    language = "text"
+    times = "*"
+
+    # -- leaves ---------------------------------------------------------------------------
+    def number(self, v) -> Piece:
+        return Piece(format_number(v), NEG if v < 0 else ATOM)
+
+    def _print_Var(self, e) -> Piece:
+        return Piece(e.name)
+
+    def _print_Const(self, e) -> Piece:
+        return self.number(e.value)
+
+    def _print_DimValue(self, e) -> Piece:
+        return Piece(str(e.dim))
+
+    def filled(self, shape, c: int) -> Piece:
+        """A constant matrix: 1, vector(1), vector(1)', matrix(1) (likewise with 0)."""
+        r, k = shape
+        if (r, k) == (1, 1):
+            return Piece(str(c))
+        if k == 1:
+            return Piece(f"vector({c})")
+        if r == 1:
+            return Piece(f"vector({c})'", POSTFIX, "'")
+        return Piece(f"matrix({c})")
+
+    def _print_Zero(self, e) -> Piece:
+        return self.filled(e.shape, 0)
+
+    def _print_Ones(self, e) -> Piece:
+        return self.filled(e.shape, 1)
+
+    def _print_Identity(self, e) -> Piece:
+        return Piece("eye")
+
+    # -- sums and products ----------------------------------------------------------------
+    def negated(self, t: Node, implicit: bool = True) -> Piece | None:
+        """-t when the term t reads as a subtraction (a negative constant or coefficient);
+        t is an operand of an elementwise operation (see `elem`)."""
+        if implicit:
+            t = unbroadcast(t)
+        if isinstance(t, Const) and t.value < 0:
+            return self.number(-t.value)
+        if isinstance(t, Scale):
+            p = product_of(t)
+            if p.negative:
+                p.negative = False
+                if implicit:
+                    p.core = p.core and unbroadcast(p.core)
+                return self.product(p)
+        return None
+
+    def elem(self, t: Node, implicit: bool = True) -> Piece:
+        """An operand of + - .* ./ >, where the language broadcasts by itself, also under a
+        scaling (X - b' is X + (-1)*broadcast(b')); `implicit` is False when every operand
+        is broadcast, since then the operands alone would not give the shape."""
+        if not implicit:
+            return self.print(t)
+        t = unbroadcast(t)
+        if isinstance(t, Scale) and not t.is_scalar:
+            p = product_of(t)
+            p.core = unbroadcast(p.core)
+            return self.product(p)
+        return self.print(t)
+
+    def _print_Add(self, e: Add) -> Piece:
+        out = []
+        implicit = implicit_broadcasts(e.terms)
+        for i, t in enumerate(e.terms):
+            neg = self.negated(t, implicit) if i else None
+            if i == 0:
+                out.append(self.operand(self.elem(t, implicit), "+", "left"))
+            elif neg is not None:
+                out.append(" - " + self.operand(neg, "-", "right"))
+            else:
+                out.append(" + " + self.operand(self.elem(t, implicit), "+", "right"))
+        return Piece("".join(out), ADD, "+")
+
+    def _print_Scale(self, e: Scale) -> Piece:
+        return self.product(product_of(e))
+
+    def product(self, p: Product) -> Piece:
+        """sign, numerators, the core, then /denominators: `-2*alpha*x/N`, `1/d`, `-A*B`."""
+        items = [(self.number(n) if isinstance(n, (int, float)) else self.print(n), False)
+                 for n in p.nums]
+        if p.core is not None:
+            items.append((self.print(p.core), True))
+        if not items:
+            items = [(self.number(1), False)]
+        if len(items) == 1 and not p.dens and not p.negative:
+            return items[0][0]
+        texts = []
+        for i, (piece, is_core) in enumerate(items):
+            if i == 0 and p.negative:
+                texts.append("-" + self.operand(piece, "neg", assoc_ok=is_core))
+            elif i == 0 and is_core:
+                texts.append(self.operand(piece, "/", "left"))
+            else:
+                texts.append(self.operand(piece, "*", "right", assoc_ok=is_core))
+        text = self.times.join(texts)
+        for d, k in p.dens:
+            text += "/" + self.operand(self.power_piece(self.print(d), k), "/", "right")
+        if len(items) > 1 or p.dens:
+            return Piece(text, MUL, "/" if p.dens else "*")
+        piece, is_core = items[0]
+        if piece.prec == MUL and not needs_parens(piece, self.ops["neg"], assoc_ok=is_core):
+            return Piece(text, MUL, piece.family)          # -A*B
+        return Piece(text, NEG)
+
+    def power_piece(self, base: Piece, k) -> Piece:
+        if k == 1:
+            return base
+        return Piece(f"{self.operand(base, '^', 'left')}^{format_number(k)}", POW, "^")
+
+    def _print_MatMul(self, e: MatMul) -> Piece:
+        first, *rest = [self.print(f) for f in e.factors]
+        parts = [self.operand(first, "*", "left")]
+        parts += [self.operand(f, "*", "right") for f in rest]
+        return Piece("*".join(parts), MUL, "*")
+
+    def _elementwise(self, factors, op: str) -> Piece:
+        implicit = implicit_broadcasts(factors)
+        first, *rest = [self.elem(f, implicit) for f in factors]
+        parts = [self.operand(first, op, "left")]
+        parts += [self.operand(f, op, "right") for f in rest]
+        return Piece(f" {op} ".join(parts), MUL, op)
+
+    def _print_Hadamard(self, e: Hadamard) -> Piece:
+        return self._elementwise(e.factors, ".*")
+
+    def _print_Divide(self, e: Divide) -> Piece:
+        return self._elementwise((e.a, e.b), "./")
+
+    def _print_Power(self, e) -> Piece:
+        op = "^" if e.x.is_scalar else ".^"
+        base = self.operand(self.print(e.x), "^", "left")
+        return Piece(f"{base}{op}{self.operand(self.print(e.p), '^', 'right')}", POW, "^")
+
+    def _print_Transpose(self, e: Transpose) -> Piece:
+        return Piece(self.operand(self.print(e.x), "'") + "'", POSTFIX, "'")
+
+    def _print_Broadcast(self, e: Broadcast) -> Piece:
+        # where a Broadcast is an operand of + - .* ./ its parent prints x alone
+        x = e.x
+        rows, cols = e.bshape
+        if x.is_scalar:                                   # s*vector(1), s*matrix(1)
+            ones = self.filled(e.bshape, 1)
+            return Piece(f"{self.operand(self.print(x), '*', 'left')}*{ones.text}", MUL, "*")
+        if x.shape[0] == 1:                               # a row repeated down
+            return Piece(f"vector(1)*{self.operand(self.print(x), '*', 'right')}", MUL, "*")
+        return Piece(f"{self.operand(self.print(x), '*', 'left')}*vector(1)'", MUL, "*")
+
+    # -- functions ------------------------------------------------------------------------
+    def _print_Func(self, e: Func) -> Piece:
+        if e.name == "step":
+            return Piece("(" + self.comparison(e.x) + ")")
+        return Piece(f"{e.name}({self.print(e.x).text})")
+
+    def comparison(self, z: Node) -> str:
+        """step(z) as the language writes it: `a > b` for z = a - b, else `z > 0`."""
+        if isinstance(z, Add) and len(z.terms) == 2:
+            implicit = implicit_broadcasts(z.terms)
+            b = self.negated(z.terms[1], implicit)
+            if b is not None:
+                a = self.elem(z.terms[0], implicit)
+                return f"{self.operand(a, '>', 'left')} > {self.operand(b, '>', 'right')}"
+        return f"{self.operand(self.print(z), '>', 'left')} > 0"
+
+    def call(self, e) -> Piece:
+        return Piece(f"{CALLS[type(e)]}({self.print(e.x).text})")
+
+    _print_Sum = _print_Trace = _print_Norm1 = _print_Norm2 = _print_Det = call
+    _print_LogDet = _print_Inv = _print_DiagMat = _print_DiagVec = call
+    _print_Softmax = _print_LogSumExp = call
+
+
+def to_text(node: Node) -> str:
+    """The formula in matcalc's input language (parses back to the same IR)."""
+    return TextPrinter().doprint(node).text
