@@ -209,7 +209,7 @@ def _directional_derivative(output, values, dims, u, name, v, h, kinks, signatur
     d = (-ls[2] + 8 * ls[1] - 8 * ls[-1] + ls[-2]) / (12 * h)
     d2 = (-ls[4] + 8 * ls[2] - 8 * ls[-2] + ls[-4]) / (24 * h)
     noise = NOISE * np.finfo(np.float64).eps * max(magnitudes) / h
-    if abs(d - d2) > 15 * max(tolerance * abs(d), noise):
+    if abs(d - d2) > max(tolerance * abs(d), noise):
         return None
     return d, noise
 

@@ -140,7 +140,7 @@ class Derivation:
     @cached_property
     def python_names(self) -> dict[str, str]:
         names = list(self.inputs) + ([self.upstream_name] if self.upstream_name else []) + \
-            list(self.typed.intermediates) + [s.name for s in self.steps]
+            list(self.typed.intermediates)
         return {n: python_name(n) for n in names if python_name(n) != n}
 
     @cached_property
@@ -275,6 +275,32 @@ class Derivation:
     def __repr__(self) -> str:
         return f"<Derivation of {self.output_name} ({self.layout}): " + \
             ", ".join(f"{n} = {d.text}" for n, d in self.derivatives.items()) + ">"
+
+    # -- code generation -------------------------------------------------------------------
+    def codegen(self, target: str = "numpy") -> str:
+        """The source of a module with forward, gradient and value_and_gradient (SPEC 5);
+        `target` "torch" or "jax" gives an autograd.Function or a custom_vjp instead."""
+        from .codegen import generate
+        return generate(self, target)
+
+    def compile(self, target: str = "numpy"):
+        """The generated module, imported from a temporary file (a fresh module object,
+        not entered in sys.modules); tracebacks still show its source lines."""
+        import importlib.util
+        import linecache
+        import os
+        import tempfile
+        source = self.codegen(target)
+        name = f"matcalc_generated_{python_name(self.output_name)}"
+        with tempfile.TemporaryDirectory(prefix="matcalc-") as tmp:
+            path = os.path.join(tmp, name + ".py")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(source)
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+        return module
 
 
 def _json_dims(shape) -> list:

@@ -226,8 +226,7 @@ class _Infer:
             if id(d) not in self._shown:
                 used = set(self.var_types) | set(self.stmt_types) | self.dim_symbols | \
                     set(self._shown.values())
-                self._shown[id(d)] = next(p for p in DIM_POOL + tuple(
-                    f"d{i}" for i in range(1, 100)) if p not in used)
+                self._shown[id(d)] = next(p for p in _dim_names() if p not in used)
             return self._shown[id(d)]
         return str(d)
 
@@ -508,6 +507,31 @@ class _Infer:
         raise AssertionError(f)
 
 
+def _dim_names():
+    """n, m, p, q, ... then d1, d2, ...: names for dimensions nobody declared."""
+    yield from DIM_POOL
+    i = 1
+    while True:
+        yield f"d{i}"
+        i += 1
+
+
+def _is_additive(n) -> bool:
+    return isinstance(n, S.Binary) and n.op in ("+", "-")
+
+
+def _additive_chain(n) -> tuple[list[int], list]:
+    """The operands of a maximal chain of + and - (left-nested) and their signs."""
+    signs, kids = [], []
+    while _is_additive(n):
+        signs.append(1 if n.op == "+" else -1)
+        kids.append(n.right)
+        n = n.left
+    signs.append(1)
+    kids.append(n)
+    return signs[::-1], kids[::-1]
+
+
 def _ast_children(n) -> tuple:
     if isinstance(n, S.Binary):
         return (n.left, n.right)
@@ -525,8 +549,7 @@ class _Build:
         self.inf = inf
         self.names: dict[int, str] = {}        # id(root DimVar) -> chosen name
         used = set(inf.var_types) | set(inf.stmt_types) | inf.dim_symbols
-        self.pool = [d for d in DIM_POOL if d not in used]
-        self.pool += [f"d{i}" for i in range(1, 10000) if f"d{i}" not in used]
+        self.pool = (d for d in _dim_names() if d not in used)
         self.nodes: dict[int, E.Node] = {}
         self.env: dict[str, E.Node] = {}       # name -> IR (inputs, intermediates as Vars)
         self.inline: dict[E.Var, E.Node] = {}
@@ -536,7 +559,7 @@ class _Build:
         if isinstance(d, DimVar):
             key = id(d)
             if key not in self.names:
-                self.names[key] = self.pool.pop(0)
+                self.names[key] = next(self.pool)
             return self.names[key]
         return d
 
@@ -559,7 +582,8 @@ class _Build:
         out_inline = None
         for st in stmts:
             staged = self.build(st.expr, staged_env)
-            inlined = self.build(st.expr, inline_env)
+            # with no intermediate defined yet, the inlined form is the staged one
+            inlined = self.build(st.expr, inline_env) if intermediates else staged
             name = st.name
             if name is None:
                 name = _bare_output_name(staged, set(inputs) | set(intermediates))
@@ -586,14 +610,31 @@ class _Build:
             n, done = stack.pop()
             if id(n) in memo:
                 continue
-            kids = _ast_children(n)
+            if _is_additive(n):
+                # a chain a + b - c + ... becomes one n-ary sum, built once (linear time)
+                signs, kids = _additive_chain(n)
+            else:
+                kids = _ast_children(n)
             if done or not kids:
-                memo[id(n)] = self._node(n, [memo[id(k)] for k in kids], env)
+                if _is_additive(n):
+                    memo[id(n)] = self._sum(n, signs, [memo[id(k)] for k in kids])
+                else:
+                    memo[id(n)] = self._node(n, [memo[id(k)] for k in kids], env)
             else:
                 stack.append((n, True))
                 for k in reversed(kids):
                     stack.append((k, False))
         return memo[id(root)]
+
+    def _sum(self, n, signs: list[int], kids: list[E.Node]) -> E.Node:
+        """The terms of an additive chain, each broadcast to the sum's shape (broadcasting
+        distributes over the sum, so this equals the step-by-step result)."""
+        shape = self.shape(self.inf.types[id(n)])
+        terms = []
+        for sign, k in zip(signs, kids):
+            k = E.broadcast_to(k, shape)
+            terms.append(k if sign > 0 else E.Scale(E.Const(-1), k))
+        return E.Add(tuple(terms))
 
     def _node(self, n, kids: list[E.Node], env: dict[str, E.Node]) -> E.Node:
         t = self.inf.types[id(n)]

@@ -8,6 +8,10 @@ own interpreter of it, written from the definitions in `matcalc/expr.py`:
   shapes. `sympy_gradient` differentiates the output exactly (`sympy.diff` entry by
   entry) in the adjoint convention: `[d f / d X_ij]` for a scalar f, and for a
   non-scalar Y the gradient of `L = sum_ij U_ij Y_ij` for an upstream matrix U.
+  `exact_gradient_at` evaluates it at a point. On large programs SymPy's expressions
+  swell, so `exact_gradients_chained` gives the same numbers faster: each entry of each
+  node is a symbol defined over its operands' symbols by the same `to_sympy` formulas,
+  and the local `sympy.diff`s are chained backwards (no per-kind rule anywhere).
 - `np_eval(node, values, dims)`: a small NumPy interpreter; `fd_gradient` takes
   fourth-order central differences of it entry by entry.
 
@@ -16,8 +20,9 @@ own interpreter of it, written from the definitions in `matcalc/expr.py`:
 det, logdet), every entry at least 0.3 away from zero (away from the kinks of relu, abs,
 sign, step); with `signed=True` the non-square variables take either sign.
 
-The `check_*` helpers (used by the test files) derive with matcalc in every layout and
-compare each formula with both oracles and the layouts with each other.
+`check_program` derives a program with matcalc in every layout and compares each
+formula with both oracles (which must also agree with each other) and the layouts with
+each other.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ import matcalc
 from matcalc import expr as E
 
 LAYOUTS = ("denominator", "numerator", "mixed")
-SIZES = (2, 3, 4, 5)          # sizes given to the dimension symbols, in order of appearance
+SIZES = (2, 3, 4)             # sizes given to the dimension symbols, in order of appearance
 
 SYMPY_RTOL = 1e-9
 FD_RTOL = 1e-6
@@ -47,7 +52,7 @@ def concrete(shape, dims) -> tuple[int, int]:
 
 
 def assign_dims(*nodes) -> dict:
-    """Distinct small sizes for the dimension symbols of the nodes (2, 3, 4, 5, then again)."""
+    """Small sizes for the dimension symbols of the nodes: 2, 3, 4, then 2, 3, 4 again."""
     names: list[str] = []
     for root in nodes:
         if root is None:
@@ -348,37 +353,111 @@ def sympy_loss(output: E.Node, env, upstream=None):
     return _loss(y, None if upstream is None else env[upstream.name])
 
 
+_LOSS_CACHE: dict = {}
 _EXACT_CACHE: dict = {}
 
 
+def symbolic_inputs(output: E.Node, dims, upstream: E.Var | None = None) -> dict:
+    """An env in which every variable (and the upstream) is a matrix of real symbols."""
+    env = dict(dims)
+    for v in E.variables(output) + ([upstream] if upstream is not None else []):
+        r, c = concrete(v.shape, dims)
+        env[v.name] = sympy.Matrix(r, c, lambda i, j, n=v.name: sympy.Symbol(f"{n}[{i},{j}]",
+                                                                               real=True))
+    return env
+
+
 def exact_gradient_at(output: E.Node, var: E.Var, values, dims, upstream=None) -> np.ndarray:
-    """`sympy_gradient` at the point `values`, entry by entry: entry (i, j) of the
-    variable is a symbol while it is differentiated, everything else (the other entries,
-    the other inputs, the upstream) is its numeric value, which keeps SymPy's expressions
-    small."""
-    key = (output, var, upstream, tuple(sorted(dims.items())),
+    """`sympy_gradient` evaluated at the point `values` (a float array of var's shape).
+    The loss is built once per output, over symbols for every input, and differentiated
+    entry by entry; the derivatives are then evaluated at the point."""
+    dkey = tuple(sorted(dims.items()))
+    key = (output, var, upstream, dkey,
            tuple((k, v.tobytes()) for k, v in sorted(values.items())))
     if key in _EXACT_CACHE:
         return _EXACT_CACHE[key]
-    env = dict(dims)
-    env.update(_sym_values(values))
-    x0 = env[var.name]
-    t = sympy.Symbol("t", real=True)
-    out = np.zeros(x0.shape)
-    for i in range(x0.shape[0]):
-        for j in range(x0.shape[1]):
-            x = x0.copy()
-            x[i, j] = t
-            env[var.name] = x
-            d = sympy.diff(sympy_loss(output, env, upstream), t)
-            out[i, j] = _to_float(d.xreplace({t: x0[i, j]}))
+    lkey = (output, upstream, dkey)
+    if lkey not in _LOSS_CACHE:
+        env = symbolic_inputs(output, dims, upstream)
+        _LOSS_CACHE[lkey] = (env, sympy_loss(output, env, upstream))
+    env, loss = _LOSS_CACHE[lkey]
+    point = {}
+    for name, m in env.items():
+        if isinstance(m, sympy.MatrixBase):
+            for (i, j), sym in np.ndenumerate(np.array(m.tolist(), dtype=object)):
+                point[sym] = sympy.Float(float(values[name][i, j]))
+    x = env[var.name]
+    out = np.array([[_to_float(sympy.diff(loss, x[i, j]).xreplace(point))
+                     for j in range(x.shape[1])] for i in range(x.shape[0])])
+    _EXACT_CACHE[key] = out
+    return out
+
+
+def exact_gradients_chained(output: E.Node, wrt: list, values, dims,
+                            upstream: E.Var | None = None) -> dict:
+    """The same exact gradients, faster on large programs: every entry of every node of
+    the DAG becomes a symbol defined by `to_sympy`'s formula over its operands' symbols;
+    the local partial derivatives are taken by `sympy.diff`, evaluated at the point and
+    chained backwards (the total derivative as a sum over paths). Returns var -> array."""
+    key = ("chained", output, tuple(wrt), upstream, tuple(sorted(dims.items())),
+           tuple((k, v.tobytes()) for k, v in sorted(values.items())))
+    if key in _EXACT_CACHE:
+        return _EXACT_CACHE[key]
+    value: dict = {}                      # symbol -> its value at the point (a Float)
+    defs: list = []                       # (symbol, formula over earlier symbols)
+    mats: dict = {}                       # node -> matrix of symbols (or numbers)
+
+    def name(expr):
+        """A symbol standing for `expr` (numbers stand for themselves)."""
+        if expr.is_Number:
+            return expr
+        sym = sympy.Dummy(real=True)
+        point = {c: value[c] for c in expr.free_symbols}
+        value[sym] = sympy.Float(_to_float(expr.xreplace(point)))
+        defs.append((sym, expr))
+        return sym
+
+    for n in E.walk(output):
+        if isinstance(n, E.Var):
+            r, c = concrete(n.shape, dims)
+            m = sympy.Matrix(r, c, lambda i, j, v=n.name: sympy.Dummy(f"{v}{i}{j}", real=True))
+            for (i, j), sym in np.ndenumerate(np.array(m.tolist(), dtype=object)):
+                value[sym] = sympy.Float(float(values[n.name][i, j]))
+            mats[n] = m
+            continue
+        kids = [mats[c] for c in n.children]
+        if isinstance(n, E.MatMul):       # a chain, one product at a time
+            acc = kids[0]
+            for k in kids[1:]:
+                acc = (acc * k).applyfunc(name)
+            mats[n] = acc
+            continue
+        mats[n] = _sym_node(n, kids, dims).applyfunc(name)
+    u = None if upstream is None else _sym_values({upstream.name: values[upstream.name]})[
+        upstream.name]
+    loss = name(_loss(mats[output], u))
+    adjoint: dict = {loss: 1.0}
+    for sym, expr in reversed(defs):
+        a = adjoint.get(sym, 0.0)
+        if a == 0.0:
+            continue
+        point = {c: value[c] for c in expr.free_symbols}
+        for c in expr.free_symbols:
+            adjoint[c] = adjoint.get(c, 0.0) + a * _to_float(sympy.diff(expr, c).xreplace(point))
+    out = {}
+    for v in wrt:
+        m = mats.get(v)
+        r, c = concrete(v.shape, dims)
+        out[v] = np.zeros((r, c)) if m is None else np.array(
+            [[float(adjoint.get(m[i, j], 0.0)) for j in range(c)] for i in range(r)])
     _EXACT_CACHE[key] = out
     return out
 
 
 def _to_float(e) -> float:
-    e = e.doit() if e.has(sympy.Derivative) else e
-    return float(sympy.N(e, 17))
+    if not e.is_Number:
+        e = sympy.N(e.doit() if e.has(sympy.Derivative) else e, 17)
+    return float(e)
 
 
 def sympy_value(node: E.Node, values, dims) -> np.ndarray:
@@ -468,11 +547,13 @@ def check_program(program: str, shapes=None, wrt=None, seed: int = 0, signed: bo
     dims.update(sizes or {})
     values = draw_point(output, dims, seed, upstream, signed)
     checks = 0
+    wrt_vars = [den.inputs[name] for name in den.derivatives]
+    exact_all = exact_gradients_chained(output, wrt_vars, values, dims, upstream)
     for name in den.derivatives:
         var = den.inputs[name]
         u = None if upstream is None else values[upstream.name]
         fd = fd_gradient(output, var, values, dims, u)
-        exact = exact_gradient_at(output, var, values, dims, upstream)
+        exact = exact_all[var]
         # the two oracles agree with each other (a sanity check of the oracles)
         assert_close(fd, exact, FD_RTOL, f"{program!r}: oracles disagree on d/d{name}")
         den_value = np_eval(den.derivatives[name].node, values, dims)
@@ -506,7 +587,6 @@ def node_kinds(node: E.Node) -> set[type]:
     return {type(n) for n in E.walk(node)}
 
 
-__all__ = ["to_sympy", "sympy_gradient", "assert_matches_sympy", "fd_gradient",
-           "assert_matches_fd", "np_eval", "draw_point", "assign_dims", "check_program",
-           "exact_gradient_at", "sympy_value", "node_kinds", "LAYOUTS"]
-
+__all__ = ["LAYOUTS", "assert_matches_fd", "assert_matches_sympy", "assign_dims",
+           "check_program", "draw_point", "exact_gradient_at", "exact_gradients_chained",
+           "fd_gradient", "node_kinds", "np_eval", "sympy_gradient", "sympy_value", "to_sympy"]

@@ -16,8 +16,15 @@ from oracle import check_program
 
 
 def P(program: str, sizes=None, **shapes):
-    """A corpus entry: the program, its --shape declarations, fixed dimension sizes."""
-    return (program, shapes, sizes or {})
+    """A corpus entry: the program, its --shape declarations, fixed dimension sizes, and
+    the naming convention of undeclared names (ML notes: Greek scalars, lowercase
+    vectors, uppercase matrices)."""
+    return (program, shapes, sizes or {}, "ml")
+
+
+def MC(program: str, **shapes):
+    """An entry in matrixcalculus.org's letters: a..g scalars, h..z vectors, A..Z matrices."""
+    return (program, shapes, {}, "mc")
 
 
 # ---- the classics, by hand --------------------------------------------------------------
@@ -98,6 +105,9 @@ CLASSICS = [
     P("L = 0.5*norm2(X - U*V')^2 + 0.5*lambda*(norm2(U)^2 + norm2(V)^2)"),
     P("u = A*x; v = B*u; w = C*v; f = sum(w)"),
     P("e = y - X*w; L = e'*e/N + lambda*w'*w", X="N,d"),
+    # matrixcalculus.org's letter convention
+    MC("a*x'*x"), MC("x'*A*x + b*c"), MC("exp(a)*x'*y"), MC("c*norm2(A*x - y)^2"),
+    MC("sum(a*X + b*Y)"), MC("tr(a*A*X)"), MC("(x'*A*y)^2/d"), MC("log(a + x'*x)"),
 ]
 
 # ---- systematic combinations --------------------------------------------------------------
@@ -145,7 +155,10 @@ def _generated():
             out.append(P(r.format(m)))
     for f in MATRIX_FUNCS:
         for s in SQUARE_FORMS:
-            out.append(P(f.format(s)))
+            # X, A, B square (drawn diagonally dominant): every form is invertible
+            program = f.format(s)
+            used = set(re.findall(r"\b[A-Z]\b", program))
+            out.append(P(program, **{name: "n,n" for name in sorted(used)}))
     for act in ACTIVATIONS:
         col_batch, row_batch = act.format("W1*X + b1*vector(1)'"), act.format("X*W1 + b1'")
         for loss in VECTOR_LOSSES:
@@ -165,7 +178,7 @@ def _generated():
 def _corpus():
     seen, out = set(), []
     for entry in CLASSICS + _generated():
-        key = (entry[0], tuple(sorted(entry[1].items())))
+        key = (entry[0], tuple(sorted(entry[1].items())), entry[3])
         if key not in seen:
             seen.add(key)
             out.append(entry)
@@ -184,9 +197,11 @@ def _signed(program: str) -> bool:
 
 
 def _id(entry) -> str:
-    program, shapes, _ = entry
+    program, shapes, _, kinds = entry
     if shapes:
         program += " [" + ", ".join(f"{k}={v}" for k, v in shapes.items()) + "]"
+    if kinds != "ml":
+        program += f" [kinds {kinds}]"
     return program
 
 
@@ -195,8 +210,8 @@ def test_corpus_is_large_and_distinct():
     assert len({_id(e) for e in CORPUS}) == len(CORPUS)
 
 
-@pytest.mark.parametrize("program,shapes,sizes", CORPUS, ids=[_id(e) for e in CORPUS])
-def test_program_derivatives_match_sympy_fd_and_layouts(program, shapes, sizes):
+@pytest.mark.parametrize("program,shapes,sizes,kinds", CORPUS, ids=[_id(e) for e in CORPUS])
+def test_program_derivatives_match_sympy_fd_and_layouts(program, shapes, sizes, kinds):
     checks = check_program(program, shapes, seed=zlib.crc32(program.encode()),
-                           signed=_signed(program), sizes=sizes)
+                           signed=_signed(program), sizes=sizes, kinds=kinds)
     assert checks > 0

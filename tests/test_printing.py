@@ -5,6 +5,7 @@ evaluated on random values in the 1-D convention (vectors 1-D unless kept 2-D) a
 compared with `ref`, a small 2-D interpreter of the IR written here from the definitions
 in matcalc/expr.py, independent of matcalc.evaluate.
 """
+import re
 import subprocess
 import sys
 
@@ -102,6 +103,8 @@ def test_text_scale():
     assert to_text(neg(Scale(alpha, x))) == "-alpha*x"
     assert to_text(neg(Add((a, b)))) == "-(a + b)"
     assert to_text(neg(Power(alpha, Const(2)))) == "-alpha^2"
+    assert to_text(neg(Hadamard((a, b)))) == "-a .* b"
+    assert to_text(neg(Divide(a, b))) == "-a ./ b"
 
 
 def test_text_division_by_a_scalar():
@@ -171,6 +174,18 @@ def test_text_broadcast_is_implicit_in_elementwise_operations():
     assert to_text(Add((Broadcast(alpha, (n, 1)), x))) == "alpha + x"
     assert to_text(Hadamard((Broadcast(x, (n, N)), X.T))) == "x .* X'"
     assert to_text(Divide(Broadcast(Const(1), (n, 1)), x)) == "1 ./ x"
+
+
+def test_text_constant_matrices_in_elementwise_operations_are_numbers():
+    tanh2 = Power(Func("tanh", x), Const(2))
+    assert to_text(Add((Ones((n, 1)), neg(tanh2)))) == "1 - tanh(x).^2"
+    assert to_text(Add((x, Scale(Const(2), Ones((n, 1)))))) == "x + 2"
+    assert to_text(Add((x, Scale(alpha, Broadcast(Const(1), (n, 1)))))) == "x + alpha"
+    assert to_text(Hadamard((Zero((n, 1)), x))) == "0 .* x"
+    # every operand broadcast: the operands alone would not give the shape
+    assert to_text(Add((Ones((n, 1)), Ones((n, 1))))) == "vector(1) + vector(1)"
+    assert to_text(Add((Broadcast(r, (N, m)), Broadcast(r, (N, m))))) == \
+        "vector(1)*r + vector(1)*r"
 
 
 def test_text_broadcast_is_explicit_elsewhere():
@@ -286,6 +301,13 @@ def test_latex_sums():
     assert to_latex(Add((Scale(Const(2), x), neg(y)))) == "2 x - y"
     assert to_latex(neg(Add((a, b)))) == r"-\left( a + b \right)"
     assert to_latex(Add((a, neg(Add((b, neg(c))))))) == r"a - \left( b - c \right)"
+
+
+def test_latex_elementwise_operands():
+    tanh2 = Power(Func("tanh", x), Const(2))
+    assert to_latex(Add((Ones((n, 1)), neg(tanh2)))) == r"1 - \tanh\left( x \right)^{\circ 2}"
+    assert to_latex(neg(Hadamard((a, b)))) == r"-a \odot b"
+    assert to_latex(Add((Ones((n, 1)), Ones((n, 1))))) == r"\mathbf{1} + \mathbf{1}"
 
 
 def test_latex_division_by_a_scalar_is_a_fraction():
@@ -425,7 +447,8 @@ def ref(node: Node, values: dict) -> np.ndarray:
             v = _softmax_columns(k[0])
         elif t is LogSumExp:
             z = k[0]
-            v = np.log(np.exp(z).sum(axis=0, keepdims=True))
+            top = z.max(axis=0, keepdims=True)
+            v = top + np.log(np.exp(z - top).sum(axis=0, keepdims=True))
         else:
             raise TypeError(t)
         assert v.shape == dims_of(e.shape), (e, v.shape)
@@ -465,6 +488,8 @@ def run_numpy(node: Node, keep_2d=frozenset(), result_2d=False, positive=False,
         else:
             py[name] = val
     py.update({f"{d}_": size for d, size in SIZES.items()})   # for explicit dim_sources
+    assert not re.search(r"@ np\.(ones|zeros)|np\.(ones|zeros)\((\([^()]*\)|[^()]*)\) @", code), \
+        f"a product with a constant matrix: {code}"
     got = eval(code, {"np": np}, py)
     want = ref(node, values)
     rows, cols = node.shape
@@ -589,6 +614,10 @@ def test_numpy_elementwise_and_scaling():
     assert run_numpy(Divide(a, Hadamard((b, c)))) == "a / (b * c)"
     assert run_numpy(Scale(Const(2), x)) == "2 * x"
     assert run_numpy(neg(Power(x, Const(2)))) == "-(x ** 2)"
+    assert run_numpy(neg(Hadamard((a, b)))) == "-a * b"
+    assert run_numpy(neg(MatMul((S, x)))) == "-(S @ x)"
+    assert run_numpy(Add((Ones((n, 1)), neg(Power(Func("tanh", x), Const(2)))))) == \
+        "1.0 - np.tanh(x) ** 2"
     assert run_numpy(Power(neg(x), Const(2))) == "(-x) ** 2"
     assert run_numpy(Power(x, Const(-1)), positive=True) == "1 / x"
     assert run_numpy(Power(x, Const(0.5)), positive=True) == "x ** 0.5"

@@ -6,7 +6,8 @@ are plain Python (they write NumPy code, they never import NumPy), loaded on fir
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..expr import Dim, Node
@@ -14,13 +15,13 @@ if TYPE_CHECKING:
 __all__ = ["to_text", "to_latex", "to_numpy"]
 
 
-def to_text(node: "Node") -> str:
+def to_text(node: Node) -> str:
     """The formula in matcalc's input language: `dY*A`, `x'*A*y`, `0.5*x/N`."""
     from .text import to_text as _to_text
     return _to_text(node)
 
 
-def to_latex(node: "Node", names: Mapping[str, str] | None = None) -> str:
+def to_latex(node: Node, names: Mapping[str, str] | None = None) -> str:
     """The formula in LaTeX (math mode, no delimiters); `names` maps a variable's name to
     its LaTeX spelling (default: `W1` -> `W_{1}`, `alpha` -> `\\alpha`, `dY` ->
     `\\mathrm{dY}`)."""
@@ -28,9 +29,9 @@ def to_latex(node: "Node", names: Mapping[str, str] | None = None) -> str:
     return _to_latex(node, names)
 
 
-def to_numpy(node: "Node", keep_2d: frozenset[str] = frozenset(),
+def to_numpy(node: Node, keep_2d: frozenset[str] = frozenset(),
              python_names: Mapping[str, str] | None = None, *, result_2d: bool = False,
-             dim_sources: Mapping["Dim", str] | None = None) -> str:
+             dim_sources: Mapping[Dim, str] | None = None) -> str:
     """One Python expression over `np` and the variables' names, for
     `eval(code, {"np": numpy}, values)`. Vectors are 1-D arrays and scalars 0-d, except
     the variables in `keep_2d`, which are 2-D of their IR shape; the value has the node's

@@ -5,20 +5,22 @@ matrix with a plain space (`2 x`, `\\alpha X`), division by a scalar is a fracti
 (`\\frac{x}{N}`), transposes and inverses are superscripts (`A^\\top`, `X^{-1}`,
 `X^{-\\top}`), elementwise operations are `\\odot`, `\\oslash`, `x^{\\circ 2}`. Names:
 single letters as they are, `W1` -> `W_{1}`, `alpha` -> `\\alpha`, other names upright
-(`\\mathrm{dY}`), unless the caller's `names` say otherwise. Parentheses
-(`\\left( ... \\right)`) come from the precedence table.
+(`\\mathrm{dY}`), unless the caller's `names` say otherwise. Operands of sums and
+elementwise products are written as in the text printer (broadcasts unsaid,
+`1 - \\tanh(x)^{\\circ 2}`). Parentheses (`\\left( ... \\right)`) come from the precedence
+table.
 """
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
-from ..expr import (Add, Broadcast, Const, DiagMat, DiagVec, Det, Divide, Func, Hadamard, Inv,
+from ..expr import (Broadcast, Const, DiagMat, DiagVec, Det, Divide, Func, Hadamard, Inv,
                     LogDet, LogSumExp, MatMul, Node, Norm1, Norm2, Scale, Softmax, Sum, Trace,
                     Transpose)
-from .precedence import (ADD, ATOM, MUL, NEG, POW, Piece, Printer, Product, format_number,
+from .precedence import (ATOM, MUL, NEG, POW, Piece, Printer, Product, format_number,
                          needs_parens, product_of)
-from .text import implicit_broadcasts, unbroadcast
+from .text import ElementwiseOperands
 
 GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota
 kappa lambda mu nu xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega
@@ -63,7 +65,7 @@ def latex_number(v) -> tuple[str, int]:
     return text, ATOM
 
 
-class LatexPrinter(Printer):
+class LatexPrinter(ElementwiseOperands, Printer):
     language = "latex"
     open_paren, close_paren = r"\left( ", r" \right)"
 
@@ -106,48 +108,6 @@ class LatexPrinter(Printer):
         return Piece("I")
 
     # -- sums and products ----------------------------------------------------------------
-    def negated(self, t: Node, implicit: bool = True) -> Piece | None:
-        """-t when the term t reads as a subtraction (a negative constant or coefficient);
-        t is an operand of an elementwise operation (see `elem`)."""
-        if implicit:
-            t = unbroadcast(t)
-        if isinstance(t, Const) and t.value < 0:
-            return self.number(-t.value)
-        if isinstance(t, Scale):
-            p = product_of(t)
-            if p.negative:
-                p.negative = False
-                if implicit:
-                    p.core = p.core and unbroadcast(p.core)
-                return self.product(p)
-        return None
-
-    def elem(self, t: Node, implicit: bool = True) -> Piece:
-        """An operand of + - .* ./ >, where the language broadcasts by itself, also under a
-        scaling (X - b' is X + (-1)*broadcast(b')); `implicit` is False when every operand
-        is broadcast, since then the operands alone would not give the shape."""
-        if not implicit:
-            return self.print(t)
-        t = unbroadcast(t)
-        if isinstance(t, Scale) and not t.is_scalar:
-            p = product_of(t)
-            p.core = unbroadcast(p.core)
-            return self.product(p)
-        return self.print(t)
-
-    def _print_Add(self, e: Add) -> Piece:
-        out = []
-        implicit = implicit_broadcasts(e.terms)
-        for i, t in enumerate(e.terms):
-            neg = self.negated(t, implicit) if i else None
-            if i == 0:
-                out.append(self.operand(self.elem(t, implicit), "+", "left"))
-            elif neg is not None:
-                out.append(" - " + self.operand(neg, "-", "right"))
-            else:
-                out.append(" + " + self.operand(self.elem(t, implicit), "+", "right"))
-        return Piece("".join(out), ADD, "+")
-
     def _print_Scale(self, e: Scale) -> Piece:
         return self.product(product_of(e))
 
@@ -202,13 +162,6 @@ class LatexPrinter(Printer):
         parts += [self.operand(f, "juxt", "right") for f in rest]
         return Piece(r" \, ".join(parts), MUL, "juxt")
 
-    def _elementwise(self, factors, op: str) -> Piece:
-        implicit = implicit_broadcasts(factors)
-        first, *rest = [self.elem(f, implicit) for f in factors]
-        parts = [self.operand(first, op, "left")]
-        parts += [self.operand(f, op, "right") for f in rest]
-        return Piece(f" {op} ".join(parts), MUL, op)
-
     def _print_Hadamard(self, e: Hadamard) -> Piece:
         return self._elementwise(e.factors, r"\odot")
 
@@ -254,16 +207,6 @@ class LatexPrinter(Printer):
         if e.name == "sqrt":
             return Piece(rf"\sqrt{{{self.print(e.x).text}}}")
         return self.apply(FUNCS[e.name], e.x)
-
-    def comparison(self, z: Node) -> str:
-        """`a > b` for z = a - b, else `z > 0`."""
-        if isinstance(z, Add) and len(z.terms) == 2:
-            implicit = implicit_broadcasts(z.terms)
-            b = self.negated(z.terms[1], implicit)
-            if b is not None:
-                a = self.elem(z.terms[0], implicit)
-                return f"{self.operand(a, '>', 'left')} > {self.operand(b, '>', 'right')}"
-        return f"{self.operand(self.print(z), '>', 'left')} > 0"
 
     def call(self, e) -> Piece:
         return self.apply(CALLS[type(e)], e.x)

@@ -19,13 +19,13 @@ as the other printers' (precedence.py).
 from __future__ import annotations
 
 import keyword
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from ..expr import (SCALAR, Add, Broadcast, Const, Dim, DiagMat, Identity, MatMul, Node, Ones,
                     Scale, Shape, Transpose, Var, variables)
-from .precedence import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Piece, PrintError, Printer,
-                         Product, format_number, product_of)
+from .precedence import (ADD, ATOM, MUL, NEG, POSTFIX, Piece, PrintError, Printer,
+                         Product, format_number, needs_parens, product_of)
 
 PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | {"np"}
 
@@ -47,7 +47,7 @@ class Value(Piece):
 
     shape: tuple = ()
     fill: int | None = None
-    transpose_of: "Value | None" = None
+    transpose_of: Value | None = None
 
 
 def is_vector(shape: Shape) -> bool:
@@ -280,7 +280,7 @@ class NumpyPrinter(Printer):
         texts = []
         for i, (v, is_core) in enumerate(items):
             if i == 0 and p.negative:
-                texts.append("-" + self.operand(v, "neg"))
+                texts.append("-" + self.operand(v, "neg", assoc_ok=is_core))
             elif i == 0:
                 texts.append(self.operand(v, "/" if p.dens and len(items) == 1 else "*", "left"))
             else:
@@ -293,6 +293,9 @@ class NumpyPrinter(Printer):
             text += " / " + self.operand(den, "/", "right")
         if len(items) > 1 or p.dens:
             return Value(text, MUL, "/" if p.dens else "*", shape)
+        v, is_core = items[0]
+        if v.prec == MUL and not needs_parens(v, self.ops["neg"], assoc_ok=is_core):
+            return Value(text, MUL, v.family, shape)          # -a * b
         return Value(text, NEG, None, shape)
 
     # -- matrix products ------------------------------------------------------------------
@@ -330,6 +333,13 @@ class NumpyPrinter(Printer):
         1 r, a column c repeated across is c 1'."""
         if isinstance(f, Transpose):
             return self.chain(f.x, not transposed, items, scalars)
+        if isinstance(f, MatMul) and (not transposed or any(
+                isinstance(g, (Ones, Identity, DiagMat, Broadcast, Scale)) for g in f.factors)):
+            # a product under a scaling; under a transpose only when the factors need it,
+            # (B*y)' stays B @ y on 1-D vectors
+            for g in reversed(f.factors) if transposed else f.factors:
+                self.chain(g, transposed, items, scalars)
+            return
         if f.shape == SCALAR:
             scalars.add_scalar(f)
             return
@@ -341,7 +351,11 @@ class NumpyPrinter(Printer):
             return self.chain(p.core, transposed, items, scalars)
         shape = (f.shape[1], f.shape[0]) if transposed else tuple(f.shape)
         if isinstance(f, Ones):
-            items.append(_Item("ones", shape))
+            rows, cols = shape
+            if rows != 1 and cols != 1:                  # 1_{R x C} = 1_R 1_C': sums, not np.ones
+                items += [_Item("ones", (rows, 1)), _Item("ones", (1, cols))]
+            else:
+                items.append(_Item("ones", shape))
         elif isinstance(f, Identity):
             items.append(_Item("eye", shape))
         elif isinstance(f, DiagMat):                         # diag(a)' = diag(a)

@@ -69,7 +69,8 @@ OPERATORS: dict[str, dict[str, Operator]] = {
         "/": _op(MUL, "left", {"*", "/"}),        # 2*x/N reads as one product
         ".*": _op(MUL, "left", {".*"}),
         "./": _op(MUL, "left", {"./"}),
-        "neg": _op(NEG, "prefix", {"*"}, operand_min=POW),    # -x^2 is -(x^2)
+        # -x^2 is -(x^2); a scaling commutes with products, so -A*B and -a .* b need none
+        "neg": _op(NEG, "prefix", {"*", ".*", "./"}, operand_min=POW),
         "^": _op(POW, "right", right_min=POSTFIX),          # exponents stay simple: x^(2*a)
         "'": _op(POSTFIX, "postfix"),
     },
@@ -82,7 +83,7 @@ OPERATORS: dict[str, dict[str, Operator]] = {
         "juxt": _op(MUL, "left", {"juxt"}),
         r"\odot": _op(MUL, "left", {r"\odot"}),
         r"\oslash": _op(MUL, "left", {r"\oslash"}),
-        "neg": _op(NEG, "prefix", {"juxt"}, operand_min=POW),
+        "neg": _op(NEG, "prefix", {"juxt", r"\odot", r"\oslash"}, operand_min=POW),
         "^": _op(POW, "right", left_min=ATOM),
     },
     # Python (NumPy code): ** binds tighter than a leading minus, so -x ** 2 is -(x ** 2);
@@ -94,14 +95,14 @@ OPERATORS: dict[str, dict[str, Operator]] = {
         "@": _op(MUL, "left", {"@"}),
         "*": _op(MUL, "left", {"*", "/"}),
         "/": _op(MUL, "left", {"*", "/"}),
-        "neg": _op(NEG, "prefix", operand_min=POSTFIX),
+        "neg": _op(NEG, "prefix", {"*", "/"}, operand_min=POSTFIX),  # -(A @ x), -a * b
         "**": _op(POW, "right"),
         ".": _op(POSTFIX, "postfix"),             # x.T, x[:, None], x.sum(axis=0)
     },
 }
 
 
-def needs_parens(child: "Piece", op: Operator, side: str = "left",
+def needs_parens(child: Piece, op: Operator, side: str = "left",
                  assoc_ok: bool = False) -> bool:
     """Whether `child` needs parentheses as the `side` ("left"/"right") operand of `op`
     (the side is ignored for prefix and postfix operators). `assoc_ok`: the parent
@@ -113,10 +114,9 @@ def needs_parens(child: "Piece", op: Operator, side: str = "left",
         return True                              # never `A*-B` nor `x^-1`
     if child.prec < op.least(side):
         return True
-    if child.prec == op.level and op.same and op.assoc not in ("prefix", "postfix") and \
-            child.family not in op.same:
-        return True                              # (a .* b)*c: families do not mix
-    return False
+    # at the operator's own level, families do not mix: (a .* b)*c
+    return child.prec == op.level and bool(op.same) and \
+        op.assoc not in ("prefix", "postfix") and child.family not in op.same
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ def product_of(e: Scale) -> Product:
     return p
 
 
-def format_number(v: int | float) -> str:
+def format_number(v: float) -> str:
     """2, 0.5, 1e-08: integers without '.0', floats in their shortest repr."""
     if isinstance(v, float) and v.is_integer() and abs(v) < 2 ** 53:
         v = int(v)

@@ -5,17 +5,18 @@ Canonical and readable: `dY*A`, `x'*A*y`, `(A + A')*x`, `a - 2*b`, `0.5*x/N`, `x
 the precedence table (precedence.py), plus one rule for readability: different product
 operators (`*`, `.*`, `./`, and `/` on the left of `*`) never nest unparenthesised.
 
-Scaling commutes with matrix products, so a scaled product prints as one product:
-`2*A*B` for Scale(2, A*B), `-A'*r` for Scale(-1, A'*r); the parser reads those back as
-(2*A)*B, which the simplifier makes the same canonical node. A Broadcast is invisible
+Scaling commutes with products, so a scaled product prints as one product: `2*A*B` for
+Scale(2, A*B), `-A'*r` for Scale(-1, A'*r), `-a .* b` for Scale(-1, a .* b); the parser
+reads those back as (2*A)*B and so on, which the simplifier makes the same canonical
+node. A Broadcast is invisible
 where the language broadcasts by itself (an operand of + - .* ./) and explicit elsewhere
 (`s*vector(1)`, `vector(1)*r`, `c*vector(1)'`).
 """
 from __future__ import annotations
 
 from ..expr import (Add, Broadcast, Const, DiagMat, DiagVec, Det, Divide, Func, Hadamard, Inv,
-                    LogDet, LogSumExp, MatMul, Node, Norm1, Norm2, Scale, Softmax, Sum, Trace,
-                    Transpose)
+                    LogDet, LogSumExp, MatMul, Node, Norm1, Norm2, Ones, Scale, Softmax, Sum,
+                    Trace, Transpose, Zero)
 from .precedence import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Piece, Printer, Product,
                          format_number, needs_parens, product_of)
 
@@ -25,9 +26,14 @@ CALLS = {Sum: "sum", Trace: "tr", Norm1: "norm1", Norm2: "norm2", Det: "det",
 
 
 def unbroadcast(x: Node) -> Node:
-    """x without the Broadcasts the language makes by itself in elementwise operations."""
+    """x without the Broadcasts the language makes by itself in elementwise operations
+    (where a matrix of ones is the number 1)."""
     while isinstance(x, Broadcast):
         x = x.x
+    if isinstance(x, Ones) and not x.is_scalar:
+        return Const(1)
+    if isinstance(x, Zero) and not x.is_scalar:
+        return Const(0)
     return x
 
 
@@ -37,13 +43,87 @@ def implicit_broadcasts(operands) -> bool:
     def broadcast(t: Node) -> bool:
         while isinstance(t, Scale) and not t.is_scalar:
             t = t.x
-        return isinstance(t, Broadcast)
+        return isinstance(t, (Broadcast, Ones, Zero))
     return not all(broadcast(t) for t in operands)
 
 
-class TextPrinter(Printer):
+class ElementwiseOperands:
+    """Sums, elementwise products and comparisons, shared by the text and LaTeX printers.
+
+    Their operands broadcast by themselves in matcalc's language (as in NumPy), so an
+    operand prints without its Broadcast, also under a scaling (X - b' is
+    X + (-1)*broadcast(b')), and a constant matrix prints as its number (1 - tanh(x).^2);
+    unless every operand is a broadcast, since then the operands alone would not give the
+    shape. A term with a negative coefficient is a subtraction (a - 2*b).
+    """
+
+    def elem(self, t: Node, implicit: bool = True) -> Piece:
+        """The operand t of an elementwise operation (`implicit`: see the class)."""
+        if not implicit:
+            return self.print(t)
+        t = unbroadcast(t)
+        if isinstance(t, Scale) and not t.is_scalar:
+            return self.product(self._implicit(product_of(t)))
+        return self.print(t)
+
+    def negated(self, t: Node, implicit: bool = True) -> Piece | None:
+        """-t when the operand t reads as a subtraction, else None."""
+        if implicit:
+            t = unbroadcast(t)
+        if isinstance(t, Const) and t.value < 0:
+            return self.number(-t.value)
+        if isinstance(t, Scale):
+            p = product_of(t)
+            if p.negative:
+                p.negative = False
+                return self.product(self._implicit(p) if implicit else p)
+        return None
+
+    @staticmethod
+    def _implicit(p: Product) -> Product:
+        if p.core is None:
+            return p
+        core = unbroadcast(p.core)
+        if core.is_scalar:                 # 2*vector(1) in a sum is 2
+            p.core = None
+            p.add_scalar(core)
+        else:
+            p.core = core
+        return p
+
+    def _print_Add(self, e: Add) -> Piece:
+        out = []
+        implicit = implicit_broadcasts(e.terms)
+        for i, t in enumerate(e.terms):
+            neg = self.negated(t, implicit) if i else None
+            if i == 0:
+                out.append(self.operand(self.elem(t, implicit), "+", "left"))
+            elif neg is not None:
+                out.append(" - " + self.operand(neg, "-", "right"))
+            else:
+                out.append(" + " + self.operand(self.elem(t, implicit), "+", "right"))
+        return Piece("".join(out), ADD, "+")
+
+    def _elementwise(self, factors, op: str) -> Piece:
+        implicit = implicit_broadcasts(factors)
+        first, *rest = [self.elem(f, implicit) for f in factors]
+        parts = [self.operand(first, op, "left")]
+        parts += [self.operand(f, op, "right") for f in rest]
+        return Piece(f" {op} ".join(parts), MUL, op)
+
+    def comparison(self, z: Node) -> str:
+        """step(z) as the language writes it: `a > b` for z = a - b, else `z > 0`."""
+        if isinstance(z, Add) and len(z.terms) == 2:
+            implicit = implicit_broadcasts(z.terms)
+            b = self.negated(z.terms[1], implicit)
+            if b is not None:
+                a = self.elem(z.terms[0], implicit)
+                return f"{self.operand(a, '>', 'left')} > {self.operand(b, '>', 'right')}"
+        return f"{self.operand(self.print(z), '>', 'left')} > 0"
+
+
+class TextPrinter(ElementwiseOperands, Printer):
     language = "text"
-    times = "*"
 
     # -- leaves ---------------------------------------------------------------------------
     def number(self, v) -> Piece:
@@ -79,48 +159,6 @@ class TextPrinter(Printer):
         return Piece("eye")
 
     # -- sums and products ----------------------------------------------------------------
-    def negated(self, t: Node, implicit: bool = True) -> Piece | None:
-        """-t when the term t reads as a subtraction (a negative constant or coefficient);
-        t is an operand of an elementwise operation (see `elem`)."""
-        if implicit:
-            t = unbroadcast(t)
-        if isinstance(t, Const) and t.value < 0:
-            return self.number(-t.value)
-        if isinstance(t, Scale):
-            p = product_of(t)
-            if p.negative:
-                p.negative = False
-                if implicit:
-                    p.core = p.core and unbroadcast(p.core)
-                return self.product(p)
-        return None
-
-    def elem(self, t: Node, implicit: bool = True) -> Piece:
-        """An operand of + - .* ./ >, where the language broadcasts by itself, also under a
-        scaling (X - b' is X + (-1)*broadcast(b')); `implicit` is False when every operand
-        is broadcast, since then the operands alone would not give the shape."""
-        if not implicit:
-            return self.print(t)
-        t = unbroadcast(t)
-        if isinstance(t, Scale) and not t.is_scalar:
-            p = product_of(t)
-            p.core = unbroadcast(p.core)
-            return self.product(p)
-        return self.print(t)
-
-    def _print_Add(self, e: Add) -> Piece:
-        out = []
-        implicit = implicit_broadcasts(e.terms)
-        for i, t in enumerate(e.terms):
-            neg = self.negated(t, implicit) if i else None
-            if i == 0:
-                out.append(self.operand(self.elem(t, implicit), "+", "left"))
-            elif neg is not None:
-                out.append(" - " + self.operand(neg, "-", "right"))
-            else:
-                out.append(" + " + self.operand(self.elem(t, implicit), "+", "right"))
-        return Piece("".join(out), ADD, "+")
-
     def _print_Scale(self, e: Scale) -> Piece:
         return self.product(product_of(e))
 
@@ -142,7 +180,7 @@ class TextPrinter(Printer):
                 texts.append(self.operand(piece, "/", "left"))
             else:
                 texts.append(self.operand(piece, "*", "right", assoc_ok=is_core))
-        text = self.times.join(texts)
+        text = "*".join(texts)
         for d, k in p.dens:
             text += "/" + self.operand(self.power_piece(self.print(d), k), "/", "right")
         if len(items) > 1 or p.dens:
@@ -163,13 +201,6 @@ class TextPrinter(Printer):
         parts += [self.operand(f, "*", "right") for f in rest]
         return Piece("*".join(parts), MUL, "*")
 
-    def _elementwise(self, factors, op: str) -> Piece:
-        implicit = implicit_broadcasts(factors)
-        first, *rest = [self.elem(f, implicit) for f in factors]
-        parts = [self.operand(first, op, "left")]
-        parts += [self.operand(f, op, "right") for f in rest]
-        return Piece(f" {op} ".join(parts), MUL, op)
-
     def _print_Hadamard(self, e: Hadamard) -> Piece:
         return self._elementwise(e.factors, ".*")
 
@@ -187,7 +218,6 @@ class TextPrinter(Printer):
     def _print_Broadcast(self, e: Broadcast) -> Piece:
         # where a Broadcast is an operand of + - .* ./ its parent prints x alone
         x = e.x
-        rows, cols = e.bshape
         if x.is_scalar:                                   # s*vector(1), s*matrix(1)
             ones = self.filled(e.bshape, 1)
             return Piece(f"{self.operand(self.print(x), '*', 'left')}*{ones.text}", MUL, "*")
@@ -200,16 +230,6 @@ class TextPrinter(Printer):
         if e.name == "step":
             return Piece("(" + self.comparison(e.x) + ")")
         return Piece(f"{e.name}({self.print(e.x).text})")
-
-    def comparison(self, z: Node) -> str:
-        """step(z) as the language writes it: `a > b` for z = a - b, else `z > 0`."""
-        if isinstance(z, Add) and len(z.terms) == 2:
-            implicit = implicit_broadcasts(z.terms)
-            b = self.negated(z.terms[1], implicit)
-            if b is not None:
-                a = self.elem(z.terms[0], implicit)
-                return f"{self.operand(a, '>', 'left')} > {self.operand(b, '>', 'right')}"
-        return f"{self.operand(self.print(z), '>', 'left')} > 0"
 
     def call(self, e) -> Piece:
         return Piece(f"{CALLS[type(e)]}({self.print(e.x).text})")

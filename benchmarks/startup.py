@@ -1,0 +1,194 @@
+"""Start-up cost of matcalc, as a new process each time (issue 8, part 1).
+
+    python benchmarks/startup.py [--runs 20]
+
+Prints
+  1. wall-clock and CPU time (median and min over --runs) of new processes, run round
+     robin so that every command sees the same machine load: bare Python, `import numpy`,
+     `import sympy`, `import matcalc`, the CLI module, and `matcalc derive "x'*A*x"` end to
+     end (with its default finite-difference check and with --no-check);
+  2. inside one fresh process: `import matcalc`, the first derivation (which loads the
+     parser and the core lazily) and a second, different derivation;
+  3. the modules each stage imports beyond bare Python (python -X importtime), with the
+     heavy ones named, and whether NumPy / SymPy / lark are loaded.
+
+Target (issue 8): the CLI cold start <= 250 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import time
+
+PY = sys.executable
+TARGET_CLI_MS = 250.0
+EXPR = "x'*A*x"
+
+
+def console_script() -> str:
+    """The installed `matcalc` script itself (not a pyenv shim in front of it)."""
+    path = os.path.join(sysconfig.get_path("scripts"), "matcalc")
+    return path if os.path.exists(path) else shutil.which("matcalc")
+
+
+def commands() -> list[tuple[str, list[str]]]:
+    script = console_script()
+    cmds = [
+        ("python -c pass", [PY, "-c", "pass"]),
+        ("python -c 'import numpy'", [PY, "-c", "import numpy"]),
+        ("python -c 'import sympy'", [PY, "-c", "import sympy"]),
+        ("python -c 'import matcalc'", [PY, "-c", "import matcalc"]),
+        ("python -c 'import matcalc.cli.main'", [PY, "-c", "import matcalc.cli.main"]),
+        (f'matcalc derive "{EXPR}" --no-check', [script, "derive", EXPR, "--no-check"]),
+        (f'matcalc derive "{EXPR}"  (default: checked)', [script, "derive", EXPR]),
+    ]
+    on_path = shutil.which("matcalc")
+    if on_path and os.path.realpath(on_path) != os.path.realpath(script):
+        cmds.append((f'matcalc derive "{EXPR}" via PATH ({on_path})', [on_path, "derive", EXPR]))
+    return cmds
+
+
+def run_once(argv: list[str]) -> tuple[float, float]:
+    """(wall ms, CPU ms of the child) for one run; the command must succeed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wall = (time.perf_counter() - t0) * 1e3
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n"
+                         f"{proc.stderr.decode(errors='replace')}")
+    cpu = ((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)) * 1e3
+    return wall, cpu
+
+
+def time_commands(runs: int) -> None:
+    cmds = commands()
+    walls: dict[str, list[float]] = {name: [] for name, _ in cmds}
+    cpus: dict[str, list[float]] = {name: [] for name, _ in cmds}
+    for _ in range(2):                      # warm the file cache; not counted
+        for _, argv in cmds:
+            run_once(argv)
+    for _ in range(runs):                   # round robin: every command sees the same load
+        for name, argv in cmds:
+            w, c = run_once(argv)
+            walls[name].append(w)
+            cpus[name].append(c)
+    base = statistics.median(walls["python -c pass"])
+    print(f"\n## New processes ({runs} runs each, round robin; times in ms)\n")
+    print(f"{'command':58s} {'wall med':>9s} {'wall min':>9s} {'CPU med':>8s} "
+          f"{'- bare py':>9s}")
+    for name, _ in cmds:
+        w, c = walls[name], cpus[name]
+        print(f"{name:58s} {statistics.median(w):9.1f} {min(w):9.1f} "
+              f"{statistics.median(c):8.1f} {statistics.median(w) - base:9.1f}")
+    for name, _ in cmds:
+        if name.startswith("matcalc derive"):
+            med = statistics.median(walls[name])
+            verdict = "MET" if med <= TARGET_CLI_MS else "NOT MET"
+            print(f"target CLI cold start <= {TARGET_CLI_MS:.0f} ms: {name}: "
+                  f"{med:.0f} ms (min {min(walls[name]):.0f}) -> {verdict}")
+
+
+IN_PROCESS = r"""
+import time
+t0 = time.perf_counter()
+import matcalc
+t1 = time.perf_counter()
+d = matcalc.derive("x'*A*x")
+texts = [v.text for v in d.derivatives.values()]
+t2 = time.perf_counter()
+d = matcalc.derive("tr(A*X*B)")
+texts = [v.text for v in d.derivatives.values()]
+t3 = time.perf_counter()
+print((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
+"""
+
+
+def time_in_process(runs: int) -> None:
+    rows = []
+    for _ in range(runs):
+        out = subprocess.run([PY, "-c", IN_PROCESS], capture_output=True, text=True, check=True)
+        rows.append([float(v) for v in out.stdout.split()])
+    cols = list(zip(*rows))
+    print(f"\n## Inside one fresh process ({runs} processes; ms, median / min)\n")
+    labels = ["import matcalc",
+              "first derive x'*A*x, to text (lazy imports, parser build)",
+              "then derive tr(A*X*B), to text (code warm, expression new)"]
+    for label, col in zip(labels, cols):
+        print(f"{label:62s} {statistics.median(col):8.2f} / {min(col):8.2f}")
+
+
+# --- which modules load -------------------------------------------------------------------
+
+def importtime(argv_tail: list[str]) -> dict[str, tuple[int, int]]:
+    """module -> (self us, cumulative us) from python -X importtime."""
+    out = subprocess.run([PY, "-X", "importtime", *argv_tail], capture_output=True, text=True)
+    mods = {}
+    for line in out.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        _, self_us, cum, name = (p.strip() for p in line.replace("import time:", "|", 1)
+                                 .split("|"))
+        mods[name] = (int(self_us), int(cum))
+    return mods
+
+
+def module_report(reps: int = 5) -> None:
+    script = console_script()
+    stages = [
+        ("bare python", ["-c", "pass"]),
+        ("import matcalc", ["-c", "import matcalc"]),
+        ("CLI before deriving (import matcalc.cli.main)", ["-c", "import matcalc.cli.main"]),
+        (f'matcalc derive "{EXPR}" --no-check', [script, "derive", EXPR, "--no-check"]),
+        (f'matcalc derive "{EXPR}" (checked)', [script, "derive", EXPR]),
+    ]
+    runs = {label: [importtime(tail) for _ in range(reps)] for label, tail in stages}
+
+    def median_self(label):      # module -> median self time (ms) over the runs
+        names = set().union(*(r.keys() for r in runs[label]))
+        return {m: statistics.median(r.get(m, (0, 0))[0] for r in runs[label]) / 1e3
+                for m in names}
+
+    base = set(median_self("bare python"))
+    print(f"\n## Modules imported (python -X importtime, self times median of {reps} runs)")
+    prev: set[str] = base
+    for label, _ in stages[1:]:
+        selfs = median_self(label)
+        new = {m: t for m, t in selfs.items() if m not in prev}
+        by_pkg: dict[str, float] = {}
+        for m, t in new.items():
+            by_pkg[m.split(".")[0]] = by_pkg.get(m.split(".")[0], 0.0) + t
+        heavy = sorted(by_pkg.items(), key=lambda kv: -kv[1])
+        flags = ", ".join(f"{p}: {'YES' if any(m == p or m.startswith(p + '.') for m in selfs) else 'no'}"
+                          for p in ("numpy", "sympy", "lark", "click"))
+        print(f"\n### {label}: {len(new)} new modules beyond the previous stage, "
+              f"{sum(new.values()):.1f} ms of import self time  [{flags}]")
+        print("  by top-level package (ms): " +
+              ", ".join(f"{p} {t:.1f}" for p, t in heavy if t >= 0.05))
+        own = sorted(m for m in new if m.startswith("matcalc"))
+        if own:
+            print("  matcalc modules: " + ", ".join(own))
+        prev = set(selfs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=20)
+    args = ap.parse_args()
+    print(f"# matcalc start-up  (python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+    time_commands(args.runs)
+    time_in_process(max(5, args.runs // 2))
+    module_report()
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1190 @@
+"""Jacobians, Hessians and Hessian-vector products: the linear map of a VJP in its upstream.
+
+Reverse mode already knows every first derivative, as a map: the VJP `G(U)` of an output in
+its upstream `U` (the rule table, in adjoint form) is linear in `U`. So a Jacobian is not a
+new derivation but a reading of `G`:
+
+- its transpose, the JVP `dX ↦ J(dX)`, is the VJP of `G` in `U` (reverse mode over a
+  linear map transposes it, as jax's `linear_transpose` does);
+- for vectors, a structural pass over the canonical `G(U)` recognises the matrix `M` with
+  `G(U) = M U`: `A*U` gives `A`, `a .* U` gives `diag(a)`, `(a'U) b` gives `b a'`. `M` is
+  the Jacobian in denominator layout, `M'` in numerator layout;
+- for matrices, the JVP's terms `L dX R` and `L dX' R` give the Kronecker form
+  `d vec(Y)/d vec(X) = Σ (R' ⊗ L) [K]` (column-major vec, K the commutation matrix);
+- always, and exactly, the index form (`matcalc.tensor`): one einsum over the factors of
+  `G`, which also gives NumPy code for the full tensor.
+
+The Hessian is the Jacobian of the gradient `g(x)` (itself a formula in the IR, so the same
+reading applies), and the Hessian-vector product is the VJP of the gradient along `v`:
+`H v = ∇<g(x), v>`, never forming `H`. Before that the gradient is put in the form that
+differentiates well: `exp(u) ./ (1 + exp(u))` is `sigmoid(u)`, whose derivative is
+`s .* (1 - s)`.
+
+Layouts (SPEC section 2): numerator puts the output's axes first, denominator the
+variable's, mixed is denominator for a scalar output and numerator otherwise. Scalar by
+matrix follows the table (numerator: the transposed shape); a 2-D result in denominator
+layout is always the transpose of its numerator form. Tensors list their axes in that
+order in NumPy; in index notation ∂Y_ij/∂X_kl names the output's axes i, j and the
+variable's k, l in every layout. A Hessian block d²f/da db is the Jacobian of ∇_a f by b
+(its output axes are a's); a Hessian-vector product has the variable's shape in every
+layout.
+
+Canonical spelling, beyond the simplifier's: a sum lists a term before its transpose
+(`A + A'`); a symmetric Hessian takes whichever of its two forms has fewer transposes;
+softmax and elementwise functions that occur more than once are named (`p` for softmax,
+`s` for sigmoid, `t` for tanh, `e` for exp, or the program's own name for that value)
+and printed with `where`; products are multiplied out where that shortens the formula
+counting named parts once (`diag(p) - p*p'`). The logistic loss keeps its exact Hessian
+`X'*diag(y.^2 .* s .* (1 - s))*X`: for labels in {-1, 1}, y.^2 = 1.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+from . import expr as E
+from .derivation import Derivation, json_shape, python_name
+from .differentiate import vjp
+from .errors import OptionError
+from .layout import substitute
+from .simplify import simplify, size, transposes
+from .tensor import Kron, Tensor, axes, index_form, kron_form
+
+MODES = ("jacobian", "hessian", "hvp")
+OUT_LETTERS, IN_LETTERS = "ij", "kl"
+
+
+def derive_higher(program, typed, wrt, layout, mode, onehot_labels=None) -> HigherDerivation:
+    """Jacobians (`mode="jacobian"`), Hessians ("hessian") or Hessian-vector products
+    ("hvp") of the program's output with respect to `wrt`, in `layout`."""
+    if mode not in MODES:
+        raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+    return HigherDerivation(program, typed, list(wrt), layout, mode, onehot_labels or {})
+
+
+# ---- the matrix of a linear map of vectors -------------------------------------------------
+
+def matrix_of(node: E.Node, u: E.Var) -> E.Node | None:
+    """The matrix M with node = M*u, for a column (or scalar) `node` linear in the column
+    Var `u`, simplified; None where the structure is not recognised (the index form
+    still holds the exact answer)."""
+    depends: set[E.Node] = set()
+    for n in E.walk(node):
+        if n is u or any(c in depends for c in n.children):
+            depends.add(n)
+    m = u.shape[0]
+
+    def mat(n: E.Node) -> E.Node | None:
+        if n.shape[1] != 1:
+            return None
+        if n not in depends:
+            return E.Zero((n.shape[0], m))
+        if n is u:
+            return E.Identity(m)
+        if isinstance(n, E.Add):
+            parts = [mat(t) for t in n.terms]
+            return None if any(p is None for p in parts) else E.Add(tuple(parts))
+        if isinstance(n, E.Scale):
+            if n.s in depends and n.x in depends:
+                return None
+            if n.s in depends:                              # x (r'u) = (x r') u
+                r = mat(n.s)
+                return None if r is None else n.x @ r
+            inner = mat(n.x)
+            return None if inner is None else E.Scale(n.s, inner)
+        if isinstance(n, E.MatMul):
+            return chain(n)
+        if isinstance(n, E.Hadamard):                        # c .* F = diag(c) F
+            dep = [f for f in n.factors if f in depends]
+            if len(dep) != 1:
+                return None
+            rest = tuple(f for f in n.factors if f is not dep[0])
+            inner = mat(dep[0])
+            c = rest[0] if len(rest) == 1 else E.Hadamard(rest)
+            return None if inner is None else E.DiagMat(c) @ inner
+        if isinstance(n, E.Divide):                          # F ./ c = diag(1 ./ c) F
+            if n.b in depends:
+                return None
+            inner = mat(n.a)
+            return None if inner is None else \
+                E.DiagMat(E.Divide(E.Ones(n.b.shape), n.b)) @ inner
+        if isinstance(n, E.Transpose):
+            pushed = _push_transpose(n.x)
+            return None if pushed is None else mat(pushed)
+        if isinstance(n, E.Broadcast) and n.x.shape == E.SCALAR:   # s 1 = 1 (r u)
+            r = mat(n.x)
+            return None if r is None else E.Ones((n.shape[0], 1)) @ r
+        if isinstance(n, E.Sum) and n.x.shape[0] != 1 and n.x.shape[1] != 1:
+            return matrix_sum(n.x)
+        if isinstance(n, E.Sum):                             # sum(F) = 1'F
+            x = n.x if n.x.shape[1] == 1 else _push_transpose(n.x)
+            inner = None if x is None else mat(x)
+            return None if inner is None else E.Ones((1, x.shape[0])) @ inner
+        if isinstance(n, E.Power) and n.p is E.Const(1):
+            return mat(n.x)
+        return None
+
+    def matrix_sum(z: E.Node) -> E.Node | None:
+        # sum(C .* (L u R)) = (L u)' C R' = u' (L' C R'): the row (L' C R')'
+        c = None
+        if isinstance(z, E.Hadamard):
+            dep = [f for f in z.factors if f in depends]
+            if len(dep) != 1:
+                return None
+            rest = tuple(f for f in z.factors if f is not dep[0])
+            c = rest[0] if len(rest) == 1 else E.Hadamard(rest)
+            z = dep[0]
+        fs = z.factors if isinstance(z, E.MatMul) else (z,)
+        hits = [i for i, f in enumerate(fs) if f is u]
+        if len(hits) != 1 or any(f in depends for f in fs if f is not u):
+            return None
+        i = hits[0]
+        left, right = _product(fs[:i]), _product(fs[i + 1:])
+        if right is None:
+            return None
+        c = c if c is not None else E.Ones(z.shape)
+        inner = c @ right.T if left is None else left.T @ c @ right.T
+        return inner.T
+
+    def chain(n: E.MatMul) -> E.Node | None:
+        fs = n.factors
+        dep = [i for i, f in enumerate(fs) if f in depends]
+        if len(dep) != 1:
+            return None
+        i = dep[0]
+        f = fs[i]
+        p = _product(fs[:i])
+        q = _product(fs[i + 1:])
+        a, b = f.shape
+        if b == 1:                                           # P F q, q a scalar
+            inner = mat(f)
+            if inner is None:
+                return None
+            out = inner if p is None else p @ inner
+            return out if q is None else E.Scale(q, out)
+        if a == 1:                                           # P (F q) = P q' F' u
+            ft = _push_transpose(f)
+            inner = None if ft is None else mat(ft)
+            if inner is None or q is None:
+                return None
+            out = q.T @ inner
+            return out if p is None else p @ out
+        if q is None:
+            return None
+        if isinstance(f, E.DiagMat):                         # P diag(F) q = P diag(q) F
+            inner = mat(f.x)
+            if inner is None:
+                return None
+            out = E.DiagMat(q) @ inner
+            return out if p is None else p @ out
+        if isinstance(f, E.Add):                             # P (F1 + F2) q
+            parts = [mat(E.MatMul(tuple(x for x in (p, t, q) if x is not None)))
+                     for t in f.terms]
+            return None if any(x is None for x in parts) else E.Add(tuple(parts))
+        if isinstance(f, E.Scale) and f.s not in depends:
+            inner = mat(E.MatMul(tuple(x for x in (p, f.x, q) if x is not None)))
+            return None if inner is None else E.Scale(f.s, inner)
+        if isinstance(f, E.Transpose):
+            pushed = _push_transpose(f.x)
+            if pushed is None:
+                return None
+            return mat(E.MatMul(tuple(x for x in (p, pushed, q) if x is not None)))
+        return None
+
+    out = mat(node)
+    return None if out is None else expand_products(simplify(out))
+
+
+def dag_size(node: E.Node) -> int:
+    """The number of distinct subexpressions: the size of a formula whose repeated parts
+    are named."""
+    return sum(1 for _ in E.walk(node))
+
+
+def multiply_out(node: E.Node, v: E.Var) -> E.Node:
+    """Products distributed over every sum that contains `v`: (dA + dA')*x is
+    dA*x + dA'*x, the form whose terms have Kronecker forms."""
+    depends: set[E.Node] = set()
+    for n in E.walk(node):
+        if n is v or any(c in depends for c in n.children):
+            depends.add(n)
+    memo: dict[E.Node, E.Node] = {}
+    for n in E.walk(node):
+        new = n.rebuild([memo[c] for c in n.children]) if n.children else n
+        if isinstance(new, E.MatMul):
+            fs = new.factors
+            i = next((i for i, f in enumerate(fs) if isinstance(f, E.Add) and f in depends
+                      or (isinstance(f, E.Add) and any(c is v or v in set(E.walk(c))
+                                                       for c in f.terms))), None)
+            if i is not None:
+                new = E.Add(tuple(E.MatMul(fs[:i] + (t,) + fs[i + 1:]) for t in fs[i].terms))
+        memo[n] = new
+    out = memo[node]
+    terms = out.terms if isinstance(out, E.Add) else (out,)
+    return E.Add(tuple(simplify(t) for t in terms)) if len(terms) > 1 else simplify(out)
+
+
+def expand_products(node: E.Node) -> E.Node:
+    """Matrix products multiplied out over a sum where that makes the formula no larger,
+    counting a repeated subexpression once (it will be named): diag(p)*(I - 1*p') is
+    diag(p) - p*p'."""
+    memo: dict[E.Node, E.Node] = {}
+    for n in E.walk(node):
+        new = n.rebuild([memo[c] for c in n.children]) if n.children else n
+        core = new.x if isinstance(new, E.Scale) and isinstance(new.x, E.MatMul) else new
+        if isinstance(core, E.MatMul):
+            fs = core.factors
+            i = next((i for i, f in enumerate(fs) if isinstance(f, E.Add)), None)
+            if i is not None:
+                terms = tuple(E.MatMul(fs[:i] + (t,) + fs[i + 1:]) for t in fs[i].terms)
+                spread = E.Add(terms)
+                cand = simplify(E.Scale(new.s, spread) if core is not new else spread)
+                old = simplify(new)
+                if (dag_size(cand), transposes(cand)) <= (dag_size(old), transposes(old)):
+                    new = cand
+        memo[n] = new
+    return simplify(memo[node])
+
+
+def pair_transposes(node: E.Node) -> E.Node:
+    """Terms of every sum reordered so that a transposed term follows its untransposed
+    partner: `A + A' + diag(exp(x))` rather than `A' + A + diag(exp(x))` (display only;
+    the value is the same)."""
+    memo: dict[E.Node, E.Node] = {}
+    for n in E.walk(node):
+        new = n.rebuild([memo[c] for c in n.children]) if n.children else n
+        if isinstance(new, E.Add):
+            terms = new.terms
+            used = [False] * len(terms)
+            out: list[E.Node] = []
+            for i, t in enumerate(terms):
+                if used[i]:
+                    continue
+                partner = next((j for j, p in enumerate(terms) if not used[j] and j != i
+                                and isinstance(t, E.Transpose) and p is t.x), None)
+                if partner is not None:
+                    out.append(terms[partner])
+                    used[partner] = True
+                out.append(t)
+                used[i] = True
+            new = E.Add(tuple(out))
+        memo[n] = new
+    return memo[node]
+
+
+def _product(fs) -> E.Node | None:
+    if not fs:
+        return None
+    return fs[0] if len(fs) == 1 else E.MatMul(tuple(fs))
+
+
+def _push_transpose(x: E.Node) -> E.Node | None:
+    """x' with the transpose moved one level down (no simplification), or None."""
+    T = E.Transpose
+    if isinstance(x, E.Transpose):
+        return x.x
+    if isinstance(x, E.Add):
+        return E.Add(tuple(T(t) for t in x.terms))
+    if isinstance(x, E.Hadamard):
+        return E.Hadamard(tuple(T(f) for f in x.factors))
+    if isinstance(x, E.Divide):
+        return E.Divide(T(x.a), T(x.b))
+    if isinstance(x, E.Scale):
+        return E.Scale(x.s, T(x.x))
+    if isinstance(x, E.MatMul):
+        return E.MatMul(tuple(T(f) for f in reversed(x.factors)))
+    if isinstance(x, E.Broadcast):
+        return E.Broadcast(T(x.x), (x.shape[1], x.shape[0]))
+    if isinstance(x, (E.DiagMat, E.Identity)):
+        return x
+    if isinstance(x, (E.Ones, E.Zero)):
+        return type(x)((x.shape[1], x.shape[0]))
+    return None
+
+
+def _as_column(node: E.Node, var: E.Var) -> tuple[E.Node, E.Var]:
+    """A vector map in column form: a row `var` replaced by the transpose of a column
+    Var, a row `node` transposed."""
+    if var.shape[0] == 1 and var.shape[1] != 1:
+        col = E.Var(var.name, (var.shape[1], 1))
+        node = simplify(substitute(node, {var: E.Transpose(col)}))
+        var = col
+    if node.shape[0] == 1 and node.shape[1] != 1:
+        node = simplify(E.Transpose(node))
+    return node, var
+
+
+# ---- the gradient in a form that differentiates well ---------------------------------------
+
+def recognise_sigmoid(node: E.Node) -> E.Node:
+    """`exp(u) ./ (1 + exp(u))` is sigmoid(u) and `1 ./ (1 + exp(u))` is sigmoid(-u)
+    (times any other factors of the numerator), then simplified."""
+    memo: dict[E.Node, E.Node] = {}
+    changed = False
+    for n in E.walk(node):
+        new = n.rebuild([memo[c] for c in n.children]) if n.children else n
+        if isinstance(new, E.Divide):
+            u = _one_plus_exp(new.b)
+            if u is not None:
+                nums = list(new.a.factors) if isinstance(new.a, E.Hadamard) else [new.a]
+                e = E.Func("exp", u)
+                if e in nums:
+                    nums.remove(e)
+                    s = E.Func("sigmoid", u)
+                else:
+                    s = E.Func("sigmoid", simplify(-u))
+                nums = [f for f in nums if not isinstance(f, E.Ones)]
+                new = s if not nums else E.Hadamard(tuple(nums) + (s,))
+                changed = True
+        memo[n] = new
+    return simplify(memo[node]) if changed else node
+
+
+def _one_plus_exp(b: E.Node) -> E.Node | None:
+    if not isinstance(b, E.Add) or len(b.terms) != 2:
+        return None
+    one = [t for t in b.terms if isinstance(t, E.Ones) or t is E.Const(1)
+           or (isinstance(t, E.Broadcast) and t.x is E.Const(1))]
+    ex = [t for t in b.terms if isinstance(t, E.Func) and t.name == "exp"]
+    if len(one) == 1 and len(ex) == 1:
+        return ex[0].x
+    return None
+
+
+# ---- naming repeated subexpressions --------------------------------------------------------
+
+NAME_CHOICES = {"softmax": ("p", "q", "pi"), "sigmoid": ("s", "sigma", "r"),
+                "tanh": ("t", "tau"), "exp": ("e", "eps"), "log": ("ell",)}
+NOT_NAMED = ("step", "sign", "abs", "relu")
+
+
+def choose_names(roots: list[E.Node], taken: set[str], user: dict[E.Node, str]
+                 ) -> dict[E.Node, E.Var]:
+    """Vars for the softmax and elementwise-function subexpressions that occur more than
+    once in `roots` (counted as a tree, a named part counting once): `p` for softmax(x),
+    `s` for a sigmoid, the program's own name where a named intermediate has that value.
+    Outermost first, so `s = sigmoid(-y .* (X*w))` is named, not its argument."""
+    names: dict[E.Node, E.Var] = {}
+    while True:
+        visible = [substitute(r, names) for r in roots] + \
+            [substitute(n, {m: v for m, v in names.items() if m is not n}) for n in names]
+        pick = next((n for n, k in _tree_counts(visible) if k >= 2 and _nameable(n)
+                     and n not in names), None)
+        if pick is None:
+            return names
+        kind = "softmax" if isinstance(pick, E.Softmax) else pick.name
+        chosen = {v.name for v in names.values()}
+        name = user.get(pick)                       # the program's own name for it, if any
+        if name is None or name in chosen:
+            name = _fresh(NAME_CHOICES.get(kind, ("u", "z")), taken | chosen)
+        names[pick] = E.Var(name, pick.shape)
+
+
+def _tree_counts(roots: list[E.Node]) -> list[tuple[E.Node, int]]:
+    """(node, number of occurrences in the trees of `roots`), parents before children."""
+    order: list[E.Node] = []
+    seen: set[E.Node] = set()
+    for root in roots:
+        for n in E.walk(root):
+            if n not in seen:
+                seen.add(n)
+                order.append(n)
+    uses: dict[E.Node, int] = {}
+    for root in roots:
+        uses[root] = uses.get(root, 0) + 1
+    for n in reversed(order):                       # parents before children: path counts
+        for c in n.children:
+            uses[c] = uses.get(c, 0) + uses.get(n, 0)
+    return [(n, uses.get(n, 0)) for n in reversed(order)]
+
+
+def _nameable(n: E.Node) -> bool:
+    if isinstance(n, E.Softmax):
+        return True
+    return isinstance(n, E.Func) and n.name not in NOT_NAMED
+
+
+def _fresh(choices, taken: set[str]) -> str:
+    for c in choices:
+        if c not in taken:
+            return c
+    k = 1
+    while f"{choices[0]}{k}" in taken:
+        k += 1
+    return f"{choices[0]}{k}"
+
+
+def fresh_name(base: str, taken: set[str]) -> str:
+    name = base
+    while name in taken:
+        name += "_"
+    return name
+
+
+# ---- one derivative ------------------------------------------------------------------------
+
+class HigherDerivative:
+    """One Jacobian, Hessian block or Hessian-vector product, in one layout.
+
+    `node`: the matrix (IR) when the result has at most two non-singleton axes, else None;
+    `jvp`: the linear map dX ↦ J(dX) (its argument `dvar`); `tensor`: the exact index form
+    (`Tensor`, free indices i, j for the output, k, l for the variable); `kron`: the
+    Kronecker form in this layout or None; `axis_letters`: the result's axes as NumPy
+    returns them. Spellings (`text`, `latex`, `numpy`, `index`, `kron_text`, `map`) use the names
+    in `where` for repeated subexpressions."""
+
+    def __init__(self, owner: HigherDerivation, key: str, kind: str, of: E.Node,
+                 wrt: E.Var, lhs: tuple[str, str, str], symmetric: bool = False):
+        self.owner = owner
+        self.name = key
+        self.kind = kind
+        self.of = of                # the differentiated node (output, or a gradient)
+        self.wrt = wrt
+        self.lhs_text, self.lhs_latex, self.index_lhs = lhs
+        self.symmetric = symmetric
+        self.node: E.Node | None = None
+        self.jvp: E.Node | None = None
+        self.dvar: E.Var | None = None
+        self.tensor: Tensor | None = None
+        self.kron: Kron | None = None
+        self.names: dict[E.Node, E.Var] = {}
+
+    # -- the derivation ----------------------------------------------------------------
+    def build(self) -> HigherDerivative:
+        owner = self.owner
+        of, x = self.of, self.wrt
+        u = E.Var(fresh_name("U", owner.taken), of.shape)
+        dvar = E.Var(fresh_name("d" + x.name, owner.taken), x.shape)
+        g = simplify(vjp(of, u, [x])[x])                   # G(U): adjoint form, linear in U
+        jvp = simplify(vjp(g, dvar, [u])[u])               # J(dX) = transpose of G
+        self.dvar, self.jvp = dvar, pair_transposes(jvp)
+        out_ax, in_ax = axes(of.shape), axes(x.shape)
+        self.out_letters = OUT_LETTERS[:len(out_ax)]
+        self.in_letters = IN_LETTERS[:len(in_ax)]
+        self.tensor = index_form(g, u, tuple(self.in_letters), tuple(self.out_letters))
+        self.n_out, self.n_in = len(out_ax), len(in_ax)
+        layout = owner.layout
+        self.numerator_form = layout == "numerator" or (layout == "mixed" and self.n_out > 0)
+        if self.is_matrix:
+            num, den = self._matrices(g, u, jvp, dvar)
+            self.node = num if self.numerator_form else den
+            if self.node is not None:
+                self.node = pair_transposes(self.node)
+        else:
+            kron = kron_form(jvp, dvar) or kron_form(multiply_out(jvp, dvar), dvar)
+            if kron is not None and not self.numerator_form and not self.symmetric:
+                kron = kron.transposed()
+            self.kron = kron
+        roots = [self.node] if self.node is not None else \
+            [jvp] + [f.node for t in self.tensor.terms for f in t.factors]
+        self.names = choose_names([r for r in roots if r is not None], owner.taken,
+                                  owner.user_names)
+        return self
+
+    @property
+    def is_matrix(self) -> bool:
+        return self.n_out + self.n_in <= 2
+
+    def _matrices(self, g, u, jvp, dvar) -> tuple[E.Node | None, E.Node | None]:
+        """(numerator, denominator) 2-D forms (see the module docstring)."""
+        if self.n_in == 0:                                  # dY/dx, x scalar: J(1)
+            d = simplify(substitute(jvp, {dvar: E.Const(1)}))
+            num = simplify(d.T) if (self.n_out == 1 and d.shape[0] == 1) else d
+            return num, simplify(num.T)
+        if self.n_out == 0:                                 # df/dX: G(1), the gradient
+            a = simplify(substitute(g, {u: E.Const(1)}))
+            den = simplify(a.T) if (self.n_in == 1 and a.shape[0] == 1) else a
+            return simplify(den.T), den
+        num = matrix_of(*_as_column(jvp, dvar))
+        den = matrix_of(*_as_column(g, u))
+        if num is None and den is None:
+            return None, None
+        num = num if num is not None else simplify(den.T)
+        den = den if den is not None else simplify(num.T)
+        if self.symmetric:                                  # H = H': the clearer spelling
+            from .printing import to_text
+            best = min((num, den), key=lambda m: (transposes(m), size(m), to_text(m)))
+            return best, best
+        return num, den
+
+    # -- shapes and axes -----------------------------------------------------------------
+    @property
+    def axis_letters(self) -> tuple[str, ...]:
+        """The index of each axis of the result as returned (NumPy order)."""
+        out, inn = tuple(self.out_letters), tuple(self.in_letters)
+        if self.kind == "hvp":
+            return inn
+        if self.is_matrix:                                  # the 2-D form and its transpose
+            num = tuple(reversed(inn)) if self.n_out == 0 and self.n_in == 2 else out + inn
+            return num if self.numerator_form else tuple(reversed(num))
+        return out + inn if self.numerator_form else inn + out
+
+    @property
+    def dims(self) -> list:
+        sizes = dict(self.tensor.sizes) if self.tensor is not None else {}
+        if self.kind == "hvp":
+            return json_shape(self.node.shape)
+        return [sizes[i] for i in self.axis_letters]
+
+    @property
+    def shape(self) -> list:
+        """The result's shape as JSON writes it (SPEC section 4)."""
+        if self.node is not None:
+            return json_shape(self.node.shape)
+        return self.dims
+
+    # -- spellings -----------------------------------------------------------------------
+    def _rename(self, node: E.Node) -> E.Node:
+        return substitute(node, self.names) if self.names else node
+
+    def _ordered_names(self) -> list[tuple[E.Var, E.Node]]:
+        """(name, definition) pairs, each definition using only earlier names."""
+        pairs = []
+        for n, v in reversed(list(self.names.items())):       # innermost first
+            inner = {m: w for m, w in self.names.items() if m is not n}
+            pairs.append((v, substitute(n, inner) if inner else n))
+        return pairs
+
+    @cached_property
+    def where(self) -> dict[str, str]:
+        from .printing import to_text
+        return {v.name: to_text(d) for v, d in self._ordered_names()}
+
+    @cached_property
+    def where_latex(self) -> dict[str, str]:
+        from .printing import to_latex
+        return {v.name: to_latex(d) for v, d in self._ordered_names()}
+
+    @cached_property
+    def map(self) -> str | None:
+        """`dX ↦ J(dX)` in text (None for a Hessian-vector product)."""
+        if self.jvp is None:
+            return None
+        from .printing import to_text
+        return f"{self.dvar.name} ↦ {to_text(self._rename(self.jvp))}"
+
+    @cached_property
+    def map_latex(self) -> str | None:
+        if self.jvp is None:
+            return None
+        from .printing import to_latex
+        from .printing.latex import latex_name
+        d = latex_name(self.dvar.name)
+        return f"{d} \\mapsto {to_latex(self._rename(self.jvp))}"
+
+    @cached_property
+    def index(self) -> str | None:
+        if self.tensor is None:
+            return None
+        from .printing.index import index_text
+        return f"{self.index_lhs} = {index_text(self.tensor, self.names)}"
+
+    @cached_property
+    def index_latex(self) -> str | None:
+        if self.tensor is None:
+            return None
+        from .printing.index import index_latex
+        return f"{self.owner.index_lhs_latex(self)} = {index_latex(self.tensor, self.names)}"
+
+    @cached_property
+    def kron_text(self) -> str | None:
+        if self.kron is None:
+            return None
+        from .printing.index import kron_text
+        return kron_text(self.kron, self.names)
+
+    @cached_property
+    def kron_latex(self) -> str | None:
+        if self.kron is None:
+            return None
+        from .printing.index import kron_latex
+        return kron_latex(self.kron, self.names)
+
+    @cached_property
+    def text(self) -> str:
+        """The matrix formula; for a higher-order tensor, its linear map `dX ↦ ...`;
+        for a tensor without either, the index form."""
+        from .printing import to_text
+        if self.node is not None:
+            return to_text(self._rename(self.node))
+        return self.map if self.map is not None else self.index
+
+    @cached_property
+    def latex(self) -> str:
+        from .printing import to_latex
+        if self.node is not None:
+            return to_latex(self._rename(self.node))
+        return self.map_latex if self.map_latex is not None else self.index_latex
+
+    @cached_property
+    def numpy(self) -> str:
+        """One self-contained NumPy expression for the full result (a tensor in the
+        layout's axis order), named subexpressions bound first with `:=`."""
+        owner = self.owner
+        if self.node is not None:
+            body = owner.base._numpy(self._rename(self.node))
+        else:
+            from .printing.index import einsum_code
+            body = einsum_code(self.tensor, self.axis_letters,
+                               lambda n: owner.base._numpy(self._rename(n)), owner.dim_code)
+        pairs = self._ordered_names()
+        if not pairs:
+            return body
+        # eval(code, {"np": np}, values) must work: names are bound by `:=` in order
+        binds = ", ".join(f"{python_name(v.name)} := {owner.base._numpy(d)}" for v, d in pairs)
+        return f"({binds}, {body})[-1]"
+
+    def numpy_lines(self, target: str, bound: dict[str, str] | None = None) -> list[str]:
+        """Statements that compute the result into `target`, named subexpressions first
+        (except those already in `bound`, name -> code, which it updates)."""
+        owner = self.owner
+        bound = {} if bound is None else bound
+        lines = []
+        for v, d in self._ordered_names():
+            name, code = python_name(v.name), owner.base._numpy(d)
+            if bound.get(name) != code:
+                lines.append(f"{name} = {code}")
+                bound[name] = code
+        if self.node is not None:
+            body = owner.base._numpy(self._rename(self.node))
+        else:
+            from .printing.index import einsum_code
+            body = einsum_code(self.tensor, self.axis_letters,
+                               lambda n: owner.base._numpy(self._rename(n)), owner.dim_code)
+        return lines + [f"{target} = {body}"]
+
+    def to_json(self) -> dict:
+        out = {"shape": self.shape, "text": self.text, "latex": self.latex,
+               "numpy": self.numpy}
+        if self.kind != "hvp":
+            out["axes"] = list(self.axis_letters)
+            out["index"] = self.index
+            if self.jvp is not None:
+                out["map"] = self.map
+        if self.kron is not None:
+            out["kron"] = self.kron_text
+        if self.names:
+            out["where"] = dict(self.where)
+        return out
+
+    def _repr_latex_(self) -> str:
+        from .printing.latex import latex_name
+        where = "".join(f", \\quad {latex_name(n)} = {t}" for n, t in self.where_latex.items())
+        return f"$\\displaystyle {self.lhs_latex} = {self.latex}{where}$"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} {self.lhs_text} = {self.text}>"
+
+
+class HessianVectorProduct(HigherDerivative):
+    """(H v)_x = Σ_y d²f/dx dy v_y, as the VJP of the gradient along the direction."""
+
+    def __init__(self, owner, key, node: E.Node, lhs):
+        super().__init__(owner, key, "hvp", owner.output, owner.inputs[key], lhs)
+        self.node = pair_transposes(node)
+        self.out_letters, self.in_letters = "", IN_LETTERS[:len(axes(node.shape))]
+        self.n_out, self.n_in = 0, len(self.in_letters)
+        self.numerator_form = False
+        self.names = choose_names([node], owner.taken, owner.user_names)
+
+
+# ---- the result ----------------------------------------------------------------------------
+
+class HigherDerivation:
+    """Jacobians, Hessians or Hessian-vector products of one program's output; duck-typed
+    like `Derivation` (`text`, `latex`, `numpy_code`, `to_json`, `check`, `[name]`)."""
+
+    def __init__(self, program: str, typed, wrt: list[str], layout: str, mode: str,
+                 onehot: dict[str, str]):
+        self.program = program
+        self.typed = typed
+        self.layout = layout
+        self.mode = mode
+        self.output = typed.output
+        self.output_name = typed.output_name
+        self.inputs = typed.inputs
+        self.keep_2d = typed.keep_2d
+        self.is_scalar = self.output.shape == E.SCALAR
+        if mode in ("hessian", "hvp") and not self.is_scalar:
+            raise OptionError(f"--{mode} needs a scalar output, and {self.output_name} is "
+                              f"{self.output.shape[0]} x {self.output.shape[1]}; "
+                              "use --jacobian for the derivative of a non-scalar output")
+        # the gradients (adjoint form), and the spelling helpers of a gradient derivation
+        self.base = Derivation(program, typed, wrt, "denominator", onehot)
+        self.taken = set(typed.inputs) | set(typed.intermediates) | {typed.output_name} \
+            | set(typed.dim_names) | ({self.base.upstream_name} - {None})
+        self.user_names = self._user_names()
+        self.gradients: dict[str, E.Node] = {}
+        if mode != "jacobian":
+            for name in wrt:
+                self.gradients[name] = recognise_sigmoid(self.base.derivatives[name].node)
+        self.directions: dict[str, E.Var] = {}
+        self.derivatives: dict[str, HigherDerivative] = {}
+        if mode == "jacobian":
+            for name in wrt:
+                self.derivatives[name] = HigherDerivative(
+                    self, name, "jacobian", self.output, self.inputs[name],
+                    self._lhs(name)).build()
+        elif mode == "hessian":
+            for i, a in enumerate(wrt):
+                for b in wrt[i:]:
+                    key = a if a == b else f"{a},{b}"
+                    self.derivatives[key] = HigherDerivative(
+                        self, key, "hessian", self.gradients[a], self.inputs[b],
+                        self._lhs(a, b), symmetric=a == b).build()
+        else:
+            self._hvp(wrt)
+
+    def _user_names(self) -> dict[E.Node, str]:
+        """The program's named intermediates, by their canonical value."""
+        out = {}
+        for var in self.typed.intermediates.values():
+            value = self.typed.inline.get(var)
+            if value is not None and var.name != self.output_name:
+                out.setdefault(simplify(value), var.name)
+        return out
+
+    def _hvp(self, wrt: list[str]) -> None:
+        single = len(wrt) == 1
+        for name in wrt:
+            x = self.inputs[name]
+            base = "V" if x.shape[0] != 1 and x.shape[1] != 1 else "v"
+            v = E.Var(fresh_name(base if single else f"{base}_{name}", self.taken), x.shape)
+            self.taken.add(v.name)
+            self.directions[name] = v
+        # (H v)_x = ∇_x Σ_y <∇_y f, v_y>   (H symmetric)
+        parts: dict[str, list[E.Node]] = {n: [] for n in wrt}
+        xs = [self.inputs[n] for n in wrt]
+        for y in wrt:
+            adj = vjp(self.gradients[y], self.directions[y], xs)
+            for x in xs:
+                parts[x.name].append(adj[x])
+        for name in wrt:
+            ps = parts[name]
+            node = simplify(ps[0] if len(ps) == 1 else E.Add(tuple(ps)))
+            lhs = ("H*v", "H v", "") if single else \
+                (f"(H*v)_{name}", f"(H v)_{{{self._latex_name(name)}}}", "")
+            self.derivatives[name] = HessianVectorProduct(self, name, node, lhs)
+
+    # -- names and left-hand sides ---------------------------------------------------------
+    def _latex_name(self, name: str) -> str:
+        from .printing.latex import latex_name
+        return latex_name(name)
+
+    def _lhs(self, a: str, b: str | None = None) -> tuple[str, str, str]:
+        """(text, LaTeX, index-notation) left-hand sides."""
+        y = self.output_name
+        ly = self._latex_name(y)
+        if self.mode == "jacobian":
+            out = OUT_LETTERS[:len(axes(self.output.shape))]
+            inn = IN_LETTERS[:len(axes(self.inputs[a].shape))]
+            return (f"d{y}/d{a}", f"\\frac{{\\partial {ly}}}{{\\partial {self._latex_name(a)}}}",
+                    f"∂{y}{_sub(out)}/∂{a}{_sub(inn)}")
+        la, lb = self._latex_name(a), self._latex_name(b)
+        ia = OUT_LETTERS[:len(axes(self.inputs[a].shape))]
+        ib = IN_LETTERS[:len(axes(self.inputs[b].shape))]
+        if a == b:
+            return (f"d²{y}/d{a}²", f"\\frac{{\\partial^2 {ly}}}{{\\partial {la}^2}}",
+                    f"∂²{y}/∂{a}{_sub(ia)}∂{b}{_sub(ib)}")
+        return (f"d²{y}/d{a}d{b}",
+                f"\\frac{{\\partial^2 {ly}}}{{\\partial {la} \\, \\partial {lb}}}",
+                f"∂²{y}/∂{a}{_sub(ia)}∂{b}{_sub(ib)}")
+
+    def index_lhs_latex(self, d: HigherDerivative) -> str:
+        y = self._latex_name(self.output_name)
+
+        def sub(letters):
+            return f"_{{{letters}}}" if letters else ""
+        if d.kind == "jacobian":
+            return (f"\\frac{{\\partial {y}{sub(d.out_letters)}}}"
+                    f"{{\\partial {self._latex_name(d.wrt.name)}{sub(d.in_letters)}}}")
+        a, b = d.name.split(",") if "," in d.name else (d.name, d.name)
+        return (f"\\frac{{\\partial^2 {y}}}{{\\partial {self._latex_name(a)}{sub(d.out_letters)}"
+                f" \\, \\partial {self._latex_name(b)}{sub(d.in_letters)}}}")
+
+    def dim_code(self, d) -> str:
+        if isinstance(d, int):
+            return str(d)
+        src = self.base.dim_sources.get(d)
+        if src is None:
+            raise OptionError(f"the NumPy code needs the size {d}, which no variable gives")
+        return src
+
+    # -- access ------------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> HigherDerivative:
+        return self.derivatives[name]
+
+    def __iter__(self):
+        return iter(self.derivatives)
+
+    def __len__(self) -> int:
+        return len(self.derivatives)
+
+    # -- spellings -----------------------------------------------------------------------------
+    def _no_steps(self, steps: bool) -> None:
+        if steps:
+            raise OptionError(f"--steps lists backprop steps; it does not apply to --{self.mode}")
+
+    def _axes_comment(self, d: HigherDerivative) -> str:
+        dims = " x ".join(str(x) for x in d.shape) or "scalar"
+        entry = ", ".join(d.axis_letters)
+        what = d.index_lhs if d.kind != "hvp" else ""
+        return f"# {d.lhs_text} is {dims}" + (f": entry [{entry}] = {what}" if entry else "")
+
+    def _header(self) -> list[str]:
+        lines = [f"# layout: {self.layout}"]
+        if self.mode == "hvp":
+            names = ", ".join(v.name for v in self.directions.values())
+            lines.append(f"# Hessian-vector product H*v = d/dt ∇{self.output_name}"
+                         f"(x + t*v) at t = 0, without forming H; direction {names}")
+        elif self.mode == "hessian":
+            lines.append(f"# Hessian blocks d²{self.output_name}/da db = d(∇_a "
+                         f"{self.output_name})/db: the Jacobian of the gradient")
+        if any(d.node is None for d in self.derivatives.values()):
+            lines.append("# tensors: the linear map dX ↦ ..., vec form on column-major vec "
+                         "(K vec(A) = vec(A'), the commutation matrix), index form "
+                         "(indices only on the right are summed)")
+        return lines
+
+    def text(self, steps: bool = False) -> str:
+        self._no_steps(steps)
+        lines = self._header()
+        for d in self.derivatives.values():
+            if d.kind != "hvp":
+                lines.append(self._axes_comment(d))
+            if d.node is not None:
+                lines.append(f"{d.lhs_text} = {d.text}")
+            else:
+                lines.append(f"{d.lhs_text}: {d.text}")
+                if d.kron is not None:
+                    lines.append(f"  vec: {d.kron_text}")
+                lines.append(f"  index: {d.index}")
+            for n, (name, definition) in enumerate(d.where.items()):
+                lines.append(f"  {'where' if n == 0 else '     '} {name} = {definition}")
+        return "\n".join(lines)
+
+    def latex(self, standalone: bool = False, steps: bool = False) -> str:
+        self._no_steps(steps)
+        from .printing.index import index_latex
+        from .printing.latex import latex_name
+        rows = []
+        for d in self.derivatives.values():
+            if d.node is not None:
+                rows.append(f"{d.lhs_latex} &= {d.latex}")
+            else:
+                rows.append(f"{d.lhs_latex} &: {d.map_latex}")
+                if d.kron is not None:
+                    rows.append(f"&= {d.kron_latex} "
+                                "\\quad \\text{(on $\\operatorname{vec}$, column-major)}")
+                rows.append(f"{self.index_lhs_latex(d)} &= {index_latex(d.tensor, d.names)}")
+            if d.where_latex:
+                defs = ", \\quad ".join(f"{latex_name(n)} = {t}" for n, t in d.where_latex.items())
+                rows.append(f"&\\text{{where }} {defs}")
+        body = "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+        body = f"% layout: {self.layout}\n" + body
+        if not standalone:
+            return body
+        return ("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
+                "\\begin{document}\n" + body + "\n\\end{document}\n")
+
+    def _repr_latex_(self) -> str:
+        rows = [f"{d.lhs_latex} &= {d.latex}" for d in self.derivatives.values()]
+        return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
+
+    def _target(self, d: HigherDerivative) -> str:
+        key = "_".join(python_name(n) for n in d.name.split(","))
+        return {"jacobian": "d_", "hessian": "d2_", "hvp": "hvp_"}[d.kind] + key
+
+    def numpy_code(self, steps: bool = False) -> str:
+        self._no_steps(steps)
+        lines = [f"# layout: {self.layout}"]
+        bound: dict[str, str] = {}
+        for d in self.derivatives.values():
+            lines += d.numpy_lines(self._target(d), bound)
+        return "\n".join(lines)
+
+    def to_json(self, steps: bool = False) -> dict:
+        self._no_steps(steps)
+        out = {
+            "program": self.program,
+            "layout": self.layout,
+            "mode": self.mode,
+            "output": {"name": self.output_name, "shape": json_shape(self.output.shape)},
+            "upstream": None,
+            "inputs": {n: json_shape(v.shape) for n, v in self.inputs.items()},
+            "derivatives": {n: d.to_json() for n, d in self.derivatives.items()},
+        }
+        if self.directions:
+            out["directions"] = {n: v.name for n, v in self.directions.items()}
+        names = self.base.python_names
+        if names:
+            out["python_names"] = dict(names)
+        return out
+
+    # -- generated code ------------------------------------------------------------------------
+    def codegen(self, target: str = "numpy") -> str:
+        """An importable module: `forward(...)` and `jacobian`/`hessian`/`hvp(...)`
+        returning a dict of results keyed like `derivatives`."""
+        if target != "numpy":
+            raise OptionError(f"--{self.mode} generates NumPy code only (--target numpy)")
+        args = [python_name(n) for n in self.inputs] + \
+            [python_name(v.name) for v in self.directions.values()]
+        sig = ", ".join(args)
+        out_code = self.base._numpy(self.output)
+        what = {"jacobian": "Jacobians", "hessian": "Hessian blocks",
+                "hvp": "Hessian-vector products"}[self.mode]
+        listing = [f"    {d.name!r}: {d.lhs_text}, {' x '.join(map(str, d.shape)) or 'scalar'}"
+                   + (f", axes [{', '.join(d.axis_letters)}] = {d.index_lhs}"
+                      if d.kind != "hvp" else "") for d in self.derivatives.values()]
+        lines = ["# Generated by matcalc: do not edit; regenerate instead.",
+                 f'"""{what} of {self.program!r}, {self.layout} layout.', "",
+                 "NumPy conventions as in SPEC section 4: vectors are 1-D arrays.",
+                 '"""', "import numpy as np", "", "",
+                 f"def forward({', '.join(python_name(n) for n in self.inputs)}):",
+                 f'    """The output {self.output_name}."""', f"    return {out_code}", "", "",
+                 f"def {self.mode}({sig}):",
+                 f'    """The {what}, keyed by variable:', "", *listing,
+                 '    """']
+        results = []
+        bound: dict[str, str] = {}
+        for d in self.derivatives.values():
+            target = self._target(d)
+            lines += ["    " + s for s in d.numpy_lines(target, bound)]
+            results.append(f"{d.name!r}: {target}")
+        lines.append("    return {" + ", ".join(results) + "}")
+        return "\n".join(lines) + "\n"
+
+    def compile(self):
+        """The generated module, imported from a temporary file (not entered in
+        sys.modules), as `Derivation.compile` does."""
+        import importlib.util
+        import linecache
+        import os
+        import tempfile
+        source = self.codegen()
+        name = f"matcalc_{self.mode}_{python_name(self.output_name)}"
+        with tempfile.TemporaryDirectory(prefix="matcalc-") as tmp:
+            path = os.path.join(tmp, name + ".py")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(source)
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+        return module
+
+    # -- verification ----------------------------------------------------------------------------
+    def check(self, seed: int = 0):
+        """Finite-difference report: each result against directional differences of the
+        output (Jacobians) or of the gradient (Hessians, H v), and every other form of it
+        (matrix, linear map, vec, index, NumPy code) against the first."""
+        return check_higher(self, seed)
+
+    def verify_claim(self, text: str, seed: int = 0):
+        raise OptionError(f"--claim checks gradients; it does not apply to --{self.mode}")
+
+    def __repr__(self) -> str:
+        return f"<{self.mode} of {self.output_name} ({self.layout}): " + \
+            ", ".join(f"{d.lhs_text} = {d.text}" for d in self.derivatives.values()) + ">"
+
+
+def _sub(letters: str) -> str:
+    return f"_{letters}" if letters else ""
+
+
+# ---- verification --------------------------------------------------------------------------
+
+STEP = 1e-5          # finite-difference step, relative to the largest entry moved
+POINTS = 3           # points tried before a result is reported as not checked
+
+
+def check_higher(hd: HigherDerivation, seed: int = 0):
+    """A `matcalc.check.CheckReport`: for Hessians and H v, first the gradients they
+    differentiate (against differences of the output), then every result."""
+    from dataclasses import replace
+
+    from .check import CheckReport, check_gradients
+    results = {}
+    if hd.gradients:
+        report = check_gradients(hd.output, hd.gradients, None, seed=seed)
+        for name, r in report.results.items():
+            results[f"gradient {name}"] = replace(r, name=f"gradient {name}")
+    dims_all: dict = {}
+    for key, d in hd.derivatives.items():
+        results[key], dims = _check_one(hd, d, seed)
+        dims_all.update(dims)
+    return CheckReport(results, all(r.ok for r in results.values()), dims_all)
+
+
+def _check_one(hd: HigherDerivation, d: HigherDerivative, seed: int):
+    import math
+
+    import numpy as np
+
+    from .check import TOLERANCE, VarCheck, assign_dims, find_point
+    roots = [hd.output, d.of] + ([d.node] if d.node is not None else []) + \
+        ([d.jvp] if d.jvp is not None else []) + list(hd.directions.values())
+    if d.tensor is not None:
+        roots += [f.node for t in d.tensor.terms for f in t.factors]
+    if d.kron is not None:
+        roots += [n for t in d.kron.terms for n in (t.left, t.right, t.scalar) if n is not None]
+    variables: dict[str, E.Var] = {}
+    for r in roots:
+        for n in E.walk(r):
+            if isinstance(n, E.Var):
+                variables.setdefault(n.name, n)
+    dims = assign_dims(roots)
+    rng = np.random.default_rng(seed)
+    why = "no point tried"
+    for attempt in range(POINTS):
+        point = find_point(roots, variables, dims, rng, spread=0.5 ** attempt)
+        if isinstance(point, str):
+            why = point
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                errors = _errors(hd, d, point[0], dims, rng)
+        except np.linalg.LinAlgError as e:
+            why = f"linear algebra failed ({e})"
+            continue
+        if errors is None:
+            why = "finite differences unreliable (kinks or strong curvature)"
+            continue
+        worst_form = max(errors.items(), key=lambda kv: kv[1])
+        worst = worst_form[1]
+        ok = worst <= TOLERANCE
+        forms = ", ".join(errors)
+        msg = f"max rel. error {worst:.2g}; {forms}" + \
+            ("" if ok else f"; worst: {worst_form[0]}")
+        return VarCheck(d.name, worst, ok, msg), dims
+    return VarCheck(d.name, math.nan, False, why), dims
+
+
+def _relative(got, want, floor: float = 1e-12) -> float:
+    """max |got - want| / max(|got|, |want|, floor): round-off below `floor` (an absolute
+    size, the noise of the comparison) never fails a zero derivative."""
+    import numpy as np
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    if got.shape != want.shape:
+        return float("inf")
+    scale = max(float(np.abs(want).max(initial=0.0)), float(np.abs(got).max(initial=0.0)),
+                floor)
+    err = float(np.abs(got - want).max(initial=0.0))
+    return 0.0 if err == 0 else err / scale
+
+
+def _errors(hd: HigherDerivation, d: HigherDerivative, values, dims, rng):
+    """Relative error of each form of `d` at `values`; None if differences are unreliable."""
+    import numpy as np
+
+    from .check import TOLERANCE
+    from .evaluate import evaluate, shape_of
+    from .tensor import kron_value, tensor_value
+    errors: dict[str, float] = {}
+    x = d.wrt
+    if d.kind == "hvp":
+        got = evaluate(d.node, values, dims)
+        moves = {n: values[v.name] for n, v in hd.directions.items()}
+        fd = _directional(hd.gradients[d.name], values, dims, moves)
+        if fd is None:
+            return None
+        fd, noise = fd
+        errors["finite differences of the gradient"] = _relative(got, fd, noise / TOLERANCE)
+        errors["numpy"] = _relative(_run_numpy(hd, d, values), _numpy_shaped(got, d.node))
+        return errors
+    canon = d.out_letters + d.in_letters
+    t = tensor_value(d.tensor, values, dims, tuple(canon))
+    out_shape, x_shape = shape_of(d.of, dims), shape_of(x, dims)
+    # finite differences of the differentiated node along a random direction
+    v = rng.standard_normal(x_shape)
+    v /= np.linalg.norm(v)
+    fd = _directional(d.of, values, dims, {x.name: v})
+    if fd is None:
+        return None
+    fd, noise = fd
+    n_in = len(d.in_letters)
+    jv = np.tensordot(t, v.reshape([s for s in x_shape if s != 1]), axes=n_in) if n_in \
+        else t * v.reshape(())
+    errors["finite differences"] = _relative(jv, fd.reshape(jv.shape), noise / TOLERANCE)
+    if d.node is not None:
+        m = evaluate(d.node, values, dims)
+        num = m if d.numerator_form else m.T
+        canon_m = num.T if (d.n_out == 0 and d.n_in == 2) else num.reshape(t.shape)
+        errors["matrix"] = _relative(canon_m, t)
+    if d.jvp is not None:
+        vals = dict(values)
+        dv = rng.standard_normal(x_shape)
+        vals[d.dvar.name] = dv
+        got = evaluate(d.jvp, vals, dims)
+        want = np.tensordot(t, dv.reshape([s for s in x_shape if s != 1]), axes=n_in) \
+            if n_in else t * dv.reshape(())
+        errors["linear map"] = _relative(got.reshape(want.shape), want)
+    if d.kron is not None:
+        p, q = out_shape
+        r, c = x_shape
+        t4 = t.reshape(p, q, r, c)
+        vec = t4.transpose(1, 0, 3, 2).reshape(p * q, r * c)
+        k = kron_value(d.kron, values, dims)
+        flipped = not d.numerator_form and not d.symmetric
+        errors["vec"] = _relative(k, vec.T if flipped else vec)
+    want = tensor_value(d.tensor, values, dims, d.axis_letters)
+    errors["numpy"] = _relative(_run_numpy(hd, d, values), want)
+    return errors
+
+
+def _run_numpy(hd: HigherDerivation, d: HigherDerivative, values):
+    """The result's NumPy expression evaluated on `values` (2-D arrays, converted to the
+    NumPy convention: vectors 1-D, scalars 0-d, unless declared with an explicit 1)."""
+    import numpy as np
+    env = {}
+    for name, arr in values.items():
+        var = hd.inputs.get(name) or next((v for v in hd.directions.values()
+                                           if v.name == name), None)
+        if var is None:
+            continue
+        py = hd.base.python_names.get(name, python_name(name))
+        if name in hd.keep_2d:
+            env[py] = arr
+        elif var.shape == E.SCALAR:
+            env[py] = float(arr[0, 0])
+        elif 1 in var.shape:
+            env[py] = arr.ravel()
+        else:
+            env[py] = arr
+    return np.asarray(eval(d.numpy, {"np": np}, env), dtype=float)
+
+
+def _numpy_shaped(value, node: E.Node):
+    """A 2-D value in the NumPy convention of its node: vectors 1-D, scalars 0-d."""
+    if node.shape == E.SCALAR:
+        return value.reshape(())
+    if 1 in node.shape:
+        return value.ravel()
+    return value
+
+
+def _directional(node: E.Node, values, dims, moves: dict):
+    """d/dt node(values + t * moves) at t = 0 by the fourth-order central stencil; None
+    when the stencil at step 2h disagrees (a kink, or strong curvature)."""
+    import numpy as np
+
+    from .evaluate import evaluate
+    scale = max([1.0] + [float(np.abs(values[n]).max()) for n in moves])
+    h = STEP * scale
+
+    def at(t):
+        vals = dict(values)
+        for n, v in moves.items():
+            vals[n] = values[n] + t * h * v
+        return evaluate(node, vals, dims)
+    f = {t: at(t) for t in (4, 2, 1, -1, -2, -4)}
+    d1 = (-f[2] + 8 * f[1] - 8 * f[-1] + f[-2]) / (12 * h)
+    d2 = (-f[4] + 8 * f[2] - 8 * f[-2] + f[-4]) / (24 * h)
+    if not (np.all(np.isfinite(d1)) and np.all(np.isfinite(d2))):
+        return None
+    noise = 64 * np.finfo(float).eps * max(float(np.abs(f[1]).max()), 1.0) / h
+    if float(np.abs(d1 - d2).max()) > 15 * max(1e-6 * float(np.abs(d1).max()), noise):
+        return None
+    return d1, noise

@@ -1,0 +1,472 @@
+"""Index notation: a derivative of any order, exactly, as a sum of products of indexed
+factors (an einsum).
+
+Matrix notation stops at order two. A Jacobian of a matrix by a matrix, or the Hessian of a
+scalar by a matrix, is a 4th-order tensor; it is written here the way a careful person
+writes it by hand, `∂Y_ij/∂X_kl = δ_ik A_jl`, and the same data prints as `np.einsum`.
+
+The tensor of a linear map is read off its IR. The VJP `G(U)` of an output in its upstream
+`U` is linear in `U`, so `∂G_ab/∂U_pq` is found by one structural pass over `G` (a rule per
+node kind, like the rule table, but exact and total over the linear kinds): a product
+chain contracts its inner index, an elementwise product repeats its indices, a sum of
+entries sums them, `U` itself gives Kronecker deltas. Deltas on a summed index are then
+eliminated by substitution, transposes become swapped indices (`inv(X)'_ij` is
+`inv(X)_ji`), numbers move to the coefficient.
+
+Conventions. A factor is an IR node (constant in the map's argument) with one index per
+non-singleton axis, so vectors carry one index and scalars none; `Identity` factors are
+deltas. The indices in `free` are the tensor's own (the left-hand side's); every other
+index is summed (Einstein summation over the indices absent on the left, so a free index
+may repeat on the right, as in `δ_ik exp(x)_i`).
+The `Kron` form, `d vec(Y)/d vec(X)` as sums of Kronecker products, uses the column-major
+vec (vec stacks columns), with `K` the commutation matrix, `K vec(A) = vec(A')`.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .expr import (
+    Add,
+    Broadcast,
+    Const,
+    DiagMat,
+    DiagVec,
+    Dim,
+    DimValue,
+    Divide,
+    Hadamard,
+    Identity,
+    MatMul,
+    Node,
+    Ones,
+    Power,
+    Scale,
+    Sum,
+    Trace,
+    Transpose,
+    Var,
+    Zero,
+    walk,
+)
+from .simplify import simplify
+
+DUMMIES = "abcdefghmnopqrstuvwxyz"     # summed indices; i, j, k, l name the free ones
+
+
+class NotLinear(ValueError):
+    """The expression is not linear in the argument of the map (an internal error)."""
+
+
+@dataclass(frozen=True)
+class Factor:
+    """`node` indexed by `idx`, one index per non-singleton axis (vectors one, scalars
+    none). An Identity factor is the delta δ_ab."""
+    node: Node
+    idx: tuple[str, ...]
+
+    @property
+    def is_delta(self) -> bool:
+        return isinstance(self.node, Identity)
+
+
+@dataclass(frozen=True)
+class Term:
+    coef: int | float
+    factors: tuple[Factor, ...]
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """Σ_terms coef · Π factors, with free indices `free` (in canonical order: the output's
+    axes, then the variable's) and `sizes` giving each index's dimension."""
+    free: tuple[str, ...]
+    terms: tuple[Term, ...]
+    sizes: Mapping[str, Dim] = field(hash=False, compare=False)
+
+    def transposed(self, order: tuple[str, ...]) -> Tensor:
+        """The same tensor with its free indices in `order`."""
+        assert sorted(order) == sorted(self.free)
+        return Tensor(tuple(order), self.terms, self.sizes)
+
+    def renamed(self, mapping: Mapping[str, str]) -> Tensor:
+        def r(i):
+            return mapping.get(i, i)
+        terms = tuple(Term(t.coef, tuple(Factor(f.node, tuple(map(r, f.idx)))
+                                         for f in t.factors)) for t in self.terms)
+        sizes = {r(i): d for i, d in self.sizes.items()}
+        return Tensor(tuple(map(r, self.free)), terms, sizes)
+
+
+def axes(shape) -> list[Dim]:
+    """The non-singleton dimensions of a 2-D shape, in order."""
+    return [d for d in shape if d != 1]
+
+
+# ---- the tensor of a linear map ---------------------------------------------------------
+
+def index_form(node: Node, arg: Var, node_idx: tuple[str, ...], arg_idx: tuple[str, ...]
+               ) -> Tensor:
+    """The tensor ∂node[node_idx]/∂arg[arg_idx] of an expression linear in `arg` (one
+    index name per non-singleton axis of each), tidied."""
+    b = _Builder(node, arg, arg_idx)
+    idx = b.assign(node.shape, node_idx)
+    terms = b.lin(node, idx)
+    free = tuple(node_idx) + tuple(arg_idx)
+    for i, d in zip(node_idx, axes(node.shape)):
+        b.sizes[i] = d
+    for i, d in zip(arg_idx, axes(arg.shape)):
+        b.sizes[i] = d
+    return tidy(Tensor(free, tuple(terms), b.sizes))
+
+
+class _Builder:
+    def __init__(self, root: Node, arg: Var, arg_idx: tuple[str, ...]):
+        self.arg = arg
+        self.arg_idx = self.assign(arg.shape, arg_idx)
+        self.sizes: dict[str, Dim] = {}
+        self.count = 0
+        self.depends: set[Node] = set()
+        for n in walk(root):
+            if n is arg or any(c in self.depends for c in n.children):
+                self.depends.add(n)
+
+    @staticmethod
+    def assign(shape, names) -> tuple[str | None, str | None]:
+        """(row index, column index) of a shape from the names of its non-singleton axes."""
+        names = list(names)
+        out = []
+        for d in shape:
+            out.append(None if d == 1 else names.pop(0))
+        assert not names, (shape, names)
+        return tuple(out)
+
+    def fresh(self, dim: Dim) -> str | None:
+        if dim == 1:
+            return None
+        self.count += 1
+        name = f"_{self.count}"
+        self.sizes[name] = dim
+        return name
+
+    def factor(self, node: Node, idx) -> Factor:
+        return Factor(node, tuple(i for i in idx if i is not None))
+
+    def lin(self, n: Node, idx) -> list[Term]:
+        """Terms of ∂n[idx]/∂arg[arg_idx] (idx: (row, col), None on singleton axes)."""
+        if n not in self.depends:
+            return []
+        r, c = idx
+        if n is self.arg:
+            deltas = [Factor(Identity(d), (i, j))
+                      for i, j, d in zip(idx, self.arg_idx, n.shape) if d != 1]
+            return [Term(1, tuple(deltas))]
+        if isinstance(n, Transpose):
+            return self.lin(n.x, (c, r))
+        if isinstance(n, Add):
+            return [t for term in n.terms for t in self.lin(term, idx)]
+        if isinstance(n, Scale):
+            if n.s in self.depends and n.x in self.depends:
+                raise NotLinear(repr(n))
+            if n.s in self.depends:
+                return self.times([self.factor(n.x, idx)], self.lin(n.s, (None, None)))
+            return self.times([Factor(n.s, ())], self.lin(n.x, idx))
+        if isinstance(n, MatMul):
+            return self.matmul(n, idx)
+        if isinstance(n, Hadamard):
+            dep = [f for f in n.factors if f in self.depends]
+            if len(dep) != 1:
+                raise NotLinear(repr(n))
+            rest = [f for f in n.factors if f is not dep[0]]
+            const = rest[0] if len(rest) == 1 else Hadamard(tuple(rest))
+            return self.times([self.factor(const, idx)], self.lin(dep[0], idx))
+        if isinstance(n, Divide):
+            if n.b in self.depends:
+                raise NotLinear(repr(n))
+            recip = simplify(Divide(Ones(n.b.shape), n.b))
+            return self.times([self.factor(recip, idx)], self.lin(n.a, idx))
+        if isinstance(n, Power) and n.p is Const(1):
+            return self.lin(n.x, idx)
+        if isinstance(n, Broadcast):
+            (xr, xc), (R, C) = n.x.shape, n.shape
+            inner = (r if xr != 1 else None, c if xc != 1 else None)
+            ones = []
+            if xr == 1 and R != 1:
+                ones.append(Factor(Ones((R, 1)), (r,)))
+            if xc == 1 and C != 1:
+                ones.append(Factor(Ones((C, 1)), (c,)))
+            return self.times(ones, self.lin(n.x, inner))
+        if isinstance(n, Sum):
+            rr, cc = (self.fresh(d) for d in n.x.shape)
+            return self.lin(n.x, (rr, cc))
+        if isinstance(n, Trace):
+            a = self.fresh(n.x.shape[0])
+            return self.lin(n.x, (a, a))
+        if isinstance(n, DiagMat):
+            delta = [Factor(Identity(n.shape[0]), (r, c))] if n.shape[0] != 1 else []
+            return self.times(delta, self.lin(n.x, (r, None)))
+        if isinstance(n, DiagVec):
+            return self.lin(n.x, (r, r))
+        if isinstance(n, Zero):
+            return []
+        raise NotLinear(f"{type(n).__name__} of the argument: {n!r}")
+
+    def matmul(self, n: MatMul, idx) -> list[Term]:
+        fs = n.factors
+        dep = [i for i, f in enumerate(fs) if f in self.depends]
+        if len(dep) != 1:
+            raise NotLinear(repr(n))
+        i = dep[0]
+        left, right = fs[:i], fs[i + 1:]
+        r, c = idx
+        consts = []
+        inner_r, inner_c = r, c
+        if left:
+            p = left[0] if len(left) == 1 else MatMul(tuple(left))
+            inner_r = self.fresh(p.shape[1])
+            consts.append(self.factor(p, (r, inner_r)))
+        if right:
+            q = right[0] if len(right) == 1 else MatMul(tuple(right))
+            inner_c = self.fresh(q.shape[0])
+            consts.append(self.factor(q, (inner_c, c)))
+        return self.times(consts, self.lin(fs[i], (inner_r, inner_c)))
+
+    @staticmethod
+    def times(factors: list[Factor], terms: list[Term]) -> list[Term]:
+        return [Term(t.coef, tuple(factors) + t.factors) for t in terms]
+
+
+# ---- tidying: deltas, transposes, numbers --------------------------------------------------
+
+def tidy(t: Tensor) -> Tensor:
+    """Deltas on summed indices substituted away, transposes turned into swapped indices,
+    numeric factors in the coefficient, summed indices renamed a, b, c, ... per term."""
+    sizes = dict(t.sizes)
+    terms = []
+    for term in t.terms:
+        term = _tidy_term(term, set(t.free), sizes)
+        if term is not None:
+            terms.append(term)
+    return Tensor(t.free, tuple(terms), sizes)
+
+
+def _normal_factors(factors, coef):
+    """Split scalings and transposes out of factors; returns (coef, factors) or None for 0."""
+    out = []
+    stack = list(reversed(factors))
+    while stack:
+        f = stack.pop()
+        node, idx = f.node, f.idx
+        if isinstance(node, Transpose):
+            stack.append(Factor(node.x, tuple(reversed(idx))))
+            continue
+        if isinstance(node, Const):
+            coef = coef * node.value
+            continue
+        if isinstance(node, Scale):
+            stack.append(Factor(node.x, idx))
+            stack.append(Factor(node.s, ()))
+            continue
+        if isinstance(node, Zero) or (isinstance(node, Const) and node.value == 0):
+            return None
+        out.append(Factor(node, idx))
+    if coef == 0:
+        return None
+    return coef, out
+
+
+def _tidy_term(term: Term, free: set[str], sizes: dict) -> Term | None:
+    got = _normal_factors(term.factors, term.coef)
+    if got is None:
+        return None
+    coef, factors = got
+    changed = True
+    while changed:
+        changed = False
+        for n, f in enumerate(factors):
+            if not f.is_delta:
+                continue
+            a, b = f.idx
+            rest = factors[:n] + factors[n + 1:]
+            if a == b:
+                if a in free:                               # δ_aa = 1 for each a
+                    if not any(a in g.idx for g in rest):
+                        rest = rest + [Factor(Ones((sizes[a], 1)), (a,))]
+                else:                                       # Σ_a δ_aa = n
+                    rest = rest + [Factor(simplify(DimValue(sizes[a])), ())]
+            elif b not in free or a not in free:
+                old, new = (b, a) if b not in free else (a, b)
+                rest = [Factor(g.node, tuple(new if i == old else i for i in g.idx))
+                        for g in rest]
+            else:
+                continue
+            factors = rest
+            changed = True
+            break
+    # a ones factor only carries its indices: 1_a is 1, Σ_a 1_a is the size of a
+    ones = [i for f in factors if isinstance(f.node, Ones) for i in f.idx]
+    factors = [f for f in factors if not isinstance(f.node, Ones)]
+    for i in dict.fromkeys(ones):
+        if any(i in g.idx for g in factors):
+            continue
+        if i in free:
+            factors.append(Factor(Ones((sizes[i], 1)), (i,)))
+        else:
+            factors.append(Factor(simplify(DimValue(sizes[i])), ()))
+    got = _normal_factors(factors, coef)
+    if got is None:
+        return None
+    coef, factors = got
+    rank = {i: n for n, i in enumerate(sorted(free))}
+
+    def first(f):             # deltas first, then by the earliest free index carried
+        return (not f.is_delta, isinstance(f.node, Ones),
+                min((rank.get(i, len(rank)) for i in f.idx), default=len(rank)))
+    factors.sort(key=first)
+    # summed indices named a, b, c, ... in order of appearance
+    mapping: dict[str, str] = {}
+    letters = iter(DUMMIES)
+    for f in factors:
+        for i in f.idx:
+            if i not in free and i not in mapping:
+                mapping[i] = next(letters)
+                sizes[mapping[i]] = sizes[i]
+    factors = [Factor(f.node, tuple(mapping.get(i, i) for i in f.idx)) for f in factors]
+    factors = [Factor(f.node, tuple(sorted(f.idx))) if f.is_delta else f for f in factors]
+    return Term(coef, tuple(factors))
+
+
+# ---- the Kronecker (vec) form ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KronTerm:
+    """coef · scalar · (left ⊗ right), followed by K (`commute="right"`) or preceded by
+    K' (`commute="left"`); `scalar` is None or a scalar node."""
+    coef: int | float
+    scalar: Node | None
+    left: Node
+    right: Node
+    commute: str | None = None
+
+
+@dataclass(frozen=True)
+class Kron:
+    """d vec(Y)/d vec(X) (numerator layout: vec(Y) indexes the rows) as a sum of
+    Kronecker products, vec column-major; `k_shape` is the shape of the matrix whose vec
+    K transposes (K vec(A) = vec(A') for A of that shape)."""
+    terms: tuple[KronTerm, ...]
+    k_shape: tuple[Dim, Dim]
+
+    def transposed(self) -> Kron:
+        """The denominator layout: (A ⊗ B)' = A' ⊗ B', ((A ⊗ B) K)' = K' (A' ⊗ B')."""
+        side = {None: None, "right": "left", "left": "right"}
+        return Kron(tuple(KronTerm(t.coef, t.scalar, simplify(Transpose(t.left)),
+                                   simplify(Transpose(t.right)), side[t.commute])
+                          for t in self.terms), self.k_shape)
+
+
+def kron_form(jvp: Node, v: Var) -> Kron | None:
+    """The Kronecker form of the linear map `dX ↦ jvp` (linear in `v` = dX), when every
+    term is a product chain with one factor dX or dX' (vec(L dX R) = (R' ⊗ L) vec(dX),
+    vec(L dX' R) = (R' ⊗ L) K vec(dX)); None otherwise."""
+    terms = jvp.terms if isinstance(jvp, Add) else (jvp,)
+    out = []
+    vector = 1 in v.shape
+    for term in terms:
+        coef, scalars, core = 1, [], term
+        while isinstance(core, Scale):
+            if isinstance(core.s, Const):
+                coef *= core.s.value
+            else:
+                scalars.append(core.s)
+            core = core.x
+        if any(v in set(walk(s)) for s in scalars):
+            return None
+        fs = list(core.factors) if isinstance(core, MatMul) else [core]
+        hits = [i for i, f in enumerate(fs) if f is v or (isinstance(f, Transpose) and f.x is v)]
+        if len(hits) != 1:
+            return None
+        i = hits[0]
+        if any(v in set(walk(f)) for n, f in enumerate(fs) if n != i):
+            return None
+        transposed = fs[i] is not v
+        rows, cols = fs[i].shape
+        left = _chain(fs[:i], rows)
+        right = _chain(fs[i + 1:], cols)
+        scalar = None
+        for s in scalars:
+            scalar = s if scalar is None else Scale(s, scalar)
+        out.append(KronTerm(coef, None if scalar is None else simplify(scalar),
+                            simplify(Transpose(right)), left,
+                            "right" if transposed and not vector else None))
+    return Kron(tuple(out), v.shape)
+
+
+def _chain(fs, n) -> Node:
+    if not fs:
+        return Identity(n) if n != 1 else Const(1)
+    return simplify(fs[0] if len(fs) == 1 else MatMul(tuple(fs)))
+
+
+# ---- numbers (for checks and tests; NumPy imported here only) ----------------------------
+
+def tensor_value(t: Tensor, values, dims, order: tuple[str, ...] | None = None):
+    """The tensor's entries as an array with axes in `order` (default `t.free`)."""
+    import numpy as np
+
+    from .evaluate import evaluate, size_of
+    order = tuple(order or t.free)
+    shape = tuple(size_of(t.sizes[i], dims) for i in order)
+    total = np.zeros(shape)
+    nodes = list({f.node: None for term in t.terms for f in term.factors})
+    vals = dict(zip(nodes, evaluate(nodes, values, dims))) if nodes else {}
+    for term in t.terms:
+        ops, subs = [], []
+        for f in term.factors:
+            a = vals[f.node]
+            ops.append(a.reshape([s for s in a.shape if s != 1]) if len(f.idx) < 2 else a)
+            if len(f.idx) == 0:
+                ops[-1] = a.reshape(())
+            subs.append("".join(_letter(i) for i in f.idx))
+        present = set("".join(subs))
+        for i in order:
+            if _letter(i) not in present:
+                ops.append(np.ones(size_of(t.sizes[i], dims)))
+                subs.append(_letter(i))
+        spec = ",".join(subs) + "->" + "".join(_letter(i) for i in order)
+        part = np.einsum(spec, *ops) if ops else np.ones(shape)
+        total = total + term.coef * part
+    return total
+
+
+def _letter(i: str) -> str:
+    assert len(i) == 1, i
+    return i
+
+
+def kron_value(k: Kron, values, dims):
+    """The matrix d vec(Y)/d vec(X) (or its transpose, for a transposed Kron)."""
+    import numpy as np
+
+    from .evaluate import evaluate, shape_of
+    total = None
+    for t in k.terms:
+        left, right = evaluate([t.left, t.right], values, dims)
+        m = np.kron(left, right) * t.coef
+        if t.scalar is not None:
+            m = m * evaluate(t.scalar, values, dims)[0, 0]
+        if t.commute is not None:
+            kk = commutation(*shape_of(Var("_", k.k_shape), dims))
+            m = m @ kk if t.commute == "right" else kk.T @ m
+        total = m if total is None else total + m
+    return total
+
+
+def commutation(r: int, c: int):
+    """K with K vec(A) = vec(A') for an r x c matrix A (vec column-major)."""
+    import numpy as np
+    k = np.zeros((r * c, r * c))
+    for i in range(r):
+        for j in range(c):
+            k[j + i * c, i + j * r] = 1.0
+    return k
