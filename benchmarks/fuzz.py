@@ -393,32 +393,36 @@ def random_text():
 
 # ---- family "grammar": shape-blind expressions -------------------------------------------
 
-def _atoms():
-    return st.one_of(
-        st.sampled_from(GREEK + VECTOR_NAMES + MATRIX_NAMES),
-        st.sampled_from(PYTHON_NAMES),
-        st.sampled_from(ODD_NAMES),
-        st.sampled_from(NUMBERS),
-        st.sampled_from(["eye", "vector(1)", "matrix(0)", "vector(alpha)"]),
-    )
+ATOMS = (GREEK + VECTOR_NAMES + MATRIX_NAMES, PYTHON_NAMES, ODD_NAMES, NUMBERS,
+         ["eye", "vector(1)", "matrix(0)", "vector(alpha)"])
 
 
-def _extend(children):
-    binary = st.tuples(children, _space(), st.sampled_from(BINARY_OPS), _space(), children)
-    return st.one_of(
-        binary.map(lambda t: "".join(t)),
-        st.tuples(children, st.sampled_from(TRANSPOSES)).map("".join),
-        st.tuples(st.sampled_from(["-", "+", "--", "-+"]), children).map("".join),
-        children.map(lambda c: f"({c})"),
-        st.tuples(st.sampled_from(FUNCTIONS + ODD_FUNCTIONS),
-                  st.lists(children, min_size=0, max_size=3)).map(
-            lambda t: f"{t[0]}({', '.join(t[1])})"),
-        st.tuples(children, st.sampled_from(ODD_OPS), children).map("".join),
-    )
+def _blind(draw, depth: int) -> str:
+    """A shape-blind expression over the grammar (and a little outside it)."""
+    if depth <= 0 or draw(st.integers(0, 3)) == 0:
+        return draw(st.sampled_from(draw(st.sampled_from(ATOMS))))
+    how = draw(st.integers(0, 9))
+    sub = lambda: _blind(draw, depth - 1)  # noqa: E731
+    if how <= 3:
+        space = draw(st.sampled_from(["", "", " ", "\t", " # c\n"]))
+        op = draw(st.sampled_from(BINARY_OPS))
+        return f"{sub()}{space}{op}{space}{sub()}"
+    if how == 4:
+        return sub() + draw(st.sampled_from(TRANSPOSES))
+    if how == 5:
+        return draw(st.sampled_from(["-", "+", "--", "-+"])) + sub()
+    if how == 6:
+        return f"({sub()})"
+    if how in (7, 8):
+        f = draw(st.sampled_from(FUNCTIONS + ODD_FUNCTIONS))
+        args = [sub() for _ in range(draw(st.sampled_from([1, 1, 1, 0, 2, 3])))]
+        return f"{f}({', '.join(args)})"
+    return f"{sub()}{draw(st.sampled_from(ODD_OPS))}{sub()}"
 
 
-def expressions():
-    return st.recursive(_atoms(), _extend, max_leaves=12)
+@st.composite
+def expressions(draw):
+    return _blind(draw, draw(st.integers(0, 5)))
 
 
 @st.composite

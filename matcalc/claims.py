@@ -92,10 +92,9 @@ def verify_claim(d, text: str, seed: int = 0) -> ClaimResult:
     if got != want:
         hint = ""
         if (got[1], got[0]) == want:
-            hint = (f"\nyour formula has the shape of the transpose: in {layout} layout "
-                    f"dL/d{name} is {_shape(want)}")
+            hint = "\nyours has the shape of the transpose: the transposes are in the wrong order"
         return result(False, "wrong shape", math.inf,
-                      f"{name}: WRONG SHAPE: your formula is {_shape(got)}, but d/d{name} in "
+                      f"{name}: WRONG SHAPE: your formula is {_shape(got)}, but {d._lhs(name)} in "
                       f"{layout} layout is {_shape(want)}{hint}\n  correct: {name} = {true.text}")
     truth = d.adjoint_form(name) if name in d.derivatives else expansions[name]
     ok, err = check_claim(d.output, d.adjoint_upstream, truth,

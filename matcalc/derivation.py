@@ -8,15 +8,14 @@ imported only when those methods are called.
 """
 from __future__ import annotations
 
-import keyword
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import expr as E
 from .errors import MatcalcError, NameError_, OptionError
 from .layout import LAYOUTS, from_layout, to_layout, upstream_var
+from .printing.numpy import python_name
 
-PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | {"np"}
 
 
 def json_shape(shape: E.Shape) -> list:
@@ -27,10 +26,6 @@ def json_shape(shape: E.Shape) -> list:
     if c == 1:
         return [r]
     return [r, c]
-
-
-def python_name(name: str) -> str:
-    return name + "_" if name in PY_RESERVED else name
 
 
 @dataclass
@@ -131,7 +126,7 @@ class Derivation:
     def steps(self) -> list["Step"]:
         """The adjoint equation of every named intermediate and input, in reverse program
         order, written in terms of the named intermediates (empty for one statement)."""
-        if not self.typed.intermediates:
+        if len(self.typed.statements) < 2:
             return []
         from .steps import program_steps
         return program_steps(self)

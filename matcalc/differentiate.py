@@ -18,7 +18,7 @@ def _rules():
 def vjp(output: Node, seed: Node, wrt: list[Var]) -> dict[Var, Node]:
     """Adjoint of each Var in `wrt` when `output` receives the adjoint `seed`."""
     table = _rules()
-    order = list(walk(output))                     # children before parents
+    order = list(walk(output, last_child_first=True))   # children before parents
     targets = set(wrt)
     depends: set[Node] = set()
     for node in order:

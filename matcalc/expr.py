@@ -579,8 +579,10 @@ def eye_like(x: Node) -> Node:
     return Identity(x.shape[0])
 
 
-def walk(root: Node) -> Iterator[Node]:
-    """Every node reachable from root once, children before parents (iterative)."""
+def walk(root: Node, last_child_first: bool = False) -> Iterator[Node]:
+    """Every node reachable from root once, children before parents (iterative).
+    Children are visited first to last, or last to first: reversed, that order makes a
+    reverse sweep reach the operands of a sum in the order they were written."""
     seen: set[int] = set()
     stack: list[tuple[Node, bool]] = [(root, False)]
     while stack:
@@ -592,7 +594,8 @@ def walk(root: Node) -> Iterator[Node]:
             continue
         seen.add(id(node))
         stack.append((node, True))
-        for c in reversed(node.children):
+        kids = node.children if last_child_first else reversed(node.children)
+        for c in kids:
             if id(c) not in seen:
                 stack.append((c, False))
 

@@ -67,6 +67,10 @@ def assign_dims(*nodes) -> dict:
     return {d: SIZES[i % len(SIZES)] for i, d in enumerate(names)}
 
 
+def transposed(shape):
+    return (shape[1], shape[0])
+
+
 def is_square_var(v: E.Var) -> bool:
     r, c = v.shape
     return r == c and r != 1
@@ -339,12 +343,10 @@ def _loss(y: sympy.Matrix, u: sympy.Matrix | None):
 def sympy_gradient(output: E.Node, var: E.Var, env, upstream=None) -> sympy.Matrix:
     """The exact derivative in the adjoint convention (the shape of `var`): `[df/dX_ij]`
     for a scalar output f, else the gradient of `L = sum_ij U_ij Y_ij` with
-    `U = env[upstream.name]`. `env` maps `var.name` to a matrix of symbols (an entry
-    that is a number instead is held fixed: its derivative is reported as nan)."""
+    `U = env[upstream.name]`. `env` maps `var.name` to a matrix of symbols."""
     loss = sympy_loss(output, env, upstream)
     x = env[var.name]
-    return sympy.Matrix(x.shape[0], x.shape[1], lambda i, j: sympy.diff(loss, x[i, j])
-                        if isinstance(x[i, j], sympy.Symbol) else sympy.nan)
+    return sympy.Matrix(x.shape[0], x.shape[1], lambda i, j: sympy.diff(loss, x[i, j]))
 
 
 def sympy_loss(output: E.Node, env, upstream=None):
@@ -568,6 +570,9 @@ def check_program(program: str, shapes=None, wrt=None, seed: int = 0, signed: bo
                          f"{where}: d/d{name} vs finite differences")
             checks += 2
             node = d.derivatives[name].node
+            want_shape = transposed(var.shape) if layout == "numerator" else var.shape
+            assert node.shape == want_shape, f"{where}: d/d{name} has shape {node.shape}, " \
+                f"expected {want_shape} in this layout"
             if layout == "numerator":
                 # numerator = transpose of denominator, the upstream transposed alike
                 vals = dict(values)
