@@ -300,6 +300,17 @@ def test_hessian_of_log_det_is_a_fourth_order_tensor(layout):
     assert x.shape == ["n"] * 4
 
 
+def test_log_det_tensor_code_computes_the_inverse_once():
+    code = derive("log(det(X))", "hessian")["X"].numpy
+    assert code == "(t := np.linalg.inv(X), -np.einsum('li,jk->klij', t, t))[-1]"
+
+
+def test_program_names_are_reused_for_repeated_parts():
+    d = derive("z = X*w; s = sigmoid(z); f = sum(log(s))", "hessian", wrt=["w"])
+    assert d["w"].text == "-X'*diag(s .* (1 - s))*X"
+    assert d["w"].where == {"s": "sigmoid(X*w)"}
+
+
 def test_log_det_index_form_entry_by_entry():
     # the index form, read literally, against second differences of log det
     rng = np.random.default_rng(1)

@@ -200,7 +200,7 @@ def programs(draw):
     shape = draw(st.sampled_from(SHAPES + [(1, 1)] * 3))     # scalar outputs more often
     text = draw(expr(shape, DEPTH))
     names = set(re.findall(r"[A-Za-z][A-Za-z0-9_]*", text))
-    assume(names & set(DECLARED) | names & {"alpha", "beta"})
+    assume(names & (set(DECLARED) | {"alpha", "beta"}))        # something to differentiate
     return text, {k: v for k, v in DECLARED.items() if k in names}
 
 
