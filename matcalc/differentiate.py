@@ -37,7 +37,7 @@ def vjp(output: Node, seed: Node, wrt: list[Var]) -> dict[Var, Node]:
             raise NotImplementedError(f"no derivative rule for {type(node).__name__}")
         kids = node.children
         if callable(rule):
-            shares = rule(g, node)
+            shares = rule(g, node, [c in depends for c in kids])
         else:
             shares = [None if r is None or c not in depends else r(g, node, *kids)
                       for r, c in zip(rule, kids)]

@@ -532,6 +532,16 @@ def _additive_chain(n) -> tuple[list[int], list]:
     return signs[::-1], kids[::-1]
 
 
+def _product_chain(n) -> list:
+    """The operands of a maximal left-nested chain of * and @."""
+    kids = []
+    while isinstance(n, S.Binary) and n.op in ("*", "@"):
+        kids.append(n.right)
+        n = n.left
+    kids.append(n)
+    return kids[::-1]
+
+
 def _ast_children(n) -> tuple:
     if isinstance(n, S.Binary):
         return (n.left, n.right)
@@ -610,21 +620,35 @@ class _Build:
             n, done = stack.pop()
             if id(n) in memo:
                 continue
+            # chains a + b - c + ... and A*B*C*... become one n-ary node, built once
+            # (linear time: folding them pairwise would copy the chain at every step)
+            chain = None
             if _is_additive(n):
-                # a chain a + b - c + ... becomes one n-ary sum, built once (linear time)
-                signs, kids = _additive_chain(n)
+                signs, kids = chain = _additive_chain(n)
+            elif self._is_matrix_chain(n):
+                kids = chain = _product_chain(n)
             else:
                 kids = _ast_children(n)
             if done or not kids:
-                if _is_additive(n):
-                    memo[id(n)] = self._sum(n, signs, [memo[id(k)] for k in kids])
+                parts = [memo[id(k)] for k in kids]
+                if chain is None:
+                    memo[id(n)] = self._node(n, parts, env)
+                elif _is_additive(n):
+                    memo[id(n)] = self._sum(n, signs, parts)
                 else:
-                    memo[id(n)] = self._node(n, [memo[id(k)] for k in kids], env)
+                    memo[id(n)] = E.MatMul(tuple(parts))
             else:
                 stack.append((n, True))
                 for k in reversed(kids):
                     stack.append((k, False))
         return memo[id(root)]
+
+    def _is_matrix_chain(self, n) -> bool:
+        """A left-nested chain of * or @ whose operands are all non-scalars (a product)."""
+        if not (isinstance(n, S.Binary) and n.op in ("*", "@") and
+                isinstance(n.left, S.Binary) and n.left.op in ("*", "@")):
+            return False
+        return all(not self.inf.types[id(k)].is_scalar for k in _product_chain(n))
 
     def _sum(self, n, signs: list[int], kids: list[E.Node]) -> E.Node:
         """The terms of an additive chain, each broadcast to the sum's shape (broadcasting

@@ -226,6 +226,9 @@ _TCOUNT: dict[Node, int] = {}
 
 def transposes(n: Node) -> int:
     """Number of transpose nodes in the tree of n (shared subtrees counted each time)."""
+    hit = _TCOUNT.get(n)
+    if hit is not None:
+        return hit
     for m in walk(n):
         if m not in _TCOUNT:
             _TCOUNT[m] = isinstance(m, Transpose) + sum(_TCOUNT[c] for c in m.children)
@@ -237,6 +240,9 @@ _SIZE: dict[Node, int] = {}
 
 def size(n: Node) -> int:
     """Tree size of n (shared subtrees counted each time): the readability measure."""
+    hit = _SIZE.get(n)
+    if hit is not None:
+        return hit
     for m in walk(n):
         if m not in _SIZE:
             _SIZE[m] = 1 + sum(_SIZE[c] for c in m.children)

@@ -4,10 +4,11 @@ f' written in terms of the node's own value y where that is how the textbook wri
 from matcalc.expr import Const, Divide, Func, Hadamard, Power, Sum, Zero
 
 
-def _hadamard(g, y):
+def _hadamard(g, y, need):
     # d(a .* b .* c) = da .* b .* c + a .* db .* c + ...
     fs = y.factors
-    return tuple(Hadamard((g,) + fs[:i] + fs[i + 1:]) for i in range(len(fs)))
+    return tuple(Hadamard((g,) + fs[:i] + fs[i + 1:]) if need[i] else None
+                 for i in range(len(fs)))
 
 
 def _func(g, y, x):

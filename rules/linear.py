@@ -4,11 +4,14 @@ from matcalc.expr import (Add, Broadcast, DiagMat, DiagVec, Identity, MatMul, On
                           Sum, Trace, Transpose, broadcast_to)
 
 
-def _matmul(g, y):
+def _matmul(g, y, need):
     # d(A1 ... An) = sum_i A1..A(i-1) dAi A(i+1)..An  =>  Ai <- (A1..A(i-1))' g (A(i+1)..An)'
     fs = y.factors
     out = []
     for i in range(len(fs)):
+        if not need[i]:
+            out.append(None)
+            continue
         left = [f.T for f in reversed(fs[:i])]
         right = [f.T for f in reversed(fs[i + 1:])]
         chain = left + [g] + right
@@ -28,7 +31,7 @@ def _unbroadcast(g, y, x):
 
 
 VJP = {
-    Add:       lambda g, y: tuple(g for _ in y.terms),           # d(a + b) = da + db
+    Add:       lambda g, y, need: tuple(g for _ in y.terms),     # d(a + b) = da + db
     MatMul:    _matmul,
     Scale:     (lambda g, y, s, x: Sum(g * x),                   # d(s X) = ds X + s dX
                 lambda g, y, s, x: s * g),
