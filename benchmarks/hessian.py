@@ -105,7 +105,7 @@ def best_times(fns: dict, repeat: int) -> dict:
         fn()                                               # warm-up (jax: compilation)
         first = max(first, time.perf_counter() - t0)
     best = {name: float("inf") for name in fns}
-    rounds = max(repeat, min(500, int(0.5 / max(first, 1e-6))))    # fast calls: more rounds
+    rounds = max(repeat, min(500, int(2.0 / max(first, 1e-6))))    # fast calls: more rounds
     for _ in range(rounds):
         for name, fn in fns.items():
             t0 = time.perf_counter()

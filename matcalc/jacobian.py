@@ -46,7 +46,7 @@ from .derivation import Derivation, json_shape, python_name
 from .differentiate import vjp
 from .errors import OptionError
 from .layout import substitute
-from .simplify import simplify, size, transposes
+from .simplify import simplify, transposes
 from .tensor import Kron, Tensor, axes, index_form, kron_form
 
 MODES = ("jacobian", "hessian", "hvp")
@@ -82,7 +82,7 @@ def matrix_of(node: E.Node, u: E.Var) -> E.Node | None:
             return E.Identity(m)
         if isinstance(n, E.Add):
             parts = [mat(t) for t in n.terms]
-            return None if any(p is None for p in parts) else E.Add(tuple(parts))
+            return None if any(p is None for p in parts) else _collect_diagonals(parts)
         if isinstance(n, E.Scale):
             if n.s in depends and n.x in depends:
                 return None
@@ -269,6 +269,37 @@ def pair_transposes(node: E.Node) -> E.Node:
             new = E.Add(tuple(out))
         memo[n] = new
     return memo[node]
+
+
+def _collect_diagonals(parts: list[E.Node]) -> E.Node:
+    """Σ diag(d_t)*R as diag(Σ d_t)*R when every part ends in the same R:
+    W - 2*diag(s)*W is diag(1 - 2*s)*W."""
+    parts = [simplify(p) for p in parts]
+    split = [_diagonal_and_rest(p) for p in parts]
+    rest = split[0][1]
+    if any(r is not rest for _, r in split[1:]) or any(d is None for d, _ in split):
+        return E.Add(tuple(parts))
+    d = simplify(E.Add(tuple(d for d, _ in split)))
+    return E.DiagMat(d) if rest is None else E.DiagMat(d) @ rest
+
+
+def _diagonal_and_rest(p: E.Node) -> tuple[E.Node | None, E.Node | None]:
+    """(d, R) with p = diag(d)*R (R None for the identity), or (None, None)."""
+    c = None
+    while isinstance(p, E.Scale):
+        c = p.s if c is None else E.Scale(p.s, c)
+        p = p.x
+    n = p.shape[0]
+    if isinstance(p, E.Identity):
+        d, rest = E.Ones((n, 1)), None
+    elif isinstance(p, E.DiagMat):
+        d, rest = p.x, None
+    elif isinstance(p, E.MatMul) and isinstance(p.factors[0], E.DiagMat):
+        fs = p.factors
+        d, rest = fs[0].x, (fs[1] if len(fs) == 2 else E.MatMul(fs[1:]))
+    else:
+        d, rest = E.Ones((n, 1)), p
+    return (d if c is None else simplify(E.Scale(c, d))), rest
 
 
 def _product(fs) -> E.Node | None:
@@ -502,7 +533,7 @@ class HigherDerivative:
         den = den if den is not None else simplify(num.T)
         if self.symmetric:                                  # H = H': the clearer spelling
             from .printing import to_text
-            best = min((num, den), key=lambda m: (transposes(m), size(m), to_text(m)))
+            best = min((num, den), key=lambda m: (transposes(m), dag_size(m), to_text(m)))
             return best, best
         return num, den
 
@@ -533,16 +564,53 @@ class HigherDerivative:
         return self.dims
 
     # -- spellings -----------------------------------------------------------------------
-    def _rename(self, node: E.Node) -> E.Node:
-        return substitute(node, self.names) if self.names else node
+    def _rename(self, node: E.Node, names: dict | None = None) -> E.Node:
+        names = self.names if names is None else names
+        return substitute(node, names) if names else node
 
-    def _ordered_names(self) -> list[tuple[E.Var, E.Node]]:
+    def _ordered_names(self, names: dict | None = None) -> list[tuple[E.Var, E.Node]]:
         """(name, definition) pairs, each definition using only earlier names."""
-        pairs = []
-        for n, v in reversed(list(self.names.items())):       # innermost first
-            inner = {m: w for m, w in self.names.items() if m is not n}
-            pairs.append((v, substitute(n, inner) if inner else n))
+        names = self.names if names is None else names
+        pending = []
+        for n, v in reversed(list(names.items())):            # innermost first
+            inner = {m: w for m, w in names.items() if m is not n}
+            pending.append((v, substitute(n, inner) if inner else n))
+        pairs: list[tuple[E.Var, E.Node]] = []
+        while pending:                                          # definitions before uses
+            done = {v for v, _ in pairs}
+            k = next((i for i, (_, d) in enumerate(pending)
+                      if all(w in done for w in E.variables(d) if w in names.values())), 0)
+            pairs.append(pending.pop(k))
         return pairs
+
+    @cached_property
+    def _numpy_parts(self) -> tuple[list[tuple[str, str]], str]:
+        """([(python name, code)], body): the named subexpressions, and for an einsum the
+        factors it uses more than once (`t1 = np.linalg.inv(X)`), then the result."""
+        owner = self.owner
+        names = dict(self.names)
+        if self.node is None:
+            uses: dict[E.Node, int] = {}
+            for term in self.tensor.terms:
+                for f in term.factors:
+                    uses[f.node] = uses.get(f.node, 0) + 1
+            taken = owner.taken | {v.name for v in names.values()}
+            for n, k in uses.items():
+                if k > 1 and n not in names and not isinstance(
+                        n, (E.Var, E.Identity, E.Ones, E.Const, E.DimValue, E.Transpose)):
+                    v = E.Var(_fresh(("t",), taken), n.shape)
+                    taken.add(v.name)
+                    names[n] = v
+        pairs = [(python_name(v.name), owner.base._numpy(d))
+                 for v, d in self._ordered_names(names)]
+        if self.node is not None:
+            body = owner.base._numpy(self._rename(self.node, names))
+        else:
+            from .printing.index import einsum_code
+            body = einsum_code(self.tensor, self.axis_letters,
+                               lambda n: owner.base._numpy(self._rename(n, names)),
+                               owner.dim_code)
+        return pairs, body
 
     @cached_property
     def where(self) -> dict[str, str]:
@@ -619,37 +687,23 @@ class HigherDerivative:
     def numpy(self) -> str:
         """One self-contained NumPy expression for the full result (a tensor in the
         layout's axis order), named subexpressions bound first with `:=`."""
-        owner = self.owner
-        if self.node is not None:
-            body = owner.base._numpy(self._rename(self.node))
-        else:
-            from .printing.index import einsum_code
-            body = einsum_code(self.tensor, self.axis_letters,
-                               lambda n: owner.base._numpy(self._rename(n)), owner.dim_code)
-        pairs = self._ordered_names()
+        pairs, body = self._numpy_parts
         if not pairs:
             return body
         # eval(code, {"np": np}, values) must work: names are bound by `:=` in order
-        binds = ", ".join(f"{python_name(v.name)} := {owner.base._numpy(d)}" for v, d in pairs)
+        binds = ", ".join(f"{name} := {code}" for name, code in pairs)
         return f"({binds}, {body})[-1]"
 
     def numpy_lines(self, target: str, bound: dict[str, str] | None = None) -> list[str]:
         """Statements that compute the result into `target`, named subexpressions first
         (except those already in `bound`, name -> code, which it updates)."""
-        owner = self.owner
         bound = {} if bound is None else bound
+        pairs, body = self._numpy_parts
         lines = []
-        for v, d in self._ordered_names():
-            name, code = python_name(v.name), owner.base._numpy(d)
+        for name, code in pairs:
             if bound.get(name) != code:
                 lines.append(f"{name} = {code}")
                 bound[name] = code
-        if self.node is not None:
-            body = owner.base._numpy(self._rename(self.node))
-        else:
-            from .printing.index import einsum_code
-            body = einsum_code(self.tensor, self.axis_letters,
-                               lambda n: owner.base._numpy(self._rename(n)), owner.dim_code)
         return lines + [f"{target} = {body}"]
 
     def to_json(self) -> dict:
@@ -793,16 +847,19 @@ class HigherDerivation:
                 f"∂²{y}/∂{a}{_sub(ia)}∂{b}{_sub(ib)}")
 
     def index_lhs_latex(self, d: HigherDerivative) -> str:
-        y = self._latex_name(self.output_name)
-
-        def sub(letters):
-            return f"_{{{letters}}}" if letters else ""
+        """∂Y_ij/∂X_kl in LaTeX (a name with its own subscript is grouped: {W_{1}}_{kl})."""
+        def sub(name, letters):
+            tex = self._latex_name(name)
+            if not letters:
+                return tex
+            return f"{{{tex}}}_{{{letters}}}" if "_" in tex else f"{tex}_{{{letters}}}"
+        y = self.output_name
         if d.kind == "jacobian":
-            return (f"\\frac{{\\partial {y}{sub(d.out_letters)}}}"
-                    f"{{\\partial {self._latex_name(d.wrt.name)}{sub(d.in_letters)}}}")
+            return (f"\\frac{{\\partial {sub(y, d.out_letters)}}}"
+                    f"{{\\partial {sub(d.wrt.name, d.in_letters)}}}")
         a, b = d.name.split(",") if "," in d.name else (d.name, d.name)
-        return (f"\\frac{{\\partial^2 {y}}}{{\\partial {self._latex_name(a)}{sub(d.out_letters)}"
-                f" \\, \\partial {self._latex_name(b)}{sub(d.in_letters)}}}")
+        return (f"\\frac{{\\partial^2 {self._latex_name(y)}}}{{\\partial {sub(a, d.out_letters)}"
+                f" \\, \\partial {sub(b, d.in_letters)}}}")
 
     def dim_code(self, d) -> str:
         if isinstance(d, int):
@@ -996,7 +1053,6 @@ def _sub(letters: str) -> str:
 
 # ---- verification --------------------------------------------------------------------------
 
-STEP = 1e-5          # finite-difference step, relative to the largest entry moved
 POINTS = 3           # points tried before a result is reported as not checked
 
 
@@ -1005,12 +1061,16 @@ def check_higher(hd: HigherDerivation, seed: int = 0):
     differentiate (against differences of the output), then every result."""
     from dataclasses import replace
 
-    from .check import CheckReport, check_gradients
+    from .check import CheckReport, VarCheck, check_gradients
     results = {}
+    present = {v.name for v in E.variables(hd.output)}
     if hd.gradients:
-        report = check_gradients(hd.output, hd.gradients, None, seed=seed)
-        for name, r in report.results.items():
-            results[f"gradient {name}"] = replace(r, name=f"gradient {name}")
+        grads = {n: g for n, g in hd.gradients.items() if n in present}
+        report = check_gradients(hd.output, grads, None, seed=seed) if grads else None
+        for name in hd.gradients:
+            key = f"gradient {name}"
+            results[key] = replace(report.results[name], name=key) if name in grads else \
+                VarCheck(key, 0.0, True, f"{hd.output_name} does not depend on {name}: zero")
     dims_all: dict = {}
     for key, d in hd.derivatives.items():
         results[key], dims = _check_one(hd, d, seed)
@@ -1025,7 +1085,8 @@ def _check_one(hd: HigherDerivation, d: HigherDerivative, seed: int):
 
     from .check import TOLERANCE, VarCheck, assign_dims, find_point
     roots = [hd.output, d.of] + ([d.node] if d.node is not None else []) + \
-        ([d.jvp] if d.jvp is not None else []) + list(hd.directions.values())
+        ([d.jvp] if d.jvp is not None else []) + list(hd.directions.values()) + \
+        list(hd.inputs.values())                    # a variable the output ignores, too
     if d.tensor is not None:
         roots += [f.node for t in d.tensor.terms for f in t.factors]
     if d.kron is not None:
@@ -1170,6 +1231,7 @@ def _directional(node: E.Node, values, dims, moves: dict):
     when the stencil at step 2h disagrees (a kink, or strong curvature)."""
     import numpy as np
 
+    from .check import STEP
     from .evaluate import evaluate
     scale = max([1.0] + [float(np.abs(values[n]).max()) for n in moves])
     h = STEP * scale

@@ -532,10 +532,16 @@ def _additive_chain(n) -> tuple[list[int], list]:
     return signs[::-1], kids[::-1]
 
 
-def _product_chain(n) -> list:
-    """The operands of a maximal left-nested chain of * and @."""
-    kids = []
-    while isinstance(n, S.Binary) and n.op in ("*", "@"):
+def _is_product(n) -> bool:
+    return isinstance(n, S.Binary) and n.op in ("*", "@")
+
+
+def _product_chain(n, types) -> list:
+    """The operands of a maximal left-nested chain of * and @ (a scalar-valued partial
+    product such as (x'*x) in (x'*x)*A*x is an operand: it scales, it does not chain)."""
+    kids = [n.right]
+    n = n.left
+    while _is_product(n) and not types[id(n)].is_scalar:
         kids.append(n.right)
         n = n.left
     kids.append(n)
@@ -626,7 +632,7 @@ class _Build:
             if _is_additive(n):
                 signs, kids = chain = _additive_chain(n)
             elif self._is_matrix_chain(n):
-                kids = chain = _product_chain(n)
+                kids = chain = _product_chain(n, self.inf.types)
             else:
                 kids = _ast_children(n)
             if done or not kids:
@@ -645,10 +651,10 @@ class _Build:
 
     def _is_matrix_chain(self, n) -> bool:
         """A left-nested chain of * or @ whose operands are all non-scalars (a product)."""
-        if not (isinstance(n, S.Binary) and n.op in ("*", "@") and
-                isinstance(n.left, S.Binary) and n.left.op in ("*", "@")):
+        if not (_is_product(n) and _is_product(n.left)):
             return False
-        return all(not self.inf.types[id(k)].is_scalar for k in _product_chain(n))
+        return all(not self.inf.types[id(k)].is_scalar
+                   for k in _product_chain(n, self.inf.types))
 
     def _sum(self, n, signs: list[int], kids: list[E.Node]) -> E.Node:
         """The terms of an additive chain, each broadcast to the sum's shape (broadcasting

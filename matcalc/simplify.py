@@ -593,6 +593,12 @@ def _norm_sum(n: Sum) -> Node:
         a, b = x.factors
     else:
         a = b = None
+    if a is not None and a.shape[0] != 1 and a.shape[1] != 1:
+        for m, o in ((a, b), (b, a)):          # sum(M .* (u v')) = u' M v
+            if isinstance(o, MatMul) and o.factors[0].shape[1] == 1 and \
+                    o.factors[-1].shape[0] == 1 and len(o.factors) == 2:
+                u, v = o.factors
+                return mk(MatMul, (mk(Transpose, u), m, mk(Transpose, v)))
     if a is not None:
         if a.shape[1] == 1:
             return mk(MatMul, (mk(Transpose, a), b))              # sum(a .* b) = a'b

@@ -43,7 +43,7 @@ def _atomic(node: Node) -> bool:
     """Whether a factor's printed form takes a subscript without parentheses."""
     if isinstance(node, (Var, DimValue)) or (isinstance(node, Const) and node.value >= 0):
         return True
-    return isinstance(node, CALLS) and not (isinstance(node, Func) and node.name == "step")
+    return isinstance(node, CALLS)          # calls, and step(z), which prints as (z > 0)
 
 
 def _named(node: Node, rename: Mapping[Node, Node] | None) -> Node:
