@@ -69,15 +69,18 @@ def verify_claim(d, text: str, seed: int = 0) -> ClaimResult:
     true = d.derivatives[name] if name in d.derivatives else steps[name].derivative
     layout = d.layout
 
+    # in a program, the correct formula is shown as the notes write it: with the names
+    correct = steps[name].text if name in steps else true.text
+
     def result(ok, verdict, err, msg):
-        return ClaimResult(name, formula.strip(), ok, verdict, err, true.text, msg)
+        return ClaimResult(name, formula.strip(), ok, verdict, err, correct, msg)
     try:
         typed = infer_shapes(parse(formula), decls)
     except ShapeError as e:          # an ill-shaped hand derivation is a wrong answer
         e.with_source(formula)
         return result(False, "wrong shape", math.inf,
                       f"{name}: WRONG SHAPE: your formula does not fit together:\n"
-                      + _indent(e.render()) + f"\n  correct: {name} = {true.text}")
+                      + _indent(e.render()) + f"\n  correct: {name} = {correct}")
     except MatcalcError as e:
         raise e.with_source(formula)
     # the claim may use intermediates and the steps' adjoint names: expand them all
@@ -95,16 +98,17 @@ def verify_claim(d, text: str, seed: int = 0) -> ClaimResult:
             hint = "\nyours has the shape of the transpose: the transposes are in the wrong order"
         return result(False, "wrong shape", math.inf,
                       f"{name}: WRONG SHAPE: your formula is {_shape(got)}, but {d._lhs(name)} in "
-                      f"{layout} layout is {_shape(want)}{hint}\n  correct: {name} = {true.text}")
+                      f"{layout} layout is {_shape(want)}{hint}\n  correct: {name} = {correct}")
     truth = d.adjoint_form(name) if name in d.derivatives else expansions[name]
     ok, err = check_claim(d.output, d.adjoint_upstream, truth,
-                          from_layout(claimed, layout, d.adjoint_upstream), name, seed=seed)
+                          from_layout(claimed, layout, d.adjoint_upstream), name, seed=seed,
+                          labels=d.onehot)
     if ok:
         return result(True, "right", err,
-                      f"{name}: RIGHT (max rel. error {err:.1e} against {true.text})")
+                      f"{name}: RIGHT (max rel. error {err:.1e} against {correct})")
     return result(False, "wrong", err,
                   f"{name}: WRONG (relative error {err:.2g})\n  yours:   {name} = "
-                  f"{formula.strip()}\n  correct: {name} = {true.text}")
+                  f"{formula.strip()}\n  correct: {name} = {correct}")
 
 
 def from_layout_expanded(step, expansions, d) -> E.Node:

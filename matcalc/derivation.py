@@ -250,13 +250,15 @@ class Derivation:
 
         from .check import CheckReport, check_gradients
         grads = {n: self.adjoint_form(n) for n in self.derivatives}
-        report = check_gradients(self.output, grads, self.adjoint_upstream, seed=seed)
+        report = check_gradients(self.output, grads, self.adjoint_upstream, seed=seed,
+                                 labels=self.onehot)
         if not self.steps:
             return report
         from .steps import step_checks
         results = dict(report.results)
         for label, fn, step_grads in step_checks(self):
-            r = check_gradients(fn, step_grads, self.adjoint_upstream, seed=seed)
+            r = check_gradients(fn, step_grads, self.adjoint_upstream, seed=seed,
+                                labels=self.onehot)
             for name, res in r.results.items():
                 key = f"step d{name}" + (" (through every step)" if label == "inputs" else "")
                 results[key] = replace(res, name=key)
