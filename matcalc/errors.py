@@ -20,6 +20,9 @@ class Span:
         return Span(min(self.start, other.start), max(self.end, other.end))
 
 
+WINDOW = 100          # characters of a long source line shown around an error
+
+
 class MatcalcError(Exception):
     """An error in the user's input; `kind` says which (syntax, name, shape, option, ...)."""
 
@@ -51,12 +54,16 @@ class MatcalcError(Exception):
             if line_end < 0:
                 line_end = len(src)
             col = start - line_start + 1
-            text = src[line_start:line_end]
+            text = src[line_start:line_end].expandtabs(1)
             width = max(1, min(end, line_end) - start)
             lines.append(f"line {line_no}, column {col}: {self.message}")
-            shown = text.expandtabs(1)
+            # a long line is shown as a window around the span, elided with "..."
+            lo = max(0, col - 1 - WINDOW // 3)
+            hi = min(len(text), lo + WINDOW)
+            shown = ("..." if lo else "") + text[lo:hi] + ("..." if hi < len(text) else "")
+            pad = col - 1 - lo + (3 if lo else 0)
             lines.append("  " + shown)
-            lines.append("  " + " " * (col - 1) + "^" * width)
+            lines.append("  " + " " * pad + "^" * max(1, min(width, hi - (col - 1))))
         else:
             lines.append(self.message)
         if self.hint:

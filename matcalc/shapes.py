@@ -213,7 +213,9 @@ class _Infer:
 
     # -- helpers ---------------------------------------------------------------------
     def text(self, node) -> str:
-        return self.src[node.span.start:node.span.end]
+        """The operand as the user wrote it (its middle elided when it is long)."""
+        t = self.src[node.span.start:node.span.end]
+        return t if len(t) <= 60 else t[:28] + "..." + t[-28:]
 
     def show(self, t: Type) -> str:
         if t.is_scalar:

@@ -269,7 +269,9 @@ def test_ten_thousand_nested_parentheses_are_refused_fast():
     rendered = info.value.render().splitlines()
     assert rendered[0] == ("line 1, column 201: nesting too deep: more than 200 levels of "
                            "parentheses, calls, signs or powers")
-    assert rendered[2] == "  " + " " * 200 + "^"
+    # a long line is shown as a window around the span: the caret sits under its '('
+    assert rendered[1][rendered[2].index("^")] == "("
+    assert rendered[1].startswith("  ...(((")
     assert rendered[3] == "split the expression into named steps: t = ...; y = ..."
 
 
