@@ -8,15 +8,43 @@ module and nothing else to know what an expression means.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterable, Mapping
 from functools import reduce
-from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
-from matcalc.expr import (Add, Broadcast, Const, Det, DiagMat, DiagVec, Dim, DimValue,
-                          Divide, Func, Hadamard, Identity, Inv, LogDet, LogSumExp, MatMul,
-                          Node, Norm1, Norm2, Ones, Power, Scale, Softmax, Sum, Trace,
-                          Transpose, Var, Zero, walk)
+from matcalc.expr import (
+    Add,
+    Broadcast,
+    Const,
+    Det,
+    DiagMat,
+    DiagVec,
+    Dim,
+    DimValue,
+    Divide,
+    Func,
+    Hadamard,
+    Identity,
+    Inv,
+    LogDet,
+    LogSumExp,
+    MatMul,
+    Node,
+    Norm1,
+    Norm2,
+    Ones,
+    Power,
+    Scale,
+    Softmax,
+    Sum,
+    Trace,
+    Transpose,
+    Var,
+    Zero,
+    walk,
+)
 
 Values = Mapping[str, np.ndarray]
 Dims = Mapping[Dim, int]
@@ -103,7 +131,10 @@ def _logsumexp(node: LogSumExp, xs, env) -> np.ndarray:
 
 
 def _scalar(v) -> np.ndarray:
-    return np.full((1, 1), float(v))
+    try:
+        return np.full((1, 1), float(v))
+    except OverflowError:                  # an integer beyond float64 rounds to +-inf
+        return np.full((1, 1), math.inf if v > 0 else -math.inf)
 
 
 FUNCS: dict[str, Callable[[np.ndarray], np.ndarray]] = {

@@ -84,8 +84,9 @@ def program_steps(d) -> list[Step]:
     by_value: dict[Node, Node] = {}
     for name, node in stmts:
         if name in inter:            # the output too, when it is named: ds = L*(1 - L)
-            by_value[node] = inter[name]
-            by_value[simplify(node)] = inter[name]
+            for value in (node, simplify(node)):
+                if value.children:   # never a leaf: a zero is not "H1", a Var not its alias
+                    by_value[value] = inter[name]
 
     def named(node: Node) -> Node:
         node = simplify(node)
