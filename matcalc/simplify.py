@@ -514,12 +514,9 @@ def _norm_power(n: Power) -> Node:
             return x
         xv = const_value(x)
         if xv is not None:
-            try:
-                v = xv ** pv
-                if isinstance(v, (int, float)) and math.isfinite(v):
-                    return Const(v)
-            except (OverflowError, ZeroDivisionError):
-                pass
+            v = _fold_power(xv, pv)
+            if v is not None:
+                return Const(v)
         if isinstance(x, Power) and isinstance(x.p, Const) and isinstance(pv, int):
             return mk(Power, x.x, Const(x.p.value * pv))
         if x.shape == SCALAR:
@@ -538,6 +535,19 @@ def _norm_power(n: Power) -> Node:
 
 
 # ---- functions, reductions, matrix functions ---------------------------------------------
+
+def _fold_power(a, b):
+    """a^b as a number when it is a modest real number (never a huge exact power)."""
+    try:
+        f = math.pow(a, b)
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return None
+    if not math.isfinite(f) or abs(f) > 1e15:
+        return None
+    if isinstance(a, int) and isinstance(b, int) and b >= 0:
+        return a ** b                        # exact, and small by the test above
+    return f
+
 
 _ZERO_AT_ZERO = {"sin", "tan", "tanh", "relu", "abs", "sign", "sqrt", "step"}
 
