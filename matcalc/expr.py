@@ -34,7 +34,7 @@ _TABLE: dict[tuple, "Node"] = {}
 class Node:
     """Base of all IR nodes. Subclasses set `fields` (names of the constructor args)."""
 
-    __slots__ = ("args", "shape", "_key", "_depth", "__weakref__")
+    __slots__ = ("args", "shape", "children", "_key", "__weakref__")
     fields: tuple[str, ...] = ()
     children_fields: tuple[str, ...] = ()   # which fields hold child nodes (or tuples of them)
 
@@ -47,6 +47,7 @@ class Node:
         node = object.__new__(cls)
         node.args = args
         node._key = None
+        node.children = node._children()
         node.shape = node._check()
         _TABLE[key] = node
         return node
@@ -76,8 +77,8 @@ class Node:
             setattr(cls, f, property(lambda self, i=i: self.args[i]))
 
     # -- structure --------------------------------------------------------------------
-    @property
-    def children(self) -> tuple["Node", ...]:
+    def _children(self) -> tuple["Node", ...]:
+        """The child nodes, in field order (stored once: the IR is immutable)."""
         out: list[Node] = []
         fields = type(self).fields
         for f in type(self).children_fields:
@@ -112,19 +113,25 @@ class Node:
 
     @property
     def sort_key(self) -> str:
-        """A stable structural key (for ordering commutative operands deterministically)."""
+        """A stable structural key (for ordering commutative operands deterministically),
+        computed children first without recursion."""
         if self._key is None:
-            parts = []
-            for a in self.args:
-                if isinstance(a, Node):
-                    parts.append(a.sort_key)
-                elif isinstance(a, tuple):
-                    parts.append("(" + ",".join(x.sort_key if isinstance(x, Node) else repr(x)
-                                                for x in a) + ")")
-                else:
-                    parts.append(repr(a))
-            self._key = f"{type(self).__name__}[{';'.join(parts)}]"
+            for n in walk(self):
+                if n._key is None:
+                    n._key = n._own_key()
         return self._key
+
+    def _own_key(self) -> str:
+        parts = []
+        for a in self.args:
+            if isinstance(a, Node):
+                parts.append(a._key)
+            elif isinstance(a, tuple):
+                parts.append("(" + ",".join(x._key if isinstance(x, Node) else repr(x)
+                                            for x in a) + ")")
+            else:
+                parts.append(repr(a))
+        return f"{type(self).__name__}[{';'.join(parts)}]"
 
     def __repr__(self) -> str:
         return self.sort_key

@@ -75,9 +75,12 @@ def _parser():
     if _PARSER is None:
         import lark
 
+        # cache=True keeps lark's grammar analysis in a file of the temp directory, keyed
+        # by the grammar's hash: a new process then loads the parser instead of building it
         _PARSER = lark.Lark(_GRAMMAR.read_text(encoding="utf-8"), parser="lalr",
                             lexer="contextual", transformer=_Build(),
-                            postlex=_NewlinesInParens(), maybe_placeholders=False)
+                            postlex=_NewlinesInParens(), maybe_placeholders=False,
+                            cache=True)
     return _PARSER
 
 

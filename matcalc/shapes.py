@@ -464,7 +464,7 @@ class _Infer:
             return Type(d, d)
         arg = n.args[0]
         t = self.types[id(arg)]
-        shown = f"{self.text(arg)} ({self.show(t)})"
+        shown = _Lazy(lambda: f"{self.text(arg)} ({self.show(t)})")   # for error messages
         if f in ELEMENTWISE_FUNCS:
             return t
         if f in ("sum", "norm1", "norm2"):
@@ -507,6 +507,16 @@ class _Infer:
                 self.fail(f"{f}(c) needs a scalar c, not {shown}", n.span)
             return Type(DimVar(), 1) if f == "vector" else Type(DimVar(), DimVar())
         raise AssertionError(f)
+
+
+class _Lazy:
+    """A string computed only if a message is actually formatted."""
+
+    def __init__(self, make):
+        self.make = make
+
+    def __format__(self, spec) -> str:
+        return format(self.make(), spec)
 
 
 def _dim_names():

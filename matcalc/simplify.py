@@ -30,6 +30,9 @@ ONE = Const(1)
 
 def simplify(root: Node) -> Node:
     """The canonical form of `root` (same shape, same value)."""
+    hit = _MEMO.get(root)
+    if hit is not None:
+        return hit
     for node in walk(root):
         if node in _MEMO:
             continue
