@@ -20,9 +20,34 @@ from __future__ import annotations
 
 import math
 
-from .expr import (SCALAR, Add, Broadcast, Const, Det, DiagMat, DiagVec, DimValue, Divide,
-                   Func, Hadamard, Identity, Inv, LogDet, MatMul, Node, Norm1, Norm2, Ones,
-                   Power, Scale, Sum, Trace, Transpose, Zero, walk)
+from .expr import (
+    SCALAR,
+    Add,
+    Broadcast,
+    Const,
+    Det,
+    DiagMat,
+    DiagVec,
+    DimValue,
+    Divide,
+    Func,
+    Hadamard,
+    Identity,
+    Inv,
+    LogDet,
+    MatMul,
+    Node,
+    Norm1,
+    Norm2,
+    Ones,
+    Power,
+    Scale,
+    Sum,
+    Trace,
+    Transpose,
+    Zero,
+    walk,
+)
 
 _MEMO: dict[Node, Node] = {}
 ONE = Const(1)
@@ -95,7 +120,53 @@ def _scalar_factors(s: Node, coef, facs: dict[Node, float]):
     return coef
 
 
+def _sigmoids(facs: dict[Node, float]) -> None:
+    """exp(u) / (1 + exp(u)) is sigmoid(u), and 1 / (1 + exp(u)) is sigmoid(-u): the
+    logistic function in its own name (and computed stably by the printers)."""
+    for b, e in list(facs.items()):
+        if e != -1 or b not in facs:
+            continue
+        u = _one_plus_exp(b)
+        if u is None:
+            continue
+        del facs[b]
+        ex = Func("exp", u)
+        if facs.get(ex, 0) >= 1:
+            facs[ex] -= 1
+            s = mk(Func, "sigmoid", u)
+        else:
+            s = mk(Func, "sigmoid", mk(Scale, Const(-1), u))
+        facs[s] = facs.get(s, 0) + 1
+    # sigmoid(w) exp(-w) = sigmoid(-w): the pair a bottom-up pass leaves behind
+    changed = True
+    while changed:
+        changed = False
+        for b, e in list(facs.items()):
+            if e >= 1 and isinstance(b, Func) and b.name == "sigmoid":
+                v = mk(Scale, Const(-1), b.x)
+                ex = Func("exp", v)
+                if facs.get(ex, 0) >= 1:
+                    for k in (b, ex):
+                        facs[k] -= 1
+                        if facs[k] == 0:
+                            del facs[k]
+                    s = mk(Func, "sigmoid", v)
+                    facs[s] = facs.get(s, 0) + 1
+                    changed = True
+                    break
+
+
+def _one_plus_exp(b: Node) -> Node | None:
+    """u if b is 1 + exp(u)."""
+    if isinstance(b, Add) and len(b.terms) == 2:
+        one, ex = b.terms
+        if (isinstance(one, Ones) or one is ONE) and isinstance(ex, Func) and ex.name == "exp":
+            return ex.x
+    return None
+
+
 def _rebuild_scaled(coef, facs: dict[Node, float], core: Node | None, shape) -> Node:
+    _sigmoids(facs)
     if coef == 0:
         return zero(shape)
     items = sorted(((b, e) for b, e in facs.items() if e != 0),
@@ -472,6 +543,7 @@ def _norm_elementwise(n: Node) -> Node:
     facs: dict[Node, float] = {}
     sc: list[Node] = []
     _ew_factors(n, 1, facs, sc)
+    _sigmoids(facs)
     # commutative: factors in a stable order, the smaller first (da .* (z > 0))
     order = sorted(facs.items(), key=lambda be: (size(be[0]), be[0].sort_key))
     num = [b if e == 1 else Power(b, Const(e)) for b, e in order if e > 0]

@@ -637,9 +637,12 @@ def test_numpy_functions():
     assert run_numpy(Func("sqrt", x), positive=True) == "np.sqrt(x)"
     assert run_numpy(Func("relu", x)) == "np.maximum(x, 0)"
     assert run_numpy(Func("step", x)) == "np.heaviside(x, 0.0)"
-    assert run_numpy(Func("sigmoid", x)) == "0.5 * (1 + np.tanh(0.5 * x))"
+    # sigmoid as exp(-softplus(-x)): no overflow, relative precision in both tails
+    assert run_numpy(Func("sigmoid", x)) == "np.exp(-np.logaddexp(0, -x))"
     assert run_numpy(MatMul((Func("sigmoid", x), y.T))) == \
-        "np.outer(0.5 * (1 + np.tanh(0.5 * x)), y)"
+        "np.outer(np.exp(-np.logaddexp(0, -x)), y)"
+    assert run_numpy(Add((Ones(x.shape), -Func("sigmoid", x)))) == "np.exp(-np.logaddexp(0, x))"
+    assert run_numpy(Func("log", Func("sigmoid", x))) == "-np.logaddexp(0, -x)"
     assert run_numpy(Func("step", MatMul((S, x)))) == "np.heaviside(S @ x, 0.0)"
     run_numpy(Scale(alpha, Func("relu", Add((MatMul((X, A.T)), Broadcast(bm.T, (N, m)))))))
 

@@ -22,10 +22,39 @@ import keyword
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..expr import (SCALAR, Add, Broadcast, Const, Dim, DiagMat, Identity, MatMul, Node, Ones,
-                    Scale, Shape, Transpose, Var, variables)
-from .precedence import (ADD, ATOM, MUL, NEG, POSTFIX, Piece, PrintError, Printer,
-                         Product, format_number, needs_parens, product_of)
+from ..expr import (
+    SCALAR,
+    Add,
+    Broadcast,
+    Const,
+    DiagMat,
+    Dim,
+    Func,
+    Identity,
+    MatMul,
+    Node,
+    Ones,
+    Scale,
+    Shape,
+    Softmax,
+    Transpose,
+    Var,
+    variables,
+)
+from .precedence import (
+    ADD,
+    ATOM,
+    MUL,
+    NEG,
+    POSTFIX,
+    Piece,
+    Printer,
+    PrintError,
+    Product,
+    format_number,
+    needs_parens,
+    product_of,
+)
 
 PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | {"np"}
 
@@ -245,6 +274,9 @@ class NumpyPrinter(Printer):
         return None
 
     def _print_Add(self, e: Add) -> Value:
+        u = _one_minus_sigmoid(e)
+        if u is not None:                             # 1 - sigmoid(u) = sigmoid(-u), exactly
+            return self.sigmoid(self.print(u), negate=True)
         signs, values = [], []
         for i, t in enumerate(e.terms):
             neg = self.negated(t) if i else None
@@ -495,6 +527,10 @@ class NumpyPrinter(Printer):
         return self.transpose(self.print(e.x), e.x.shape)
 
     def _print_Func(self, e) -> Value:
+        if e.name == "log":
+            stable = self.stable_log(e.x)
+            if stable is not None:
+                return stable
         v = self.print(e.x)
         if e.name in ELEMENTWISE:
             return self.call(f"{ELEMENTWISE[e.name]}({v.text})", v.shape)
@@ -502,10 +538,35 @@ class NumpyPrinter(Printer):
             return self.call(f"np.maximum({v.text}, 0)", v.shape)
         if e.name == "step":                          # 1 where x > 0, keeping x's dtype
             return self.call(f"np.heaviside({v.text}, 0.0)", v.shape)
-        if e.name == "sigmoid":                       # stable: 0.5 (1 + tanh(x / 2))
-            half = self.binary(self.number(0.5), "*", v, v.shape)
-            return Value(f"0.5 * (1 + np.tanh({half.text}))", MUL, "*", v.shape)
+        if e.name == "sigmoid":
+            return self.sigmoid(v, negate=False)
         raise NotImplementedError(f"NumpyPrinter cannot print the function {e.name}")
+
+    def sigmoid(self, v: Value, negate: bool) -> Value:
+        """sigmoid(x) = exp(-log(1 + exp(-x))): no overflow, and full relative precision in
+        both tails (1 - sigmoid(x) is printed as sigmoid(-x), never as a difference)."""
+        arg = v.text if negate else self.negated_text(v)
+        return self.call(f"np.exp(-np.logaddexp(0, {arg}))", v.shape)
+
+    def negated_text(self, v: Value) -> str:
+        return f"-{v.text}" if v.prec >= POSTFIX else f"-({v.text})"   # -x, -(a + b)
+
+    def stable_log(self, x: Node) -> Value | None:
+        """log of softmax, of sigmoid and of 1 - sigmoid, without forming the probability
+        (which under- or overflows at magnitude 1e3)."""
+        if isinstance(x, Softmax) and x.x.shape[0] != 1 and x.shape != SCALAR:
+            def body(z, axis):                   # log softmax = z - max - log sum exp(z - max)
+                m = f"np.max({z}{axis})"
+                return f"{z} - {m} - np.log(np.sum(np.exp({z} - {m}){axis}))"
+            return self.columnwise(x.x, body, ADD, "-", self.whole(x.x).shape)
+        if isinstance(x, Func) and x.name == "sigmoid":       # log sigmoid(u) = -softplus(-u)
+            u = self.print(x.x)
+            return Value(f"-np.logaddexp(0, {self.negated_text(u)})", MUL, "-", u.shape)
+        u = _one_minus_sigmoid(x)
+        if u is not None:                                     # log(1 - sigmoid(u)) = -softplus(u)
+            v = self.print(u)
+            return Value(f"-np.logaddexp(0, {v.text})", MUL, "-", v.shape)
+        return None
 
     # -- reductions and matrix functions ----------------------------------------------------
     def whole(self, x: Node) -> Value:
@@ -583,6 +644,17 @@ class NumpyPrinter(Printer):
             m = f"np.max({z}{axis})"                     # stable: m + log sum exp(z - m)
             return f"{m} + np.log(np.sum(np.exp({z} - {m}){axis}))"
         return self.columnwise(x, body, ADD, "+", numpy_shape(e.shape))
+
+
+def _one_minus_sigmoid(x: Node) -> Node | None:
+    """u if x is 1 - sigmoid(u) (a sum of ones and a negated sigmoid)."""
+    if isinstance(x, Add) and len(x.terms) == 2:
+        one, neg = x.terms
+        if (isinstance(one, Ones) or (isinstance(one, Const) and one.value == 1)) and \
+                isinstance(neg, Scale) and isinstance(neg.s, Const) and neg.s.value == -1 and \
+                isinstance(neg.x, Func) and neg.x.name == "sigmoid":
+            return neg.x.x
+    return None
 
 
 def dims_of_variables(node: Node, keep_2d: frozenset[str],
