@@ -539,7 +539,9 @@ class NumpyPrinter(Printer):
         if e.name == "step":                          # 1 where x > 0, keeping x's dtype
             return self.call(f"np.heaviside({v.text}, 0.0)", v.shape)
         if e.name == "sigmoid":
-            return self.sigmoid(v, negate=False)
+            neg = self.negated(e.x)                   # sigmoid(-z): no double minus
+            return self.sigmoid(neg, negate=True) if neg is not None else \
+                self.sigmoid(v, negate=False)
         raise NotImplementedError(f"NumpyPrinter cannot print the function {e.name}")
 
     def sigmoid(self, v: Value, negate: bool) -> Value:
@@ -560,8 +562,10 @@ class NumpyPrinter(Printer):
                 return f"{z} - {m} - np.log(np.sum(np.exp({z} - {m}){axis}))"
             return self.columnwise(x.x, body, ADD, "-", self.whole(x.x).shape)
         if isinstance(x, Func) and x.name == "sigmoid":       # log sigmoid(u) = -softplus(-u)
-            u = self.print(x.x)
-            return Value(f"-np.logaddexp(0, {self.negated_text(u)})", MUL, "-", u.shape)
+            neg = self.negated(x.x)
+            arg = neg.text if neg is not None else self.negated_text(self.print(x.x))
+            shape = self.print(x.x).shape
+            return Value(f"-np.logaddexp(0, {arg})", MUL, "-", shape)
         u = _one_minus_sigmoid(x)
         if u is not None:                                     # log(1 - sigmoid(u)) = -softplus(u)
             v = self.print(u)
