@@ -342,6 +342,8 @@ def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
         decls[n] = decl
     if not isinstance(program, str):
         raise OptionError("the program must be a string")
+    from .expr import reset_work
+    reset_work()
     try:
         ast = parse(program)
         typed = infer_shapes(ast, decls, kinds)

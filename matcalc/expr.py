@@ -30,6 +30,24 @@ class IllShaped(Exception):
 
 _TABLE: dict[tuple, "Node"] = {}
 
+# Work allowed to one derivation, in operand slots of newly built nodes: a program whose
+# derivative would be quadratically large (a product of 10,000 factors of one matrix) is
+# refused in a fraction of a second instead of running for minutes. Configurable.
+WORK_LIMIT = 1_000_000
+_work = [0]
+
+
+def reset_work() -> None:
+    _work[0] = 0
+
+
+def _over_budget() -> None:
+    from .errors import LimitError
+    _work[0] = 0
+    raise LimitError(f"this derivation is too large: it would build more than {WORK_LIMIT:,} "
+                     f"expression operands (matcalc.expr.WORK_LIMIT); split the program "
+                     f"or differentiate with respect to fewer variables")
+
 
 class Node:
     """Base of all IR nodes. Subclasses set `fields` (names of the constructor args)."""
@@ -48,6 +66,9 @@ class Node:
         node.args = args
         node._key = None
         node.children = node._children()
+        _work[0] += len(node.children)
+        if _work[0] > WORK_LIMIT:
+            _over_budget()
         node.shape = node._check()
         _TABLE[key] = node
         return node

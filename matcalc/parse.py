@@ -24,10 +24,11 @@ from pathlib import Path
 from .errors import LimitError, MatcalcError, ParseError, Span
 from .syntax import Binary, Call, Name, Neg, Number, Program, Statement, Transpose
 
-__all__ = ["MAX_DEPTH", "MAX_SOURCE_CHARS", "parse"]
+__all__ = ["MAX_DEPTH", "MAX_SOURCE_CHARS", "MAX_STATEMENTS", "parse"]
 
 MAX_DEPTH = 200
 MAX_SOURCE_CHARS = 1_000_000
+MAX_STATEMENTS = 2_000
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -44,6 +45,7 @@ def parse(source: str) -> Program:
         raise LimitError(f"input too long: {len(source):,} characters "
                          f"(the limit is {MAX_SOURCE_CHARS:,})", None, source)
     _check_nesting(source)
+    _check_statements(source)
     try:
         statements = _parser().parse(source)
     except MatcalcError as exc:
@@ -68,6 +70,24 @@ def parse(source: str) -> Program:
 # The parser, built once on first use.
 
 _PARSER = None
+
+
+def _check_statements(source: str) -> None:
+    """Refuse, before parsing, a program of more than MAX_STATEMENTS statements (an upper
+    bound: every ';' and new line outside parentheses may end one)."""
+    if source.count(";") + source.count("\n") < MAX_STATEMENTS:
+        return
+    count, depth = 1, 0
+    for i, ch in enumerate(source):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        elif ch in ";\n" and depth == 0:
+            count += 1
+            if count > MAX_STATEMENTS:
+                raise LimitError(f"program too long: more than {MAX_STATEMENTS:,} statements "
+                                 f"(matcalc.parse.MAX_STATEMENTS)", Span(i, i + 1), source)
 
 
 def _parser():
