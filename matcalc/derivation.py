@@ -278,7 +278,12 @@ class Derivation:
         """The source of a module with forward, gradient and value_and_gradient (SPEC 5);
         `target` "torch" or "jax" gives an autograd.Function or a custom_vjp instead."""
         from .codegen import generate
-        return generate(self, target)
+        try:
+            return generate(self, target)
+        except RecursionError:        # Python's own parser and compiler recurse on nesting
+            from .errors import LimitError
+            raise LimitError("the generated code would be nested too deeply for Python to "
+                             "compile; split the program into named steps") from None
 
     def compile(self, target: str = "numpy"):
         """The generated module, imported from a temporary file (a fresh module object,

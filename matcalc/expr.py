@@ -152,7 +152,11 @@ class Node:
                                             for x in a) + ")")
             else:
                 parts.append(repr(a))
-        return f"{type(self).__name__}[{';'.join(parts)}]"
+        key = f"{type(self).__name__}[{';'.join(parts)}]"
+        if len(key) > 120:        # a DAG's tree can be exponential: keep keys short
+            import hashlib
+            key = key[:60] + "#" + hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+        return key
 
     def __repr__(self) -> str:
         return self.sort_key

@@ -70,7 +70,7 @@ def simplify(root: Node) -> Node:
 def _norm(n: Node) -> Node:
     """Normalise a node whose children are canonical."""
     hit = _MEMO.get(n)
-    if hit is not None and hit is not n:
+    if hit is not None:
         return hit
     f = _NORMALISERS.get(type(n))
     out = f(n) if f else n
@@ -326,7 +326,8 @@ def size(n: Node) -> int:
 def _expand_if_smaller(terms: list[Node]) -> list[Node]:
     """Multiply out elementwise products of sums when the terms then cancel:
     -y .* (1 - p) + (1 - y) .* p  is  p - y  (sigmoid with binary cross-entropy)."""
-    if len(terms) < 2 or not any(_has_sum_factor(t) for t in terms):
+    if len(terms) < 2 or not any(_has_sum_factor(t) for t in terms) or \
+            sum(map(size, terms)) > EXPAND_LIMIT:
         return terms
     expanded: list[Node] = []
     for t in terms:
@@ -345,6 +346,12 @@ def _expand_if_smaller(terms: list[Node]) -> list[Node]:
     if sum(map(size, out)) < sum(map(size, terms)):
         return out
     return terms
+
+
+# Multiplying out is tried only on formulas up to this tree size: the trial normalises
+# the candidate, which may multiply out again, and on a DAG whose tree is exponential
+# (a_k = exp(a_{k-1}) + a_{k-1}) that search would be exponential too.
+EXPAND_LIMIT = 400
 
 
 def _has_sum_factor(t: Node) -> bool:
@@ -566,6 +573,8 @@ def _norm_elementwise(n: Node) -> Node:
 def _distribute(out: Node, core: Hadamard) -> Node:
     """a .* (b + c) = a .* b + a .* c, kept only where the result is smaller
     (p .* (s 1 - y ./ p) becomes s p - y; sigmoid(z) .* (1 - sigmoid(z)) stays)."""
+    if size(out) > EXPAND_LIMIT:
+        return out
     for i, f in enumerate(core.factors):
         if isinstance(f, Add):
             rest = core.factors[:i] + core.factors[i + 1:]
