@@ -350,6 +350,14 @@ def _unexpected_character(pos: int, source: str) -> ParseError:
             hint += f": write {spelled} for {char}"
     elif char == "<":
         hint = "only '>' is a comparison: write b > a"
+    import unicodedata
+    if unicodedata.category(char)[0] in "MZ" and char not in " \t":
+        # a combining mark or an odd space: say which, it is invisible
+        name = unicodedata.name(char, "")
+        shown = f"U+{ord(char):04X}" + (f" ({name})" if name else "")
+        if unicodedata.category(char)[0] == "M":
+            hint = hint or "names are made of ASCII letters, digits and '_'"
+        return ParseError(f"unexpected character {shown}", Span(pos, pos + 1), source, hint)
     shown = char if char.isprintable() else repr(char)[1:-1]
     return ParseError(f"unexpected character {_quote(shown)}", Span(pos, pos + 1), source,
                       hint)

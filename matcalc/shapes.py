@@ -14,6 +14,7 @@ interned IR nodes.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 from . import expr as E
@@ -28,6 +29,11 @@ ELEMENTWISE_FUNCS = ("exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu
 FUNCTIONS = ELEMENTWISE_FUNCS + ("sum", "norm1", "norm2", "tr", "det", "logdet", "inv",
                                  "diag", "softmax", "logsumexp", "vector", "matrix", "eye")
 RESERVED = frozenset(FUNCTIONS)
+# what other tools call our functions
+OTHER_NAMES = {"trace": "tr", "transpose": "x'", "log_softmax": "log(softmax(x))",
+               "logsoftmax": "log(softmax(x))", "softplus": "log(1 + exp(x))",
+               "ln": "log", "frobenius": "norm2", "norm": "norm2", "inverse": "inv",
+               "identity": "eye", "ones": "vector(1) or matrix(1)", "logistic": "sigmoid"}
 DIM_POOL = ("n", "m", "p", "q", "k", "r", "s", "t", "u", "v", "w", "l", "j", "i")
 
 
@@ -99,6 +105,10 @@ class Type:
     @property
     def is_row(self) -> bool:
         return _is_one(self.rows) and not _is_one(self.cols)
+
+    @property
+    def is_matrix(self) -> bool:
+        return not _is_one(self.rows) and not _is_one(self.cols)
 
     @property
     def is_col(self) -> bool:
@@ -214,7 +224,9 @@ class _Infer:
     # -- helpers ---------------------------------------------------------------------
     def text(self, node) -> str:
         """The operand as the user wrote it (its middle elided when it is long)."""
-        t = self.src[node.span.start:node.span.end]
+        t = " ".join(re.sub(r"#[^\n]*", "", self.src[node.span.start:node.span.end]).split())
+        if isinstance(node, S.Binary) and node.op in ("+", "-", ">"):
+            t = f"({t})"                        # it was parenthesised to be an operand
         return t if len(t) <= 60 else t[:28] + "..." + t[-28:]
 
     def show(self, t: Type) -> str:
@@ -242,10 +254,6 @@ class _Infer:
             if st.name is not None:
                 if st.name in self.assigned:
                     raise NameError_(f"{st.name} is assigned twice", st.name_span, self.src)
-                if st.name in self.var_types:
-                    raise NameError_(f"{st.name} is used before it is assigned", st.name_span,
-                                     self.src, hint=f"it was first used at "
-                                     f"{self._where(self.var_span[st.name])}; rename one of them")
                 if st.name in RESERVED:
                     raise NameError_(f"{st.name} is a function name and cannot be assigned",
                                      st.name_span, self.src)
@@ -253,6 +261,10 @@ class _Infer:
                     raise NameError_(f"{st.name} is a dimension symbol and cannot be assigned",
                                      st.name_span, self.src)
             t = self.visit(st.expr)
+            if st.name is not None and st.name in self.var_types:
+                raise NameError_(f"{st.name} is used before it is assigned", st.name_span,
+                                 self.src, hint=f"it was first used at "
+                                 f"{self._where(self.var_span[st.name])}; rename one of them")
             if st.name is not None:
                 if st.name in self.decls:
                     d = self.decls[st.name]
@@ -433,7 +445,9 @@ class _Infer:
         def fits(x, y):
             return x is y or (isinstance(x, DimVar) and y != 1) or \
                 (isinstance(y, DimVar) and x != 1) or x == y
-        declare = self._default_hint(n.left, n.right)
+        declare = self._default_hint(*(k for k in (n.left, n.right)
+                                       if not (isinstance(k, S.Name) and
+                                               self.types[id(k)].is_matrix)))
         if declare:                           # the likeliest cause: a scalar named like a vector
             hint = why + declare
         elif fits(ac, bc):
@@ -451,7 +465,8 @@ class _Infer:
         if f not in RESERVED:
             if f in self.stmt_types or f in self.var_types or f in self.decls:
                 raise NameError_(f"{f} is not a function", n.name_span, self.src)
-            close = difflib.get_close_matches(f, FUNCTIONS + ("log_softmax",), n=1)
+            close = [OTHER_NAMES[f]] if f in OTHER_NAMES else \
+                difflib.get_close_matches(f, FUNCTIONS, n=1)
             raise NameError_(f"unknown function {f}", n.name_span, self.src,
                              hint=f"did you mean {close[0]} ?" if close else
                              "known functions: " + ", ".join(FUNCTIONS))
