@@ -136,7 +136,16 @@ class Derivation:
     def python_names(self) -> dict[str, str]:
         names = list(self.inputs) + ([self.upstream_name] if self.upstream_name else []) + \
             list(self.typed.intermediates)
-        return {n: python_name(n) for n in names if python_name(n) != n}
+        taken = set(names)
+        out = {}
+        for n in names:
+            p = python_name(n)
+            while p != n and p in taken:      # lambda_ may already be the user's own name
+                p += "_"
+            if p != n:
+                out[n] = p
+                taken.add(p)
+        return out
 
     @cached_property
     def dim_sources(self) -> dict:

@@ -17,6 +17,7 @@ Python operators on nodes mean what they mean in NumPy, so rules read like NumPy
 """
 from __future__ import annotations
 
+import math
 from typing import Iterator
 
 Dim = str | int
@@ -230,6 +231,15 @@ class Const(Node):
     def _normalize(cls, value):
         if isinstance(value, bool):
             value = int(value)
+        if isinstance(value, int) and abs(value) >= 2 ** 53:
+            try:                              # beyond exact floats: a float, or refused
+                value = float(value)
+            except OverflowError:
+                value = math.inf
+        if isinstance(value, float) and not math.isfinite(value):
+            from .errors import LimitError
+            raise LimitError("a constant of this program is out of the range of double "
+                             "precision (about 1.8e308)")
         if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
             value = int(value)
         if isinstance(value, float) and value == 0.0:

@@ -615,6 +615,7 @@ class _Build:
         for name in inf.var_order:
             self.shape(inf.var_types[name])
         inputs = {name: E.Var(name, self.shape(inf.var_types[name])) for name in inf.var_order}
+        self.fixed = {d for v in inputs.values() for d in v.shape} | inf.dim_symbols
         self.env.update(inputs)
         statements: list[tuple[str, E.Node]] = []
         intermediates: dict[str, E.Var] = {}
@@ -683,6 +684,15 @@ class _Build:
         return all(not self.inf.types[id(k)].is_scalar
                    for k in _product_chain(n, self.inf.types))
 
+    def _sized(self, n, shape: E.Shape) -> None:
+        """A constant whose size no variable fixes cannot be evaluated: say so."""
+        free = [d for d in shape if isinstance(d, str) and d not in self.fixed]
+        if free:
+            raise ShapeError(f"the size of {self.inf.text(n)} is not fixed: no variable has "
+                             f"its dimension {free[0]}", n.span, self.inf.src,
+                             hint="use it with a variable of that size, or declare the size "
+                                  "with --shape")
+
     def _sum(self, n, signs: list[int], kids: list[E.Node]) -> E.Node:
         """The terms of an additive chain, each broadcast to the sum's shape (broadcasting
         distributes over the sum, so this equals the step-by-step result)."""
@@ -703,6 +713,7 @@ class _Build:
             if n.name in self.inf.dim_symbols:
                 return E.DimValue(n.name)
             if n.name == "eye":
+                self._sized(n, self.shape(t))
                 return E.Identity(self.dim(t.rows))
             raise AssertionError(n.name)
         if isinstance(n, S.Neg):
@@ -736,6 +747,8 @@ class _Build:
         if isinstance(n, S.Call):
             f = n.func
             shape = self.shape(t)
+            if f in ("eye", "vector", "matrix"):
+                self._sized(n, shape)
             if f == "eye":
                 return E.Identity(shape[0])
             x = kids[0]

@@ -624,7 +624,11 @@ def _fold_power(a, b):
     """a^b as a number when it is a modest real number (never a huge exact power)."""
     try:
         f = math.pow(a, b)
-    except (OverflowError, ValueError, ZeroDivisionError):
+    except OverflowError:
+        from .errors import LimitError
+        raise LimitError(f"the constant {a}^{b} is out of the range of double precision "
+                         f"(about 1.8e308)") from None
+    except (ValueError, ZeroDivisionError):
         return None
     if not math.isfinite(f) or abs(f) > 1e15:
         return None
