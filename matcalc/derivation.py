@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import expr as E
-from .errors import MatcalcError, NameError_, OptionError
+from .errors import MatcalcError, NameError_, OptionError, Span
 from .layout import LAYOUTS, from_layout, to_layout, upstream_var
 from .printing.numpy import python_name
 
@@ -386,7 +386,12 @@ def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
         if check:
             d.check().raise_if_failed()
         return d
-    d = Derivation(program, typed, wrt, layout, labels)
+    try:
+        d = Derivation(program, typed, wrt, layout, labels)
+    except MatcalcError as e:           # found in the IR, which keeps no spans: the program
+        if e.span is None:
+            e.span = Span(0, len(program.rstrip()) or 1)
+        raise e.with_source(program)
     if check:
         d.check().raise_if_failed()
     return d

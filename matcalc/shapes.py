@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from . import expr as E
 from . import syntax as S
-from .errors import NameError_, OptionError, ShapeError, Span
+from .errors import MatcalcError, NameError_, OptionError, ShapeError, Span
 
 GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota
 kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi varphi chi psi omega""".split())
@@ -706,7 +706,11 @@ class _Build:
     def _node(self, n, kids: list[E.Node], env: dict[str, E.Node]) -> E.Node:
         t = self.inf.types[id(n)]
         if isinstance(n, S.Number):
-            return E.Const(n.value)
+            try:
+                return E.Const(n.value)
+            except MatcalcError as e:             # a literal beyond double precision
+                e.span, e.source = n.span, self.inf.src
+                raise
         if isinstance(n, S.Name):
             if n.name in env:
                 return env[n.name]
