@@ -867,8 +867,11 @@ class Body:
         memo: dict = {}
         named: dict[Node, bool] = {}
         uses: dict[Node, int] = {}
+        as_root: dict[Node, int] = {}
+        for r in nodes:
+            as_root[r] = as_root.get(r, 0) + 1
         for n in reversed(order):                     # parents first
-            k = sum(1 for r in nodes if r is n)
+            k = as_root.get(n, 0)
             for q in parents[n]:
                 k += 1 if named[q] else uses[q]
             uses[n] = k
@@ -1560,12 +1563,13 @@ class _Module:
     # -- targets ----------------------------------------------------------------------------
     def source(self) -> str:
         text = self.numpy_source() if self.target == "numpy" else self.functional_source()
+        ambiguous = any(a.py in AMBIGUOUS for a in self.args(True))
         out, in_string = [], False
         for line in text.split("\n"):
             out += [line] if in_string else _fold(line)
             if line.count('"""') % 2:
                 in_string = not in_string
-        return _mark_ambiguous("\n".join(out))
+        return _mark_ambiguous("\n".join(out)) if ambiguous else "\n".join(out)
 
     def numpy_source(self) -> str:
         up = self.upstream is not None

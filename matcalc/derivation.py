@@ -28,6 +28,21 @@ def json_shape(shape: E.Shape) -> list:
     return [r, c]
 
 
+PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
+
+
+def _printable(node: E.Node) -> E.Node:
+    """`node`, unless written out as a tree it would be astronomically long (a program that
+    reuses an intermediate at every step has a small DAG but an exponential tree)."""
+    from .simplify import size
+    if size(node) > PRINT_LIMIT:
+        from .errors import LimitError
+        raise LimitError(f"the formula, written out, would have {size(node):,} terms (more "
+                         f"than matcalc.derivation.PRINT_LIMIT); use --steps, or generated "
+                         f"code, which keep the intermediates")
+    return node
+
+
 @dataclass
 class Derivative:
     """d(output)/d(name) in one layout: the IR node and its spellings."""
@@ -43,16 +58,17 @@ class Derivative:
     @cached_property
     def text(self) -> str:
         from .printing import to_text
-        return to_text(self.node)
+        return to_text(_printable(self.node))
 
     @cached_property
     def latex(self) -> str:
         from .printing import to_latex
-        return to_latex(self.node)
+        return to_latex(_printable(self.node))
 
     @cached_property
     def numpy(self) -> str:
-        return self.derivation._numpy(self.node, result_2d=self.name in self.derivation.keep_2d)
+        return self.derivation._numpy(_printable(self.node),
+                                      result_2d=self.name in self.derivation.keep_2d)
 
     def _repr_latex_(self) -> str:
         d = self.derivation
