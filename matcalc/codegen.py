@@ -94,6 +94,7 @@ WIDTH = 88                   # ruff's default line length: generated code lints 
 FOLD_LIMIT = 4096            # longer lines (a megabyte name) are left as they are
 CHUNK = 32                   # operands of one + or * chain: Python's compiler recurses on them
 RUN_LIMIT = 64               # the longest product chain searched for shared runs
+COMMENT_NODES = 400          # a statement's formula longer than this gets no comment
 INDENT = "    "
 
 LEAVES = (Var, Const, DimValue, Zero, Ones, Identity)
@@ -254,10 +255,29 @@ def _transposed(n: Node, memo: dict) -> Node:
     return Transpose(n)
 
 
+def _new_nodes(root: Node, memo: dict):
+    """The nodes under root that memo lacks, children first (memoised subtrees skipped)."""
+    if root in memo:
+        return
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    seen: set[int] = set()
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            yield node
+            continue
+        if id(node) in seen or node in memo:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in reversed(node.children)
+                     if c not in memo and id(c) not in seen)
+
+
 def _canonical(n: Node, memo: dict) -> Node:
     """n with the operands of sums and elementwise products in one fixed order (by
     identity: a key for matching within one run, never printed)."""
-    for m in walk(n):
+    for m in _new_nodes(n, memo):
         if m in memo:
             continue
         kids = [memo[c] for c in m.children]
@@ -601,6 +621,13 @@ class CodePrinter(NumpyPrinter):
     def _print_Scale(self, e: Scale) -> Value:
         return self.product(self.product_of(e))
 
+    def product(self, p: Product, core: Value | None = None) -> Value:
+        if len(p.nums) > CHUNK:               # a balanced tree of parenthesised groups
+            groups = [self.product(Product(False, p.nums[i:i + CHUNK], None, []))
+                      for i in range(0, len(p.nums), CHUNK)]
+            p = Product(p.negative, groups, p.core, p.dens)
+        return super().product(p, core)
+
     def negated(self, t: Node) -> Value | None:
         if t in self.bound:
             return None
@@ -851,6 +878,8 @@ class Body:
         self.taken = set(taken) | {r.name for r in roots}
         self.lines: list[str] = []
         self.helpers: set[str] = set()           # module helpers the statements call
+        self._sizes: dict = {}
+        self._local_sizes: dict = {}
         self.counter = 0
         self.plan()
 
@@ -960,9 +989,15 @@ class Body:
                 results[r.name] = self.constant(f, r.node)
         return results
 
+    def _has_var(self, node: Node) -> bool:
+        memo = self.__dict__.setdefault("_vars", {})
+        for m in _new_nodes(node, memo):
+            memo[m] = isinstance(m, Var) or any(memo[c] for c in m.children)
+        return memo[node]
+
     def constant(self, f: Value, node: Node) -> Value:
         """A scalar result computed from no argument (1, N) as a scalar of the dtype."""
-        if node.shape != SCALAR or any(isinstance(m, Var) for m in walk(node)):
+        if node.shape != SCALAR or self._has_var(node):
             return f
         self.p.dtype_used = True
         dtype, device = self.p.dtype, self.p.device
@@ -982,15 +1017,25 @@ class Body:
             self.lines += code[:-1] + [f"{code[-1]}  # {comment}"]
             return
         text = self.describe(node, None)
+        if text == "...":
+            self.lines += code
+            return
         self.lines += textwrap.wrap(text, WIDTH - len(INDENT) - 2, initial_indent="# ",
                                     subsequent_indent="#   ", break_on_hyphens=False)
         self.lines += code
 
     def describe(self, node: Node, room: int | None) -> str | None:
         """The node's text form, in full if it fits `room` (None: any length), else with
-        named temporaries standing for their formulas."""
+        named temporaries standing for their formulas; None for a formula too large to
+        be worth a comment."""
         from .layout import substitute
         from .printing import to_text
+        if self._size(node, self._sizes, False) > COMMENT_NODES:
+            if self._size(node, self._local_sizes, True) > COMMENT_NODES:
+                return None if room is not None else "..."
+            names = {n: Var(v.text, n.shape) for n, v in self.p.bound.items() if n is not node}
+            short = to_text(substitute(node, names))
+            return short if room is None or len(short) <= room else None
         full = to_text(node)
         if room is None or len(full) <= room:
             if room is None:
@@ -1002,6 +1047,16 @@ class Body:
         names = {n: Var(v.text, n.shape) for n, v in self.p.bound.items() if n is not node}
         short = to_text(substitute(node, names)) if names else full
         return short if len(short) <= room else None
+
+    def _size(self, node: Node, memo: dict, local: bool) -> int:
+        """Nodes in node's formula (counted with repeats, capped), or in its own statement
+        (named nodes counting one) when `local`."""
+        for m in _new_nodes(node, memo):
+            if local and m in self.p.bound and m is not node:
+                memo[m] = 1
+            else:
+                memo[m] = min(COMMENT_NODES + 1, 1 + sum(memo[c] for c in m.children))
+        return memo[node]
 
     def expr(self, n: Node, room: int) -> Value:
         """n's value as one expression; while it is longer than `room`, its longest unnamed
@@ -1866,10 +1921,15 @@ HELPERS = '''
 def _arrays(*values):
     """The arguments as arrays of their common floating dtype (float64 for integers):
     float32 inputs give float32 results, and temporaries can be updated in place."""
-    values = [v if isinstance(v, (int, float, np.ndarray)) else np.asarray(v)
-              for v in values]
-    dtype = np.result_type(*values, 1.0)
-    return [v if type(v) is np.ndarray and v.dtype == dtype else
+    try:                                   # arrays and Python numbers (the usual case)
+        dtype = np.result_type(*values, 1.0)
+    except TypeError:                      # lists and the like
+        dtype = None
+    if dtype is None or dtype.kind not in "fc":
+        values = [v if isinstance(v, (int, float, np.ndarray)) else np.asarray(v)
+                  for v in values]
+        dtype = np.result_type(*values, 1.0)
+    return [v if type(v) is np.ndarray and v.dtype is dtype else
             np.asarray(v, dtype=dtype) for v in values]
 
 
