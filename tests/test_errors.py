@@ -2,9 +2,7 @@
 
 Every user error is a `MatcalcError` rendered in one place (`render()`): `line L, column C:
 message`, the source line, carets under the offending span, then a hint in the user's
-words. Each entry here is a bad input with its exact rendering. Entries marked SHOULD BE
-freeze the message the input ought to get (today's is misleading or unhelpful); they fail
-until the core is fixed.
+words. Each entry here is a bad input with its exact rendering.
 """
 import subprocess
 import sys
@@ -105,7 +103,7 @@ GALLERY = [
       'line 1, column 1: number out of range: 1e999',
       '  1e999*x',
       '  ^^^^^'),
-    # SHOULD BE: a combining mark shown alone prints on top of its quotes; name it instead
+    # a combining mark shown alone would print on top of its quotes: it is named instead
     E('sum(x\u0301)',
       'line 1, column 6: unexpected character U+0301 (COMBINING ACUTE ACCENT)',
       '  sum(x\u0301)',
@@ -127,13 +125,13 @@ GALLERY = [
       '  Det(A)',
       '  ^^^',
       'did you mean det ?'),
-    # SHOULD BE: the trace is tr; today the hint lists every function
+    # another tool's name for a function: the trace is tr
     E('trace(A)',
       'line 1, column 1: unknown function trace',
       '  trace(A)',
       '  ^^^^^',
       'did you mean tr ?'),
-    # SHOULD BE: today the hint suggests log_softmax, the very name that is unknown
+    # log-softmax is not a function of its own: it is log(softmax(x))
     E('log_softmax(x)',
       'line 1, column 1: unknown function log_softmax',
       '  log_softmax(x)',
@@ -171,7 +169,7 @@ GALLERY = [
       '  f = sum(x); x = 2',
       '              ^',
       'it was first used at line 1, column 9; rename one of them'),
-    # SHOULD BE: today this is accepted, x being both the input and the output
+    # x cannot be both an input and the value computed from it
     E('x = 2*x',
       'line 1, column 1: x is used before it is assigned',
       '  x = 2*x',
@@ -209,14 +207,13 @@ GALLERY = [
       "  x'*y",
       '  ^^^^',
       'the inner dimensions n and m differ', shapes={'x': 'n', 'y': 'm'}),
-    # SHOULD BE: today the hint says to declare the matrix X a scalar
+    # a transpose, not a scalar declaration, is the likely fix for a matrix
     E("sum(X*y')",
       "line 1, column 5: cannot multiply X (n x m) by y' (1 x p)",
       "  sum(X*y')",
       '      ^^^^',
       'the inner dimensions m and 1 differ; did you mean X*y ?'),
-    # SHOULD BE: today the message quotes the operand with its comment and new line, so
-    # the message itself spans two lines
+    # an operand is quoted without its comment and new line, with its parentheses
     E("f = sum((x # the input\n + x) * y)",
       "line 1, column 9: cannot multiply (x + x) (n x 1) by y (m x 1)",
       "  f = sum((x # the input",
