@@ -102,6 +102,9 @@ _DERIVATION_OPTIONS = [
                  help="NAME holds one-hot labels (or probabilities): each column sums to "
                       "one, or each row with =rows. Cross-entropy gradients then take the "
                       "textbook form softmax(s) - y. Repeatable."),
+    click.option("--signs", multiple=True, metavar="NAME",
+                 help="NAME holds labels -1 or +1 (logistic regression, SVM): y.^2 = 1, "
+                      "so the logistic Hessian is X'*diag(s .* (1 - s))*X. Repeatable."),
     click.option("--jacobian", is_flag=True,
                  help="The full Jacobian of a non-scalar output."),
     click.option("--hessian", is_flag=True, help="The Hessian of a scalar output."),
@@ -141,7 +144,8 @@ def _read_program(expr: str) -> str:
     return text.replace("\r\n", "\n").rstrip()
 
 
-def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, jacobian, hessian, hvp):
+def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, jacobian, hessian,
+                hvp):
     """Read EXPR and derive it (unchecked: each command runs the check itself)."""
     modes = [mode for mode, on in zip(MODES, (jacobian, hessian, hvp)) if on]
     if len(modes) > 1:
@@ -150,6 +154,8 @@ def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, jacobian, hessian
     extra = {"mode": modes[0]} if modes else {}
     if onehot:
         extra["onehot"] = list(onehot)
+    if signs:
+        extra["signs"] = list(signs)
     return matcalc.derive(_read_program(expr), wrt=wrt, layout=layout, shapes=shapes,
                           kinds=kinds, check=False, **extra)
 

@@ -1,25 +1,36 @@
 """What the user tells matcalc about a variable that its shape cannot say.
 
-One-hot (or probability) labels have entries that sum to one: a vector in total, a
-matrix per column (`columns`, the default: samples are columns, as softmax of a matrix is
-per column) or per row (`rows`: samples are rows, the CS231n convention). Under that
-assumption the sums `1'*Y` (or `Y*1`) are ones, which is exactly what turns the softmax
-cross-entropy gradient `sum(y)*softmax(s) - y` into the textbook `softmax(s) - y`. The
-rewrite runs on canonical formulas, after simplification; the checker draws such
-variables one-hot.
+Labels come in two kinds, each a variable name mapped to what is assumed of it:
+
+- one-hot (or probability) labels, whose entries sum to one: a vector in total, a matrix
+  per column (`columns`, the default: samples are columns, as softmax of a matrix is per
+  column) or per row (`rows`: samples are rows, the CS231n convention). Under that
+  assumption the sums `1'*Y` (or `Y*1`) are ones, which is exactly what turns the softmax
+  cross-entropy gradient `sum(y)*softmax(s) - y` into the textbook `softmax(s) - y`;
+- sign labels (`signs`), every entry -1 or +1, as in logistic regression and SVMs
+  written with y in {-1, 1}: then `y.^2` (any even power) and `abs(y)` are ones and odd
+  powers are y, which is what turns the logistic-loss Hessian `X'*diag(y.^2 .* s .* (1 -
+  s))*X` into the textbook `X'*diag(s .* (1 - s))*X`.
+
+The rewrites run on canonical formulas, after simplification; the checker draws such
+variables one-hot or as random signs, so a formula is only verified where it is claimed.
 """
 from __future__ import annotations
 
-from .expr import Const, MatMul, Node, Ones, Sum, Transpose, Var, walk
+from .expr import Const, Func, MatMul, Node, Ones, Power, Sum, Transpose, Var, walk
 from .simplify import simplify
 
-AXES = ("columns", "rows")
+AXES = ("columns", "rows")          # one-hot labels: the axis along which entries sum to 1
+SIGNS = "signs"                     # sign labels: every entry -1 or +1
 
 
-def assume_normalized(node: Node, onehot: dict[str, str]) -> Node:
-    """`node` with the label sums of every one-hot variable replaced by ones."""
-    if not onehot:
+def apply_assumptions(node: Node, labels: dict[str, str]) -> Node:
+    """`node` with the label sums of every one-hot variable replaced by ones, and the even
+    powers and absolute values of every sign variable too."""
+    if not labels:
         return node
+    onehot = {name: kind for name, kind in labels.items() if kind in AXES}
+    signs = {name for name, kind in labels.items() if kind == SIGNS}
     memo: dict[Node, Node] = {}
     changed = False
     for n in walk(node):
@@ -28,11 +39,31 @@ def assume_normalized(node: Node, onehot: dict[str, str]) -> Node:
         if isinstance(new, Sum) and isinstance(new.x, Var) and new.x.name in onehot and \
                 new.x.shape[1] == 1:
             new = Const(1)                                    # sum(y) = 1
-        elif isinstance(new, MatMul):
+        elif isinstance(new, MatMul) and onehot:
             new = _ones_for_sums(new, onehot)
+        elif signs:
+            new = _signs_squared(new, signs)
         changed |= new is not n
         memo[n] = new
     return simplify(memo[node]) if changed else node
+
+
+def _signs_squared(n: Node, signs: set[str]) -> Node:
+    """y.^(2k) = 1, y.^(2k+1) = y, abs(y) = 1 and sign(y) = y for y in {-1, 1}."""
+    def is_sign(x: Node) -> bool:
+        x = x.x if isinstance(x, Transpose) else x
+        return isinstance(x, Var) and x.name in signs
+
+    if isinstance(n, Power) and is_sign(n.x) and isinstance(n.p, Const):
+        p = n.p.value
+        if float(p).is_integer():
+            return Ones(n.shape) if int(p) % 2 == 0 else n.x
+    if isinstance(n, Func) and is_sign(n.x):
+        if n.name == "abs":
+            return Ones(n.shape)
+        if n.name == "sign":
+            return n.x
+    return n
 
 
 def _ones_for_sums(m: MatMul, onehot: dict[str, str]) -> Node:
@@ -60,3 +91,12 @@ def _label(x: Node, onehot: dict[str, str]):
     if isinstance(x, Transpose) and isinstance(x.x, Var) and x.x.name in onehot:
         return x.x.name, flip[onehot[x.x.name]]
     return None, None
+
+
+def describe(labels: dict[str, str]) -> list[str]:
+    """One comment line per assumption, for the printed derivation: a formula derived under
+    an assumption holds only where it does, so the output says so."""
+    said = {"columns": "one-hot labels (each column sums to 1)",
+            "rows": "one-hot labels (each row sums to 1)",
+            SIGNS: "labels -1 or +1"}
+    return [f"# assuming {name}: {said[kind]}" for name, kind in labels.items()]

@@ -291,9 +291,9 @@ def find_point(roots: list[Node], variables: dict[str, Var], dims: dict[str, int
         values = {name: draw(rng, shape_of(var, dims), needs.get(name, set()),
                              spread * 0.5 ** (attempt // 10))
                   for name, var in sorted(variables.items())}
-        for name, axis in sorted((labels or {}).items()):
+        for name, kind in sorted((labels or {}).items()):
             if name in values:
-                values[name] = one_hot(rng, values[name].shape, axis)
+                values[name] = label_values(rng, values[name].shape, kind)
         try:
             with np.errstate(all="ignore"):
                 memo = evaluate_all(roots, values, dims)
@@ -351,9 +351,13 @@ def _child_needs(node: Node, need: set[str]) -> list[set[str]]:
     return [need] * n
 
 
-def one_hot(rng: np.random.Generator, shape: tuple[int, int], axis: str) -> np.ndarray:
-    """Labels: one 1 per column ("columns"; a column vector has a single 1) or per row."""
+def label_values(rng: np.random.Generator, shape: tuple[int, int], kind: str) -> np.ndarray:
+    """Labels as assumed (matcalc.assumptions): random signs -1/+1 ("signs"), or one-hot:
+    one 1 per column ("columns"; a column vector has a single 1) or per row ("rows")."""
     r, c = shape
+    if kind == "signs":
+        return rng.choice((-1.0, 1.0), size=shape)
+    axis = kind
     out = np.zeros(shape)
     if axis == "rows":
         out[np.arange(r), rng.integers(0, c, size=r)] = 1.0

@@ -13,6 +13,7 @@ from functools import cached_property
 
 from . import expr as E
 from .errors import MatcalcError, NameError_, OptionError, Span
+from .assumptions import describe
 from .layout import LAYOUTS, from_layout, to_layout, upstream_var
 from .printing.numpy import python_name
 
@@ -84,7 +85,8 @@ class Derivation:
     def __init__(self, program: str, typed, wrt: list[str], layout: str,
                  onehot: dict[str, str] | None = None):
         self.program = program
-        self.onehot = dict(onehot or {})   # label name -> the axis that sums to one
+        # label name -> "columns" / "rows" (one-hot: that axis sums to one) or "signs" (+-1)
+        self.onehot = dict(onehot or {})
         self.typed = typed
         self.layout = layout
         self.output_name = typed.output_name
@@ -115,9 +117,9 @@ class Derivation:
 
     def finish(self, adjoint: E.Node, upstream=None) -> E.Node:
         """An adjoint-form formula simplified, under the assumptions, in the layout."""
-        from .assumptions import assume_normalized
+        from .assumptions import apply_assumptions
         from .simplify import simplify
-        node = assume_normalized(simplify(adjoint), self.onehot)
+        node = apply_assumptions(simplify(adjoint), self.onehot)
         return to_layout(node, self.layout, upstream or self.adjoint_upstream)
 
     # -- access ------------------------------------------------------------------------
@@ -205,7 +207,7 @@ class Derivation:
         return f"{r} x {c}"
 
     def text(self, steps: bool = False) -> str:
-        lines = [f"# layout: {self.layout}"]
+        lines = [f"# layout: {self.layout}", *describe(self.onehot)]
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
                          f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")
@@ -241,7 +243,7 @@ class Derivation:
         return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 
     def numpy_code(self, steps: bool = False) -> str:
-        lines = [f"# layout: {self.layout}"]
+        lines = [f"# layout: {self.layout}", *describe(self.onehot)]
         if steps and self.steps:
             for st in self.steps:
                 lines.append(f"{python_name(st.name)} = {st.numpy}")
@@ -264,6 +266,8 @@ class Derivation:
             out["steps"] = [{"name": st.name, "of": st.of, "shape": st.derivative.shape,
                              "text": st.text, "latex": st.latex, "numpy": st.numpy}
                             for st in self.steps]
+        if self.onehot:
+            out["assumptions"] = dict(self.onehot)
         if self.python_names:
             out["python_names"] = dict(self.python_names)
         return out
@@ -334,9 +338,10 @@ def _json_dims(shape) -> list:
     return json_shape(shape)
 
 
-def _onehot_option(onehot, typed) -> dict[str, str]:
-    """{"Y": "rows"} from ["Y=rows"], ["y"] or {"Y": "rows"}; validated."""
-    from .assumptions import AXES
+def _label_options(onehot, signs, typed) -> dict[str, str]:
+    """{"Y": "rows", "y": "signs"} from onehot ["Y=rows"], ["y"] or {"Y": "rows"} and
+    signs ["y"]; validated."""
+    from .assumptions import AXES, SIGNS
     items = onehot.items() if isinstance(onehot, dict) else \
         [(o.partition("=")[0].strip(), o.partition("=")[2].strip() or "columns") for o in onehot]
     out = {}
@@ -348,6 +353,14 @@ def _onehot_option(onehot, typed) -> dict[str, str]:
         if typed.inputs[name].shape[0] == 1:
             raise OptionError(f"--onehot {name}: {name} must be a column vector or a matrix")
         out[name] = axis
+    if isinstance(signs, str):
+        signs = [signs]
+    for name in signs:
+        if name not in typed.inputs:
+            raise OptionError(f"--signs {name}: the program has no variable {name}")
+        if name in out:
+            raise OptionError(f"--signs {name}: {name} is already one-hot (--onehot)")
+        out[name] = SIGNS
     return out
 
 
@@ -355,7 +368,8 @@ MODES = ("gradient", "jacobian", "hessian", "hvp")
 
 
 def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
-           kinds: str = "ml", check: bool = False, onehot=(), mode: str = "gradient"):
+           kinds: str = "ml", check: bool = False, onehot=(), mode: str = "gradient",
+           signs=()):
     """Parse, type and differentiate `program`; see SPEC section 6."""
     from .parse import parse
     from .shapes import Declaration, infer_shapes, parse_shape_option
@@ -393,7 +407,7 @@ def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
                     raise NameError_(f"--wrt {w}: {w} is an intermediate, not an input variable")
                 raise NameError_(f"--wrt {w}: the program has no variable {w}; its variables "
                                  f"are {', '.join(typed.inputs) or 'none'}")
-    labels = _onehot_option(onehot, typed)
+    labels = _label_options(onehot, signs, typed)
     if mode not in MODES:
         raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     if mode != "gradient":

@@ -35,12 +35,14 @@ softmax and elementwise functions that occur more than once are named (`p` for s
 `s` for sigmoid, `t` for tanh, `e` for exp, or the program's own name for that value)
 and printed with `where`; products are multiplied out where that shortens the formula
 counting named parts once (`diag(p) - p*p'`). The logistic loss keeps its exact Hessian
-`X'*diag(y.^2 .* s .* (1 - s))*X`: for labels in {-1, 1}, y.^2 = 1.
+`X'*diag(y.^2 .* s .* (1 - s))*X` unless the labels are declared -1/+1 (`signs`, see
+matcalc.assumptions): then y.^2 = 1 and it is `X'*diag(s .* (1 - s))*X`.
 """
 from __future__ import annotations
 
 from functools import cached_property
 
+from .assumptions import apply_assumptions, describe
 from . import expr as E
 from .derivation import Derivation, json_shape, python_name
 from .differentiate import vjp
@@ -485,8 +487,9 @@ class HigherDerivative:
         of, x = self.of, self.wrt
         u = E.Var(fresh_name("U", owner.taken), of.shape)
         dvar = E.Var(fresh_name("d" + x.name, owner.taken), x.shape)
-        g = simplify(vjp(of, u, [x])[x])                   # G(U): adjoint form, linear in U
-        jvp = simplify(vjp(g, dvar, [u])[u])               # J(dX) = transpose of G
+        labels = owner.base.onehot                         # what the user assumes
+        g = apply_assumptions(simplify(vjp(of, u, [x])[x]), labels)   # G(U): linear in U
+        jvp = apply_assumptions(simplify(vjp(g, dvar, [u])[u]), labels)  # J(dX) = G's transpose
         self.dvar, self.jvp = dvar, pair_transposes(jvp)
         out_ax, in_ax = axes(of.shape), axes(x.shape)
         self.out_letters = OUT_LETTERS[:len(out_ax)]
@@ -891,7 +894,7 @@ class HigherDerivation:
         return f"# {d.lhs_text} is {dims}" + (f": entry [{entry}] = {what}" if entry else "")
 
     def _header(self) -> list[str]:
-        lines = [f"# layout: {self.layout}"]
+        lines = [f"# layout: {self.layout}", *describe(self.base.onehot)]
         if self.mode == "hvp":
             names = ", ".join(v.name for v in self.directions.values())
             lines.append(f"# Hessian-vector product H*v = d/dt ∇{self.output_name}"
@@ -956,7 +959,7 @@ class HigherDerivation:
 
     def numpy_code(self, steps: bool = False) -> str:
         self._no_steps(steps)
-        lines = [f"# layout: {self.layout}"]
+        lines = [f"# layout: {self.layout}", *describe(self.base.onehot)]
         bound: dict[str, str] = {}
         for d in self.derivatives.values():
             lines += d.numpy_lines(self._target(d), bound)
@@ -975,6 +978,8 @@ class HigherDerivation:
         }
         if self.directions:
             out["directions"] = {n: v.name for n, v in self.directions.items()}
+        if self.base.onehot:
+            out["assumptions"] = dict(self.base.onehot)
         names = self.base.python_names
         if names:
             out["python_names"] = dict(names)
@@ -1066,7 +1071,8 @@ def check_higher(hd: HigherDerivation, seed: int = 0):
     present = {v.name for v in E.variables(hd.output)}
     if hd.gradients:
         grads = {n: g for n, g in hd.gradients.items() if n in present}
-        report = check_gradients(hd.output, grads, None, seed=seed) if grads else None
+        report = check_gradients(hd.output, grads, None, seed=seed,
+                                 labels=hd.base.onehot) if grads else None
         for name in hd.gradients:
             key = f"gradient {name}"
             results[key] = replace(report.results[name], name=key) if name in grads else \
@@ -1100,7 +1106,8 @@ def _check_one(hd: HigherDerivation, d: HigherDerivative, seed: int):
     rng = np.random.default_rng(seed)
     why = "no point tried"
     for attempt in range(POINTS):
-        point = find_point(roots, variables, dims, rng, spread=0.5 ** attempt)
+        point = find_point(roots, variables, dims, rng, spread=0.5 ** attempt,
+                           labels=hd.base.onehot)
         if isinstance(point, str):
             why = point
             continue

@@ -276,6 +276,41 @@ def test_hessian_of_logistic_loss(layout):
     assert d["w"].where == {"s": "sigmoid(-y .* (X*w))"}
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_logistic_hessian_with_labels_declared_signs_is_the_textbook_form(layout):
+    # with y in {-1, 1} (signs=...), y.^2 = 1; the check draws such labels, so the form is
+    # verified where it holds (with ordinary labels it would fail the check)
+    d = derive(LOGISTIC, "hessian", layout, wrt=["w"], signs=["y"])
+    assert d["w"].text == "X'*diag(s .* (1 - s))*X"
+    assert d["w"].where == {"s": "sigmoid(-y .* (X*w))"}
+    assert "# assuming y: labels -1 or +1" in d.text()
+    assert d.to_json()["assumptions"] == {"y": "signs"}
+
+
+def test_sign_labels_square_to_ones_and_keep_odd_powers():
+    d = matcalc.derive("f = sum(y.^2 .* x) + sum(abs(y) .* z) + sum(y.^3 .* u)",
+                       wrt=["x", "z", "u"], signs=["y"], check=True)
+    assert [d[n].text for n in ("x", "z", "u")] == ["vector(1)", "vector(1)", "y"]
+
+
+def test_one_hot_hessian_is_checked_with_one_hot_labels():
+    # softmax cross-entropy: under --onehot the gradient is A'*(p - y), whose Jacobian is
+    # A'*(diag(p) - p*p')*A; both are only right for labels summing to one, and the check
+    # of the Hessian (and of the gradient it differentiates) must draw such labels
+    d = derive("f = -y'*log(softmax(A*x))", "hessian", wrt=["x"], onehot=["y"])
+    assert d["x"].text == "A'*(diag(p) - p*p')*A"
+
+
+def test_label_options_are_validated():
+    with pytest.raises(MatcalcError, match="--signs q: the program has no variable q"):
+        matcalc.derive(LOGISTIC, signs=["q"])
+    with pytest.raises(MatcalcError, match="already one-hot"):
+        matcalc.derive(LOGISTIC, signs=["y"], onehot=["y"])
+    from matcalc.cli.main import cli
+    r = CliRunner().invoke(cli, ["derive", LOGISTIC, "--signs", "q"])
+    assert r.exit_code == 2 and "--signs q" in r.output
+
+
 def test_logistic_hessian_code_uses_the_structure():
     # X' diag(a) X as a scaling of X, never a materialised n x n diagonal
     code = derive(LOGISTIC, "hessian", wrt=["w"])["w"].numpy
