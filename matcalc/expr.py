@@ -56,18 +56,29 @@ class Node:
     __slots__ = ("args", "shape", "children", "_key", "__weakref__")
     fields: tuple[str, ...] = ()
     children_fields: tuple[str, ...] = ()   # which fields hold child nodes (or tuples of them)
+    nary = False                  # one field, a tuple of children (sums, product chains)
+    # how the constructor finds the children in the arguments (set per class below):
+    # 0 none, 1 the arguments are the children, 2 the first argument is, 3 some of them are
+    _kids_from = 0
+    _kid_index: tuple[int, ...] = ()
 
     def __new__(cls, *args):
-        args = cls._normalize(*args)
+        if cls._normalize is not None:
+            args = cls._normalize(*args)
         key = (cls, args)
         node = _TABLE.get(key)
         if node is not None:
             return node
+        if len(args) != len(cls.fields):
+            raise TypeError(f"{cls.__name__} takes {cls.fields}, got {len(args)} arguments")
         node = object.__new__(cls)
         node.args = args
         node._key = None
-        node.children = node._children()
-        _work[0] += len(node.children)
+        how = cls._kids_from
+        kids = () if how == 0 else args if how == 1 else args[0] if how == 2 else \
+            tuple(args[i] for i in cls._kid_index)
+        node.children = kids
+        _work[0] += len(kids)
         if _work[0] > WORK_LIMIT:
             _over_budget()
         node.shape = node._check()
@@ -75,11 +86,7 @@ class Node:
         return node
 
     # -- construction -----------------------------------------------------------------
-    @classmethod
-    def _normalize(cls, *args):
-        if len(args) != len(cls.fields):
-            raise TypeError(f"{cls.__name__} takes {cls.fields}, got {len(args)} arguments")
-        return args
+    _normalize = None      # or a classmethod returning the canonical argument tuple
 
     def _check(self) -> Shape:
         raise NotImplementedError
@@ -97,37 +104,23 @@ class Node:
         super().__init_subclass__(**kw)
         for i, f in enumerate(cls.fields):     # field accessors: node.x is node.args[i]
             setattr(cls, f, property(lambda self, i=i: self.args[i]))
+        kids = cls.children_fields
+        cls._kid_index = tuple(cls.fields.index(f) for f in kids)
+        cls._kids_from = 0 if not kids else 2 if cls.nary else \
+            1 if kids == cls.fields else 3
 
     # -- structure --------------------------------------------------------------------
-    def _children(self) -> tuple["Node", ...]:
-        """The child nodes, in field order (stored once: the IR is immutable)."""
-        out: list[Node] = []
-        fields = type(self).fields
-        for f in type(self).children_fields:
-            v = self.args[fields.index(f)]
-            if isinstance(v, tuple):
-                out.extend(v)
-            else:
-                out.append(v)
-        return tuple(out)
-
     def rebuild(self, children: tuple["Node", ...] | list["Node"]) -> "Node":
         """The same kind of node over new children (in `children` order)."""
-        children = list(children)
-        fields = type(self).fields
-        new_args = []
-        i = 0
-        for f, v in zip(fields, self.args):
-            if f in type(self).children_fields:
-                if isinstance(v, tuple):
-                    new_args.append(tuple(children[i:i + len(v)]))
-                    i += len(v)
-                else:
-                    new_args.append(children[i])
-                    i += 1
-            else:
-                new_args.append(v)
-        return type(self)(*new_args)
+        how = self._kids_from
+        if how == 1:
+            return type(self)(*children)
+        if how == 2:
+            return type(self)(tuple(children))
+        args = list(self.args)
+        for i, c in zip(self._kid_index, children):
+            args[i] = c
+        return type(self)(*args)
 
     @property
     def is_scalar(self) -> bool:
@@ -136,11 +129,20 @@ class Node:
     @property
     def sort_key(self) -> str:
         """A stable structural key (for ordering commutative operands deterministically),
-        computed children first without recursion."""
+        computed children first without recursion, for the nodes that have none yet."""
         if self._key is None:
-            for n in walk(self):
-                if n._key is None:
+            stack = [self]
+            while stack:
+                n = stack[-1]
+                if n._key is not None:
+                    stack.pop()
+                    continue
+                missing = [c for c in n.children if c._key is None]
+                if missing:
+                    stack.extend(reversed(missing))
+                else:
                     n._key = n._own_key()
+                    stack.pop()
         return self._key
 
     def _own_key(self) -> str:
@@ -294,9 +296,15 @@ class Add(Node):
     __slots__ = ()
     fields = ("terms",)
     children_fields = ("terms",)
+    nary = True
 
     @classmethod
     def _normalize(cls, terms):
+        for t in terms:
+            if isinstance(t, Add):
+                break
+        else:                                   # flat already (the common case)
+            return (tuple(terms),)
         flat: list[Node] = []
         for t in terms:
             if isinstance(t, Add):
@@ -329,9 +337,15 @@ class MatMul(Node):
     __slots__ = ()
     fields = ("factors",)
     children_fields = ("factors",)
+    nary = True
 
     @classmethod
     def _normalize(cls, factors):
+        for f in factors:
+            if isinstance(f, MatMul):
+                break
+        else:                                   # flat already (the common case)
+            return (tuple(factors),)
         flat: list[Node] = []
         for f in factors:
             if isinstance(f, MatMul):
@@ -378,9 +392,15 @@ class Hadamard(Node):
     __slots__ = ()
     fields = ("factors",)
     children_fields = ("factors",)
+    nary = True
 
     @classmethod
     def _normalize(cls, factors):
+        for f in factors:
+            if isinstance(f, Hadamard):
+                break
+        else:                                   # flat already (the common case)
+            return (tuple(factors),)
         flat: list[Node] = []
         for f in factors:
             if isinstance(f, Hadamard):
@@ -621,25 +641,31 @@ def eye_like(x: Node) -> Node:
     return Identity(x.shape[0])
 
 
-def walk(root: Node, last_child_first: bool = False) -> Iterator[Node]:
+_EXPANDED = object()     # on walk's stack: the node below has had its children pushed
+
+
+def walk(root: Node, last_child_first: bool = False, known=None) -> Iterator[Node]:
     """Every node reachable from root once, children before parents (iterative).
     Children are visited first to last, or last to first: reversed, that order makes a
-    reverse sweep reach the operands of a sum in the order they were written."""
-    seen: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(root, False)]
+    reverse sweep reach the operands of a sum in the order they were written. Nodes in
+    `known` (a memo of earlier work) are skipped with everything below them, so that a
+    memoised pass over many overlapping expressions costs their new nodes only."""
+    seen: set[Node] = set()
+    stack: list = [root]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            yield node
+        node = pop()
+        if node is _EXPANDED:
+            yield pop()
             continue
-        if id(node) in seen:
+        if node in seen or known is not None and node in known:
             continue
-        seen.add(id(node))
-        stack.append((node, True))
-        kids = node.children if last_child_first else reversed(node.children)
-        for c in kids:
-            if id(c) not in seen:
-                stack.append((c, False))
+        seen.add(node)
+        push(node)
+        push(_EXPANDED)
+        for c in node.children if last_child_first else reversed(node.children):
+            if c not in seen:
+                push(c)
 
 
 def variables(root: Node) -> list[Var]:

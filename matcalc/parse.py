@@ -2,27 +2,36 @@
 
 The grammar lives in `grammar.lark`; lark's LALR parser runs it and calls the builder
 below on every reduction (lark's embedded-transformer mode), so the AST is built bottom-up
-while parsing, without a parse tree and without recursion; chains such as `a + b + c` are
-flat lists in the grammar, folded to the left here. Spans are character offsets
-[start, end) into the whole source, taken from lark's tokens. `2.*x` reads as `2 .* x`
-(a number does not swallow the '.' of a following operator), so `2./x` and `2.^x` are
+while parsing, without a parse tree and without recursion (chains such as `a + b + c` are
+left-recursive in the grammar, reduced as they are read). Spans are character offsets
+[start, end) into the whole source, taken from the tokens. `2.*x` reads as `2 .* x` (a
+number does not swallow the '.' of a following operator), so `2./x` and `2.^x` are
 elementwise, as in MATLAB.
 
-Two checks run before lark, by one linear scan: balanced parentheses (the clearest message
-for the most common mistake) and a nesting limit: at most `MAX_DEPTH` levels of
-parentheses, calls, signs and powers. (Long flat chains of `+` or `*` still make deep
-left-leaning trees; stages that walk them should not recurse along a chain.) Every lark
-exception is translated here into a `ParseError` in the user's words; none escapes. lark is
-imported, and the parser built, on the first call to `parse`.
+The tokens come from one regular expression made of grammar.lark's own terminals, in the
+order lark's lexer prefers them, and reach lark's parser as a custom lexer's stream: a
+Python pass per token is the whole cost of lexing, where lark's lexer spends several. The
+same pass drops new lines inside parentheses and runs the checks that come before parsing:
+balanced parentheses (the clearest message for the most common mistake) and a nesting
+limit, at most `MAX_DEPTH` levels of parentheses, calls, signs and powers. (Long flat
+chains of `+` or `*` still make deep left-leaning trees; stages that walk them should not
+recurse along a chain.) Every lark exception is translated here into a `ParseError` in
+the user's words; none escapes. The parser is built on the first call to `parse`, from
+lark's cache of the grammar analysis when a previous process left one.
 """
 from __future__ import annotations
 
 import math
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import LimitError, MatcalcError, ParseError, Span
 from .syntax import Binary, Call, Name, Neg, Number, Program, Statement, Transpose
+
+if TYPE_CHECKING:
+    from lark import Lark
+    from lark.lexer import Token
 
 __all__ = ["MAX_DEPTH", "MAX_SOURCE_CHARS", "MAX_STATEMENTS", "parse"]
 
@@ -44,10 +53,11 @@ def parse(source: str) -> Program:
     if len(source) > MAX_SOURCE_CHARS:
         raise LimitError(f"input too long: {len(source):,} characters "
                          f"(the limit is {MAX_SOURCE_CHARS:,})", None, source)
-    _check_nesting(source)
+    parser, scanner = _parser()
+    tokens, stop = scanner.scan(source)
     _check_statements(source)
     try:
-        statements = _parser().parse(source)
+        statements = parser.parse(_stream(tokens, stop, source))
     except MatcalcError as exc:
         raise exc.with_source(source)
     except RecursionError:  # not expected (nothing here recurses); never let one escape
@@ -70,6 +80,7 @@ def parse(source: str) -> Program:
 # The parser, built once on first use.
 
 _PARSER = None
+_SEPARATORS = re.compile(r"[();\n]")
 
 
 def _check_statements(source: str) -> None:
@@ -78,48 +89,124 @@ def _check_statements(source: str) -> None:
     if source.count(";") + source.count("\n") < MAX_STATEMENTS:
         return
     count, depth = 1, 0
-    for i, ch in enumerate(source):
+    for m in _SEPARATORS.finditer(source):
+        ch = m.group()
         if ch == "(":
             depth += 1
         elif ch == ")":
             depth = max(0, depth - 1)
-        elif ch in ";\n" and depth == 0:
+        elif depth == 0:
             count += 1
             if count > MAX_STATEMENTS:
+                i = m.start()
                 raise LimitError(f"program too long: more than {MAX_STATEMENTS:,} statements "
                                  f"(matcalc.parse.MAX_STATEMENTS)", Span(i, i + 1), source)
 
 
-def _parser():
-    global _PARSER
+def _parser() -> tuple[Lark, _Scanner]:
+    global _PARSER, _TokenStream
     if _PARSER is None:
-        import lark
+        from lark import Lark
+        from lark.lexer import Lexer
+
+        # a module global (lark's cache refers to the lexer class by its name)
+        class _TokenStream(Lexer):
+            """lark's lexer slot: what lark is given to parse is the stream of tokens that
+            `_Scanner` made."""
+
+            def __init__(self, lexer_conf):
+                pass
+
+            def lex(self, stream):
+                return stream
 
         # cache=True keeps lark's grammar analysis in a file of the temp directory, keyed
         # by the grammar's hash: a new process then loads the parser instead of building it
-        _PARSER = lark.Lark(_GRAMMAR.read_text(encoding="utf-8"), parser="lalr",
-                            lexer="contextual", transformer=_Build(),
-                            postlex=_NewlinesInParens(), maybe_placeholders=False,
-                            cache=True)
+        parser = Lark(_GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer=_TokenStream,
+                      transformer=_Build(), maybe_placeholders=False, cache=True)
+        _PARSER = parser, _Scanner(parser)
     return _PARSER
 
 
-class _NewlinesInParens:
-    """lark post-lexer: inside parentheses a new line separates nothing, so drop it."""
+def _stream(tokens: list[Token], stop: int | None, source: str):
+    """The tokens, then the error for the character at `stop` that no token matches: lark
+    reaches it only if nothing before it is a syntax error, as a lexer of its own would."""
+    yield from tokens
+    if stop is not None:
+        raise _unexpected_character(stop, source)
 
-    always_accept = ("_NL",)
 
-    def process(self, stream):
-        depth = 0
-        for token in stream:
-            kind = token.type
-            if kind == "LPAR":
-                depth += 1
-            elif kind == "RPAR":
-                depth -= 1
-            elif kind == "_NL" and depth > 0:
+_OPERANDS = frozenset({"NAME", "NUMBER", "TRANSPOSE"})
+_SIGNS = frozenset({"PLUS", "MINUS"})
+_OPENERS = frozenset({"LPAR", "POWOP"})      # signs open a level only before an operand
+
+
+class _Scanner:
+    """Source text -> lark tokens, by one regular expression over grammar.lark's terminals
+    (lark's order of preference: priority, then the longest possible match, then name)."""
+
+    def __init__(self, parser: Lark):
+        from lark.lexer import Token
+
+        self.token = Token
+        terminals = sorted(parser.terminals, key=lambda t: (
+            -t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
+        self.regex = re.compile("|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})"
+                                         for t in terminals))
+        self.ignored = frozenset(parser.lexer_conf.ignore)
+
+    def scan(self, source: str) -> tuple[list[Token], int | None]:
+        """The tokens of `source` up to the first character outside the language, and that
+        character's position (None if there is none). New lines inside parentheses are
+        whitespace and dropped. Raises for an unmatched ')' or '(' and for nesting deeper
+        than MAX_DEPTH: a level is opened by '(' (a call's included) until its ')', and by
+        a unary sign or a power operator until its operand ends, at the next looser binary
+        operator, ',', ';', '=', new line or ')'. So `-(-(x))` is 4 levels deep and
+        `x^-y^-z` 4, but `a + b + c` is 0 (flat chains are reduced without recursion)."""
+        tokens: list[Token] = []
+        append, token = tokens.append, self.token
+        ignored = self.ignored
+        levels: list[tuple[bool, int, int]] = []   # (is_paren, start, end), innermost last
+        parens = 0                                  # how many of the levels are parentheses
+        after_operand = False
+        pos = 0
+        for m in self.regex.finditer(source):
+            start = m.start()
+            if start != pos:
+                return tokens, pos          # a character outside the language
+            kind, pos = m.lastgroup, m.end()
+            if kind in ignored or kind == "_NL" and parens:
+                continue                    # a new line inside parentheses is whitespace
+            append(token(kind, m.group(), start, None, None, None, None, pos))
+            if kind in _OPERANDS:
+                after_operand = True
                 continue
-            yield token
+            if kind in _OPENERS or kind in _SIGNS and not after_operand:
+                levels.append((kind == "LPAR", start, pos))
+                parens += kind == "LPAR"
+                if len(levels) > MAX_DEPTH:
+                    raise LimitError(f"nesting too deep: more than {MAX_DEPTH} levels of "
+                                     "parentheses, calls, signs or powers",
+                                     Span(start, pos), source,
+                                     "split the expression into named steps: t = ...; y = ...")
+                after_operand = False
+                continue
+            while levels and not levels[-1][0]:
+                levels.pop()      # a binary operator, separator or ')' ends signs' operands
+            if kind == "RPAR":
+                if not parens:
+                    raise ParseError("unexpected ')'", Span(start, pos), source,
+                                     "there is no '(' for it to close")
+                levels.pop()
+                parens -= 1
+            after_operand = kind == "RPAR"
+        if pos != len(source):
+            return tokens, pos
+        for is_paren, start, end in reversed(levels):
+            if is_paren:
+                raise ParseError("unbalanced parenthesis: '(' is never closed",
+                                 Span(start, end), source, "add the missing ')'")
+        return tokens, None
 
 
 class _Group:
@@ -160,16 +247,9 @@ class _Build:
                          Span(name.start_pos, expr.span.end))
 
     def binary(self, children):
-        # [x0, op1, x1, op2, x2, ...] -> ((x0 op1 x1) op2 x2) ...: left to right, no recursion.
-        # ^ and > reach here with three children only (right-assoc / non-assoc by grammar).
-        first = children[0]
-        start = first.span.start
-        node = _node(first)
-        for i in range(1, len(children), 2):
-            op, right = children[i], children[i + 1]
-            node = Binary(_OPS.get(op.value, op.value), node, _node(right),
-                          Span(start, right.span.end), _span(op))
-        return node
+        left, op, right = children
+        return Binary(_OPS.get(op.value, op.value), _node(left), _node(right),
+                      Span(left.span.start, right.span.end), Span(op.start_pos, op.end_pos))
 
     def neg(self, children):
         sign, operand = children
@@ -194,7 +274,7 @@ class _Build:
 
     def name(self, children):
         (token,) = children
-        return Name(token.value, _span(token))
+        return Name(token.value, Span(token.start_pos, token.end_pos))
 
     def number(self, children):
         (token,) = children
@@ -209,74 +289,6 @@ class _Build:
 
 
 # ---------------------------------------------------------------------------------------
-# Before lark: balanced parentheses and the nesting limit, by one linear scan.
-# The tokens follow grammar.lark (NUMBER is copied from there, so that the '-' of 1e-3 is
-# not taken for a sign); anything else stops the scan and is left to lark to report.
-
-_SCAN = re.compile(r"""
-    (?P<skip>    [ \t\f\r]+ | \#[^\n]* )
-  | (?P<operand> (?:[0-9]+\.(?![*/^]|T(?![A-Za-z0-9_]))[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][+-]?[0-9]+)?
-               | [A-Za-z][A-Za-z0-9_]*
-               | ' | ᵀ | \.T(?![A-Za-z0-9_]) )
-  | (?P<open>    \( )
-  | (?P<close>   \) )
-  | (?P<sign>    [+-] )
-  | (?P<power>   \^ | \.\^ )
-  | (?P<binary>  \.\* | \./ | [*@/⊙∘>] )
-  | (?P<newline> \n )
-  | (?P<sep>     [,;=] )
-""", re.VERBOSE)
-
-
-def _check_nesting(source: str) -> None:
-    """Raise for an unmatched ')' or '(' and for nesting deeper than MAX_DEPTH.
-
-    A level is opened by '(' (a call's included) until its ')', and by a unary sign or a
-    power operator until its operand ends: at the next looser binary operator, ',', ';',
-    '=', new line or ')'. So `-(-(x))` is 4 levels deep and `x^-y^-z` 4, but
-    `a + b + c` is 0 (flat chains are folded without recursion).
-    """
-    levels = []           # (is_paren, start, end), innermost last
-    parens = 0            # how many of the levels are parentheses
-    after_operand = False
-    pos, n = 0, len(source)
-    match = _SCAN.match
-    while pos < n:
-        m = match(source, pos)
-        if m is None:
-            return            # a character outside the language: lark reports it, in order
-        kind, pos = m.lastgroup, m.end()
-        if kind == "skip" or kind == "newline" and parens:
-            continue          # a new line inside parentheses is whitespace
-        if kind == "operand":
-            after_operand = True
-            continue
-        if kind == "open" or kind == "power" or kind == "sign" and not after_operand:
-            levels.append((kind == "open", m.start(), pos))
-            parens += kind == "open"
-            if len(levels) > MAX_DEPTH:
-                raise LimitError(f"nesting too deep: more than {MAX_DEPTH} levels of "
-                                 "parentheses, calls, signs or powers",
-                                 Span(m.start(), pos), source,
-                                 "split the expression into named steps: t = ...; y = ...")
-            after_operand = False
-            continue
-        while levels and not levels[-1][0]:
-            levels.pop()      # a binary operator, separator or ')' ends signs' operands
-        if kind == "close":
-            if not parens:
-                raise ParseError("unexpected ')'", Span(m.start(), pos), source,
-                                 "there is no '(' for it to close")
-            levels.pop()
-            parens -= 1
-        after_operand = kind == "close"
-    for is_paren, start, end in reversed(levels):
-        if is_paren:
-            raise ParseError("unbalanced parenthesis: '(' is never closed", Span(start, end),
-                             source, "add the missing ')'")
-
-
-# ---------------------------------------------------------------------------------------
 # lark's exceptions, in the user's words.
 
 _OPERAND_START = {"NAME", "NUMBER"}   # expected exactly where an operand may start
@@ -286,12 +298,10 @@ _BLANK = re.compile(r"(?:\s|#[^\n]*)*")
 
 def _translate(exc: Exception, source: str) -> ParseError | None:
     """The ParseError for a lark exception; None for anything else."""
-    from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken
+    from lark.exceptions import LarkError, UnexpectedToken
 
     if isinstance(exc, UnexpectedToken):
         return _unexpected_token(exc, source)
-    if isinstance(exc, UnexpectedCharacters):
-        return _unexpected_character(exc.pos_in_stream, source)
     if isinstance(exc, LarkError):
         return ParseError("cannot read this input", None, source)
     return None

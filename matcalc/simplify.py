@@ -58,9 +58,7 @@ def simplify(root: Node) -> Node:
     hit = _MEMO.get(root)
     if hit is not None:
         return hit
-    for node in walk(root):
-        if node in _MEMO:
-            continue
+    for node in walk(root, known=_MEMO):
         kids = node.children
         rebuilt = node.rebuild([_MEMO[k] for k in kids]) if kids else node
         _MEMO[node] = _norm(rebuilt)
@@ -303,9 +301,8 @@ def transposes(n: Node) -> int:
     hit = _TCOUNT.get(n)
     if hit is not None:
         return hit
-    for m in walk(n):
-        if m not in _TCOUNT:
-            _TCOUNT[m] = isinstance(m, Transpose) + sum(_TCOUNT[c] for c in m.children)
+    for m in walk(n, known=_TCOUNT):
+        _TCOUNT[m] = isinstance(m, Transpose) + sum(_TCOUNT[c] for c in m.children)
     return _TCOUNT[n]
 
 
@@ -317,9 +314,8 @@ def size(n: Node) -> int:
     hit = _SIZE.get(n)
     if hit is not None:
         return hit
-    for m in walk(n):
-        if m not in _SIZE:
-            _SIZE[m] = 1 + sum(_SIZE[c] for c in m.children)
+    for m in walk(n, known=_SIZE):
+        _SIZE[m] = 1 + sum(_SIZE[c] for c in m.children)
     return _SIZE[n]
 
 

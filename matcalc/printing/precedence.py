@@ -149,12 +149,11 @@ class Printer:
         self.ops = OPERATORS[self.language]
 
     def doprint(self, root: Node) -> Piece:
-        for node in walk(root):
-            if node not in self._memo:
-                try:
-                    self.print(node)
-                except PrintError:
-                    pass              # maybe only its context can print it; asked again then
+        for node in walk(root, known=self._memo):
+            try:
+                self.print(node)
+            except PrintError:
+                pass                  # maybe only its context can print it; asked again then
         return self.print(root)
 
     def print(self, node: Node) -> Piece:
