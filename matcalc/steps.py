@@ -158,6 +158,8 @@ def step_checks(d) -> list[tuple[str, Node, dict[str, Node]]]:
             tail[inter[stmts[k][0]]] = substitute(stmts[k][1], tail)
         fj = substitute(stmts[last][1], tail)
         exp = dict(tail)
+        if stmts[last][0] in inter:            # a step may name the output itself (1 - f^2)
+            exp[inter[stmts[last][0]]] = fj
         for t in steps:
             if t.is_input:
                 continue
