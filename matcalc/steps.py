@@ -10,6 +10,7 @@ reverse order; an input's equation is emitted once its last contribution has arr
 from __future__ import annotations
 
 from .differentiate import vjp
+from .errors import MatcalcError, Span
 from .expr import Add, Const, Node, Var, Zero, variables
 from .layout import substitute
 from .simplify import simplify
@@ -67,6 +68,15 @@ def adjoint_names(d) -> dict[str, str]:
 
 
 def program_steps(d) -> list[Step]:
+    try:
+        return _program_steps(d)
+    except MatcalcError as e:          # e.g. a dead statement's constant beyond double range
+        if e.span is None:
+            e.span = Span(0, len(d.program.rstrip()) or 1)
+        raise e.with_source(d.program)
+
+
+def _program_steps(d) -> list[Step]:
     typed = d.typed
     stmts = typed.statements
     last = len(stmts) - 1

@@ -53,3 +53,13 @@ def test_a_wrong_step_fails_its_check():
     assert not report.ok
     assert not report.results["step dt1"].ok
     assert report.results["alpha"].ok
+
+
+def test_an_error_found_while_writing_the_steps_points_at_the_program():
+    # the dead statement t is only simplified when the steps are written (by the check)
+    d = matcalc.derive("t = 99999999999999999999999^0.5*1e308; f = sum(W1)")
+    with pytest.raises(matcalc.MatcalcError) as info:
+        d.check()
+    assert info.value.span is not None
+    assert "out of the range of double precision" in info.value.render()
+    assert "^^^^" in info.value.render()
