@@ -114,8 +114,21 @@ def check_gradients(output: Node, grads: Mapping[str, Node], upstream: Var | Non
     random unit directions. Deterministic for a given seed. `labels` names one-hot
     variables (their axis that sums to one: "columns" or "rows"), drawn one-hot."""
     roots = _roots(output, upstream, grads.values())
+    report = None
+    for descending in (False, True):
+        # sizes in the other order when no point was valid: X'*X is singular when X is
+        # N x d with N < d, and the first order may give exactly that
+        dims = assign_dims(roots, fixed_dims, descending)
+        report = _check_at_sizes(output, grads, upstream, roots, dims, seed, directions,
+                                 tolerance, labels)
+        if not any(r.message.startswith("no valid point") for r in report.results.values()):
+            break
+    return report
+
+
+def _check_at_sizes(output, grads, upstream, roots, dims, seed, directions, tolerance,
+                    labels) -> CheckReport:
     variables = _variables(roots)
-    dims = assign_dims(roots, fixed_dims)
     results: dict[str, VarCheck] = {}
     pending = []
     for name, grad in grads.items():
@@ -251,9 +264,11 @@ def _kink_arguments(root: Node) -> list[Node]:
 
 # ---- dimensions -------------------------------------------------------------------------
 
-def assign_dims(roots: list[Node], fixed_dims: Mapping | None = None) -> dict[str, int]:
-    """A distinct size for each symbolic dimension, 2, 3, 4, ... in sorted order, skipping
-    sizes already taken by `fixed_dims` and by literal dimensions; `fixed_dims` wins."""
+def assign_dims(roots: list[Node], fixed_dims: Mapping | None = None,
+                descending: bool = False) -> dict[str, int]:
+    """A distinct size for each symbolic dimension, 2, 3, 4, ... in sorted order (or in
+    reverse order: the largest to the first symbol), skipping sizes already taken by
+    `fixed_dims` and by literal dimensions; `fixed_dims` wins."""
     fixed = dict(fixed_dims or {})
     symbols: set[str] = set()
     taken = set(fixed.values())
@@ -266,15 +281,14 @@ def assign_dims(roots: list[Node], fixed_dims: Mapping | None = None) -> dict[st
                     taken.add(dim)
     dims: dict[str, int] = {}
     size = 2
-    for symbol in sorted(symbols):
-        if symbol in fixed:
-            dims[symbol] = int(fixed[symbol])
-            continue
+    free = sorted(symbols - set(fixed))
+    for symbol in reversed(free) if descending else free:
         while size in taken:
             size += 1
         dims[symbol] = size
         size += 1
-    return dims
+    dims.update({symbol: int(fixed[symbol]) for symbol in symbols & set(fixed)})
+    return dict(sorted(dims.items()))
 
 
 # ---- the domain: what each variable needs, drawing a point, rejecting a bad one ----------

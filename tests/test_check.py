@@ -11,6 +11,7 @@ import re
 import numpy as np
 import pytest
 
+import matcalc
 from matcalc import check
 from matcalc.check import (
     CheckFailed,
@@ -421,3 +422,12 @@ def _size_at_the_checked_point(f, U, grads, name, seed):
     vs = {v.name: v for r in roots for v in variables(r)}
     _, memo = find_point(roots, vs, assign_dims(roots), np.random.default_rng(seed))
     return float(np.abs(memo[grads[name]]).max())
+
+
+def test_a_gram_matrix_inverse_is_checked_whatever_the_dimension_names():
+    # X is N x d; sizes in sorted order give N < d and a singular X'*X: the checker then
+    # tries the sizes in the other order instead of reporting "not checked"
+    for shapes in ({"X": "N,d"}, {"X": "a,b"}, {"X": "b,a"}):
+        d = matcalc.derive("P = inv(X'*X); H = X*P*X'; L = tr(H*A)", shapes=shapes)
+        report = d.check()
+        assert report.ok, report.summary()
