@@ -191,7 +191,20 @@ def _report_check(derivation, err: bool) -> bool:
               help="Also list the adjoint of every named intermediate of a program.")
 @click.option("--standalone", is_flag=True,
               help="With --format latex: a complete LaTeX document.")
-def derive(expr, fmt, steps, standalone, check, **how):
+@click.option("--latex-transpose", type=click.Choice(["top", "T"]),
+              help="With --format latex: transposes as A^\\top (top, the default) or A^T.")
+@click.option("--latex-numbered", type=click.Choice(["subscript", "superscript"]),
+              help="With --format latex: W1 as W_1 (subscript, the default) or W^{(1)} "
+                   "(superscript, the layer notation).")
+@click.option("--latex-upstream", type=click.Choice(["fraction", "bar"]),
+              help="With --format latex: the upstream gradient dY, and a step's dz, as "
+                   "\\frac{\\partial L}{\\partial Y} (fraction, the default) or \\bar{Y} "
+                   "(bar, the adjoint notation of reverse-mode AD).")
+@click.option("--latex-shapes", is_flag=True,
+              help="With --format latex: state each variable's shape, "
+                   "X \\in \\mathbb{R}^{N \\times n}.")
+def derive(expr, fmt, steps, standalone, latex_transpose, latex_numbered, latex_upstream,
+           latex_shapes, check, **how):
     """Print the derivatives of EXPR.
 
     For a scalar output, its gradient with respect to each variable; for a non-scalar
@@ -204,14 +217,18 @@ def derive(expr, fmt, steps, standalone, check, **how):
       matcalc derive "Y = X*A' + b'" --shape X=N,n --format json
       echo "h = relu(W1*x); f = sum(h)" | matcalc derive - --wrt W1 --steps
     """
-    if standalone and fmt != "latex":
-        raise click.UsageError("--standalone applies only to --format latex")
+    latex_options = {"transpose": latex_transpose, "numbered": latex_numbered,
+                     "upstream": latex_upstream, "shapes": latex_shapes or None}
+    latex_options = {k: v for k, v in latex_options.items() if v is not None}
+    given = ["--standalone"] * standalone + [f"--latex-{k}" for k in latex_options]
+    if given and fmt != "latex":
+        raise click.UsageError(f"{given[0]} applies only to --format latex")
     d = _derivation(expr, **how)
     extra = {"steps": True} if steps else {}
     if fmt == "text":
         out = d.text(**extra)
     elif fmt == "latex":
-        out = d.latex(standalone=standalone, **extra)
+        out = d.latex(standalone=standalone, **extra, **latex_options)
     elif fmt == "numpy":
         out = d.numpy_code(**extra)
     else:

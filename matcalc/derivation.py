@@ -63,8 +63,9 @@ class Derivative:
 
     @cached_property
     def latex(self) -> str:
-        from .printing import to_latex
-        return to_latex(_printable(self.node))
+        """The formula in LaTeX, its adjoints as the derivatives they stand for."""
+        from .printing.latex import to_latex
+        return to_latex(_printable(self.node), self.derivation._latex_style)
 
     @cached_property
     def numpy(self) -> str:
@@ -72,6 +73,7 @@ class Derivative:
                                       result_2d=self.name in self.derivation.keep_2d)
 
     def _repr_latex_(self) -> str:
+        """Jupyter's display: `∂L/∂X = ...` in display style."""
         d = self.derivation
         return f"$\\displaystyle {d._lhs_latex(self.name)} = {self.latex}$"
 
@@ -195,10 +197,13 @@ class Derivation:
         return f"d{top}/d{name}"
 
     def _lhs_latex(self, name: str) -> str:
-        from .printing import to_latex
-        top = "L" if not self.is_scalar else to_latex(E.Var(self.output_name, (1, 1)))
-        var = to_latex(self.inputs[name])
-        return f"\\frac{{\\partial {top}}}{{\\partial {var}}}"
+        from .printing.latex import LatexPrinter
+        return LatexPrinter(self._latex_style).partial(self._loss, name)
+
+    @property
+    def _loss(self) -> str:
+        """The scalar every derivative is of: the output, or the abstract loss L."""
+        return self.output_name if self.is_scalar else "L"
 
     def _shape_text(self, shape) -> str:
         r, c = shape
@@ -221,24 +226,70 @@ class Derivation:
             lines.append(f"{self._lhs(name)} = {d.text}")
         return "\n".join(lines)
 
-    def _step_lhs_latex(self, st) -> str:
-        from .printing import to_latex
-        top = "L" if not self.is_scalar else to_latex(E.Var(self.output_name, (1, 1)))
-        return f"\\frac{{\\partial {top}}}{{\\partial {to_latex(E.Var(st.of, (2, 2)))}}}"
+    def latex_style(self, **options):
+        """The LaTeX style of `options` (see `printing.latex.latex_style`) with what this
+        derivation knows: the upstream dY stands for ∂L/∂Y, a step's dz for ∂J/∂z; with a
+        variable named sigma, the logistic function is spelled out."""
+        from .printing.latex import latex_style
+        adjoints = []
+        if self.upstream_name:
+            adjoints.append((self.upstream_name, "L", self.output_name))
+        if len(self.typed.statements) > 1:
+            from .steps import adjoint_names
+            adjoints += [(adj, self._loss, of) for of, adj in adjoint_names(self).items()]
+        if "sigma" in self.inputs or "sigma" in self.typed.intermediates:
+            options["sigmoid"] = r"\operatorname{sigmoid}"
+        return latex_style(adjoints=tuple(adjoints), **options)
 
-    def latex(self, standalone: bool = False, steps: bool = False) -> str:
+    @cached_property
+    def _latex_style(self):
+        """The default style, made once for every Derivative and Step."""
+        return self.latex_style()
+
+    def latex(self, standalone: bool = False, steps: bool = False, transpose: str = "top",
+              numbered: str = "subscript", upstream: str = "fraction",
+              shapes: bool = False) -> str:
+        """An align* block for notes, one equation per variable (a whole document if
+        `standalone`): the adjoint equations of a program first if `steps`, each variable's
+        shape first if `shapes`. `transpose` "top" or "T" (A^\\top, A^T); `numbered`
+        "subscript" or "superscript" (W_1, W^{(1)}); `upstream` "fraction" or "bar"
+        (the upstream dY as \\frac{\\partial L}{\\partial Y} or \\bar{Y})."""
+        from .printing import latex as tex
+        p = tex.LatexPrinter(self.latex_style(transpose=transpose, numbered=numbered,
+                                              upstream=upstream, shapes=shapes))
+        steps = self.steps if steps else []
+
+        def formula(node: E.Node) -> str:
+            return p.doprint(_printable(node)).text
+
+        notes = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in describe(self.onehot)]
+        if self.upstream is not None:
+            up = p.spell(self.upstream_name).text
+            notes.append(f"{up} is the upstream gradient "
+                         f"({self._shape_text(self.upstream.shape)}) of a scalar loss L")
         rows = []
-        if steps and self.steps:
-            rows += [f"{self._step_lhs_latex(st)} &= {st.latex}" for st in self.steps]
-        rows += [f"{self._lhs_latex(n)} &= {d.latex}" for n, d in self.derivatives.items()]
-        body = "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
-        body = f"% layout: {self.layout}\n" + body
-        if not standalone:
-            return body
-        return ("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
-                "\\begin{document}\n" + body + "\n\\end{document}\n")
+        if p.style.shapes:
+            named = {st.of for st in steps}            # intermediates, in program order
+            vars_ = list(self.inputs.values()) + [v for n, v in self.typed.intermediates.items()
+                                                  if n in named and n not in self.inputs]
+            vars_ += [self.upstream] if self.upstream is not None else []
+            rows += [f"{p.spell(v.name).text} &\\in {tex.shape_latex(v.shape, p)}"
+                     for v in vars_]
+        rows += [f"{p.spell(st.name).text} &= {formula(st.node)}" for st in steps]
+        if steps:
+            rows.append(tex.intertext("and in terms of the inputs:"))
+        rows += [f"{p.partial(self._loss, n)} &= {formula(d.node)}"
+                 for n, d in self.derivatives.items()]
+        if upstream == "bar" and steps:                 # what the bars mean
+            rows.append(f"&\\text{{where }} \\bar{{v}} = {p.partial(self._loss, 'v')}")
+        elif upstream == "bar" and self.upstream is not None:
+            rows.append(f"&\\text{{where }} {p.spell(self.upstream_name).text} = "
+                        f"{p.partial('L', self.output_name)}")
+        body = tex.comments(notes) + tex.align(rows)
+        return tex.standalone(body) if standalone else body
 
     def _repr_latex_(self) -> str:
+        """Jupyter's display: the equations in an aligned block."""
         rows = [f"{self._lhs_latex(n)} &= {d.latex}" for n, d in self.derivatives.items()]
         return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 

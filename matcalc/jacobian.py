@@ -622,8 +622,11 @@ class HigherDerivative:
 
     @cached_property
     def where_latex(self) -> dict[str, str]:
-        from .printing import to_latex
-        return {v.name: to_latex(d) for v, d in self._ordered_names()}
+        return self._where_tex(self.owner.latex_printer())
+
+    def _where_tex(self, p) -> dict[str, str]:
+        """The named subexpressions' definitions, printed by the LatexPrinter `p`."""
+        return {v.name: p.doprint(d).text for v, d in self._ordered_names()}
 
     @cached_property
     def map(self) -> str | None:
@@ -635,12 +638,13 @@ class HigherDerivative:
 
     @cached_property
     def map_latex(self) -> str | None:
+        return self._map_tex(self.owner.latex_printer())
+
+    def _map_tex(self, p) -> str | None:
+        """`\\mathrm{d}X \\mapsto J(\\mathrm{d}X)` (None for a Hessian-vector product)."""
         if self.jvp is None:
             return None
-        from .printing import to_latex
-        from .printing.latex import latex_name
-        d = latex_name(self.dvar.name)
-        return f"{d} \\mapsto {to_latex(self._rename(self.jvp))}"
+        return f"{p.spell(self.dvar.name).text} \\mapsto {p.doprint(self._rename(self.jvp)).text}"
 
     @cached_property
     def index(self) -> str | None:
@@ -653,8 +657,13 @@ class HigherDerivative:
     def index_latex(self) -> str | None:
         if self.tensor is None:
             return None
+        p = self.owner.latex_printer()
+        return f"{self.owner.index_lhs_latex(self, p)} = {self._index_tex(p)}"
+
+    def _index_tex(self, p) -> str:
+        """The right-hand side of the index form, in the style of the LatexPrinter `p`."""
         from .printing.index import index_latex
-        return f"{self.owner.index_lhs_latex(self)} = {index_latex(self.tensor, self.names)}"
+        return index_latex(self.tensor, self.names, p.style)
 
     @cached_property
     def kron_text(self) -> str | None:
@@ -665,10 +674,13 @@ class HigherDerivative:
 
     @cached_property
     def kron_latex(self) -> str | None:
+        return self._kron_tex(self.owner.latex_printer())
+
+    def _kron_tex(self, p) -> str | None:
         if self.kron is None:
             return None
         from .printing.index import kron_latex
-        return kron_latex(self.kron, self.names)
+        return kron_latex(self.kron, self.names, p.style)
 
     @cached_property
     def text(self) -> str:
@@ -681,10 +693,15 @@ class HigherDerivative:
 
     @cached_property
     def latex(self) -> str:
-        from .printing import to_latex
+        return self._formula_tex(self.owner.latex_printer())
+
+    def _formula_tex(self, p) -> str:
+        """The matrix formula; else the linear map; else the index form (as `text`)."""
         if self.node is not None:
-            return to_latex(self._rename(self.node))
-        return self.map_latex if self.map_latex is not None else self.index_latex
+            return p.doprint(self._rename(self.node)).text
+        if self.jvp is not None:
+            return self._map_tex(p)
+        return f"{self.owner.index_lhs_latex(self, p)} = {self._index_tex(p)}"
 
     @cached_property
     def numpy(self) -> str:
@@ -724,8 +741,9 @@ class HigherDerivative:
         return out
 
     def _repr_latex_(self) -> str:
-        from .printing.latex import latex_name
-        where = "".join(f", \\quad {latex_name(n)} = {t}" for n, t in self.where_latex.items())
+        """Jupyter's display: the result and its named subexpressions, in display style."""
+        p = self.owner.latex_printer()
+        where = "".join(f", \\quad {p.spell(n).text} = {t}" for n, t in self.where_latex.items())
         return f"$\\displaystyle {self.lhs_latex} = {self.latex}{where}$"
 
     def __str__(self) -> str:
@@ -821,38 +839,64 @@ class HigherDerivation:
         for name in wrt:
             ps = parts[name]
             node = simplify(ps[0] if len(ps) == 1 else E.Add(tuple(ps)))
-            lhs = ("H*v", "H v", "") if single else \
-                (f"(H*v)_{name}", f"(H v)_{{{self._latex_name(name)}}}", "")
+            lhs = ("H*v" if single else f"(H*v)_{name}", self._lhs_latex("hvp", name), "")
             self.derivatives[name] = HessianVectorProduct(self, name, node, lhs)
 
     # -- names and left-hand sides ---------------------------------------------------------
-    def _latex_name(self, name: str) -> str:
-        from .printing.latex import latex_name
-        return latex_name(name)
+    def latex_style(self, **options):
+        """The LaTeX style of `options` (see `printing.latex.latex_style`); a differential
+        dX is written \\mathrm{d}X."""
+        from .printing.latex import latex_style
+        differentials = tuple((d.dvar.name, d.wrt.name) for d in self.derivatives.values()
+                              if d.dvar is not None)
+        if "sigma" in self.inputs or "sigma" in self.typed.intermediates:
+            options["sigmoid"] = r"\operatorname{sigmoid}"
+        return latex_style(differentials=differentials, **options)
+
+    def latex_printer(self, **options):
+        from .printing.latex import LatexPrinter
+        return LatexPrinter(self.latex_style(**options))
+
+    def _lhs_latex(self, kind: str, a: str, b: str | None = None, p=None) -> str:
+        """∂y/∂a, ∂²f/∂a², ∂²f/∂a ∂b, H v or (H v)_a in LaTeX (by the LatexPrinter `p`)."""
+        from .printing.latex import LatexPrinter
+        p = p or LatexPrinter()
+
+        def name(n: str, power: str = "") -> str:       # {W^{(1)}}^2: one superscript each
+            tex = p.name(n)
+            return ("{" + tex.tex() + "}" if power and tex.sup else tex.tex()) + power
+        if kind == "hvp":
+            return "H v" if len(self.directions) == 1 else f"(H v)_{{{name(a)}}}"
+        if kind == "jacobian":
+            return p.partial(self.output_name, a)
+        y = name(self.output_name)
+        if a == b:
+            return f"\\frac{{\\partial^2 {y}}}{{\\partial {name(a, '^2')}}}"
+        return f"\\frac{{\\partial^2 {y}}}{{\\partial {name(a)} \\, \\partial {name(b)}}}"
 
     def _lhs(self, a: str, b: str | None = None) -> tuple[str, str, str]:
         """(text, LaTeX, index-notation) left-hand sides."""
         y = self.output_name
-        ly = self._latex_name(y)
         if self.mode == "jacobian":
             out = OUT_LETTERS[:len(axes(self.output.shape))]
             inn = IN_LETTERS[:len(axes(self.inputs[a].shape))]
-            return (f"d{y}/d{a}", f"\\frac{{\\partial {ly}}}{{\\partial {self._latex_name(a)}}}",
+            return (f"d{y}/d{a}", self._lhs_latex("jacobian", a),
                     f"∂{y}{_sub(out)}/∂{a}{_sub(inn)}")
-        la, lb = self._latex_name(a), self._latex_name(b)
         ia = OUT_LETTERS[:len(axes(self.inputs[a].shape))]
         ib = IN_LETTERS[:len(axes(self.inputs[b].shape))]
         if a == b:
-            return (f"d²{y}/d{a}²", f"\\frac{{\\partial^2 {ly}}}{{\\partial {la}^2}}",
+            return (f"d²{y}/d{a}²", self._lhs_latex("hessian", a, b),
                     f"∂²{y}/∂{a}{_sub(ia)}∂{b}{_sub(ib)}")
-        return (f"d²{y}/d{a}d{b}",
-                f"\\frac{{\\partial^2 {ly}}}{{\\partial {la} \\, \\partial {lb}}}",
+        return (f"d²{y}/d{a}d{b}", self._lhs_latex("hessian", a, b),
                 f"∂²{y}/∂{a}{_sub(ia)}∂{b}{_sub(ib)}")
 
-    def index_lhs_latex(self, d: HigherDerivative) -> str:
-        """∂Y_ij/∂X_kl in LaTeX (a name with its own subscript is grouped: {W_{1}}_{kl})."""
+    def index_lhs_latex(self, d: HigherDerivative, p=None) -> str:
+        """∂Y_ij/∂X_kl in LaTeX (a name with its own subscript is grouped: {W_1}_{kl})."""
+        from .printing.latex import LatexPrinter
+        p = p or LatexPrinter()
+
         def sub(name, letters):
-            tex = self._latex_name(name)
+            tex = p.name(name).tex()
             if not letters:
                 return tex
             return f"{{{tex}}}_{{{letters}}}" if "_" in tex else f"{tex}_{{{letters}}}"
@@ -860,9 +904,15 @@ class HigherDerivation:
         if d.kind == "jacobian":
             return (f"\\frac{{\\partial {sub(y, d.out_letters)}}}"
                     f"{{\\partial {sub(d.wrt.name, d.in_letters)}}}")
-        a, b = d.name.split(",") if "," in d.name else (d.name, d.name)
-        return (f"\\frac{{\\partial^2 {self._latex_name(y)}}}{{\\partial {sub(a, d.out_letters)}"
+        a, b = self._operands(d)
+        return (f"\\frac{{\\partial^2 {p.name(y).tex()}}}{{\\partial {sub(a, d.out_letters)}"
                 f" \\, \\partial {sub(b, d.in_letters)}}}")
+
+    @staticmethod
+    def _operands(d: HigherDerivative) -> tuple[str, str]:
+        """The two variables of a result's key ("X", or "X,A" for a mixed Hessian block)."""
+        a, _, b = d.name.partition(",")
+        return a, b or a
 
     def dim_code(self, d) -> str:
         if isinstance(d, int):
@@ -925,31 +975,46 @@ class HigherDerivation:
                 lines.append(f"  {'where' if n == 0 else '     '} {name} = {definition}")
         return "\n".join(lines)
 
-    def latex(self, standalone: bool = False, steps: bool = False) -> str:
+    def latex(self, standalone: bool = False, steps: bool = False, transpose: str = "top",
+              numbered: str = "subscript", upstream: str = "fraction",
+              shapes: bool = False) -> str:
+        """An align* block (a whole document if `standalone`), with the options of
+        `Derivation.latex`: a matrix result as an equation, a tensor as its linear map,
+        its vec form and its index form; named subexpressions in a `where` row."""
         self._no_steps(steps)
-        from .printing.index import index_latex
-        from .printing.latex import latex_name
+        from .assumptions import describe
+        from .printing import latex as tex
+        p = self.latex_printer(transpose=transpose, numbered=numbered, upstream=upstream,
+                               shapes=shapes)
+        notes = [f"layout: {self.layout}"] + [a.removeprefix("# ")
+                                              for a in describe(self.base.onehot)]
+        if self.mode == "hvp":
+            notes.append("H v: the Hessian times the direction "
+                         + ", ".join(p.spell(v.name).text for v in self.directions.values()))
         rows = []
+        if p.style.shapes:
+            vars_ = list(self.inputs.values()) + list(self.directions.values())
+            rows += [f"{p.spell(v.name).text} &\\in {tex.shape_latex(v.shape, p)}"
+                     for v in vars_]
         for d in self.derivatives.values():
+            lhs = self._lhs_latex(d.kind, *self._operands(d), p)
             if d.node is not None:
-                rows.append(f"{d.lhs_latex} &= {d.latex}")
+                rows.append(f"{lhs} &= {d._formula_tex(p)}")
             else:
-                rows.append(f"{d.lhs_latex} &: {d.map_latex}")
+                rows.append(f"{lhs} &: {d._map_tex(p)}")
                 if d.kron is not None:
-                    rows.append(f"&= {d.kron_latex} "
+                    rows.append(f"&= {d._kron_tex(p)} "
                                 "\\quad \\text{(on $\\operatorname{vec}$, column-major)}")
-                rows.append(f"{self.index_lhs_latex(d)} &= {index_latex(d.tensor, d.names)}")
-            if d.where_latex:
-                defs = ", \\quad ".join(f"{latex_name(n)} = {t}" for n, t in d.where_latex.items())
+                rows.append(f"{self.index_lhs_latex(d, p)} &= {d._index_tex(p)}")
+            where = d._where_tex(p)
+            if where:
+                defs = ", \\quad ".join(f"{p.spell(n).text} = {t}" for n, t in where.items())
                 rows.append(f"&\\text{{where }} {defs}")
-        body = "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
-        body = f"% layout: {self.layout}\n" + body
-        if not standalone:
-            return body
-        return ("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
-                "\\begin{document}\n" + body + "\n\\end{document}\n")
+        body = tex.comments(notes) + tex.align(rows)
+        return tex.standalone(body) if standalone else body
 
     def _repr_latex_(self) -> str:
+        """Jupyter's display: the results in an aligned block."""
         rows = [f"{d.lhs_latex} &= {d.latex}" for d in self.derivatives.values()]
         return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 

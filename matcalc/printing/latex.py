@@ -1,25 +1,43 @@
-"""The LaTeX printer: formulas for notes and papers, in math mode without delimiters.
+"""The LaTeX printer: formulas for notes and papers, and the blocks and documents around them.
 
-Matrix products are juxtaposed with a thin space (`\\mathrm{dY} \\, A`), a scalar times a
-matrix with a plain space (`2 x`, `\\alpha X`), division by a scalar is a fraction
-(`\\frac{x}{N}`), transposes and inverses are superscripts (`A^\\top`, `X^{-1}`,
-`X^{-\\top}`), elementwise operations are `\\odot`, `\\oslash`, `x^{\\circ 2}`. Names:
-single letters as they are, `W1` -> `W_{1}`, `alpha` -> `\\alpha`, other names upright
-(`\\mathrm{dY}`), unless the caller's `names` say otherwise. Operands of sums and
-elementwise products are written as in the text printer (broadcasts unsaid,
-`1 - \\tanh(x)^{\\circ 2}`). Parentheses (`\\left( ... \\right)`) come from the precedence
-table.
+A formula is math mode without delimiters, written as a careful author writes it: products
+juxtaposed (`W_1 x`, `\\alpha X`), division by a scalar a fraction (`\\frac{x}{N}`),
+transposes and inverses superscripts (`A^\\top`, `X^{-1}`, `X^{-\\top}`), elementwise
+operations `\\odot`, `\\oslash`, `x^{\\circ 2}`, the ones vector `\\mathbf{1}`, functions
+`\\exp`, `\\log`, `\\det`, `\\operatorname{tr}`, `\\operatorname{diag}`, `\\sigma`. Operands of
+sums and elementwise products leave their broadcasts unsaid, as in the text printer.
+Whether parentheses are needed comes from the precedence table; their size from what they
+hold: `\\left( \\right)` around a fraction, plain elsewhere (so `\\exp(x)` keeps the tight
+spacing of a function call).
+
+Names: `x` stays, `W1` is `W_1` (or `W^{(1)}`, and transposed `W^{(1)\\top}`), `alpha` is
+`\\alpha`, `W_out` is `W_{\\mathrm{out}}`, other names are upright (`\\mathrm{reg}`). An
+adjoint (the upstream gradient `dY`, a step's `dz`) is written as the derivative it stands
+for, `\\frac{\\partial L}{\\partial Y}`, or in the short form `\\bar{Y}`: the adjoint notation
+of reverse-mode differentiation (Giles, "An extended collection of matrix derivative
+results"), which keeps the variable's own spelling (`\\bar{W}_1`) and takes a transpose
+without parentheses; `\\delta_Y` would clash with the deltas of backprop notes and of index
+notation.
+
+The indicator is `\\mathbb{I}[z > 0]`, the notation of Murphy's textbooks. amssymb has no
+blackboard-bold digits (`\\mathbb{1}` prints a wrong glyph), and a macro of our own would
+be undefined wherever the output is pasted. Everything printed here needs amsmath and
+amssymb only, and that is all a standalone document loads: a body that compiles there
+compiles in any document that loads those two packages.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import pairwise
 
+from ..errors import OptionError
 from ..expr import (Broadcast, Const, DiagMat, DiagVec, Det, Divide, Func, Hadamard, Inv,
                     LogDet, LogSumExp, MatMul, Node, Norm1, Norm2, Scale, Softmax, Sum, Trace,
-                    Transpose)
-from .precedence import (ATOM, MUL, NEG, POW, Piece, Printer, Product, format_number,
-                         needs_parens, product_of)
+                    Transpose, Var)
+from .precedence import (ATOM, MUL, NEG, POSTFIX, POW, Piece, Printer, Product,
+                         format_number, needs_parens, product_of)
 from .text import ElementwiseOperands
 
 GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota
@@ -34,23 +52,92 @@ CALLS = {Sum: r"\operatorname{sum}", Trace: r"\operatorname{tr}", Det: r"\det",
          LogDet: r"\log \det", DiagMat: r"\operatorname{diag}", DiagVec: r"\operatorname{diag}",
          Softmax: r"\operatorname{softmax}", LogSumExp: r"\operatorname{logsumexp}"}
 
+# the options of `--format latex`: their values, the first one the default
+TRANSPOSES = {"top": r"\top", "T": "T"}                 # A^\top, A^T
+NUMBERED = ("subscript", "superscript")                 # W_1, W^{(1)}
+UPSTREAMS = ("fraction", "bar")                         # \frac{\partial L}{\partial Y}, \bar{Y}
 
-def latex_name(name: str, names: Mapping[str, str] | None = None) -> str:
-    """`x` -> x, `W1`/`W_1` -> W_{1}, `alpha` -> \\alpha, `dY` -> \\mathrm{dY}."""
-    if names and name in names:
-        return names[name]
+
+@dataclass(frozen=True)
+class LatexStyle:
+    """How one document spells names and transposes: the user's options, and what the
+    derivation knows. `adjoints` holds (name, loss, variable) for each name that stands for
+    ∂loss/∂variable; `differentials` (name, variable) for each name that stands for the
+    differential of a variable (\\mathrm{d}X); `spellings` (name, LaTeX) pairs are used as
+    given; `shapes` asks the blocks to state each variable's shape."""
+
+    transpose: str = "top"
+    numbered: str = "subscript"
+    upstream: str = "fraction"
+    shapes: bool = False
+    adjoints: tuple[tuple[str, str, str], ...] = ()
+    differentials: tuple[tuple[str, str], ...] = ()
+    spellings: tuple[tuple[str, str], ...] = ()
+    sigmoid: str = r"\sigma"
+
+
+def latex_style(transpose: str = "top", numbered: str = "subscript",
+                upstream: str = "fraction", shapes: bool = False, **context) -> LatexStyle:
+    """The LatexStyle of the user's options (validated: an OptionError names a bad value)."""
+    def one_of(option: str, value, allowed) -> None:
+        if value not in allowed:
+            raise OptionError(f"unknown LaTeX {option} {value!r}: expected "
+                              + " or ".join(repr(a) for a in allowed))
+    one_of("transpose", transpose, tuple(TRANSPOSES))
+    one_of("numbered", numbered, NUMBERED)
+    one_of("upstream", upstream, UPSTREAMS)
+    if not isinstance(shapes, bool):
+        raise OptionError(f"LaTeX shapes is True or False, not {shapes!r}")
+    return LatexStyle(transpose, numbered, upstream, shapes, **context)
+
+
+# ---- names --------------------------------------------------------------------------------
+
+def _script(mark: str, s: str) -> str:
+    """`_1`, `_{12}`, `^{(1)}`: braces unless the script is one letter or digit."""
+    if not s:
+        return ""
+    return f"{mark}{s}" if len(s) == 1 and s.isalnum() else f"{mark}{{{s}}}"
+
+
+@dataclass(frozen=True)
+class Name:
+    """A name as LaTeX writes it: its base (`W`, `\\alpha`, `\\mathrm{reg}`), subscript,
+    superscript, and a bar over the base for an adjoint in the short form (`\\bar{W}_1`)."""
+
+    base: str
+    sub: str = ""
+    sup: str = ""
+    bar: bool = False
+
+    def tex(self, more_sup: str = "") -> str:
+        """The name; `more_sup` joins its superscript (`W^{(1)\\top}`, never `W^{(1)}^\\top`,
+        which TeX refuses as a double superscript)."""
+        base = self.base
+        if self.bar:                                    # a bar as wide as a word
+            wide = base.startswith((r"\mathrm", "{"))
+            base = rf"\overline{{{base}}}" if wide else rf"\bar{{{base}}}"
+        return base + _script("_", self.sub) + _script("^", self.sup + more_sup)
+
+
+def split_name(name: str, numbered: str = "subscript") -> Name:
+    """`x` -> x, `W1`/`W_1` -> W_1 (or W^{(1)}), `alpha` -> \\alpha, `W_out` ->
+    W_{\\mathrm{out}}, `dY` -> \\mathrm{dY}."""
     if len(name) == 1:
-        return name
+        return Name(name)
     if name in GREEK:
-        return "\\" + name
+        return Name("\\" + name)
     m = re.fullmatch(r"([A-Za-z]+?)_?([0-9]+)", name)
     if m:
-        return f"{latex_name(m[1])}_{{{m[2]}}}"
+        base = split_name(m[1]).base
+        return Name(base, sup=f"({m[2]})") if numbered == "superscript" else Name(base, m[2])
     base, _, sub = name.partition("_")
     if base and sub:
-        return f"{latex_name(base)}_{{{latex_name(sub)}}}"
+        head = split_name(base, numbered)
+        tex = head.tex() if not (head.sub or head.sup) else "{" + head.tex() + "}"
+        return Name(tex, split_name(sub).tex())          # V_{A_1}: no superscript inside
     escaped = name.replace("_", r"\_")
-    return rf"\mathrm{{{escaped}}}"
+    return Name(rf"\mathrm{{{escaped}}}")
 
 
 def latex_number(v) -> tuple[str, int]:
@@ -65,13 +152,76 @@ def latex_number(v) -> tuple[str, int]:
     return text, ATOM
 
 
+def is_tall(text: str) -> bool:
+    """Whether rendered math holds a fraction, so delimiters around it must grow."""
+    return r"\frac" in text
+
+
+# ---- the printer --------------------------------------------------------------------------
+
 class LatexPrinter(ElementwiseOperands, Printer):
     language = "latex"
-    open_paren, close_paren = r"\left( ", r" \right)"
 
-    def __init__(self, names: Mapping[str, str] | None = None):
+    def __init__(self, names: Mapping[str, str] | LatexStyle | None = None):
         super().__init__()
-        self.names = dict(names or {})
+        if not isinstance(names, LatexStyle):
+            names = LatexStyle(spellings=tuple((names or {}).items()))
+        self.style = names
+        self.top = TRANSPOSES[names.transpose]
+        self.spellings = dict(names.spellings)
+        self.adjoints = {n: (loss, of) for n, loss, of in names.adjoints}
+        self.differentials = dict(names.differentials)
+
+    # -- names ----------------------------------------------------------------------------
+    def name(self, name: str) -> Name:
+        """A name that is not an adjoint, in this document's style."""
+        return split_name(name, self.style.numbered)
+
+    def name_parts(self, name: str) -> Name | None:
+        """The parts of a variable's spelling; None for an explicit spelling, a differential
+        or an adjoint written as a fraction."""
+        if name in self.spellings or name in self.differentials:
+            return None
+        if name in self.adjoints:
+            if self.style.upstream == "fraction":
+                return None
+            n = self.name(self.adjoints[name][1])
+            return Name(n.base, n.sub, n.sup, bar=True)
+        return self.name(name)
+
+    def partial(self, loss: str, of: str) -> str:
+        """\\frac{\\partial loss}{\\partial of}."""
+        return rf"\frac{{\partial {self.name(loss).tex()}}}{{\partial {self.name(of).tex()}}}"
+
+    def spell(self, name: str) -> Piece:
+        """A variable's name; one with a superscript, a differential or a fraction is not
+        an atom, so a further superscript puts it in parentheses: (\\mathrm{d}X)^\\top."""
+        if name in self.spellings:
+            return Piece(self.spellings[name])
+        if name in self.differentials:                             # \mathrm{d}X \, W
+            return Piece(r"\mathrm{d}" + self.name(self.differentials[name]).tex(), POSTFIX,
+                         "word")
+        parts = self.name_parts(name)
+        if parts is None:
+            return Piece(self.partial(*self.adjoints[name]), POSTFIX)
+        # an upright word is kept apart from its neighbours in a product: \mathrm{reg} \, W
+        word = "word" if parts.base.startswith(r"\mathrm") else None
+        return Piece(parts.tex(), POSTFIX if parts.sup else ATOM, word)
+
+    @staticmethod
+    def space(left: Piece, right: Piece) -> str:
+        """The space between two juxtaposed factors: none, or a thin one beside a word."""
+        return r" \, " if "word" in (left.family, right.family) else " "
+
+    # -- delimiters -----------------------------------------------------------------------
+    def wrap(self, text: str) -> str:
+        return rf"\left({text}\right)" if is_tall(text) else f"({text})"
+
+    def delimit(self, left: str, text: str, right: str) -> str:
+        """`left text right`, the delimiters grown around a fraction."""
+        if is_tall(text):
+            return rf"\left{left}{text}\right{right.lstrip()}"
+        return f"{left}{text}{right}"
 
     # -- leaves ---------------------------------------------------------------------------
     def number(self, v) -> Piece:
@@ -81,21 +231,21 @@ class LatexPrinter(ElementwiseOperands, Printer):
         return Piece(text, prec, "juxt")
 
     def _print_Var(self, e) -> Piece:
-        return Piece(latex_name(e.name, self.names))
+        return self.spell(e.name)
 
     def _print_Const(self, e) -> Piece:
         return self.number(e.value)
 
     def _print_DimValue(self, e) -> Piece:
         d = e.dim
-        return Piece(latex_name(d, self.names)) if isinstance(d, str) else self.number(d)
+        return self.spell(d) if isinstance(d, str) else self.number(d)
 
     def filled(self, shape, c: int) -> Piece:
         r, k = shape
         if (r, k) == (1, 1):
             return Piece(str(c))
         if r == 1 and k != 1:
-            return Piece(rf"\mathbf{{{c}}}^\top", POW, "^")
+            return Piece(rf"\mathbf{{{c}}}^{self.top}", POW, "^")
         return Piece(rf"\mathbf{{{c}}}")
 
     def _print_Zero(self, e) -> Piece:
@@ -113,7 +263,7 @@ class LatexPrinter(ElementwiseOperands, Printer):
 
     def juxtapose(self, items: list[tuple[Piece, bool, bool]], sign: str = "") -> str:
         """Factors side by side (`2 \\alpha x`), `\\cdot` before a number. An item is
-        (piece, is_core, is_number); the core may be a product itself (`2 A \\, B`)."""
+        (piece, is_core, is_number); the core may be a product itself (`2 A B`)."""
         out = ""
         for i, (piece, is_core, is_number) in enumerate(items):
             if i == 0 and sign:
@@ -122,11 +272,12 @@ class LatexPrinter(ElementwiseOperands, Printer):
                 out = self.operand(piece, "juxt", "right", assoc_ok=is_core)
             else:
                 text = self.operand(piece, "juxt", "right", assoc_ok=is_core)
-                out += (r" \cdot " if is_number else " ") + text
+                out += (r" \cdot " if is_number else self.space(items[i - 1][0], piece)) + text
         return out
 
     def product(self, p: Product, core: Piece | None = None) -> Piece:
-        """`2 \\alpha x`, `-x`, `\\frac{x}{N}`, `-\\frac{0.5 x}{N}`."""
+        """`2 \\alpha x`, `-x`, `\\frac{x}{N}`, `-\\frac{0.5 x}{N}`; a numerator that holds a
+        fraction stays beside one: `\\frac{1}{N} \\frac{\\partial L}{\\partial Y}`."""
         items = [(self.number(n), False, True) if isinstance(n, (int, float)) else
                  (self.print(n), False, isinstance(n, Const)) for n in p.nums]
         if p.core is not None:
@@ -139,28 +290,31 @@ class LatexPrinter(ElementwiseOperands, Printer):
             return items[0][0]
         sign = "-" if p.negative else ""
         if p.dens:
-            top = items[0][0].text if len(items) == 1 else self.juxtapose(items)
             dens = [(self.power_piece(self.print(d), k), False, False) for d, k in p.dens]
             bottom = dens[0][0].text if len(dens) == 1 else self.juxtapose(dens)
-            return Piece(rf"{sign}\frac{{{top}}}{{{bottom}}}", NEG if sign else ATOM)
+            top = items[0][0].text if len(items) == 1 else self.juxtapose(items)
+            if not is_tall(top):
+                return Piece(rf"{sign}\frac{{{top}}}{{{bottom}}}", NEG if sign else ATOM)
+            items = [(Piece(rf"\frac{{1}}{{{bottom}}}"), False, False)] + items
         text = self.juxtapose(items, sign)
         if len(items) == 1:
             piece, is_core, _ = items[0]
             if piece.prec == MUL and not needs_parens(piece, self.ops["neg"], assoc_ok=is_core):
-                return Piece(text, MUL, "juxt")            # -A \, B
+                return Piece(text, MUL, "juxt")            # -A B
             return Piece(text, NEG)
-        return Piece(text, MUL, "juxt")
+        return Piece(text, NEG if sign else MUL, None if sign else "juxt")
 
     def power_piece(self, base: Piece, k) -> Piece:
         if k == 1:
             return base
-        return Piece(f"{self.operand(base, '^', 'left')}^{{{latex_number(k)[0]}}}", POW, "^")
+        return Piece(self.operand(base, "^", "left") + _script("^", latex_number(k)[0]), POW, "^")
 
     def _print_MatMul(self, e: MatMul) -> Piece:
-        first, *rest = [self.print(f) for f in e.factors]
-        parts = [self.operand(first, "juxt", "left")]
-        parts += [self.operand(f, "juxt", "right") for f in rest]
-        return Piece(r" \, ".join(parts), MUL, "juxt")
+        pieces = [self.print(f) for f in e.factors]
+        text = self.operand(pieces[0], "juxt", "left")
+        for left, right in pairwise(pieces):
+            text += self.space(left, right) + self.operand(right, "juxt", "right")
+        return Piece(text, MUL, "juxt")
 
     def _print_Hadamard(self, e: Hadamard) -> Piece:
         return self._elementwise(e.factors, r"\odot")
@@ -172,12 +326,17 @@ class LatexPrinter(ElementwiseOperands, Printer):
         base = self.operand(self.print(e.x), "^", "left")
         p = self.print(e.p).text
         exponent = p if e.x.is_scalar else rf"\circ {p}"
-        return Piece(f"{base}^{{{exponent}}}", POW, "^")
+        return Piece(base + _script("^", exponent), POW, "^")
 
     def _print_Transpose(self, e: Transpose) -> Piece:
         if isinstance(e.x, Inv):                                     # (X^{-1})^T = X^{-T}
-            return Piece(self.operand(self.print(e.x.x), "^", "left") + r"^{-\top}", POW, "^")
-        return Piece(self.operand(self.print(e.x), "^", "left") + r"^\top", POW, "^")
+            base = self.operand(self.print(e.x.x), "^", "left")
+            return Piece(f"{base}^{{-{self.top}}}", POW, "^")
+        if isinstance(e.x, Var):                                     # W^{(1)\top}
+            parts = self.name_parts(e.x.name)
+            if parts is not None and parts.sup:
+                return Piece(parts.tex(more_sup=self.top), POW, "^")
+        return Piece(f"{self.operand(self.print(e.x), '^', 'left')}^{self.top}", POW, "^")
 
     def _print_Inv(self, e: Inv) -> Piece:
         return Piece(self.operand(self.print(e.x), "^", "left") + "^{-1}", POW, "^")
@@ -189,23 +348,25 @@ class LatexPrinter(ElementwiseOperands, Printer):
             p = Product()
             p.add_scalar(x)
             return self.product(p, core=self.filled(e.bshape, 1))
-        if x.shape[0] == 1:                                       # \mathbf{1} \, r
-            return Piece(r"\mathbf{1} \, " + self.operand(self.print(x), "juxt", "right"),
+        if x.shape[0] == 1:                                       # \mathbf{1} r
+            return Piece(r"\mathbf{1} " + self.operand(self.print(x), "juxt", "right"),
                          MUL, "juxt")
-        return Piece(self.operand(self.print(x), "juxt", "left") + r" \, \mathbf{1}^\top",
+        return Piece(f"{self.operand(self.print(x), 'juxt', 'left')} \\mathbf{{1}}^{self.top}",
                      MUL, "juxt")
 
     # -- functions ------------------------------------------------------------------------
     def apply(self, fn: str, x: Node) -> Piece:
-        return Piece(rf"{fn}\left( {self.print(x).text} \right)")
+        return Piece(fn + self.delimit("(", self.print(x).text, ")"))
 
     def _print_Func(self, e: Func) -> Piece:
         if e.name == "step":
-            return Piece(rf"\mathbb{{1}}[{self.comparison(e.x)}]")
+            return Piece(r"\mathbb{I}" + self.delimit("[", self.comparison(e.x), "]"))
         if e.name == "abs":
-            return Piece(rf"\lvert {self.print(e.x).text} \rvert")
+            return Piece(self.delimit(r"\lvert ", self.print(e.x).text, r" \rvert"))
         if e.name == "sqrt":
             return Piece(rf"\sqrt{{{self.print(e.x).text}}}")
+        if e.name == "sigmoid":
+            return self.apply(self.style.sigmoid, e.x)
         return self.apply(FUNCS[e.name], e.x)
 
     def call(self, e) -> Piece:
@@ -218,12 +379,61 @@ class LatexPrinter(ElementwiseOperands, Printer):
         return Piece(self.call(e).text, POW)        # \log \det(X)^{2} would mislead
 
     def _print_Norm1(self, e: Norm1) -> Piece:
-        return Piece(rf"\lVert {self.print(e.x).text} \rVert_1")
+        return Piece(self.delimit(r"\lVert ", self.print(e.x).text, r" \rVert") + "_1")
 
     def _print_Norm2(self, e: Norm2) -> Piece:
-        return Piece(rf"\lVert {self.print(e.x).text} \rVert_2")
+        return Piece(self.delimit(r"\lVert ", self.print(e.x).text, r" \rVert") + "_2")
 
 
-def to_latex(node: Node, names: Mapping[str, str] | None = None) -> str:
-    """The formula in LaTeX math mode."""
+def to_latex(node: Node, names: Mapping[str, str] | LatexStyle | None = None) -> str:
+    """The formula in LaTeX math mode; `names` spells variables (a mapping), or is the
+    whole style of a document (a LatexStyle)."""
     return LatexPrinter(names).doprint(node).text
+
+
+# ---- blocks and documents -----------------------------------------------------------------
+
+def shape_latex(shape, printer: LatexPrinter) -> str:
+    """\\mathbb{R} (scalar), \\mathbb{R}^{n} (column), \\mathbb{R}^{1 \\times n}, \\mathbb{R}^{N \\times n}."""
+    def dim(d) -> str:
+        return printer.name(d).tex() if isinstance(d, str) else str(d)
+    r, c = shape
+    if (r, c) == (1, 1):
+        return r"\mathbb{R}"
+    if c == 1:
+        return rf"\mathbb{{R}}^{{{dim(r)}}}"
+    return rf"\mathbb{{R}}^{{{dim(r)} \times {dim(c)}}}"
+
+
+def intertext(text: str) -> str:
+    """A line of prose between the rows of an align* block."""
+    return rf"\intertext{{{text}}}"
+
+
+def align(rows: list[str]) -> str:
+    """An align* block; a row made by `intertext` stands between two rows."""
+    out = []
+    for i, row in enumerate(rows):
+        last = i == len(rows) - 1
+        out.append(row if last or row.startswith(r"\intertext") else row + r" \\")
+    return "\\begin{align*}\n" + "\n".join(out) + "\n\\end{align*}"
+
+
+def comments(lines: list[str]) -> str:
+    """LaTeX comment lines, one per line of `lines` (which may hold newlines)."""
+    return "".join(f"% {line}".rstrip() + "\n" for text in lines for line in text.split("\n"))
+
+
+# a text block wide enough for long formulas, rows a little apart (fractions are tall),
+# equations free to break across pages; the body itself needs amsmath and amssymb only
+PREAMBLE = r"""\documentclass{article}
+\usepackage{amsmath,amssymb}
+\usepackage[margin=2cm]{geometry}
+\setlength{\jot}{1ex}
+\allowdisplaybreaks
+"""
+
+
+def standalone(body: str) -> str:
+    """A complete document around `body` (geometry from texlive-latex-base for the page)."""
+    return PREAMBLE + "\\begin{document}\n" + body.rstrip("\n") + "\n\\end{document}\n"
