@@ -496,7 +496,11 @@ def test_json_numpy_is_one_self_contained_expression():
 
 def test_latex_shows_the_kronecker_and_index_forms():
     tex = derive("log(det(X))", "hessian").latex()
-    assert "\\otimes" in tex and "K" in tex and "\\left(X^{-1}\\right)_{li}" in tex
+    assert "\\otimes" in tex and "K" in tex and "(X^{-1})_{li}" in tex
+    # the transpose sign follows the caller's style everywhere, Kronecker forms included
+    tex_t = derive("log(det(X))", "hessian").latex(transpose="T")
+    assert "\\top" not in tex_t and "X^{-T}" in tex_t
+    assert "K^T" in derive("X'", "jacobian").latex(transpose="T")
     assert derive("softmax(x)").latex().count("\\text{where }") == 1
 
 

@@ -21,10 +21,11 @@ def to_text(node: Node) -> str:
     return _to_text(node)
 
 
-def to_latex(node: Node, names: Mapping[str, str] | None = None) -> str:
-    """The formula in LaTeX (math mode, no delimiters); `names` maps a variable's name to
-    its LaTeX spelling (default: `W1` -> `W_{1}`, `alpha` -> `\\alpha`, `dY` ->
-    `\\mathrm{dY}`)."""
+def to_latex(node: Node, names=None) -> str:
+    """The formula in LaTeX (math mode, no delimiters). `names` is a `LatexStyle` (the
+    options of a document: transposes, numbered names, upstream gradients) or a mapping of
+    a variable's name to its LaTeX spelling; by default `W1` -> `W_1`, `alpha` ->
+    `\\alpha`, and other words upright (`\\mathrm{reg}`)."""
     from .latex import to_latex as _to_latex
     return _to_latex(node, names)
 

@@ -177,7 +177,7 @@ def index_latex(tensor, rename=None, names=None) -> str:
                 continue
             body = to_latex(_named(f.node, rename), names)
             if not _SIMPLE_LATEX.fullmatch(body):
-                body = f"\\left({body}\\right)"
+                body = _parenthesised_latex(body)
             bits.append(f"{body}_{{{sub}}}")
         text = _with_scalars_latex(" ".join(bits), term.coef, scalars, rename, names)
         parts.append(("-" if term.coef < 0 else "+", text))
@@ -233,17 +233,35 @@ def _kron_factor_text(node: Node, rename) -> str:
     return text if plain else f"({text})"
 
 
+def _transpose_sign(names) -> str:
+    """The superscript of a transpose in the caller's LaTeX style (\\top or T)."""
+    from .latex import TRANSPOSES
+    return TRANSPOSES[getattr(names, "transpose", "top")]
+
+
+def _sub_latex(x) -> str:
+    text = str(x)
+    return text if len(text) == 1 else f"{{{text}}}"
+
+
 def _kron_factor_latex(node: Node, rename, names) -> str:
     from ..expr import Ones
     from .latex import to_latex
     if isinstance(node, Identity):
-        return f"I_{{{node.n}}}"
+        return f"I_{_sub_latex(node.n)}"
     if isinstance(node, Ones):
         r, c = node.shape
-        return f"\\mathbf{{1}}_{{{r}}}" if c == 1 else f"\\mathbf{{1}}_{{{c}}}^\\top"
+        return f"\\mathbf{{1}}_{_sub_latex(r)}" if c == 1 else \
+            f"\\mathbf{{1}}_{_sub_latex(c)}^{_transpose_sign(names)}"
     text = to_latex(_named(node, rename), names)
     plain = _atomic(node) or (isinstance(node, Transpose) and _atomic(node.x))
-    return text if plain else f"\\left({text}\\right)"
+    return text if plain else _parenthesised_latex(text)
+
+
+def _parenthesised_latex(text: str) -> str:
+    """(text), with delimiters that grow only around a fraction, as the LaTeX printer does."""
+    from .latex import is_tall
+    return f"\\left({text}\\right)" if is_tall(text) else f"({text})"
 
 
 def _kron_body(t, many: bool, factor, otimes: str, k: str, kt: str, times: str,
@@ -280,7 +298,7 @@ def kron_latex(kron, rename=None, names=None) -> str:
     many = len(kron.terms) > 1
     for t in kron.terms:
         body = _kron_body(t, many, lambda n: _kron_factor_latex(n, rename, names),
-                          "\\otimes", "K", "K^\\top", " ", "\\left(", "\\right)")
+                          "\\otimes", "K", "K^" + _transpose_sign(names), " ", "(", ")")
         scalars = [t.scalar] if t.scalar is not None else []
         parts.append(("-" if t.coef < 0 else "+",
                       _with_scalars_latex(body, t.coef, scalars, rename, names)))
