@@ -610,13 +610,26 @@ class CodePrinter(NumpyPrinter):
         p = Product()
         x: Node = e
         while isinstance(x, Scale) and x.shape != SCALAR and (x is e or x not in self.bound):
-            p.add_scalar(x.s)
+            self.add_scalar(p, x.s)
             x = x.x
         if x.shape == SCALAR:
-            p.add_scalar(x)
+            self.add_scalar(p, x, top=x is e)
         else:
             p.core = x
         return p
+
+    def add_scalar(self, p: Product, s: Node, top: bool = False) -> None:
+        """p.add_scalar(s), reading a named scalar by its name (x1*db, not x1 times db's
+        formula again); `top`: s is the node being printed, whose factors are wanted."""
+        stack = [s]
+        while stack:
+            x = stack.pop()
+            if x in self.bound and not (top and x is s):
+                p.nums.append(x)
+            elif isinstance(x, Scale):
+                stack += [x.x, x.s]
+            else:
+                p.add_scalar(x)
 
     def _print_Scale(self, e: Scale) -> Value:
         return self.product(self.product_of(e))
@@ -682,6 +695,11 @@ class CodePrinter(NumpyPrinter):
         if suffix == ".item()":            # a NumPy scalar of the dtype, not a Python float
             suffix = "[0, 0]"
         return super().post(v, suffix, shape)
+
+    def outer(self, u: Value, w: Value, shape: tuple, scalars: Product) -> Value:
+        if self.dialect == "torch":          # np.outer flattens; torch.outer takes 1-D only
+            u, w = self.flat(u), self.flat(w)
+        return super().outer(u, w, shape, scalars)
 
     def axis_sum(self, v: Value, axis: int) -> Value:
         if self.dialect != "torch":
@@ -1698,6 +1716,7 @@ class _Module:
             out += [2 * INDENT + line for line in body_f]
             out += ["", INDENT + "@staticmethod", INDENT + f"def backward(ctx, {g}):"]
             body_b = _unpack(inputs + saved, "ctx.saved_tensors", [], "")
+            body_b += self.not_derived_guard()
             body_b += self.dtype_lines(bwd_lines + grads, inputs) + bwd_lines
             body_b.append("return " + (", ".join(grads) or "()"))
             out += [2 * INDENT + line for line in body_b]
@@ -1719,11 +1738,11 @@ class _Module:
             out += [INDENT + line for line in body_f]
             out += ["", ""] + [f"def _backward(residuals, {g}):"]
             body_b = _unpack(inputs + saved, "residuals", [], "")
-            zeros = [x if x != "None" else f"jnp.zeros_like({a})"
-                     for x, a in zip(grads, inputs, strict=True)]
-            body_b += self.dtype_lines(bwd_lines + zeros, inputs) + bwd_lines
-            body_b.append(f"return ({', '.join(zeros)}{',' if len(zeros) == 1 else ''})")
-            out += [INDENT + line for line in body_b]
+            rest, fallback = self.jax_fallback(g)
+            cts = [x if x != "None" else rest.pop(0) for x in grads]
+            body_b += self.dtype_lines(bwd_lines + cts, inputs) + bwd_lines + fallback
+            body_b.append(f"return ({', '.join(cts)}{',' if len(cts) == 1 else ''})")
+            out += [INDENT + line if line else "" for line in body_b]
             out += ["", "", "forward.defvjp(_forward, _backward)"]
         out += ["", ""] + HELPERS_FUNCTIONAL.strip("\n").splitlines()
         prefix = "torch." if self.target == "torch" else "jnp."
@@ -1732,6 +1751,40 @@ class _Module:
                                             for line in lines):
             lines.remove("import jax.numpy as jnp")
         return "\n".join(lines) + "\n"
+
+    def not_derived_guard(self) -> list[str]:
+        """Torch's backward: an error, not a silent zero, when autograd asks for the
+        derivative of an input outside --wrt (returning None would read as zero)."""
+        missing = [i for i, n in enumerate(self.d.inputs) if n not in self.wrt]
+        if not missing:
+            return []
+        names = ", ".join(n for n in self.d.inputs if n not in self.wrt)
+        message = f"matcalc derived no derivative of {names}: derive again with --wrt"
+        pieces = textwrap.wrap(message, WIDTH - 4 * len(INDENT) - 3, drop_whitespace=False,
+                               break_on_hyphens=False)
+        test = _wrap("if any(ctx.needs_input_grad[i] for i in [", [str(i) for i in missing],
+                     "]):", 2)
+        lines = test + [INDENT + "raise RuntimeError("]
+        lines += [2 * INDENT + f'"{p}"' for p in pieces] + [INDENT + ")"]
+        return lines
+
+    def jax_fallback(self, g: str) -> tuple[list[str], list[str]]:
+        """JAX's backward for the inputs outside --wrt: JAX differentiates the forward
+        statements there (a zero cotangent would be wrong, and custom_vjp cannot tell
+        which cotangents are wanted; under jit, unused ones cost nothing). Returns the
+        cotangents' names and the lines computing them."""
+        rest = [a.py for a in self.inputs if a.name not in self.wrt]
+        if not rest:
+            return [], []
+        inputs = [a.py for a in self.inputs]
+        names = [self.fresh_name("d" + r) for r in rest]
+        fn = self.fresh_name("_forward_of_the_rest")
+        lines = ["", "# no formula derived for " + ", ".join(rest) + " (--wrt): JAX "
+                 "differentiates the forward there"]
+        lines += _wrap(f"def {fn}(", rest, "):", 1)
+        lines += [INDENT + line for line in _wrap("return _forward(", inputs, ")[0]", 2)]
+        lines += [""] + _unpack(names, "jax.vjp(", [fn] + rest, f")[1]({g})")
+        return names, lines
 
     def _split(self, body: Body, forward_nodes: set, after: list[str]):
         """The body's lines up to the forward output and the rest (statements come in

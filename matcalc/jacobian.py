@@ -1078,10 +1078,31 @@ class HigherDerivation:
         bound: dict[str, str] = {}
         for d in self.derivatives.values():
             target = self._target(d)
-            lines += ["    " + s for s in d.numpy_lines(target, bound)]
+            code = self._gram_lines(d, target, bound) or d.numpy_lines(target, bound)
+            lines += ["    " + s for s in code]
             results.append(f"{d.name!r}: {target}")
         lines.append("    return {" + ", ".join(results) + "}")
         return "\n".join(lines) + "\n"
+
+    def _gram_lines(self, d: HigherDerivative, target: str, bound: dict[str, str]
+                    ) -> list[str] | None:
+        """For A'*diag(w)*A with w >= 0 (the logistic Hessian X'*diag(s .* (1 - s))*X):
+        B = A scaled by sqrt(w) row by row, then B'*B, which NumPy computes with BLAS's
+        syrk (the symmetric product: half the multiplications of X'*(w .* X)). None for
+        any other form."""
+        gram = weighted_gram(d.node)
+        if gram is None:
+            return None
+        a, w = gram
+        lines = d.numpy_lines(target, bound)[:-1]          # its named parts, as usual
+        a_code, w_code = (self.base._numpy(d._rename(n)) for n in (a, w))
+        if not a_code.isidentifier():
+            a_code = f"({a_code})"
+        taken = self.taken | set(bound) | {python_name(n) for n in self.inputs} | \
+            {python_name(v.name) for v in self.directions.values()} | {target}
+        b = fresh_name("B", taken)
+        return lines + [f"{b} = {a_code} * np.sqrt({w_code}).reshape(-1, 1)",
+                        f"{target} = {b}.T @ {b}  # symmetric: BLAS syrk, half the work"]
 
     def compile(self):
         """The generated module, imported from a temporary file (not entered in
@@ -1119,6 +1140,45 @@ class HigherDerivation:
 
 def _sub(letters: str) -> str:
     return f"_{letters}" if letters else ""
+
+
+def weighted_gram(node: E.Node | None) -> tuple[E.Node, E.Node] | None:
+    """(A, w) when node is A'*diag(w)*A, A a matrix and w >= 0 by its form; else None."""
+    if not isinstance(node, E.MatMul) or len(node.factors) != 3:
+        return None
+    first, mid, a = node.factors
+    if not (isinstance(first, E.Transpose) and first.x is a and isinstance(mid, E.DiagMat)):
+        return None
+    return (a, mid.x) if 1 not in a.shape and nonnegative(mid.x) else None
+
+
+def nonnegative(n: E.Node) -> bool:
+    """Whether every entry of n is >= 0 by its form alone, in floating point as well:
+    even powers, exp, sigmoid, 1 - sigmoid (NumPy's sigmoid never exceeds 1), relu, abs,
+    sqrt, and products of those."""
+    if isinstance(n, E.Broadcast):
+        return nonnegative(n.x)
+    if isinstance(n, (E.Ones, E.Identity)):
+        return True
+    if isinstance(n, E.Const):
+        return n.value >= 0
+    if isinstance(n, E.Power):
+        p = n.p
+        return isinstance(p, E.Const) and float(p.value).is_integer() and p.value % 2 == 0
+    if isinstance(n, E.Func):
+        return n.name in ("exp", "sigmoid", "relu", "abs", "sqrt", "step")
+    if isinstance(n, E.Hadamard):
+        return all(nonnegative(f) for f in n.factors)
+    if isinstance(n, E.Scale):
+        return nonnegative(n.s) and nonnegative(n.x)
+    if isinstance(n, E.Add) and len(n.terms) == 2:              # 1 - sigmoid(u)
+        for one, other in (n.terms, n.terms[::-1]):
+            ones = one.x if isinstance(one, E.Broadcast) else one
+            if (isinstance(ones, E.Ones) or ones == E.Const(1)) and \
+                    isinstance(other, E.Scale) and other.s == E.Const(-1) and \
+                    isinstance(other.x, E.Func) and other.x.name == "sigmoid":
+                return True
+    return False
 
 
 # ---- verification --------------------------------------------------------------------------

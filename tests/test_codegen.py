@@ -486,47 +486,180 @@ def test_cli_codegen_writes_a_module_and_guards_other_files(tmp_path):
 
 
 # ---- torch and JAX (optional extras) ---------------------------------------------------------
+# Both modules take the upstream gradient in the output's shape (the adjoint form), whatever
+# the derivation's layout, so every case of the corpus runs through them: the backward is
+# compared with finite differences (torch's gradcheck: every upstream direction; JAX's
+# check_grads: a random one) and with the NumPy module's gradient at the same upstream
+# gradient.
 
-TORCH_CASES = [c for c in CASES if c.layout == "denominator"][::2]
+def _torch():
+    return pytest.importorskip("torch", reason="torch is not installed (an optional extra)")
 
 
-@pytest.mark.parametrize("case", TORCH_CASES, ids=[c.id for c in TORCH_CASES])
-def test_torch_function_backward_is_matcalcs_gradient(case, modules):
-    torch = pytest.importorskip("torch", reason="torch is not installed (an optional extra)")
+def _jax():
+    return pytest.importorskip("jax", reason="jax is not installed (an optional extra)")
+
+
+def _compiled(case, modules, target: str, seed: int):
+    """(derivation, NumPy module, the target's module, a point, input names, positions of
+    the differentiated inputs)."""
     d, mod, _ = modules(case)
-    tmod = d.compile("torch")
-    p = draw(d, seed=7)
-    ts = [torch.tensor(np.asarray(a, dtype=float), requires_grad=n in d.derivatives)
+    names = list(d.inputs)
+    idx = [i for i, n in enumerate(names) if n in d.derivatives]
+    return d, mod, d.compile(target), draw(d, seed=seed), names, idx
+
+
+def _numpy_adjoints(d, mod, p) -> dict:
+    """The NumPy module's derivatives at p, each in its variable's own shape."""
+    return {n: as_adjoint(g, d.layout) for n, g in mod.gradient(*p.args, **p.kwargs).items()}
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_torch_backward_agrees_with_finite_differences_and_the_numpy_gradient(case, modules):
+    torch = _torch()
+    d, mod, tmod, p, _, _ = _compiled(case, modules, "torch", seed=7)
+    ts = [torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=n in d.derivatives)
           for a, n in zip(p.args, d.inputs, strict=True)]
+    assert torch.autograd.gradcheck(tmod.forward, ts, eps=1e-6, atol=1e-6, rtol=1e-4)
     y = tmod.forward(*ts)
-    np.testing.assert_allclose(y.detach().numpy(), mod.forward(*p.args), rtol=1e-10)
+    np.testing.assert_allclose(y.detach().numpy(), mod.forward(*p.args), rtol=1e-10,
+                               atol=1e-12)
     up = p.upstream_adjoint
-    (y * torch.tensor(up) if up is not None else y).sum().backward()
-    kw = {d.upstream_name: None} if False else {}
-    grads = mod.gradient(*p.args, **({k: v for k, v in p.kwargs.items()} | kw))
+    y.backward(None if up is None else torch.tensor(up))
+    want = _numpy_adjoints(d, mod, p)
     for t, name in zip(ts, d.inputs, strict=True):
         if name in d.derivatives:
-            np.testing.assert_allclose(t.grad.numpy(), grads[name], rtol=1e-9, atol=1e-12)
+            assert t.grad.shape == want[name].shape, name
+            np.testing.assert_allclose(t.grad.numpy(), want[name], rtol=1e-9, atol=1e-12,
+                                       err_msg=name)
 
 
-@pytest.mark.parametrize("case", TORCH_CASES, ids=[c.id for c in TORCH_CASES])
-def test_jax_custom_vjp_is_matcalcs_gradient(case, modules):
-    jax = pytest.importorskip("jax", reason="jax is not installed (an optional extra)")
-    jax.config.update("jax_enable_x64", True)
-    d, mod, _ = modules(case)
-    jmod = d.compile("jax")
-    p = draw(d, seed=11)
-    idx = [i for i, n in enumerate(d.inputs) if n in d.derivatives]
+@pytest.mark.parametrize("case", F32_CASES, ids=[c.id for c in F32_CASES])
+def test_torch_keeps_float32(case, modules):
+    torch = _torch()
+    d, mod, tmod, p, _, _ = _compiled(case, modules, "torch", seed=3)
+    ts = [torch.tensor(np.asarray(a, dtype=np.float32), requires_grad=n in d.derivatives)
+          for a, n in zip(p.args, d.inputs, strict=True)]
+    y = tmod.forward(*ts)
+    assert y.dtype == torch.float32
     up = p.upstream_adjoint
+    y.backward(None if up is None else torch.tensor(up, dtype=torch.float32))
+    want = _numpy_adjoints(d, mod, p)
+    for t, name in zip(ts, d.inputs, strict=True):
+        if name in d.derivatives:
+            assert t.grad.dtype == torch.float32, name
+            np.testing.assert_allclose(t.grad.numpy(), want[name], rtol=2e-3, atol=1e-4,
+                                       err_msg=name)
 
-    def scalar(*args):
-        y = jmod.forward(*args)
-        return y if up is None else (y * up).sum()
-    got = jax.grad(scalar, argnums=tuple(idx))(*[np.asarray(a, float) for a in p.args])
-    grads = mod.gradient(*p.args, **p.kwargs)
-    for i, g in zip(idx, got, strict=True):
-        name = list(d.inputs)[i]
-        np.testing.assert_allclose(np.asarray(g), grads[name], rtol=1e-9, atol=1e-12)
+
+def test_torch_refuses_a_derivative_it_was_not_given():
+    # returning None would let autograd read a zero: a wrong gradient, silently
+    torch = _torch()
+    d = matcalc.derive(MLP, wrt=["W1", "b1", "W2", "b2"], shapes=MLP_SHAPES, onehot=["Y=rows"])
+    tmod = d.compile("torch")
+    p = draw(d, seed=2)
+    ts = [torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=n in ("W1", "X"))
+          for a, n in zip(p.args, d.inputs, strict=True)]
+    with pytest.raises(RuntimeError, match="matcalc derived no derivative of X, Y, reg"):
+        tmod.forward(*ts).backward()
+    ts[0].requires_grad_(False)
+    tmod.forward(*ts).backward()
+    assert ts[1].grad.shape == ts[1].shape
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_jax_vjp_agrees_with_finite_differences_and_the_numpy_gradient(case, modules):
+    jax = _jax()
+    from jax.test_util import check_grads
+    d, mod, jmod, p, names, idx = _compiled(case, modules, "jax", seed=11)
+
+    def of_wrt(*wrt):
+        args = list(p.args)
+        for i, a in zip(idx, wrt, strict=True):
+            args[i] = a
+        return jmod.forward(*args)
+    with jax.enable_x64(True):
+        wrt = [np.asarray(p.args[i], dtype=np.float64) for i in idx]
+        check_grads(of_wrt, wrt, order=1, modes=["rev"], eps=1e-6, atol=1e-6, rtol=1e-5)
+        y, vjp = jax.vjp(of_wrt, *wrt)
+        np.testing.assert_allclose(np.asarray(y), mod.forward(*p.args), rtol=1e-10,
+                                   atol=1e-12)
+        up = np.float64(1.0) if p.upstream_adjoint is None else p.upstream_adjoint
+        got = vjp(up)
+        jitted = jax.jit(lambda *a: jax.vjp(of_wrt, *a)[1](up))(*wrt)
+    want = _numpy_adjoints(d, mod, p)
+    for i, g, gj in zip(idx, got, jitted, strict=True):
+        assert g.dtype == np.float64 and g.shape == want[names[i]].shape, names[i]
+        np.testing.assert_allclose(np.asarray(g), want[names[i]], rtol=1e-9, atol=1e-12,
+                                   err_msg=names[i])
+        np.testing.assert_allclose(np.asarray(gj), np.asarray(g), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", F32_CASES, ids=[c.id for c in F32_CASES])
+def test_jax_keeps_float32(case, modules):
+    # JAX's default: 64-bit types off, float32 throughout
+    jax = _jax()
+    d, mod, jmod, p, names, idx = _compiled(case, modules, "jax", seed=3)
+    args = [np.asarray(a, dtype=np.float32) for a in p.args]
+    with jax.enable_x64(False):
+        y, vjp = jax.vjp(jmod.forward, *args)
+        up = np.float32(1.0) if p.upstream_adjoint is None else \
+            np.asarray(p.upstream_adjoint, dtype=np.float32)
+        got = vjp(up)
+    assert y.dtype == np.float32
+    want = _numpy_adjoints(d, mod, p)
+    for i in idx:
+        assert got[i].dtype == np.float32, names[i]
+        np.testing.assert_allclose(np.asarray(got[i]), want[names[i]], rtol=2e-3, atol=1e-4,
+                                   err_msg=names[i])
+
+
+def test_jax_differentiates_the_forward_where_matcalc_derived_nothing():
+    # custom_vjp cannot tell which cotangents are wanted: for inputs outside --wrt the
+    # backward differentiates the forward statements rather than answer zero
+    jax = _jax()
+    d = matcalc.derive(MLP, wrt=["W1", "b1", "W2", "b2"], shapes=MLP_SHAPES, onehot=["Y=rows"])
+    full = matcalc.derive(MLP, shapes=MLP_SHAPES, onehot=["Y=rows"])
+    p = draw(full, seed=4)
+    with jax.enable_x64(True):
+        got = jax.grad(d.compile("jax").forward, argnums=tuple(range(7)))(*p.args)
+    want = full.compile().gradient(*p.args)
+    assert list(full.inputs) == list(d.inputs)
+    for name, g in zip(d.inputs, got, strict=True):
+        np.testing.assert_allclose(np.asarray(g), want[name], rtol=1e-9, atol=1e-12,
+                                   err_msg=name)
+
+
+# ---- Hessian modules (the code emission of matcalc/jacobian.py) ---------------------------
+
+LOGISTIC = "sum(log(vector(1) + exp(-y .* (X*w))))"
+
+
+@pytest.mark.parametrize("signs", [[], ["y"]], ids=["real labels", "labels -1/+1"])
+def test_logistic_hessian_is_a_symmetric_product_of_scaled_rows(signs):
+    # X'*diag(v)*X with v = y.^2 .* s .* (1 - s) >= 0 is B'*B, B = X scaled by sqrt(v):
+    # NumPy computes B.T @ B with BLAS's syrk, half the multiplications
+    d = matcalc.derive(LOGISTIC, wrt=["w"], mode="hessian", shapes={"X": "N,n"}, signs=signs)
+    src = d.codegen()
+    assert "B.T @ B" in src and "np.sqrt(" in src
+    rng = np.random.default_rng(8)
+    X, w = rng.standard_normal((9, 4)), rng.standard_normal(4)
+    y = np.where(rng.random(9) > 0.5, 1.0, -1.0) if signs else rng.standard_normal(9)
+    H = d.compile().hessian(y=y, X=X, w=w)["w"]
+    s = 1 / (1 + np.exp(y * (X @ w)))
+    np.testing.assert_allclose(H, X.T @ ((y**2 * s * (1 - s))[:, None] * X), rtol=1e-12)
+    assert np.array_equal(H, H.T)
+
+
+def test_a_weighted_gram_matrix_of_unknown_sign_keeps_the_plain_product():
+    # sin(u) may be negative: no square root of it
+    d = matcalc.derive("sum(cos(X*w))", wrt=["w"], mode="hessian", shapes={"X": "N,n"})
+    src = d.codegen()
+    assert "np.sqrt(" not in src
+    rng = np.random.default_rng(9)
+    X, w = rng.standard_normal((7, 3)), rng.standard_normal(3)
+    H = d.compile().hessian(X=X, w=w)["w"]
+    np.testing.assert_allclose(H, -X.T @ (np.cos(X @ w)[:, None] * X), rtol=1e-12)
 
 
 # ---- the test corpus of test_corpus.py, through the generated code ---------------------------
