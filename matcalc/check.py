@@ -64,6 +64,7 @@ POINT_TRIES = 50           # draws before giving up on finding a valid point
 POINT_ROUNDS = 3           # points tried for a variable whose differences are unreliable
 DIRECTION_TRIES = 5        # directions tried at one point
 NOISE = 256.0              # round-off of the stencil, in units of eps * sum|U * F| / h
+DISTINCT_SIZES = 24        # symbolic dimensions that get sizes of their own (2 ... 25)
 
 POSITIVE, SPD, WELL_CONDITIONED = "positive", "spd", "well-conditioned"
 KINKS = ("relu", "abs", "sign", "step")
@@ -193,9 +194,13 @@ def _check_one(output, upstream, grad, var, point, dims, rng, directions, tolera
     u = values[upstream.name] if upstream is not None else np.ones((1, 1))
     g = memo[grad]
     scale = np.linalg.norm(g)
+    if math.isinf(scale) and np.all(np.isfinite(g)):     # finite, but their squares overflow
+        big = float(np.abs(g).max())
+        scale = big * float(np.linalg.norm(g / big))
     x = values[var.name]
     h = STEP * max(1.0, float(np.abs(x).max()))
-    kinks = _kink_arguments(output)
+    fixed = _independent_of(var, output, memo)
+    kinks = [k for k in _kink_arguments(output) if k not in fixed]   # the others stay put
     signature = [np.sign(memo[k]) for k in kinks]
     worst = 0.0
     for _ in range(directions):
@@ -203,7 +208,7 @@ def _check_one(output, upstream, grad, var, point, dims, rng, directions, tolera
             v = rng.standard_normal(x.shape)
             v /= np.linalg.norm(v)
             fd = _directional_derivative(output, values, dims, u, var.name, v, h, kinks,
-                                         signature, tolerance)
+                                         signature, tolerance, fixed)
             if fd is not None:
                 break
         else:
@@ -221,19 +226,20 @@ def _check_one(output, upstream, grad, var, point, dims, rng, directions, tolera
 
 
 def _directional_derivative(output, values, dims, u, name, v, h, kinks, signature,
-                            tolerance):
+                            tolerance, fixed=None):
     """(d, its uncertainty): d = dL/dt at t = 0 for L(t) = <U, F(x + tV)>, by the stencil
     (-L(2h) + 8L(h) - 8L(-h) + L(-2h)) / 12h, whose error is O(h^4). None when d cannot
     be trusted: the stencil crosses a kink (an argument of relu, abs, sign or step changes
     sign) or leaves the domain, or the same stencil at step 2h (truncation error 16 times
-    larger) disagrees by more than the tolerance or the round-off estimate."""
+    larger) disagrees by more than the tolerance or the round-off estimate. `fixed`: the
+    values of the nodes that do not depend on the variable moved."""
     ls, magnitudes = {}, []
     for t in (4, 2, 1, -1, -2, -4):
         shifted = dict(values)
         shifted[name] = values[name] + (t * h) * v
         try:
             with np.errstate(all="ignore"):
-                memo = evaluate_all([output], shifted, dims)
+                memo = evaluate_all([output], shifted, dims, fixed)
         except np.linalg.LinAlgError:
             return None
         terms = u * memo[output]
@@ -257,6 +263,18 @@ def _relative(err: float, *sizes: float) -> float:
     return 0.0 if err == 0 else err / denominator if denominator > 0 else math.inf
 
 
+def _independent_of(var: Var, root: Node, memo: Mapping[Node, np.ndarray]) -> dict:
+    """The values in `memo` of the nodes below root that do not depend on `var`."""
+    moved = {var}
+    fixed = {}
+    for node in walk(root):
+        if node is var or any(c in moved for c in node.children):
+            moved.add(node)
+        else:
+            fixed[node] = memo[node]
+    return fixed
+
+
 def _kink_arguments(root: Node) -> list[Node]:
     return [n.x for n in walk(root)
             if (isinstance(n, Func) and n.name in KINKS) or isinstance(n, Norm1)]
@@ -268,7 +286,9 @@ def assign_dims(roots: list[Node], fixed_dims: Mapping | None = None,
                 descending: bool = False) -> dict[str, int]:
     """A distinct size for each symbolic dimension, 2, 3, 4, ... in sorted order (or in
     reverse order: the largest to the first symbol), skipping sizes already taken by
-    `fixed_dims` and by literal dimensions; `fixed_dims` wins."""
+    `fixed_dims` and by literal dimensions; `fixed_dims` wins. Beyond DISTINCT_SIZES
+    symbols the sizes repeat, in the same order: a product of 256 matrices whose sizes
+    grew to 258 would cost a billion flops per evaluation."""
     fixed = dict(fixed_dims or {})
     symbols: set[str] = set()
     taken = set(fixed.values())
@@ -279,14 +299,15 @@ def assign_dims(roots: list[Node], fixed_dims: Mapping | None = None,
                     symbols.add(dim)
                 else:
                     taken.add(dim)
-    dims: dict[str, int] = {}
-    size = 2
     free = sorted(symbols - set(fixed))
-    for symbol in reversed(free) if descending else free:
-        while size in taken:
-            size += 1
-        dims[symbol] = size
+    sizes: list[int] = []                 # the smallest sizes not taken, DISTINCT_SIZES at most
+    size = 2
+    while len(sizes) < min(len(free), DISTINCT_SIZES):
+        if size not in taken:
+            sizes.append(size)
         size += 1
+    dims = {symbol: sizes[i % len(sizes)]
+            for i, symbol in enumerate(reversed(free) if descending else free)}
     dims.update({symbol: int(fixed[symbol]) for symbol in symbols & set(fixed)})
     return dict(sorted(dims.items()))
 

@@ -84,6 +84,7 @@ class Derivative:
 class Derivation:
     """Derivatives of one program's output with respect to its variables."""
 
+    @E.gc_paused
     def __init__(self, program: str, typed, wrt: list[str], layout: str,
                  onehot: dict[str, str] | None = None):
         self.program = program

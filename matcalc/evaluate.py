@@ -8,6 +8,7 @@ module and nothing else to know what an expression means.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Iterable, Mapping
 from functools import reduce
@@ -59,15 +60,15 @@ def evaluate(nodes: Node | list[Node], values: Values, dims: Dims) -> np.ndarray
     return out[0] if isinstance(nodes, Node) else out
 
 
-def evaluate_all(roots: Iterable[Node], values: Values, dims: Dims) -> dict[Node, np.ndarray]:
+def evaluate_all(roots: Iterable[Node], values: Values, dims: Dims,
+                 known: Mapping[Node, np.ndarray] | None = None) -> dict[Node, np.ndarray]:
     """The value of every node reachable from `roots` (node -> 2-D array). The arrays are
-    shared with each other; treat them as read-only."""
-    memo: dict[Node, np.ndarray] = {}
+    shared with each other; treat them as read-only. `known` values are taken as they are
+    (a finite difference moves one variable: what does not depend on it is known)."""
+    memo: dict[Node, np.ndarray] = dict(known or {})
     env = _Env(values, dims)
     for root in roots:
-        for node in walk(root):
-            if node in memo:
-                continue
+        for node in walk(root, known=memo):
             rule = EVAL.get(type(node))
             if rule is None:
                 raise NotImplementedError(f"evaluate: no rule for {type(node).__name__}")
@@ -228,9 +229,32 @@ def chain_order(p: list[int]) -> list[list[int]]:
 
 
 def _greedy_chain(ms: list[np.ndarray]) -> np.ndarray:
-    # Repeatedly multiply the adjacent pair that is cheapest and shrinks the chain most.
-    while len(ms) > 1:
-        k = min(range(len(ms) - 1),
-                key=lambda i: ms[i].shape[0] * ms[i].shape[1] * ms[i + 1].shape[1])
-        ms[k:k + 2] = [ms[k] @ ms[k + 1]]
+    # Repeatedly multiply the adjacent pair that is cheapest (the leftmost of equals), in
+    # O(n log n): the pairs wait in a heap, keyed by cost and position; a merge makes new
+    # pairs with its neighbours, and an entry whose operands have changed is skipped.
+    ms = list(ms)
+    nxt = list(range(1, len(ms))) + [-1]            # a linked list of the products so far
+    prv = [-1] + list(range(len(ms) - 1))
+    stamp = [0] * len(ms)                           # bumped when ms[i] changes or goes
+
+    def cost(i: int) -> int:
+        j = nxt[i]
+        return ms[i].shape[0] * ms[i].shape[1] * ms[j].shape[1]
+
+    heap = [(cost(i), i, 0, 0) for i in range(len(ms) - 1)]
+    heapq.heapify(heap)
+    while heap:
+        _, i, si, sj = heapq.heappop(heap)
+        j = nxt[i]
+        if j < 0 or stamp[i] != si or stamp[j] != sj:
+            continue
+        ms[i] = ms[i] @ ms[j]
+        stamp[i] += 1
+        stamp[j] = -1
+        nxt[i] = nxt[j]
+        if nxt[i] >= 0:
+            prv[nxt[i]] = i
+            heapq.heappush(heap, (cost(i), i, stamp[i], stamp[nxt[i]]))
+        if prv[i] >= 0:
+            heapq.heappush(heap, (cost(prv[i]), prv[i], stamp[prv[i]], stamp[i]))
     return ms[0]

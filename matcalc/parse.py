@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import LimitError, MatcalcError, ParseError, Span
+from .expr import gc_paused
 from .syntax import Binary, Call, Name, Neg, Number, Program, Statement, Transpose
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ MAX_STATEMENTS = 2_000
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 
 
+@gc_paused
 def parse(source: str) -> Program:
     """The program written in `source`: its statements in order, with spans into `source`.
 

@@ -13,7 +13,6 @@ interned IR nodes.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -192,6 +191,7 @@ class Typed:
     spans: dict[str, Span] = field(default_factory=dict)  # a name's first use
 
 
+@E.gc_paused
 def infer_shapes(program: S.Program, shapes: dict[str, Declaration] | None = None,
                  kinds: str = "ml") -> Typed:
     """Type the program and build its IR; raises ShapeError / NameError_ with spans."""
@@ -283,36 +283,30 @@ class _Infer:
         return f"line {line}, column {col}"
 
     def visit(self, node) -> Type:
-        # iterative post-order so that long flat chains never hit the recursion limit
-        stack = [(node, False)]
-        while stack:
-            n, done = stack.pop()
-            if id(n) in self.types:
-                continue
-            kids = _ast_children(n)
-            if done or not kids:
-                self.types[id(n)] = self._type_of(n)
-            else:
-                stack.append((n, True))
-                for k in reversed(kids):
-                    stack.append((k, False))
-        return self.types[id(node)]
+        # children before parents, left to right, without recursion (long flat chains never
+        # hit the recursion limit): the reverse of a pre-order that takes the right first
+        order = _right_first_preorder(node)
+        types = self.types
+        for n in reversed(order):
+            types[id(n)] = self._type_of(n)
+        return types[id(node)]
 
     def _type_of(self, n) -> Type:
-        if isinstance(n, S.Number):
-            return SCALAR_T()
-        if isinstance(n, S.Name):
+        kind = type(n)
+        if kind is S.Name:
             return self._name_type(n)
-        if isinstance(n, S.Neg):
-            return self.types[id(n.operand)]
-        if isinstance(n, S.Transpose):
+        if kind is S.Binary:
+            return self._binary(n)
+        if kind is S.Transpose:
             t = self.types[id(n.operand)]
             return Type(t.cols, t.rows)
-        if isinstance(n, S.Binary):
-            return self._binary(n)
-        if isinstance(n, S.Call):
+        if kind is S.Number:
+            return SCALAR_T()
+        if kind is S.Neg:
+            return self.types[id(n.operand)]
+        if kind is S.Call:
             return self._call(n)
-        raise AssertionError(type(n))
+        raise AssertionError(kind)
 
     def _name_type(self, n: S.Name) -> Type:
         name = n.name
@@ -465,6 +459,7 @@ class _Infer:
         if f not in RESERVED:
             if f in self.stmt_types or f in self.var_types or f in self.decls:
                 raise NameError_(f"{f} is not a function", n.name_span, self.src)
+            import difflib                # only for this message
             close = [OTHER_NAMES[f]] if f in OTHER_NAMES else \
                 difflib.get_close_matches(f, FUNCTIONS, n=1)
             raise NameError_(f"unknown function {f}", n.name_span, self.src,
@@ -576,13 +571,26 @@ def _product_chain(n, types) -> list:
 
 
 def _ast_children(n) -> tuple:
-    if isinstance(n, S.Binary):
+    kind = type(n)
+    if kind is S.Binary:
         return (n.left, n.right)
-    if isinstance(n, (S.Neg, S.Transpose)):
+    if kind is S.Transpose or kind is S.Neg:
         return (n.operand,)
-    if isinstance(n, S.Call):
+    if kind is S.Call:
         return n.args
     return ()
+
+
+def _right_first_preorder(root) -> list:
+    """The AST below root, parents first, the right operand's subtree before the left's:
+    reversed, it lists children before parents and left before right."""
+    order = []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        order.append(n)
+        stack.extend(_ast_children(n))
+    return order
 
 
 class _Build:
@@ -648,33 +656,30 @@ class _Build:
                      spans=dict(inf.var_span))
 
     def build(self, root, env: dict[str, E.Node]) -> E.Node:
-        memo: dict[int, E.Node] = {}
-        stack = [(root, False)]
+        # chains a + b - c + ... and A*B*C*... become one n-ary node, built once (linear
+        # time: folding them pairwise would copy the chain at every step); nodes are built
+        # children first, left to right, from the reverse of a right-first pre-order
+        order = []
+        stack = [root]
         while stack:
-            n, done = stack.pop()
-            if id(n) in memo:
-                continue
-            # chains a + b - c + ... and A*B*C*... become one n-ary node, built once
-            # (linear time: folding them pairwise would copy the chain at every step)
-            chain = None
+            n = stack.pop()
             if _is_additive(n):
-                signs, kids = chain = _additive_chain(n)
+                signs, kids = _additive_chain(n)
             elif self._is_matrix_chain(n):
-                kids = chain = _product_chain(n, self.inf.types)
+                signs, kids = None, _product_chain(n, self.inf.types)
             else:
-                kids = _ast_children(n)
-            if done or not kids:
-                parts = [memo[id(k)] for k in kids]
-                if chain is None:
-                    memo[id(n)] = self._node(n, parts, env)
-                elif _is_additive(n):
-                    memo[id(n)] = self._sum(n, signs, parts)
-                else:
-                    memo[id(n)] = E.MatMul(tuple(parts))
+                signs, kids = False, _ast_children(n)
+            order.append((n, signs, kids))
+            stack.extend(kids)
+        memo: dict[int, E.Node] = {}
+        for n, signs, kids in reversed(order):
+            parts = [memo[id(k)] for k in kids]
+            if signs is False:
+                memo[id(n)] = self._node(n, parts, env)
+            elif signs is None:
+                memo[id(n)] = E.MatMul(tuple(parts))
             else:
-                stack.append((n, True))
-                for k in reversed(kids):
-                    stack.append((k, False))
+                memo[id(n)] = self._sum(n, signs, parts)
         return memo[id(root)]
 
     def _is_matrix_chain(self, n) -> bool:
@@ -704,38 +709,30 @@ class _Build:
         return E.Add(tuple(terms))
 
     def _node(self, n, kids: list[E.Node], env: dict[str, E.Node]) -> E.Node:
-        t = self.inf.types[id(n)]
-        if isinstance(n, S.Number):
-            try:
-                return E.Const(n.value)
-            except MatcalcError as e:             # a literal beyond double precision
-                e.span, e.source = n.span, self.inf.src
-                raise
-        if isinstance(n, S.Name):
-            if n.name in env:
-                return env[n.name]
+        kind = type(n)
+        if kind is S.Name:
+            node = env.get(n.name)
+            if node is not None:
+                return node
             if n.name in self.inf.dim_symbols:
                 return E.DimValue(n.name)
             if n.name == "eye":
+                t = self.inf.types[id(n)]
                 self._sized(n, self.shape(t))
                 return E.Identity(self.dim(t.rows))
             raise AssertionError(n.name)
-        if isinstance(n, S.Neg):
-            return E.Scale(E.Const(-1), kids[0])
-        if isinstance(n, S.Transpose):
-            return E.Transpose(kids[0])
-        if isinstance(n, S.Binary):
+        if kind is S.Binary:
             a, b = kids
-            shape = self.shape(t)
             op = n.op
-            if op in ("*", "@"):
+            if op == "*" or op == "@":
                 if a.is_scalar or b.is_scalar:
                     return E.Scale(a, b) if a.is_scalar else E.Scale(b, a)
                 return E.MatMul((a, b))
             if op == "/":
                 return E.Scale(E.Power(b, E.Const(-1)), a)
-            if op in ("^", ".^"):
+            if op == "^" or op == ".^":
                 return E.Power(a, b)
+            shape = self.shape(self.inf.types[id(n)])
             a, b = E.broadcast_to(a, shape), E.broadcast_to(b, shape)
             if op == "+":
                 return E.Add((a, b))
@@ -748,27 +745,39 @@ class _Build:
             if op == ">":
                 return E.Func("step", E.Add((a, E.Scale(E.Const(-1), b))))
             raise AssertionError(op)
-        if isinstance(n, S.Call):
+        if kind is S.Transpose:
+            return E.Transpose(kids[0])
+        if kind is S.Number:
+            try:
+                return E.Const(n.value)
+            except MatcalcError as e:             # a literal beyond double precision
+                e.span, e.source = n.span, self.inf.src
+                raise
+        if kind is S.Neg:
+            return E.Scale(E.Const(-1), kids[0])
+        if kind is S.Call:
             f = n.func
-            shape = self.shape(t)
+            if f in _REDUCTIONS:
+                return _REDUCTIONS[f](kids[0])
+            if f in ELEMENTWISE_FUNCS:
+                return E.Func(f, kids[0])
+            shape = self.shape(self.inf.types[id(n)])
             if f in ("eye", "vector", "matrix"):
                 self._sized(n, shape)
             if f == "eye":
                 return E.Identity(shape[0])
             x = kids[0]
-            if f in ELEMENTWISE_FUNCS:
-                return E.Func(f, x)
-            simple = {"sum": E.Sum, "norm1": E.Norm1, "norm2": E.Norm2, "tr": E.Trace,
-                      "det": E.Det, "logdet": E.LogDet, "inv": E.Inv, "softmax": E.Softmax,
-                      "logsumexp": E.LogSumExp}
-            if f in simple:
-                return simple[f](x)
             if f == "diag":
                 return E.DiagMat(x) if x.shape[1] == 1 and x.shape[0] != 1 else E.DiagVec(x)
             if f in ("vector", "matrix"):
                 ones = E.Ones(shape)
                 return ones if x is E.Const(1) else E.Scale(x, ones)
         raise AssertionError(n)
+
+
+_REDUCTIONS = {"sum": E.Sum, "norm1": E.Norm1, "norm2": E.Norm2, "tr": E.Trace, "det": E.Det,
+               "logdet": E.LogDet, "inv": E.Inv, "softmax": E.Softmax,
+               "logsumexp": E.LogSumExp}
 
 
 def _bare_output_name(node: E.Node, taken: set[str]) -> str:

@@ -51,18 +51,23 @@ from .expr import (
 
 _MEMO: dict[Node, Node] = {}
 ONE = Const(1)
+_ZERO = Const(0)
 
 
 def simplify(root: Node) -> Node:
     """The canonical form of `root` (same shape, same value)."""
-    hit = _MEMO.get(root)
+    memo = _MEMO
+    hit = memo.get(root)
     if hit is not None:
         return hit
-    for node in walk(root, known=_MEMO):
+    for node in walk(root, known=memo):
         kids = node.children
-        rebuilt = node.rebuild([_MEMO[k] for k in kids]) if kids else node
-        _MEMO[node] = _norm(rebuilt)
-    return _MEMO[root]
+        if kids:
+            canonical = tuple([memo[k] for k in kids])
+            memo[node] = _norm(node if canonical == kids else node.rebuild(canonical))
+        else:
+            memo[node] = _norm(node)
+    return memo[root]
 
 
 def _norm(n: Node) -> Node:
@@ -87,7 +92,7 @@ def mk(cls, *args) -> Node:
 # ---- small predicates and builders ---------------------------------------------------
 
 def is_zero(x: Node) -> bool:
-    return isinstance(x, Zero) or (isinstance(x, Const) and x.value == 0)
+    return x is _ZERO or type(x) is Zero          # Const(0) is one interned node
 
 
 def zero(shape) -> Node:
@@ -202,6 +207,15 @@ def _norm_scale(n: Scale) -> Node:
     return _rebuild_scaled(coef, facs, core, n.shape)
 
 
+def _times(c, x: Node) -> Node:
+    """mk(Scale, Const(c), x) for a canonical x, without building the Scale node where no
+    rewrite applies to it (x not scalar, not zero, not scaled, not a sum negated)."""
+    if type(x) is Scale or x.shape == SCALAR or c == 0 or is_zero(x) or \
+            c == -1 and type(x) is Add:
+        return mk(Scale, Const(c), x)
+    return x if c == 1 else Scale(Const(c), x)
+
+
 def split_scale(x: Node) -> tuple[Node | None, Node]:
     """(scalar part or None, core) of a canonical Scale chain."""
     if isinstance(x, Scale) and x.shape != SCALAR:
@@ -241,7 +255,7 @@ def _norm_add(n: Add) -> Node:
     for rest, c in coefs.items():
         if c == 0:
             continue
-        terms.append(rest if c == 1 else mk(Scale, Const(c), rest))
+        terms.append(rest if c == 1 else _times(c, rest))
     terms = _expand_if_smaller(terms)
     terms = _factor_common(terms)
     if not terms:
@@ -427,6 +441,8 @@ def _norm_matmul(n: MatMul) -> Node:
         core = MatMul(tuple(out))
     if not scalars:
         return core
+    if len(scalars) == 1 and type(scalars[0]) is Const:
+        return _times(scalars[0].value, core)
     s = scalars[0]
     for t in scalars[1:]:
         s = Scale(t, s)
