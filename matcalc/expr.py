@@ -336,7 +336,9 @@ class Add(Node):
         terms = self.args[0]
         _require(len(terms) >= 2, self, "a sum needs two terms")
         s = terms[0].shape
-        _require(all(t.shape == s for t in terms), self, "terms must have one shape")
+        for t in terms:
+            if t.shape != s:
+                _require(False, self, "terms must have one shape")
         return s
 
 
@@ -374,9 +376,13 @@ class MatMul(Node):
     def _check(self):
         fs = self.args[0]
         _require(len(fs) >= 2, self, "a product needs two factors")
-        for a, b in zip(fs, fs[1:]):
-            _require(_same(a.shape[1], b.shape[0]), self, "inner dimensions differ")
-        return (fs[0].shape[0], fs[-1].shape[1])
+        inner = fs[0].shape[1]
+        for f in fs[1:]:
+            rows, cols = f.shape
+            if not _same(inner, rows):
+                _require(False, self, "inner dimensions differ")
+            inner = cols
+        return (fs[0].shape[0], inner)
 
 
 class Transpose(Node):

@@ -34,11 +34,12 @@ if TYPE_CHECKING:
     from lark import Lark
     from lark.lexer import Token
 
-__all__ = ["MAX_DEPTH", "MAX_SOURCE_CHARS", "MAX_STATEMENTS", "parse"]
+__all__ = ["MAX_DEPTH", "MAX_SOURCE_CHARS", "MAX_STATEMENTS", "MAX_TOKENS", "parse"]
 
 MAX_DEPTH = 200
 MAX_SOURCE_CHARS = 1_000_000
 MAX_STATEMENTS = 2_000
+MAX_TOKENS = 100_000      # names, numbers, operators: a megabyte of them is refused at once
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -160,8 +161,9 @@ class _Scanner:
     def scan(self, source: str) -> tuple[list[Token], int | None]:
         """The tokens of `source` up to the first character outside the language, and that
         character's position (None if there is none). New lines inside parentheses are
-        whitespace and dropped. Raises for an unmatched ')' or '(' and for nesting deeper
-        than MAX_DEPTH: a level is opened by '(' (a call's included) until its ')', and by
+        whitespace and dropped. Raises for more than MAX_TOKENS tokens (counted at names
+        and numbers), for an unmatched ')' or '(' and for nesting deeper than MAX_DEPTH: a
+        level is opened by '(' (a call's included) until its ')', and by
         a unary sign or a power operator until its operand ends, at the next looser binary
         operator, ',', ';', '=', new line or ')'. So `-(-(x))` is 4 levels deep and
         `x^-y^-z` 4, but `a + b + c` is 0 (flat chains are reduced without recursion)."""
@@ -182,6 +184,10 @@ class _Scanner:
             append(token(kind, m.group(), start, None, None, None, None, pos))
             if kind in _OPERANDS:
                 after_operand = True
+                if len(tokens) > MAX_TOKENS:
+                    raise LimitError(f"input too long: more than {MAX_TOKENS:,} names, numbers "
+                                     "and operators (matcalc.parse.MAX_TOKENS)",
+                                     Span(start, pos), source)
                 continue
             if kind in _OPENERS or kind in _SIGNS and not after_operand:
                 levels.append((kind == "LPAR", start, pos))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from . import expr as E
 from . import syntax as S
-from .errors import MatcalcError, NameError_, OptionError, ShapeError, Span
+from .errors import LimitError, MatcalcError, NameError_, OptionError, ShapeError, Span
 
 GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota
 kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi varphi chi psi omega""".split())
@@ -34,6 +34,9 @@ OTHER_NAMES = {"trace": "tr", "transpose": "x'", "log_softmax": "log(softmax(x))
                "ln": "log", "frobenius": "norm2", "norm": "norm2", "inverse": "inv",
                "identity": "eye", "ones": "vector(1) or matrix(1)", "logistic": "sigmoid"}
 DIM_POOL = ("n", "m", "p", "q", "k", "r", "s", "t", "u", "v", "w", "l", "j", "i")
+# Each variable costs its own derivative and formula (about 0.1 ms): ten thousand of them
+# are derived and printed in about a second. Configurable.
+MAX_VARIABLES = 10_000
 
 
 class DimVar:
@@ -335,6 +338,9 @@ class _Infer:
         self.var_types[name] = t
         self.var_order.append(name)
         self.var_span[name] = n.span
+        if len(self.var_order) > MAX_VARIABLES:
+            raise LimitError(f"too many variables: more than {MAX_VARIABLES:,} "
+                             f"(matcalc.shapes.MAX_VARIABLES)", n.span, self.src)
         return t
 
     def _binary(self, n: S.Binary) -> Type:

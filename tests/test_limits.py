@@ -3,8 +3,11 @@
 Each input is either derived (and printed as text, LaTeX, NumPy, JSON and generated code)
 or refused with a clear `MatcalcError`; never a `RecursionError`, never a blow-up
 (quadratic in the input, or exponential in a program that reuses its intermediates).
-The limits themselves (`matcalc.parse.MAX_DEPTH`, `MAX_SOURCE_CHARS`) are module
-constants, so they can be configured.
+The limits themselves are module constants, so they can be configured:
+`matcalc.parse.MAX_SOURCE_CHARS` (1,000,000 characters), `MAX_TOKENS` (100,000 names,
+numbers and operators), `MAX_STATEMENTS` (2,000), `MAX_DEPTH` (200 levels of nesting),
+`matcalc.shapes.MAX_VARIABLES` (10,000), `matcalc.expr.WORK_LIMIT` (operands built by one
+derivation) and `matcalc.derivation.PRINT_LIMIT` (terms of one printed formula).
 """
 import json
 import signal
@@ -14,6 +17,7 @@ import pytest
 
 import matcalc
 import matcalc.parse
+import matcalc.shapes
 from matcalc.errors import MatcalcError
 
 N = 10_000
@@ -197,3 +201,69 @@ def test_the_size_limit_is_configurable(monkeypatch):
     monkeypatch.setattr(matcalc.parse, "MAX_SOURCE_CHARS", 100)
     status, _, message = run("x + " * 30 + "x")
     assert status == "refused" and message.startswith("input too long: 121 characters")
+
+
+# ---- at the limits: derived, or refused by the limit's own message ----------------------
+
+def test_the_two_ten_thousand_term_sums_are_derived_and_printed_as_text():
+    # (as text: NumPy code for 10,000 variables is quadratic today, 4 s here, see issue 7)
+    for program, last in [(" + ".join(f"x{i}'*x{i}" for i in range(N)), "df/dx9999 = 2*x9999"),
+                          (" + ".join(["x'*A*x"] * N), "df/dA = 10000*x*x'")]:
+        start = time.perf_counter()
+        text = matcalc.derive(program).text()
+        assert text.splitlines()[-1] == last
+        within_budget(time.perf_counter() - start, "derived")
+
+
+def test_a_program_at_the_statement_limit_is_derived_and_one_more_is_refused():
+    n = matcalc.parse.MAX_STATEMENTS - 1
+    program = "; ".join([f"t{i} = x{i}'*A*x{i}" for i in range(n)]
+                        + ["f = " + " + ".join(f"t{i}" for i in range(n))])
+    status, seconds, text = run(program)
+    lines = text.splitlines()
+    assert status == "derived" and len(lines) == 1 + n + 1
+    assert lines[1] == "df/dx0 = (A + A')*x0" and lines[-1] == "df/dx1998 = (A + A')*x1998"
+    assert lines[2].startswith("df/dA = x0*x0' + x1*x1' + ") and lines[2].endswith(" + x1998*x1998'")
+    within_budget(seconds, status)
+    status, _, message = run(program + "; g = f")
+    assert status == "refused" and "program too long: more than 2,000 statements" in message
+
+
+def test_nesting_at_the_limit_is_derived():
+    depth = matcalc.parse.MAX_DEPTH
+    status, seconds, text = run("(" * (depth // 2) + "-(" * (depth // 4) + "x'*x"
+                                + ")" * (depth // 4) + ")" * (depth // 2))
+    assert status == "derived" and text.splitlines()[-1] == "df/dx = 2*x"
+    within_budget(seconds, status)
+
+
+def test_a_megabyte_of_names_and_operators_is_refused_by_their_count():
+    program = " + ".join(["sum(x)"] * 111_111)                  # 999,996 characters
+    status, seconds, message = run(program)
+    assert status == "refused"
+    assert message.splitlines()[0].endswith(
+        "input too long: more than 100,000 names, numbers and operators "
+        "(matcalc.parse.MAX_TOKENS)")
+    within_budget(seconds, status)
+
+
+def test_the_token_limit_is_configurable(monkeypatch):
+    monkeypatch.setattr(matcalc.parse, "MAX_TOKENS", 10)
+    status, _, message = run("a + b + c + d + e + f")
+    assert status == "refused"
+    assert message.splitlines()[0] == ("line 1, column 21: input too long: more than 10 names, "
+                                       "numbers and operators (matcalc.parse.MAX_TOKENS)")
+    status, _, _ = run("a + b + c + d + e")
+    assert status == "derived"
+
+
+def test_more_variables_than_the_limit_are_refused_at_the_first_one_too_many(monkeypatch):
+    monkeypatch.setattr(matcalc.shapes, "MAX_VARIABLES", 3)
+    status, _, message = run("sum(a + b) + sum(c) + sum(d)")
+    assert status == "refused"
+    assert message.splitlines() == [
+        "line 1, column 27: too many variables: more than 3 (matcalc.shapes.MAX_VARIABLES)",
+        "  sum(a + b) + sum(c) + sum(d)",
+        "                            ^"]
+    status, _, _ = run("sum(a + b) + sum(c) + sum(a)")
+    assert status == "derived"

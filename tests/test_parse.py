@@ -1,4 +1,5 @@
 """The parser: text -> AST with spans, and every syntax error in the user's words."""
+import functools
 import subprocess
 import sys
 import time
@@ -457,6 +458,41 @@ def test_any_text_gives_a_program_or_a_matcalc_error(source):
         exc.render()
     else:
         assert program.statements and program.source == source
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=25).map("".join))
+def test_the_tokens_are_those_of_larks_own_lexer_for_the_grammar(source):
+    # parse.py scans with one regular expression made of grammar.lark's terminals; lark's
+    # own lexer, given the same file, must cut any text into the same tokens (new lines
+    # inside parentheses aside: they are whitespace) and stop at the same character
+    from lark.exceptions import UnexpectedCharacters
+
+    from matcalc import parse as parser_module
+
+    try:
+        tokens, stop = parser_module._parser()[1].scan(source)
+    except MatcalcError:
+        return                   # unbalanced or too deep: refused before any lexing matters
+    expected, depth = [], 0
+    try:
+        for token in _larks_lexer().lex(source):
+            depth += (token.type == "LPAR") - (token.type == "RPAR")
+            if token.type != "_NL" or depth == 0:
+                expected.append((token.type, str(token), token.start_pos, token.end_pos))
+    except UnexpectedCharacters as exc:
+        assert stop == exc.pos_in_stream
+    else:
+        assert stop is None
+    assert [(t.type, t.value, t.start_pos, t.end_pos) for t in tokens] == expected
+
+
+@functools.cache
+def _larks_lexer():
+    import lark
+
+    from matcalc.parse import _GRAMMAR
+    return lark.Lark(_GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer="basic")
 
 
 # --- speed and imports -----------------------------------------------------------------
