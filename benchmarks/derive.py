@@ -299,10 +299,10 @@ def part_b(max_L: dict[str, int]) -> None:
             mc_ok = d.check().ok
         except Exception as e:                               # noqa: BLE001
             mc_ok = f"check error {type(e).__name__}"
-        (m1, p1, _), _, _ = measure(
+        (m1, p1, *_), _, _ = measure(
             lambda t=template: derive_and_print(t.format(s=fresh_suffix()), {}), budget=0.3,
             max_reps=100)
-        (m2, p2, _), _, _ = measure(lambda p=program: derive_and_print(p, {}), budget=0.3,
+        (m2, p2, *_), _, _ = measure(lambda p=program: derive_and_print(p, {}), budget=0.3,
                                     max_reps=100)
         mc_first, mc_again = (m1 + p1) * 1e3, (m2 + p2) * 1e3
         verdict = verify_sympy(builder, f, spec, names)

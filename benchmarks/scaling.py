@@ -25,11 +25,28 @@ Each family stops growing L once one derivation wrt all takes longer than --cap 
 slope is fitted over the upper half of the L range reached (L >= sqrt(L_max)).
 Target (issue 8): slope <= 1.15 for every chain family up to L = 256.
 
+With respect to one variable the time is linear in L. With respect to every variable the
+result itself is quadratic: the gradient of a chain with respect to W_i is a product of
+the L - 1 other factors, and the L gradients share no sub-product (each is one flat
+product in the IR and one line of text), so the derivation builds Theta(L^2) operands and
+prints Theta(L^2) characters, whatever it does; MLP formulas inline the forward pass into
+every layer's gradient, Theta(L^3) characters in all (the steps form is linear). So the
+tables also give the operands each derivation built (its work count, which
+matcalc.expr.WORK_LIMIT bounds) and the printed characters, and the slopes of the derive
+time against the operands and of the print time against the characters: the time per
+unit of result, which is what can be linear.
+
 --check runs `Derivation.check()` on the largest L of each family (or --check-L), in a
 subprocess with a time limit (--check-timeout), and reports its time separately;
---check-only skips the timing. (At L = 256 the check of a chain takes many minutes: see
-the README.) --profile prints the
-cProfile top functions of the largest derivation of each family.
+--check-only skips the timing. The check of a chain at L = 256 once took many minutes:
+every symbolic dimension got a size of its own, 2, 3, ..., 258, so one evaluation of the
+chain multiplied 256 matrices of about 130 x 130 (a billion flops), and the long chain was
+ordered by a quadratic greedy loop; now the sizes repeat beyond 24 dimensions
+(matcalc.check.DISTINCT_SIZES), the greedy order costs O(n log n), and a finite
+difference recomputes only what depends on the variable it moves: about 6 s for each
+chain at L = 256, a minute for the MLP (most of it its 256 step checks), every gradient
+checked. --profile prints the cProfile top functions of the largest derivation of each
+family.
 """
 from __future__ import annotations
 
@@ -49,11 +66,8 @@ import matcalc
 
 SLOPE_TARGET = 1.15
 
-MLP_NOTE = ("MLP layers are declared W_i = n x n, b_i = x = y = n: left undeclared, every "
-            "layer gets its own width, and from L = 115 on shape inference stops with an "
-            "internal StopIteration (shapes._Infer._dname runs out of dimension names; it is "
-            "called for every function call's argument, for an error message that is never "
-            "shown)")
+MLP_NOTE = ("MLP layers are declared W_i = n x n, b_i = x = y = n (left undeclared, every "
+            "layer gets a width of its own)")
 
 
 # --- the programs ------------------------------------------------------------------------
@@ -99,16 +113,19 @@ clock = time.process_time
 
 
 def derive_and_print(program: str, shapes: dict, wrt=None, steps: bool = False):
-    """(derive seconds, print seconds, printed characters) of one derivation."""
+    """(derive seconds, print seconds, printed characters, IR operands built) of one
+    derivation; the operands are the derivation's work count (matcalc.expr.WORK_LIMIT
+    bounds it): the size of what it built, its result included."""
     t0 = clock()
     d = matcalc.derive(program, wrt=wrt, shapes=shapes)
     t1 = clock()
+    operands = matcalc.expr._work[0]
     if steps:
         chars = sum(len(st.text) for st in d.steps)
     else:
         chars = sum(len(v.text) for v in d.derivatives.values())
     t2 = clock()
-    return t1 - t0, t2 - t1, chars
+    return t1 - t0, t2 - t1, chars, operands
 
 
 def measure(fn, budget: float = 0.4, min_reps: int = 3, max_reps: int = 25,
@@ -178,22 +195,22 @@ def run_family(name: str, Ls: list[int], cap: float, deadline: float,
                 s = fresh_suffix()
                 return derive_and_print(*make(L, s))
 
-            (dt, pt, chars), mn, reps = measure(first_all)
+            (dt, pt, chars, ops), mn, reps = measure(first_all)
             row.update(all_derive=dt * 1e3, all_print=pt * 1e3, all=(dt + pt) * 1e3,
-                       all_min=mn * 1e3, all_chars=chars, reps=reps)
+                       all_min=mn * 1e3, all_chars=chars, all_ops=ops, reps=reps)
 
             def first_one(L=L):
                 s = fresh_suffix()
                 prog, shapes = make(L, s)
                 return derive_and_print(prog, shapes, wrt=[f"W1{s}"])
 
-            (dt1, pt1, chars1), _, _ = measure(first_one)
+            (dt1, pt1, chars1, _), _, _ = measure(first_one)
             row.update(one=(dt1 + pt1) * 1e3, one_chars=chars1)
 
             prog, shapes = make(L, "_again")
             derive_and_print(prog, shapes)                    # once: now every node exists
 
-            (da, pa, _), _, _ = measure(lambda p=prog, sh=shapes: derive_and_print(p, sh))
+            (da, pa, *_), _, _ = measure(lambda p=prog, sh=shapes: derive_and_print(p, sh))
             row.update(again=(da + pa) * 1e3)
 
             if name == "MLP":
@@ -201,7 +218,7 @@ def run_family(name: str, Ls: list[int], cap: float, deadline: float,
                     s = fresh_suffix()
                     return derive_and_print(*make(L, s), steps=True)
 
-                (ds, ps, chars_s), _, _ = measure(first_steps)
+                (ds, ps, chars_s, _), _, _ = measure(first_steps)
                 row.update(steps=(ds + ps) * 1e3, steps_chars=chars_s)
         except Exception as e:                               # noqa: BLE001
             errors[L] = describe_error(e)
@@ -220,17 +237,17 @@ def print_family(name: str, rows: dict[int, dict], capped_at: int | None) -> dic
     print(f"\n### {name}: " + {"tr chain": "tr(W_L*...*W_1*X)",
                                 "norm2 chain": "norm2(W_L*...*W_1*x)^2",
                                 "MLP": "L relu layers, softmax cross-entropy head"}[name])
-    head = (f"{'L':>4s} {'all: derive':>11s} {'print':>9s} {'total':>9s} {'chars':>10s} "
-            f"{'W1: total':>10s} {'chars':>9s} {'again':>9s}")
+    head = (f"{'L':>4s} {'all: derive':>11s} {'operands':>9s} {'print':>9s} {'total':>9s} "
+            f"{'chars':>10s} {'W1: total':>10s} {'chars':>9s} {'again':>9s}")
     if mlp_cols:
         head += f" {'steps':>9s} {'chars':>7s}"
     print("(CPU ms per derivation, median; first time in the process unless 'again')")
     print(head)
     for L in sorted(rows):
         r = rows[L]
-        line = (f"{L:4d} {r['all_derive']:11.2f} {r['all_print']:9.2f} {r['all']:9.2f} "
-                f"{r['all_chars']:10.0f} {r['one']:10.2f} {r['one_chars']:9.0f} "
-                f"{r['again']:9.2f}")
+        line = (f"{L:4d} {r['all_derive']:11.2f} {r['all_ops']:9.0f} {r['all_print']:9.2f} "
+                f"{r['all']:9.2f} {r['all_chars']:10.0f} {r['one']:10.2f} "
+                f"{r['one_chars']:9.0f} {r['again']:9.2f}")
         if mlp_cols:
             line += f" {r['steps']:9.2f} {r['steps_chars']:7.0f}"
         print(line)
@@ -238,6 +255,7 @@ def print_family(name: str, rows: dict[int, dict], capped_at: int | None) -> dic
         print(f"(stopped before L = {capped_at}: the last derivation took "
               f"{rows[max(rows)]['all'] / 1e3:.1f} s, or the time budget ran out)")
     keys = [("all", "time, all"), ("all_derive", "derive only, all"),
+            ("all_ops", "operands built, all"),
             ("all_print", "print only, all"), ("all_chars", "printed size, all"),
             ("one", "time, W1 only"), ("one_chars", "printed size, W1"),
             ("again", "time, again")]
@@ -248,12 +266,20 @@ def print_family(name: str, rows: dict[int, dict], capped_at: int | None) -> dic
     slopes = {k: slope(upper_half(rows, k)) for k, _ in keys}
     print(f"log-log slopes over {span}: " +
           ", ".join(f"{label} {slopes[k]:.2f}" for k, label in keys))
-    per_char = [(rows[L]["all_chars"], rows[L]["all"]) for L in sorted(rows)
-                if L >= (pts[0][0] if pts else 0)]
-    print(f"  time against printed size (all): slope {slope(per_char):.2f}; "
-          f"{1e3 * rows[max(rows)]['all'] / max(rows[max(rows)]['all_chars'], 1):.2f} us "
-          f"per printed character at L = {max(rows)}")
+    upper = [L for L in sorted(rows) if L >= (pts[0][0] if pts else 0)]
+    top = rows[max(rows)]
+    slopes["per_output"] = slope([(rows[L]["all_ops"], rows[L]["all_derive"]) for L in upper])
+    slopes["per_char"] = slope([(rows[L]["all_chars"], rows[L]["all_print"]) for L in upper])
+    print(f"  against the size of the result (all): derive time against operands built, "
+          f"slope {slopes['per_output']:.2f} ({1e3 * top['all_derive'] / top['all_ops']:.2f} us "
+          f"per operand at L = {max(rows)}); print time against printed characters, slope "
+          f"{slopes['per_char']:.2f} ({1e3 * top['all_print'] / max(top['all_chars'], 1):.2f} "
+          f"us per character)")
     return slopes
+
+
+def met(slope_: float, reached: bool) -> str:
+    return "MET" if slope_ <= SLOPE_TARGET and reached else "NOT MET"
 
 
 # --- check and profile of the largest case ------------------------------------------------
@@ -357,10 +383,18 @@ def main() -> None:
             print(f"L = {L}: FAILED: {err}")
         largest[name] = max(rows)
         if name != "MLP":
-            ok = slopes["all"] <= SLOPE_TARGET and max(rows) >= 256 and not errors
-            verdicts.append(f"{name}: slope (time, all) {slopes['all']:.2f}, "
-                            f"(time, W1) {slopes['one']:.2f}, up to L = {max(rows)} -> "
-                            f"{'MET' if ok else 'NOT MET'}")
+            reached = max(rows) >= 256 and not errors
+            linear = max(slopes["per_output"], slopes["per_char"])
+            verdicts.append(
+                f"{name}, up to L = {max(rows)}:\n"
+                f"    wrt W1: slope {slopes['one']:.2f} -> {met(slopes['one'], reached)}\n"
+                f"    wrt every variable: slope {slopes['all']:.2f} -> "
+                f"{met(slopes['all'], reached)}: the result itself grows as "
+                f"L^{slopes['all_ops']:.2f} (operands built) and L^{slopes['all_chars']:.2f} "
+                f"(characters printed)\n"
+                f"    wrt every variable, against the size of the result: slope "
+                f"{slopes['per_output']:.2f} (derive) and {slopes['per_char']:.2f} (print) "
+                f"-> {met(linear, reached)}")
         else:
             verdicts.append(f"{name} (not a chain family, for reference): slope (time, all) "
                             f"{slopes['all']:.2f}, (W1) {slopes['one']:.2f}, "
