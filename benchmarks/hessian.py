@@ -7,16 +7,20 @@ Two problems of issue 6, at n = 100, 500, 1000:
 - the logistic loss sum(log(1 + exp(-y .* (X*w)))), X 2n x n, labels y in {-1, 1},
   Hessian in w;
 - x'*A*x + sum(exp(x)), Hessian in x.
-Times are the best of `repeat` rounds (after one warm-up call, which for jax is the
-compilation); each round runs every implementation once, interleaved, so that changes of
-machine load fall on all of them alike. Each implementation's result is checked against the reference first.
+Times are the best call of `repeat` rounds (after one warm-up call, which for jax is the
+compilation); each round runs every implementation for a block of consecutive calls (the
+first one untimed; a call over 50 ms runs alone), the blocks interleaved, so that changes of machine load fall on all of
+them alike. Each implementation's result is checked against the reference first.
 The targets: matcalc <= 1.2x the closed form; >= 2x (logistic) and >= 20x (quadratic)
 faster than jax at n = 1000, where jax is installed. On a busy machine, multithreaded BLAS
-times are erratic: OPENBLAS_NUM_THREADS=1 gives comparable numbers.
+times are erratic: OPENBLAS_NUM_THREADS=1 gives comparable numbers. With
+OPENBLAS_NUM_THREADS=k set, the process is pinned to k CPUs, torch runs k threads and XLA k
+intra-op threads (XLA_FLAGS, unless set already): the same cores for all.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from mlp import THREADS, same_cores  # one setting of threads and cores for both benchmarks
+
 import matcalc
 
 LOGISTIC = "sum(log(vector(1) + exp(-y .* (X*w))))"
@@ -56,6 +62,9 @@ def quadratic_inputs(n, rng):
 # ---- optional frameworks -------------------------------------------------------------------
 
 def jax_hessians():
+    """{problem: prepare(v) -> a call computing the Hessian}: the inputs become JAX
+    arrays once, outside the timing (passing NumPy arrays would copy them at every call,
+    or not, depending on their alignment)."""
     try:
         import jax
         import jax.numpy as jnp
@@ -70,47 +79,65 @@ def jax_hessians():
         return x @ A @ x + jnp.sum(jnp.exp(x))
     hl = jax.jit(jax.hessian(logistic))
     hq = jax.jit(jax.hessian(quadratic))
-    return {"logistic": lambda v: np.asarray(hl(v["w"], v["X"], v["y"]).block_until_ready()),
-            "quadratic": lambda v: np.asarray(hq(v["x"], v["A"]).block_until_ready())}
+
+    def prepare(h, names):
+        def given(v):
+            args = [jnp.asarray(v[k]) for k in names]
+            return lambda: h(*args).block_until_ready()
+        return given
+    return {"logistic": prepare(hl, ("w", "X", "y")), "quadratic": prepare(hq, ("x", "A"))}
 
 
 def torch_hessians():
+    """{problem: prepare(v) -> a call computing the Hessian}, torch sharing NumPy's
+    memory."""
     try:
         import torch
     except ImportError:
         return None
     from torch.autograd.functional import hessian
+    if THREADS:
+        torch.set_num_threads(int(THREADS))
 
     def logistic(v):
-        X, y = torch.from_numpy(v["X"]), torch.from_numpy(v["y"])
-        f = lambda w: torch.sum(torch.nn.functional.softplus(-y * (X @ w)))
-        return hessian(f, torch.from_numpy(v["w"])).numpy()
+        X, y, w = (torch.from_numpy(v[k]) for k in ("X", "y", "w"))
+        return lambda: hessian(lambda w: torch.sum(torch.nn.functional.softplus(
+            -y * (X @ w))), w)
 
     def quadratic(v):
-        A = torch.from_numpy(v["A"])
-        f = lambda x: x @ A @ x + torch.sum(torch.exp(x))
-        return hessian(f, torch.from_numpy(v["x"])).numpy()
+        A, x = torch.from_numpy(v["A"]), torch.from_numpy(v["x"])
+        return lambda: hessian(lambda x: x @ A @ x + torch.sum(torch.exp(x)), x)
     return {"logistic": logistic, "quadratic": quadratic}
 
 
 # ---- timing ------------------------------------------------------------------------------------
 
 def best_times(fns: dict, repeat: int) -> dict:
-    """The best time of each function over at least `repeat` rounds (more for fast calls);
-    within a round the functions run one after the other, so that a change of machine
-    load affects them alike."""
-    first = 0.0
-    for fn in fns.values():
+    """The best time of one call of each function over at least `repeat` rounds (more
+    for fast calls). A round runs each function for a block of consecutive calls and
+    keeps all but the first: the first call after another function pays for the caches
+    and the allocator state that function left (which would favour whichever runs second).
+    Calls over 50 ms, where that is noise, run alone. The rounds interleave the functions,
+    so that changes of machine load hit all alike."""
+    first = {}
+    for name, fn in fns.items():
         t0 = time.perf_counter()
         fn()                                               # warm-up (jax: compilation)
-        first = max(first, time.perf_counter() - t0)
+        t1 = time.perf_counter()
+        fn()
+        first[name] = time.perf_counter() - t1
+        first[name] = min(first[name], t1 - t0)
     best = {name: float("inf") for name in fns}
-    rounds = max(repeat, min(500, int(2.0 / max(first, 1e-6))))    # fast calls: more rounds
+    rounds = max(repeat, min(200, int(1.0 / max(max(first.values()), 1e-6))))
     for _ in range(rounds):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - t0)
+            fast = first[name] < 0.05
+            if fast:
+                fn()
+            for _ in range(3 if fast else 1):
+                t0 = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - t0)
     return best
 
 
@@ -133,16 +160,15 @@ def main(argv=None) -> int:
         "quadratic": (quadratic_inputs, lambda v: generated["quadratic"].hessian(**v)["x"],
                       lambda v: quadratic_reference(v["A"], v["x"])),
     }
+    threads = same_cores()
     frameworks = {"jax": jax_hessians(), "torch": torch_hessians()}
     for name, fw in frameworks.items():
         if fw is None:
             print(f"# {name}: not installed here, column skipped")
-    import os
-    threads = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"# numpy {np.__version__}, BLAS threads {threads or 'default'}, {os.cpu_count()} "
-          f"CPUs, load average {load:.1f}; best of >= {args.repeat} interleaved rounds; "
-          "times in ms")
+    print(f"# numpy {np.__version__}, threads (BLAS, torch, XLA) {threads}, "
+          f"{os.cpu_count()} CPUs, load average {load:.1f}; best of >= {args.repeat} "
+          "interleaved rounds; times in ms")
     head = f"{'problem':<10} {'n':>5} {'matcalc':>9} {'closed form':>11} {'ratio':>6}"
     for name, fw in frameworks.items():
         if fw is not None:
@@ -158,10 +184,9 @@ def main(argv=None) -> int:
                    "closed form": lambda ref=ref, v=v: ref(v)}
             for name, fw in frameworks.items():
                 if fw is not None:
-                    f = fw[problem]
-                    np.testing.assert_allclose(f(v), want, rtol=1e-6,
+                    fns[name] = fw[problem](v)
+                    np.testing.assert_allclose(np.asarray(fns[name]()), want, rtol=1e-6,
                                                atol=1e-6 * np.abs(want).max())
-                    fns[name] = lambda f=f, v=v: f(v)
             t = best_times(fns, args.repeat)
             ratio = t["matcalc"] / t["closed form"]
             row = f"{problem:<10} {n:>5} {1e3 * t['matcalc']:>9.3f} " \
