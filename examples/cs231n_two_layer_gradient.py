@@ -14,6 +14,8 @@ Arguments (vectors are 1-D arrays, scalars 0-d arrays or numbers):
     b2   vector of length C
     Y    N x C
     reg  scalar
+Assuming (the derivatives hold only for such values):
+    Y: one-hot labels (each row sums to 1)
 Output L: scalar. Derivatives (denominator layout), keyed by variable name:
     "X"    N x D
     "W1"   D x K

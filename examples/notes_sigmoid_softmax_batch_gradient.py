@@ -14,6 +14,8 @@ Arguments (vectors are 1-D arrays, scalars 0-d arrays or numbers):
     b2       vector of length c
     Y        c x m
     lambda_  scalar
+Assuming (the derivatives hold only for such values):
+    Y: one-hot labels (each column sums to 1)
 Output J: scalar. Derivatives (denominator layout), keyed by variable name:
     "W1"  p x n
     "W2"  c x p

@@ -13,6 +13,8 @@ Arguments (vectors are 1-D arrays, scalars 0-d arrays or numbers):
     W2  p x n
     b2  vector of length p
     y   vector of length p
+Assuming (the derivatives hold only for such values):
+    y: one-hot labels (each column sums to 1)
 Output E: scalar. Derivatives (denominator layout), keyed by variable name:
     "W1"  n x m
     "x"   vector of length m

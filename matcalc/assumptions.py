@@ -93,10 +93,15 @@ def _label(x: Node, onehot: dict[str, str]):
     return None, None
 
 
-def describe(labels: dict[str, str]) -> list[str]:
-    """One comment line per assumption, for the printed derivation: a formula derived under
-    an assumption holds only where it does, so the output says so."""
+def phrases(labels: dict[str, str]) -> list[str]:
+    """What is assumed of each label, in words: `y: labels -1 or +1`."""
     said = {"columns": "one-hot labels (each column sums to 1)",
             "rows": "one-hot labels (each row sums to 1)",
             SIGNS: "labels -1 or +1"}
-    return [f"# assuming {name}: {said[kind]}" for name, kind in labels.items()]
+    return [f"{name}: {said[kind]}" for name, kind in labels.items()]
+
+
+def describe(labels: dict[str, str]) -> list[str]:
+    """One comment line per assumption, for the printed derivation: a formula derived under
+    an assumption holds only where it does, so the output says so."""
+    return [f"# assuming {phrase}" for phrase in phrases(labels)]

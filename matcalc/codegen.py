@@ -1615,6 +1615,14 @@ class _Module:
             u = self.upstream
             doc += _lines(f"{u.py.ljust(width)}  {_describe_dims(u.dims)}, dL/d{self.out}: the "
                           f"upstream gradient of a scalar loss L", "    ", "      ")
+        labels = getattr(self.d, "onehot", None)
+        if labels is None:                               # a Jacobian/Hessian derivation
+            labels = self.d.base.onehot
+        if labels:
+            from .assumptions import phrases
+            doc += ["Assuming (the derivatives hold only for such values):"]
+            for phrase in phrases(labels):
+                doc += _lines(phrase, "    ", "      ")
         doc += _lines(f"Output {self.out}: {_describe_dims(self._out_arg().dims)}. "
                       f"Derivatives ({self.layout} layout), keyed by variable name:", "", "")
         width = max((len(n) for n in self.wrt), default=0) + 2

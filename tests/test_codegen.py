@@ -704,3 +704,13 @@ def test_every_corpus_program_runs_as_generated_code(entry):
         ref = eval(d[name].numpy, {"np": np}, dict(env))
         assert np.shape(g) == np.shape(ref), name
         np.testing.assert_allclose(g, ref, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_generated_modules_state_the_label_assumptions_they_rely_on():
+    # softmax(s) - y is right only for one-hot y: the module must say so, as the text does
+    grad = matcalc.derive("f = -y'*log(softmax(A*x))", onehot=["y"]).codegen()
+    assert "y: one-hot labels (each column sums to 1)" in grad
+    hess = matcalc.derive("f = sum(log(vector(1) + exp(-y .* (X*w))))", mode="hessian",
+                          wrt=["w"], signs=["y"]).codegen()
+    assert "y: labels -1 or +1" in hess
+    assert "Assuming" not in matcalc.derive("f = x'*A*x").codegen()

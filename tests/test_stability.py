@@ -164,3 +164,19 @@ def test_log_sigmoid_gradient_keeps_its_relative_precision_in_the_tail():
     code = matcalc.derive("f = sum(log(sigmoid(x)))")["x"].numpy
     got = strict(lambda: eval(code, {"np": np}, {"x": t}), code)
     np.testing.assert_allclose(got, sigmoid(-t), rtol=1e-6, err_msg=code)
+
+
+def test_generated_logistic_hessian_module_is_finite_at_magnitude_1e3():
+    # the Hessian module's forward is the softplus, never log(1 + exp(.)), which overflows
+    Xh = 1000 * rng.normal(size=(6, 3))
+    yh = rng.choice([-1.0, 1.0], size=6)
+    wh = rng.normal(size=3)
+    d = matcalc.derive("f = sum(log(vector(1) + exp(-y .* (X*w))))", mode="hessian",
+                       wrt=["w"], signs=["y"])
+    module = d.compile()
+    m = -yh * (Xh @ wh)
+    close(strict(lambda: module.forward(y=yh, X=Xh, w=wh), "forward()"),
+          np.sum(softplus(m)), "forward()")
+    s = sigmoid(m)
+    close(strict(lambda: module.hessian(y=yh, X=Xh, w=wh)["w"], "hessian()"),
+          (Xh.T * (s * (1 - s))) @ Xh, "hessian()")

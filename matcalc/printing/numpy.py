@@ -570,6 +570,10 @@ class NumpyPrinter(Printer):
         if u is not None:                                     # log(1 - sigmoid(u)) = -softplus(u)
             v = self.print(u)
             return Value(f"-np.logaddexp(0, {v.text})", MUL, "-", v.shape)
+        u = _one_plus_exp(x)
+        if u is not None:                                     # log(1 + exp(u)) = softplus(u)
+            v = self.print(u)
+            return self.call(f"np.logaddexp(0, {v.text})", v.shape)
         return None
 
     # -- reductions and matrix functions ----------------------------------------------------
@@ -648,6 +652,16 @@ class NumpyPrinter(Printer):
             m = f"np.max({z}{axis})"                     # stable: m + log sum exp(z - m)
             return f"{m} + np.log(np.sum(np.exp({z} - {m}){axis}))"
         return self.columnwise(x, body, ADD, "+", numpy_shape(e.shape))
+
+
+def _one_plus_exp(x: Node) -> Node | None:
+    """u if x is 1 + exp(u) (a sum of ones and an exponential), whose log is softplus(u)."""
+    if isinstance(x, Add) and len(x.terms) == 2:
+        one, e = x.terms
+        if (isinstance(one, Ones) or (isinstance(one, Const) and one.value == 1)) and \
+                isinstance(e, Func) and e.name == "exp":
+            return e.x
+    return None
 
 
 def _one_minus_sigmoid(x: Node) -> Node | None:
