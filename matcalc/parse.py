@@ -9,15 +9,16 @@ number does not swallow the '.' of a following operator), so `2./x` and `2.^x` a
 elementwise, as in MATLAB.
 
 The tokens come from one regular expression made of grammar.lark's own terminals, in the
-order lark's lexer prefers them, and reach lark's parser as a custom lexer's stream: a
-Python pass per token is the whole cost of lexing, where lark's lexer spends several. The
-same pass drops new lines inside parentheses and runs the checks that come before parsing:
-balanced parentheses (the clearest message for the most common mistake) and a nesting
-limit, at most `MAX_DEPTH` levels of parentheses, calls, signs and powers. (Long flat
-chains of `+` or `*` still make deep left-leaning trees; stages that walk them should not
-recurse along a chain.) Every lark exception is translated here into a `ParseError` in
-the user's words; none escapes. The parser is built on the first call to `parse`, from
-lark's cache of the grammar analysis when a previous process left one.
+order lark's lexer prefers them, and reach lark's parser as a custom lexer's stream: one
+pass over the text where there were three (a scan for the checks, lark's contextual lexer,
+a post-lexer for new lines inside parentheses). That pass drops those new lines and runs
+the checks that come before parsing: balanced parentheses (the clearest message for the most common
+mistake), a nesting limit, at most `MAX_DEPTH` levels of parentheses, calls, signs and
+powers, and a size limit, at most `MAX_TOKENS` tokens (each costs about 5 us from here to
+the AST). (Long flat chains of `+` or `*` still make deep left-leaning trees; stages that
+walk them should not recurse along a chain.) Every lark exception is translated here into
+a `ParseError` in the user's words; none escapes. The parser is built on the first call to
+`parse`, from lark's cache of the grammar analysis when a previous process left one.
 """
 from __future__ import annotations
 
