@@ -465,7 +465,7 @@ class _Infer:
         if f not in RESERVED:
             if f in self.stmt_types or f in self.var_types or f in self.decls:
                 raise NameError_(f"{f} is not a function", n.name_span, self.src)
-            import difflib                # only for this message
+            import difflib  # only for this message
             close = [OTHER_NAMES[f]] if f in OTHER_NAMES else \
                 difflib.get_close_matches(f, FUNCTIONS, n=1)
             raise NameError_(f"unknown function {f}", n.name_span, self.src,
