@@ -15,7 +15,6 @@ import sys
 import click
 
 import matcalc
-from matcalc.codegen import GENERATED_MARKER  # first line of generated modules
 from matcalc.errors import MatcalcError
 
 CHECK_FAILED, USER_ERROR, INTERNAL_ERROR = 1, 2, 3
@@ -298,6 +297,7 @@ def codegen(expr, target, output, force, check, **how):
 
 def _is_generated(path: str) -> bool:
     """True if the file at `path` starts with matcalc's marker line."""
+    from matcalc.codegen import GENERATED_MARKER       # not at start-up: derive needs none
     try:
         with open(path, "rb") as f:
             return f.readline(256).startswith(GENERATED_MARKER.encode())

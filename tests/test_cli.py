@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 import matcalc
-from matcalc.cli.main import GENERATED_MARKER, cli
+from matcalc.cli.main import cli
+from matcalc.codegen import GENERATED_MARKER
 
 
 def run(*args, input=None):

@@ -19,6 +19,7 @@ as the other printers' (precedence.py).
 from __future__ import annotations
 
 import keyword
+from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -125,8 +126,8 @@ class NumpyPrinter(Printer):
                  dim_sources: Mapping[Dim, str] | None = None):
         super().__init__()
         self.keep_2d = frozenset(keep_2d)
-        self.python_names = dict(python_names or {})
-        self.dim_sources = dict(dim_sources or {})
+        self.python_names = python_names or {}      # read only: shared, never copied (a
+        self.dim_sources = dim_sources or {}        # derivation prints one formula per variable)
 
     # -- building code --------------------------------------------------------------------
     def pyname(self, name: str) -> str:
@@ -697,9 +698,10 @@ def to_numpy(node: Node, keep_2d: frozenset[str] = frozenset(),
              dim_sources: Mapping[Dim, str] | None = None) -> str:
     """One Python expression computing `node` with NumPy (see the module docstring)."""
     keep_2d = frozenset(keep_2d)
-    python_names = dict(python_names or {})
+    python_names = python_names or {}
     sources = dims_of_variables(node, keep_2d, python_names)
-    sources.update(dim_sources or {})
+    if dim_sources:                  # the caller's sources first, without copying them
+        sources = ChainMap(dim_sources, sources)
     printer = NumpyPrinter(keep_2d, python_names, sources)
     value = printer.doprint(node)
     return printer.finish(value, node.shape, result_2d).text
