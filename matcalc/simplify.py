@@ -517,7 +517,18 @@ def _norm_transpose(n: Transpose) -> Node:
         return x
     if isinstance(x, Broadcast):
         return mk(Broadcast, mk(Transpose, x.x), (x.shape[1], x.shape[0]))
+    if isinstance(x, Inv) and is_symmetric(x.x):
+        return x                                    # inv(S)' = inv(S), S = S' (X'*X, A + A')
     return n
+
+
+def is_symmetric(s: Node) -> bool:
+    """Whether S' = S is visible in canonical form: X'*X, A + A', X*D*X' with D = D'."""
+    t = mk(Transpose, s)
+    if t == s:
+        return True
+    return isinstance(s, Add) and isinstance(t, Add) and \
+        sorted(map(id, s.terms)) == sorted(map(id, t.terms))
 
 
 # ---- elementwise monomials -----------------------------------------------------------------

@@ -97,3 +97,14 @@ def test_text_output_parses_back_to_the_same_formula():
     for name, der in d.derivatives.items():
         again = d.verify_claim(f"{name} = {der.text}")
         assert again.ok, again.message
+
+
+@pytest.mark.parametrize("program, wrt, want", [
+    # the inverse of a symmetric matrix is symmetric: never written inv(S)'
+    ("x'*inv(A + A')*x", "x", "2*inv(A + A')*x"),
+    ("logdet(X'*X + eye)", "X", "2*X*inv(X'*X + eye)"),
+    ("P = inv(X'*X); H = X*P*X'; L = tr(H*A)", "A", "X*inv(X'*X)*X'"),
+])
+def test_a_symmetric_inverse_is_not_transposed(program, wrt, want):
+    d = matcalc.derive(program, wrt=[wrt], check=True)
+    assert d[wrt].text == want
