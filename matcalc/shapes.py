@@ -356,10 +356,10 @@ class _Infer:
             return Type(a.rows, b.cols)
         if op == "/":
             if not b.is_scalar:
+                declare = self._default_hint(*_names_in(n.right))
                 self.fail(f"cannot divide {self.text(n.left)} ({self.show(a)}) by "
                           f"{self.text(n.right)} ({self.show(b)}): '/' divides by a scalar",
-                          n.span, hint="for elementwise division use ./" +
-                          self._default_hint(n.right))
+                          n.span, hint="for elementwise division use ./" + declare)
             return a
         if op in ("^",):
             if not b.is_scalar:
@@ -793,3 +793,19 @@ def _bare_output_name(node: E.Node, taken: set[str]) -> str:
     while name in taken:
         name, i = f"{base}{i}", i + 1
     return name
+
+
+def _names_in(node) -> list:
+    """The names in an AST subtree, left to right: `2*m` holds m."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, S.Name):
+            out.append(n)
+        elif isinstance(n, S.Binary):
+            stack += [n.right, n.left]
+        elif isinstance(n, (S.Neg, S.Transpose)):
+            stack.append(n.operand)
+        elif isinstance(n, S.Call):
+            stack += reversed(n.args)
+    return out

@@ -296,6 +296,14 @@ GALLERY = [
       '  ^^^^^',
       'for elementwise division use ./',
       'B is a matrix by its name; if it is a scalar, declare --shape B=scalar'),
+    # a name inside the denominator: m is the sample count of the notes, a scalar
+    E('J = sum((X*theta - y).^2)/(2*m)',
+      "line 1, column 5: cannot divide sum((X*theta - y).^2) (scalar) by 2*m (n x 1): "
+      "'/' divides by a scalar",
+      '  J = sum((X*theta - y).^2)/(2*m)',
+      '      ^^^^^^^^^^^^^^^^^^^^^^^^^^^',
+      'for elementwise division use ./',
+      'm is a vector by its name; if it is a scalar, declare --shape m=scalar'),
     E('alpha / x',
       "line 1, column 1: cannot divide alpha (scalar) by x (n x 1): '/' divides by a scalar",
       '  alpha / x',
