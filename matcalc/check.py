@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matcalc.evaluate import evaluate_all, shape_of
+from matcalc.evaluate import evaluate, evaluate_all, shape_of
 from matcalc.expr import (
     Const,
     Det,
@@ -109,26 +109,29 @@ class CheckReport:
 def check_gradients(output: Node, grads: Mapping[str, Node], upstream: Var | None = None, *,
                     seed: int = 0, directions: int = 3, fixed_dims: Mapping | None = None,
                     tolerance: float = TOLERANCE,
-                    labels: Mapping[str, str] | None = None) -> CheckReport:
+                    labels: Mapping[str, str] | None = None,
+                    tied: Mapping[str, Node] | None = None) -> CheckReport:
     """Compare each gradient (adjoint convention: the shape of its variable; it may use the
     upstream Var) with central finite differences of L = <U, output> along `directions`
     random unit directions. Deterministic for a given seed. `labels` names one-hot
-    variables (their axis that sums to one: "columns" or "rows"), drawn one-hot."""
-    roots = _roots(output, upstream, grads.values())
+    variables (their axis that sums to one: "columns" or "rows"), drawn one-hot. `tied`
+    gives some variables their value from the others (a program's intermediate, freed
+    for the check of its step, starts from the value the program gives it)."""
+    roots = _roots(output, upstream, grads.values()) + list((tied or {}).values())
     report = None
     for descending in (False, True):
         # sizes in the other order when no point was valid: X'*X is singular when X is
         # N x d with N < d, and the first order may give exactly that
         dims = assign_dims(roots, fixed_dims, descending)
         report = _check_at_sizes(output, grads, upstream, roots, dims, seed, directions,
-                                 tolerance, labels)
+                                 tolerance, labels, tied)
         if not any(r.message.startswith("no valid point") for r in report.results.values()):
             break
     return report
 
 
 def _check_at_sizes(output, grads, upstream, roots, dims, seed, directions, tolerance,
-                    labels) -> CheckReport:
+                    labels, tied) -> CheckReport:
     variables = _variables(roots)
     results: dict[str, VarCheck] = {}
     pending = []
@@ -149,7 +152,8 @@ def _check_at_sizes(output, grads, upstream, roots, dims, seed, directions, tole
     for round_ in range(POINT_ROUNDS):
         if not pending:
             break
-        point = find_point(roots, variables, dims, rng, spread=0.5 ** round_, labels=labels)
+        point = find_point(roots, variables, dims, rng, spread=0.5 ** round_, labels=labels,
+                           tied=tied)
         for name in pending:
             results[name] = (VarCheck(name, math.nan, False, point) if isinstance(point, str)
                              else _check_one(output, upstream, grads[name], variables[name],
@@ -217,6 +221,9 @@ def _check_one(output, upstream, grad, var, point, dims, rng, directions, tolera
                             "(kinks, singularities or strong curvature)")
         d, uncertainty = fd
         a = float(np.sum(g * v))
+        if not math.isfinite(a):
+            return VarCheck(var.name, math.nan, False, "the gradient's values exceed double "
+                            "precision here: no finite difference can check them")
         # The stencil resolves a derivative only to its uncertainty: measure errors
         # against uncertainty / tolerance at least, so round-off alone never fails a
         # (zero) gradient.
@@ -251,6 +258,8 @@ def _directional_derivative(output, values, dims, u, name, v, h, kinks, signatur
         magnitudes.append(float(np.abs(terms).sum()))
     d = (-ls[2] + 8 * ls[1] - 8 * ls[-1] + ls[-2]) / (12 * h)
     d2 = (-ls[4] + 8 * ls[2] - 8 * ls[-2] + ls[-4]) / (24 * h)
+    if not (math.isfinite(d) and math.isfinite(d2)):    # beyond double precision
+        return None
     noise = NOISE * np.finfo(np.float64).eps * max(magnitudes) / h
     if abs(d - d2) > max(tolerance * abs(d), noise):
         return None
@@ -316,10 +325,12 @@ def assign_dims(roots: list[Node], fixed_dims: Mapping | None = None,
 
 def find_point(roots: list[Node], variables: dict[str, Var], dims: dict[str, int],
                rng: np.random.Generator, spread: float = 1.0,
-               labels: Mapping[str, str] | None = None) -> tuple[dict, dict] | str:
+               labels: Mapping[str, str] | None = None,
+               tied: Mapping[str, Node] | None = None) -> tuple[dict, dict] | str:
     """(values, every node's value) at a random point where the roots are finite and away
     from singularities and kinks; after POINT_TRIES failures, why the last one failed.
-    Later tries shrink the draws, which helps expressions like log(1 - x)."""
+    Later tries shrink the draws, which helps expressions like log(1 - x). A `tied`
+    variable takes the value of its expression over the others."""
     needs = domain_needs(roots)
     reason = "no tries"
     for attempt in range(POINT_TRIES):
@@ -331,6 +342,9 @@ def find_point(roots: list[Node], variables: dict[str, Var], dims: dict[str, int
                 values[name] = label_values(rng, values[name].shape, kind)
         try:
             with np.errstate(all="ignore"):
+                for name, expr in sorted((tied or {}).items()):
+                    if name in values:
+                        values[name] = np.asarray(evaluate(expr, values, dims), dtype=float)
                 memo = evaluate_all(roots, values, dims)
                 reason = why_bad(memo)
         except np.linalg.LinAlgError as e:

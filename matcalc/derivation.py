@@ -337,9 +337,9 @@ class Derivation:
             return report
         from .steps import step_checks
         results = dict(report.results)
-        for label, fn, step_grads in step_checks(self):
+        for label, fn, step_grads, tied in step_checks(self):
             r = check_gradients(fn, step_grads, self.adjoint_upstream, seed=seed,
-                                labels=self.onehot)
+                                labels=self.onehot, tied=tied)
             for name, res in r.results.items():
                 key = f"step d{name}" + (" (through every step)" if label == "inputs" else "")
                 results[key] = replace(res, name=key)

@@ -695,6 +695,17 @@ class _Build:
         return all(not self.inf.types[id(k)].is_scalar
                    for k in _product_chain(n, self.inf.types))
 
+    def _not_zero(self, n, divisor: E.Node) -> None:
+        """A divisor made of numbers alone that is 0 (x/0, x/(0.5 - 0.5)) is refused: no
+        derivative exists anywhere."""
+        if any(not isinstance(k, E.Const) for k in E.walk(divisor) if not k.children):
+            return
+        from .simplify import simplify
+        value = simplify(divisor)
+        if isinstance(value, E.Const) and value.value == 0:
+            said = "" if isinstance(n.right, S.Number) else f": {self.inf.text(n.right)} is 0"
+            raise ShapeError("division by zero" + said, n.right.span, self.inf.src)
+
     def _sized(self, n, shape: E.Shape) -> None:
         """A constant whose size no variable fixes cannot be evaluated: say so."""
         free = [d for d in shape if isinstance(d, str) and d not in self.fixed]
@@ -735,6 +746,7 @@ class _Build:
                     return E.Scale(a, b) if a.is_scalar else E.Scale(b, a)
                 return E.MatMul((a, b))
             if op == "/":
+                self._not_zero(n, b)
                 return E.Scale(E.Power(b, E.Const(-1)), a)
             if op == "^" or op == ".^":
                 return E.Power(a, b)
@@ -747,6 +759,7 @@ class _Build:
             if op == ".*":
                 return E.Hadamard((a, b))
             if op == "./":
+                self._not_zero(n, kids[1])
                 return E.Divide(a, b)
             if op == ">":
                 return E.Func("step", E.Add((a, E.Scale(E.Const(-1), b))))

@@ -139,10 +139,13 @@ def expanded_adjoints(d) -> dict[str, Node]:
     return out
 
 
-def step_checks(d) -> list[tuple[str, Node, dict[str, Node]]]:
-    """(label, function, {variable: gradient}) triples that verify every step: an input's
+def step_checks(d) -> list[tuple[str, Node, dict[str, Node], dict[str, Node]]]:
+    """(label, function, {variable: gradient}, tied) that verify every step: an input's
     step with all names expanded against the whole program, an intermediate's step against
-    the tail of the program that starts from it (the intermediate as a free variable)."""
+    the tail of the program that starts from it (the intermediate as a free variable). The
+    check starts from the program's own values of the intermediates (`tied`: name -> value
+    over the inputs), since a step may name a value the program computes twice
+    (`h = W*x; f = sum(W*x .* h)`: dh = h), which equal each other only there."""
     typed = d.typed
     stmts = typed.statements
     last = len(stmts) - 1
@@ -156,7 +159,7 @@ def step_checks(d) -> list[tuple[str, Node, dict[str, Node]]]:
         full[adj_var[s.of]] = substitute(s.adjoint, full)
     grads = {s.of: full[adj_var[s.of]] for s in steps if s.is_input}
     if grads:
-        out.append(("inputs", typed.output, grads))
+        out.append(("inputs", typed.output, grads, {}))
     # intermediates: the tail function of each
     index = {name: k for k, (name, _) in enumerate(stmts)}
     for s in steps:
@@ -175,5 +178,9 @@ def step_checks(d) -> list[tuple[str, Node, dict[str, Node]]]:
                 continue
             if index[t.of] > j:
                 exp[adj_var[t.of]] = substitute(t.adjoint, exp)
-        out.append((s.name, fj, {s.of: substitute(s.adjoint, exp)}))
+        step = substitute(s.adjoint, exp)
+        free = {v.name for v in variables(fj)} | {v.name for v in variables(step)}
+        tied = {name: typed.inline[var] for name, var in inter.items()
+                if name in free and var in typed.inline}
+        out.append((s.name, fj, {s.of: step}, tied))
     return out

@@ -63,3 +63,12 @@ def test_an_error_found_while_writing_the_steps_points_at_the_program():
     assert info.value.span is not None
     assert "out of the range of double precision" in info.value.render()
     assert "^^^^" in info.value.render()
+
+
+def test_a_step_that_names_a_value_computed_twice_is_verified():
+    # W*x is both h and written again: the step dh is written with the name h (= W*x),
+    # which holds at the program's values; the check starts from them
+    d = matcalc.derive("h = W*x; f = sum(W*x .* h)")
+    report = d.check()
+    assert report.ok, report.summary()
+    assert report.results["step dh"].ok
