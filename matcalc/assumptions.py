@@ -12,8 +12,10 @@ Labels come in two kinds, each a variable name mapped to what is assumed of it:
   powers are y, which is what turns the logistic-loss Hessian `X'*diag(y.^2 .* s .* (1 -
   s))*X` into the textbook `X'*diag(s .* (1 - s))*X`.
 
-The rewrites run on canonical formulas, after simplification; the checker draws such
-variables one-hot or as random signs, so a formula is only verified where it is claimed.
+The rewrites run on finished formulas, after simplification: gradients, and Jacobian and
+Hessian blocks (which differentiate the exact gradients: an assumption holds at the label
+values only, so it is never differentiated). The checker draws such variables one-hot or
+as random signs of both kinds, so a formula is only verified where it is claimed.
 """
 from __future__ import annotations
 

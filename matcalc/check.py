@@ -7,8 +7,10 @@ evaluations of F whatever the size of x, and a random direction catches any wron
 of G with probability one.
 
 What makes a check trustworthy rather than lucky:
-- every symbolic dimension gets its own size (2, 3, 4, ...), so a transposed formula
-  cannot pass because two sizes happen to agree;
+- every symbolic dimension gets its own size (2, 3, 4, ..., for the first
+  DISTINCT_SIZES symbols; beyond that sizes repeat), so a transposed formula cannot pass
+  because two sizes happen to agree; when no valid point exists at those sizes (X'*X
+  singular for N < d), the sizes are tried in the other order;
 - inputs are drawn for the expression's domain (positive under log/sqrt/division,
   positive definite but not symmetric under logdet, well conditioned under inv/det), and
   a point is redrawn when it sits near a singularity or a kink (relu, abs, sign, step),
@@ -64,7 +66,8 @@ POINT_TRIES = 50           # draws before giving up on finding a valid point
 POINT_ROUNDS = 3           # points tried for a variable whose differences are unreliable
 DIRECTION_TRIES = 5        # directions tried at one point
 NOISE = 256.0              # round-off of the stencil, in units of eps * sum|U * F| / h
-DISTINCT_SIZES = 24        # symbolic dimensions that get sizes of their own (2 ... 25)
+DISTINCT_SIZES = 24        # symbolic dimensions that get sizes of their own (the smallest
+                           # sizes from 2 up that no literal dimension takes)
 
 POSITIVE, SPD, WELL_CONDITIONED = "positive", "spd", "well-conditioned"
 KINKS = ("relu", "abs", "sign", "step")
@@ -113,8 +116,9 @@ def check_gradients(output: Node, grads: Mapping[str, Node], upstream: Var | Non
                     tied: Mapping[str, Node] | None = None) -> CheckReport:
     """Compare each gradient (adjoint convention: the shape of its variable; it may use the
     upstream Var) with central finite differences of L = <U, output> along `directions`
-    random unit directions. Deterministic for a given seed. `labels` names one-hot
-    variables (their axis that sums to one: "columns" or "rows"), drawn one-hot. `tied`
+    random unit directions. Deterministic for a given seed. `labels` names label
+    variables as matcalc.assumptions does ("columns"/"rows" one-hot, "signs" -1/+1),
+    drawn accordingly. `tied`
     gives some variables their value from the others (a program's intermediate, freed
     for the check of its step, starts from the value the program gives it)."""
     roots = _roots(output, upstream, grads.values()) + list((tied or {}).values())
@@ -174,19 +178,24 @@ def check_claim(output: Node, upstream: Var | None, true_grad: Node, claimed: No
     in the Frobenius norm), inf for a claim of the wrong shape, nan with no valid point."""
     roots = _roots(output, upstream, [true_grad, claimed])
     variables = _variables(roots)
-    dims = assign_dims(roots, fixed_dims)
-    target = variables.get(var, true_grad)
-    if shape_of(claimed, dims) != shape_of(target, dims):
-        return False, math.inf
-    rng = np.random.default_rng(seed)
-    worst = 0.0
-    for _ in range(points):
-        point = find_point(roots, variables, dims, rng, labels=labels)
-        if isinstance(point, str):
-            return False, math.nan
-        t, c = point[1][true_grad], point[1][claimed]
-        worst = max(worst, _relative(np.linalg.norm(t - c), np.linalg.norm(t),
-                                     np.linalg.norm(c)))
+    worst = math.nan
+    for descending in (False, True):               # as in check_gradients
+        dims = assign_dims(roots, fixed_dims, descending)
+        target = variables.get(var, true_grad)
+        if shape_of(claimed, dims) != shape_of(target, dims):
+            return False, math.inf
+        rng = np.random.default_rng(seed)
+        worst = 0.0
+        for _ in range(points):
+            point = find_point(roots, variables, dims, rng, labels=labels)
+            if isinstance(point, str):
+                worst = math.nan
+                break
+            t, c = point[1][true_grad], point[1][claimed]
+            worst = max(worst, _relative(np.linalg.norm(t - c), np.linalg.norm(t),
+                                         np.linalg.norm(c)))
+        if not math.isnan(worst):
+            break
     return worst <= tolerance, worst
 
 
@@ -331,7 +340,7 @@ def find_point(roots: list[Node], variables: dict[str, Var], dims: dict[str, int
     from singularities and kinks; after POINT_TRIES failures, why the last one failed.
     Later tries shrink the draws, which helps expressions like log(1 - x). A `tied`
     variable takes the value of its expression over the others."""
-    needs = domain_needs(roots)
+    needs = domain_needs(roots + _tied_in(roots, variables, tied))
     reason = "no tries"
     for attempt in range(POINT_TRIES):
         values = {name: draw(rng, shape_of(var, dims), needs.get(name, set()),
@@ -352,6 +361,16 @@ def find_point(roots: list[Node], variables: dict[str, Var], dims: dict[str, int
         if reason is None:
             return values, memo
     return f"no valid point in {POINT_TRIES} tries (the last: {reason})"
+
+
+def _tied_in(roots: list[Node], variables: dict[str, Var], tied) -> list[Node]:
+    """The roots with each tied variable replaced by its expression, so that what the
+    variable needs (positive under a log) flows to the variables it is computed from."""
+    if not tied:
+        return []
+    from matcalc.layout import substitute
+    mapping = {variables[n]: e for n, e in tied.items() if n in variables}
+    return [substitute(r, mapping) for r in roots] if mapping else []
 
 
 def domain_needs(roots: list[Node]) -> dict[str, set[str]]:
@@ -405,7 +424,10 @@ def label_values(rng: np.random.Generator, shape: tuple[int, int], kind: str) ->
     one 1 per column ("columns"; a column vector has a single 1) or per row ("rows")."""
     r, c = shape
     if kind == "signs":
-        return rng.choice((-1.0, 1.0), size=shape)
+        signs = rng.choice((-1.0, 1.0), size=shape)
+        if signs.size > 1 and abs(signs.sum()) == signs.size:   # both signs, always: with
+            signs.flat[rng.integers(signs.size)] *= -1           # all +1, y and y.^2 agree
+        return signs
     axis = kind
     out = np.zeros(shape)
     if axis == "rows":

@@ -75,7 +75,7 @@ def verify_claim(d, text: str, seed: int = 0) -> ClaimResult:
     def result(ok, verdict, err, msg):
         return ClaimResult(name, formula.strip(), ok, verdict, err, correct, msg)
     try:
-        typed = infer_shapes(parse(formula), decls)
+        typed = _type_claim(formula, decls, true.node.shape, parse, infer_shapes, Declaration)
     except ShapeError as e:          # an ill-shaped hand derivation is a wrong answer
         e.with_source(formula)
         return result(False, "wrong shape", math.inf,
@@ -106,9 +106,32 @@ def verify_claim(d, text: str, seed: int = 0) -> ClaimResult:
     if ok:
         return result(True, "right", err,
                       f"{name}: RIGHT (max rel. error {err:.1e} against {correct})")
+    if math.isnan(err):                   # no valid point: no evidence either way
+        return result(False, "not checked", err,
+                      f"{name}: NOT CHECKED (no valid point to compare at)\n  yours:   "
+                      f"{name} = {formula.strip()}\n  correct: {name} = {correct}")
     return result(False, "wrong", err,
                   f"{name}: WRONG (relative error {err:.2g})\n  yours:   {name} = "
                   f"{formula.strip()}\n  correct: {name} = {correct}")
+
+
+def _type_claim(formula: str, decls: dict, want, parse, infer_shapes, Declaration):
+    """The typed claim. A constant whose size nothing in the formula fixes (`x =
+    vector(1)`) takes it from the derivative claimed; errors are those of the formula
+    alone."""
+    try:
+        return infer_shapes(parse(formula), decls)
+    except ShapeError as e:
+        if "is not fixed" not in e.message:
+            raise
+        name = "claim_"
+        while name in decls:
+            name += "_"
+        try:
+            return infer_shapes(parse(f"{name} = {formula}"),
+                                {**decls, name: Declaration(*want)})
+        except MatcalcError:
+            raise e from None
 
 
 def from_layout_expanded(step, expansions, d) -> E.Node:

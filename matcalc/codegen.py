@@ -743,8 +743,8 @@ class CodePrinter(NumpyPrinter):
             if isinstance(x, Func):                           # log s(x) = -log(1 + e^-x)
                 v = self.softplus(x.x, "-")
                 return Value(f"-{v.text}", NEG, None, v.shape)
-            if isinstance(x.terms[1], Func):                  # log(1 + e^x)
-                return self.softplus(x.terms[1].x, "")
+            if isinstance(_other_term(x), Func):              # log(1 + e^x)
+                return self.softplus(_other_term(x).x, "")
             v = self.softplus(x.terms[1].x.x, "")             # log(1 - s(x)) = -log(1 + e^x)
             return Value(f"-{v.text}", NEG, None, v.shape)
         return super()._print_Func(e)
@@ -869,14 +869,19 @@ def _reads(n: Node) -> tuple[Node, ...]:
         x = n.x
         if isinstance(x, Func) and x.name == "sigmoid":
             return (x.x,)
-        if isinstance(x, Add) and len(x.terms) == 2 and _is_one(x.terms[0]):
-            t = x.terms[1]
+        if isinstance(x, Add) and len(x.terms) == 2 and any(map(_is_one, x.terms)):
+            t = _other_term(x)
             if isinstance(t, Func) and t.name == "exp":
                 return (t.x,)
             if isinstance(t, Scale) and t.s == Const(-1) and isinstance(t.x, Func) and \
-                    t.x.name == "sigmoid":
+                    t.x.name == "sigmoid" and _is_one(x.terms[0]):
                 return (t.x.x,)
     return n.children
+
+
+def _other_term(x: Add) -> Node:
+    """In a sum of two terms, one of them all ones: the other (1 + exp(u), exp(u) + 1)."""
+    return x.terms[1] if _is_one(x.terms[0]) else x.terms[0]
 
 
 ELEMENTWISE = (Add, Hadamard, Scale, Divide, Func, Power)

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from . import expr as E
-from .errors import MatcalcError, NameError_, OptionError, Span
 from .assumptions import describe
+from .errors import MatcalcError, NameError_, OptionError, Span
 from .layout import LAYOUTS, from_layout, to_layout, upstream_var
 from .printing.numpy import python_name
+
+if TYPE_CHECKING:
+    from .steps import Step
 
 
 
@@ -144,7 +148,7 @@ class Derivation:
         return from_layout(self.derivatives[name].node, self.layout, self.adjoint_upstream)
 
     @cached_property
-    def steps(self) -> list["Step"]:
+    def steps(self) -> list[Step]:
         """The adjoint equation of every named intermediate and input, in reverse program
         order, written in terms of the named intermediates (empty for one statement)."""
         if len(self.typed.statements) < 2:
@@ -225,6 +229,8 @@ class Derivation:
             lines.append("# the same, inlined")
         for name, d in self.derivatives.items():
             lines.append(f"{self._lhs(name)} = {d.text}")
+        if not self.derivatives:
+            lines.append("# no variables: nothing to differentiate")
         return "\n".join(lines)
 
     def latex_style(self, **options):
@@ -394,6 +400,8 @@ def _label_options(onehot, signs, typed) -> dict[str, str]:
     """{"Y": "rows", "y": "signs"} from onehot ["Y=rows"], ["y"] or {"Y": "rows"} and
     signs ["y"]; validated."""
     from .assumptions import AXES, SIGNS
+    if isinstance(onehot, str):
+        onehot = [onehot]
     items = onehot.items() if isinstance(onehot, dict) else \
         [(o.partition("=")[0].strip(), o.partition("=")[2].strip() or "columns") for o in onehot]
     out = {}
@@ -463,7 +471,7 @@ def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
     if mode not in MODES:
         raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     if mode != "gradient":
-        from .jacobian import derive_higher       # Jacobians, Hessians, Hessian-vector products
+        from .jacobian import derive_higher  # Jacobians, Hessians, Hessian-vector products
         d = derive_higher(program, typed, wrt, layout, mode, labels)
         if check:
             d.check().raise_if_failed()

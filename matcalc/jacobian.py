@@ -793,8 +793,12 @@ class HigherDerivation:
         self.user_names = self._user_names()
         self.gradients: dict[str, E.Node] = {}
         if mode != "jacobian":
+            # second derivatives differentiate the exact gradients: an assumption such as
+            # y.^2 = 1 holds at the label values only, so it may not be differentiated;
+            # it applies to the results (HigherDerivative.build)
+            exact = Derivation(program, typed, wrt, "denominator", {}) if onehot else self.base
             for name in wrt:
-                self.gradients[name] = recognise_sigmoid(self.base.derivatives[name].node)
+                self.gradients[name] = recognise_sigmoid(exact.derivatives[name].node)
         self.directions: dict[str, E.Var] = {}
         self.derivatives: dict[str, HigherDerivative] = {}
         if mode == "jacobian":
@@ -1230,11 +1234,13 @@ def _check_one(hd: HigherDerivation, d: HigherDerivative, seed: int):
         for n in E.walk(r):
             if isinstance(n, E.Var):
                 variables.setdefault(n.name, n)
-    dims = assign_dims(roots)
-    rng = np.random.default_rng(seed)
     why = "no point tried"
-    for attempt in range(POINTS):
-        point = find_point(roots, variables, dims, rng, spread=0.5 ** attempt,
+    for attempt in range(2 * POINTS):
+        # sizes in the other order when no point was valid (as in check_gradients)
+        dims = assign_dims(roots, descending=attempt >= POINTS)
+        if attempt % POINTS == 0:
+            rng = np.random.default_rng(seed)
+        point = find_point(roots, variables, dims, rng, spread=0.5 ** (attempt % POINTS),
                            labels=hd.base.onehot)
         if isinstance(point, str):
             why = point

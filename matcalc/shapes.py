@@ -701,7 +701,11 @@ class _Build:
         if any(not isinstance(k, E.Const) for k in E.walk(divisor) if not k.children):
             return
         from .simplify import simplify
-        value = simplify(divisor)
+        try:
+            value = simplify(divisor)
+        except MatcalcError as e:            # a constant beyond double precision, folded
+            e.span, e.source = n.right.span, self.inf.src
+            raise
         if isinstance(value, E.Const) and value.value == 0:
             said = "" if isinstance(n.right, S.Number) else f": {self.inf.text(n.right)} is 0"
             raise ShapeError("division by zero" + said, n.right.span, self.inf.src)

@@ -160,11 +160,12 @@ def _sigmoids(facs: dict[Node, float]) -> None:
 
 
 def _one_plus_exp(b: Node) -> Node | None:
-    """u if b is 1 + exp(u)."""
+    """u if b is 1 + exp(u) (or exp(u) + 1: sums keep the order they were written in)."""
     if isinstance(b, Add) and len(b.terms) == 2:
-        one, ex = b.terms
-        if (isinstance(one, Ones) or one is ONE) and isinstance(ex, Func) and ex.name == "exp":
-            return ex.x
+        for one, ex in (b.terms, b.terms[::-1]):
+            if (isinstance(one, Ones) or one is ONE) and isinstance(ex, Func) and \
+                    ex.name == "exp":
+                return ex.x
     return None
 
 

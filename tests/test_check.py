@@ -438,3 +438,22 @@ def test_values_near_the_double_range_are_never_reported_as_a_mismatch():
     report = matcalc.derive("1e308*inv(X)*b").check()
     assert all(r.ok or math.isnan(r.max_rel_error) for r in report.results.values()), \
         report.summary()
+
+
+def test_sign_labels_are_drawn_with_both_signs():
+    # with every label +1, y and y.^2 agree and a wrong claim could pass
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        y = check.label_values(rng, (3, 1), "signs")
+        assert set(np.unique(y)) == {-1.0, 1.0}
+    d = matcalc.derive("f = sum(y.^3 .* x)", signs=["y"])
+    for seed in range(20):
+        assert not d.verify_claim("x = y.^2 .* x ./ x", seed=seed).ok
+
+
+def test_a_claim_may_use_a_constant_sized_by_the_derivative_claimed():
+    d = matcalc.derive("f = sum(y.^2 .* x)", signs="y")          # a single name is one name
+    assert d.verify_claim("x = vector(1)").ok
+    assert not d.verify_claim("x = 2*vector(1)").ok
+    d = matcalc.derive("f = -y1'*log(softmax(A*x))", onehot="y1", wrt=["x"])
+    assert d["x"].text == "A'*(softmax(A*x) - y1)"

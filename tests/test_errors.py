@@ -313,6 +313,12 @@ GALLERY = [
       'line 1, column 17: division by zero: (0.5 - 0.5) is 0',
       '  f = tanh(alpha/(0.5 - 0.5))',
       '                  ^^^^^^^^^'),
+    # a divisor folded beyond double precision points at itself
+    E('x/(1e300*1e300)',
+      'line 1, column 4: a constant of this program is out of the range of double precision '
+      '(about 1.8e308)',
+      '  x/(1e300*1e300)',
+      '     ^^^^^^^^^^^'),
     E('alpha / x',
       "line 1, column 1: cannot divide alpha (scalar) by x (n x 1): '/' divides by a scalar",
       '  alpha / x',

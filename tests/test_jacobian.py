@@ -293,6 +293,20 @@ def test_sign_labels_square_to_ones_and_keep_odd_powers():
     assert [d[n].text for n in ("x", "z", "u")] == ["vector(1)", "vector(1)", "y"]
 
 
+@pytest.mark.parametrize("program, options, want", [
+    # an assumption holds at the label values only: second derivatives with respect to the
+    # labels differentiate the exact gradient, then the assumption applies to the result
+    ("f = sum((X*w .* y).^2)", {"signs": ["y"], "wrt": ["w", "y"]},
+     {"w": "2*X'*X", "w,y": "4*diag(y .* (X*w))*X", "y": "2*diag((X*w).^2)"}),
+    ("f = sum(y.^3)", {"signs": ["y"]}, {"y": "6*diag(y)"}),
+    ("f = sum(y)^2 + sum(y .* x)", {"onehot": ["y"]},
+     {"y": "2*matrix(1)", "y,x": "eye", "x": "matrix(0)"}),
+])
+def test_hessians_with_respect_to_labels_are_exact(program, options, want):
+    d = derive(program, "hessian", **options)
+    assert {k: x.text for k, x in d.derivatives.items()} == want
+
+
 def test_one_hot_hessian_is_checked_with_one_hot_labels():
     # softmax cross-entropy: under --onehot the gradient is A'*(p - y), whose Jacobian is
     # A'*(diag(p) - p*p')*A; both are only right for labels summing to one, and the check

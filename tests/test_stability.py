@@ -89,6 +89,8 @@ CASES = [
      np.sum(labels * softplus(-z) + (1 - labels) * softplus(z))),
     ("softplus", "f = sum(log(1 + exp(x)))", {}, {"x": x},
      {"x": sigmoid(x)}, np.sum(softplus(x))),
+    ("softplus_written_backwards", "f = sum(log(exp(x) + 1))", {}, {"x": x},
+     {"x": sigmoid(x)}, np.sum(softplus(x))),
     ("linear_cross_entropy", "L = logsumexp(W*x) - y'*W*x", {}, {"W": W, "x": x, "y": y3},
      {"W": np.outer(softmax(Wx) - y3, x), "x": W.T @ (softmax(Wx) - y3), "y": -Wx},
      logsumexp(Wx) - y3 @ Wx),

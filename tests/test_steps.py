@@ -34,6 +34,8 @@ def test_mlp_steps_are_the_backprop_equations():
     "s = W*x; f = logsumexp(s) - y'*s",
     "Z = X*W + b'; H = relu(Z); f = sum(H .* H)/N",
     "u = A*x; v = B*u; w = exp(v); f = sum(w)",
+    "z = W*x + b; f = sum(log(z))",                         # z's domain reaches W, x, b
+    "h = W*x; f = sum(W*x .* h)",                           # a value computed twice
 ])
 @pytest.mark.parametrize("layout", ["denominator", "numerator"])
 def test_every_step_passes_its_own_check(program, layout):

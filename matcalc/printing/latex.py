@@ -22,8 +22,8 @@ notation.
 The indicator is `\\mathbb{I}[z > 0]`, the notation of Murphy's textbooks. amssymb has no
 blackboard-bold digits (`\\mathbb{1}` prints a wrong glyph), and a macro of our own would
 be undefined wherever the output is pasted. Everything printed here needs amsmath and
-amssymb only, and that is all a standalone document loads: a body that compiles there
-compiles in any document that loads those two packages.
+amssymb only (a standalone document adds geometry for its margins, and nothing the
+formulas use), so a body compiles in any document that loads those two packages.
 """
 from __future__ import annotations
 
@@ -411,7 +411,10 @@ def intertext(text: str) -> str:
 
 
 def align(rows: list[str]) -> str:
-    """An align* block; a row made by `intertext` stands between two rows."""
+    """An align* block; a row made by `intertext` stands between two rows. No rows (a
+    program without variables) is a comment: an empty align* does not compile."""
+    if not rows:
+        return "% no variables: nothing to differentiate"
     out = []
     for i, row in enumerate(rows):
         last = i == len(rows) - 1

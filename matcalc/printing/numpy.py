@@ -658,10 +658,10 @@ class NumpyPrinter(Printer):
 def _one_plus_exp(x: Node) -> Node | None:
     """u if x is 1 + exp(u) (a sum of ones and an exponential), whose log is softplus(u)."""
     if isinstance(x, Add) and len(x.terms) == 2:
-        one, e = x.terms
-        if (isinstance(one, Ones) or (isinstance(one, Const) and one.value == 1)) and \
-                isinstance(e, Func) and e.name == "exp":
-            return e.x
+        for one, e in (x.terms, x.terms[::-1]):              # 1 + exp(u) or exp(u) + 1
+            if (isinstance(one, Ones) or (isinstance(one, Const) and one.value == 1)) and \
+                    isinstance(e, Func) and e.name == "exp":
+                return e.x
     return None
 
 
