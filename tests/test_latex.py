@@ -464,3 +464,10 @@ def regenerate() -> None:
 
 if __name__ == "__main__":
     regenerate()
+
+
+def test_a_number_joins_the_fraction_beside_a_tall_factor():
+    # not \frac{1}{N} \cdot 2 X^\top ...: the number goes over N
+    tex = matcalc.derive("Y = 2*X*A/N", shapes={"X": "N,n"}).latex()
+    assert r"\frac{2}{N} X^\top \frac{\partial L}{\partial Y}" in tex
+    assert r"\cdot" not in tex

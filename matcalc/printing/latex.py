@@ -295,7 +295,11 @@ class LatexPrinter(ElementwiseOperands, Printer):
             top = items[0][0].text if len(items) == 1 else self.juxtapose(items)
             if not is_tall(top):
                 return Piece(rf"{sign}\frac{{{top}}}{{{bottom}}}", NEG if sign else ATOM)
-            items = [(Piece(rf"\frac{{1}}{{{bottom}}}"), False, False)] + items
+            # the numbers join the fraction, the tall rest stands beside it: \frac{2}{N} X
+            numbers = [it for it in items if it[2] and not is_tall(it[0].text)]
+            rest = [it for it in items if it not in numbers]
+            over = self.juxtapose(numbers) if numbers else "1"
+            items = [(Piece(rf"\frac{{{over}}}{{{bottom}}}"), False, False)] + rest
         text = self.juxtapose(items, sign)
         if len(items) == 1:
             piece, is_core, _ = items[0]
