@@ -66,6 +66,7 @@ POINT_TRIES = 50           # draws before giving up on finding a valid point
 POINT_ROUNDS = 3           # points tried for a variable whose differences are unreliable
 DIRECTION_TRIES = 5        # directions tried at one point
 NOISE = 256.0              # round-off of the stencil, in units of eps * sum|U * F| / h
+SMALLEST_SCALE = 1e-290    # a gradient norm below this is near the subnormals: no verdict
 DISTINCT_SIZES = 24        # symbolic dimensions that get sizes of their own (the smallest
                            # sizes from 2 up that no literal dimension takes)
 
@@ -210,6 +211,9 @@ def _check_one(output, upstream, grad, var, point, dims, rng, directions, tolera
     if math.isinf(scale) and np.all(np.isfinite(g)):     # finite, but their squares overflow
         big = float(np.abs(g).max())
         scale = big * float(np.linalg.norm(g / big))
+    if 0 < float(np.abs(g).max(initial=0)) < SMALLEST_SCALE:     # (whose norm underflows)
+        return VarCheck(var.name, math.nan, False, "the gradient's values are too small for "
+                        "double precision here (subnormal): no finite difference can check them")
     x = values[var.name]
     h = STEP * max(1.0, float(np.abs(x).max()))
     fixed = _independent_of(var, output, memo)

@@ -457,3 +457,16 @@ def test_a_claim_may_use_a_constant_sized_by_the_derivative_claimed():
     assert not d.verify_claim("x = 2*vector(1)").ok
     d = matcalc.derive("f = -y1'*log(softmax(A*x))", onehot="y1", wrt=["x"])
     assert d["x"].text == "A'*(softmax(A*x) - y1)"
+
+
+def test_values_too_small_for_double_precision_are_no_verdict():
+    # 2e-320*(Wx - y) is subnormal: differences say nothing, and the CLI says so
+    report = matcalc.derive("1e-320*norm2(Wx - y)^2").check()
+    assert all(math.isnan(r.max_rel_error) for r in report.results.values())
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "matcalc", "derive", "1e-320*norm2(Wx - y)^2"],
+                         capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "not every formula could be checked" in out.stderr
+    assert "please report" not in out.stderr
