@@ -119,9 +119,9 @@ def check_gradients(output: Node, grads: Mapping[str, Node], upstream: Var | Non
     upstream Var) with central finite differences of L = <U, output> along `directions`
     random unit directions. Deterministic for a given seed. `labels` names label
     variables as matcalc.assumptions does ("columns"/"rows" one-hot, "signs" -1/+1),
-    drawn accordingly. `tied`
-    gives some variables their value from the others (a program's intermediate, freed
-    for the check of its step, starts from the value the program gives it)."""
+    drawn accordingly. `tied` gives some variables their value from the others (a
+    program's intermediate, freed for the check of its step, starts from the value the
+    program gives it)."""
     roots = _roots(output, upstream, grads.values()) + list((tied or {}).values())
     report = None
     for descending in (False, True):
