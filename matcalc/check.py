@@ -123,21 +123,8 @@ def check_gradients(output: Node, grads: Mapping[str, Node], upstream: Var | Non
     program's intermediate, freed for the check of its step, starts from the value the
     program gives it)."""
     roots = _roots(output, upstream, grads.values()) + list((tied or {}).values())
-    report = None
-    for descending in (False, True):
-        # sizes in the other order when no point was valid: X'*X is singular when X is
-        # N x d with N < d, and the first order may give exactly that
-        dims = assign_dims(roots, fixed_dims, descending)
-        report = _check_at_sizes(output, grads, upstream, roots, dims, seed, directions,
-                                 tolerance, labels, tied)
-        if not any(r.message.startswith("no valid point") for r in report.results.values()):
-            break
-    return report
-
-
-def _check_at_sizes(output, grads, upstream, roots, dims, seed, directions, tolerance,
-                    labels, tied) -> CheckReport:
     variables = _variables(roots)
+    dims = assign_dims(roots, fixed_dims)
     results: dict[str, VarCheck] = {}
     pending = []
     for name, grad in grads.items():
@@ -153,12 +140,14 @@ def _check_at_sizes(output, grads, upstream, roots, dims, seed, directions, tole
             pending.append(name)
     # A variable whose finite differences are unreliable at one point (every direction
     # crossed a kink or met strong curvature) is checked again at a new, smaller point.
-    rng = np.random.default_rng(seed)
+    if pending:
+        dims, rng, point = first_point(roots, variables, fixed_dims, seed, labels, tied)
     for round_ in range(POINT_ROUNDS):
         if not pending:
             break
-        point = find_point(roots, variables, dims, rng, spread=0.5 ** round_, labels=labels,
-                           tied=tied)
+        if round_:
+            point = find_point(roots, variables, dims, rng, spread=0.5 ** round_,
+                               labels=labels, tied=tied)
         for name in pending:
             results[name] = (VarCheck(name, math.nan, False, point) if isinstance(point, str)
                              else _check_one(output, upstream, grads[name], variables[name],
@@ -179,24 +168,20 @@ def check_claim(output: Node, upstream: Var | None, true_grad: Node, claimed: No
     in the Frobenius norm), inf for a claim of the wrong shape, nan with no valid point."""
     roots = _roots(output, upstream, [true_grad, claimed])
     variables = _variables(roots)
-    worst = math.nan
-    for descending in (False, True):               # as in check_gradients
-        dims = assign_dims(roots, fixed_dims, descending)
-        target = variables.get(var, true_grad)
-        if shape_of(claimed, dims) != shape_of(target, dims):
-            return False, math.inf
-        rng = np.random.default_rng(seed)
-        worst = 0.0
-        for _ in range(points):
+    dims = assign_dims(roots, fixed_dims)
+    target = variables.get(var, true_grad)
+    if shape_of(claimed, dims) != shape_of(target, dims):
+        return False, math.inf
+    dims, rng, point = first_point(roots, variables, fixed_dims, seed, labels)
+    worst = 0.0
+    for i in range(points):
+        if i:
             point = find_point(roots, variables, dims, rng, labels=labels)
-            if isinstance(point, str):
-                worst = math.nan
-                break
-            t, c = point[1][true_grad], point[1][claimed]
-            worst = max(worst, _relative(np.linalg.norm(t - c), np.linalg.norm(t),
-                                         np.linalg.norm(c)))
-        if not math.isnan(worst):
-            break
+        if isinstance(point, str):
+            return False, math.nan
+        t, c = point[1][true_grad], point[1][claimed]
+        worst = max(worst, _relative(np.linalg.norm(t - c), np.linalg.norm(t),
+                                     np.linalg.norm(c)))
     return worst <= tolerance, worst
 
 
@@ -332,6 +317,26 @@ def assign_dims(roots: list[Node], fixed_dims: Mapping | None = None,
             for i, symbol in enumerate(reversed(free) if descending else free)}
     dims.update({symbol: int(fixed[symbol]) for symbol in symbols & set(fixed)})
     return dict(sorted(dims.items()))
+
+
+def first_point(roots: list[Node], variables: dict[str, Var],
+                fixed_dims: Mapping | None = None, seed: int = 0,
+                labels: Mapping[str, str] | None = None,
+                tied: Mapping[str, Node] | None = None):
+    """(dims, rng, point): the sizes of assign_dims and a first point drawn at them (see
+    find_point), with the generator to draw further points from. The sizes are in sorted
+    order unless no valid point exists there and one does with the sizes in the other
+    order: X'*X is singular when X is N x d with N < d, and the first order may give
+    exactly that."""
+    tries = []
+    for descending in (False, True):
+        dims = assign_dims(roots, fixed_dims, descending)
+        rng = np.random.default_rng(seed)
+        point = find_point(roots, variables, dims, rng, labels=labels, tied=tied)
+        if not isinstance(point, str):
+            return dims, rng, point
+        tries.append((dims, rng, point))
+    return tries[0]
 
 
 # ---- the domain: what each variable needs, drawing a point, rejecting a bad one ----------

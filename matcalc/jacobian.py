@@ -1221,7 +1221,7 @@ def _check_one(hd: HigherDerivation, d: HigherDerivative, seed: int):
 
     import numpy as np
 
-    from .check import TOLERANCE, VarCheck, assign_dims, find_point
+    from .check import TOLERANCE, VarCheck, find_point, first_point
     roots = [hd.output, d.of] + ([d.node] if d.node is not None else []) + \
         ([d.jvp] if d.jvp is not None else []) + list(hd.directions.values()) + \
         list(hd.inputs.values())                    # a variable the output ignores, too
@@ -1234,14 +1234,12 @@ def _check_one(hd: HigherDerivation, d: HigherDerivative, seed: int):
         for n in E.walk(r):
             if isinstance(n, E.Var):
                 variables.setdefault(n.name, n)
+    dims, rng, point = first_point(roots, variables, seed=seed, labels=hd.base.onehot)
     why = "no point tried"
-    for attempt in range(2 * POINTS):
-        # sizes in the other order when no point was valid (as in check_gradients)
-        dims = assign_dims(roots, descending=attempt >= POINTS)
-        if attempt % POINTS == 0:
-            rng = np.random.default_rng(seed)
-        point = find_point(roots, variables, dims, rng, spread=0.5 ** (attempt % POINTS),
-                           labels=hd.base.onehot)
+    for attempt in range(POINTS):
+        if attempt:
+            point = find_point(roots, variables, dims, rng, spread=0.5 ** attempt,
+                               labels=hd.base.onehot)
         if isinstance(point, str):
             why = point
             continue
