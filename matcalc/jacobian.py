@@ -42,13 +42,13 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from .assumptions import apply_assumptions, describe
 from . import expr as E
+from .assumptions import apply_assumptions, describe
 from .derivation import Derivation, json_shape, python_name
 from .differentiate import vjp
 from .errors import OptionError
 from .layout import substitute
-from .simplify import simplify, transposes
+from .simplify import one_plus_exp, simplify, transposes
 from .tensor import Kron, Tensor, axes, index_form, kron_form
 
 MODES = ("jacobian", "hessian", "hvp")
@@ -356,7 +356,7 @@ def recognise_sigmoid(node: E.Node) -> E.Node:
     for n in E.walk(node):
         new = n.rebuild([memo[c] for c in n.children]) if n.children else n
         if isinstance(new, E.Divide):
-            u = _one_plus_exp(new.b)
+            u = one_plus_exp(new.b)
             if u is not None:
                 nums = list(new.a.factors) if isinstance(new.a, E.Hadamard) else [new.a]
                 e = E.Func("exp", u)
@@ -370,17 +370,6 @@ def recognise_sigmoid(node: E.Node) -> E.Node:
                 changed = True
         memo[n] = new
     return simplify(memo[node]) if changed else node
-
-
-def _one_plus_exp(b: E.Node) -> E.Node | None:
-    if not isinstance(b, E.Add) or len(b.terms) != 2:
-        return None
-    one = [t for t in b.terms if isinstance(t, E.Ones) or t is E.Const(1)
-           or (isinstance(t, E.Broadcast) and t.x is E.Const(1))]
-    ex = [t for t in b.terms if isinstance(t, E.Func) and t.name == "exp"]
-    if len(one) == 1 and len(ex) == 1:
-        return ex[0].x
-    return None
 
 
 # ---- naming repeated subexpressions --------------------------------------------------------

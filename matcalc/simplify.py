@@ -129,7 +129,7 @@ def _sigmoids(facs: dict[Node, float]) -> None:
     for b, e in list(facs.items()):
         if e != -1 or b not in facs:
             continue
-        u = _one_plus_exp(b)
+        u = one_plus_exp(b)
         if u is None:
             continue
         del facs[b]
@@ -159,14 +159,16 @@ def _sigmoids(facs: dict[Node, float]) -> None:
                     break
 
 
-def _one_plus_exp(b: Node) -> Node | None:
-    """u if b is 1 + exp(u) (or exp(u) + 1: sums keep the order they were written in)."""
-    if isinstance(b, Add) and len(b.terms) == 2:
-        for one, ex in (b.terms, b.terms[::-1]):
-            if (isinstance(one, Ones) or one is ONE) and isinstance(ex, Func) and \
-                    ex.name == "exp":
-                return ex.x
-    return None
+def one_plus_exp(b: Node) -> Node | None:
+    """u if b is 1 + exp(u), in either order (sums keep the order they were written in),
+    the one a number, ones or a broadcast 1: the argument of a softplus log(1 + exp(u)),
+    and of a sigmoid exp(u) ./ (1 + exp(u))."""
+    if not isinstance(b, Add) or len(b.terms) != 2:
+        return None
+    one = [t for t in b.terms if isinstance(t, Ones) or t is ONE
+           or (isinstance(t, Broadcast) and t.x is ONE)]
+    ex = [t for t in b.terms if isinstance(t, Func) and t.name == "exp"]
+    return ex[0].x if len(one) == 1 and len(ex) == 1 else None
 
 
 def _rebuild_scaled(coef, facs: dict[Node, float], core: Node | None, shape) -> Node:

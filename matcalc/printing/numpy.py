@@ -571,7 +571,8 @@ class NumpyPrinter(Printer):
         if u is not None:                                     # log(1 - sigmoid(u)) = -softplus(u)
             v = self.print(u)
             return Value(f"-np.logaddexp(0, {v.text})", MUL, "-", v.shape)
-        u = _one_plus_exp(x)
+        from ..simplify import one_plus_exp
+        u = one_plus_exp(x)
         if u is not None:                                     # log(1 + exp(u)) = softplus(u)
             v = self.print(u)
             return self.call(f"np.logaddexp(0, {v.text})", v.shape)
@@ -653,16 +654,6 @@ class NumpyPrinter(Printer):
             m = f"np.max({z}{axis})"                     # stable: m + log sum exp(z - m)
             return f"{m} + np.log(np.sum(np.exp({z} - {m}){axis}))"
         return self.columnwise(x, body, ADD, "+", numpy_shape(e.shape))
-
-
-def _one_plus_exp(x: Node) -> Node | None:
-    """u if x is 1 + exp(u) (a sum of ones and an exponential), whose log is softplus(u)."""
-    if isinstance(x, Add) and len(x.terms) == 2:
-        for one, e in (x.terms, x.terms[::-1]):              # 1 + exp(u) or exp(u) + 1
-            if (isinstance(one, Ones) or (isinstance(one, Const) and one.value == 1)) and \
-                    isinstance(e, Func) and e.name == "exp":
-                return e.x
-    return None
 
 
 def _one_minus_sigmoid(x: Node) -> Node | None:
