@@ -1617,9 +1617,7 @@ class _Module:
             u = self.upstream
             doc += _lines(f"{u.py.ljust(width)}  {_describe_dims(u.dims)}, dL/d{self.out}: the "
                           f"upstream gradient of a scalar loss L", "    ", "      ")
-        labels = getattr(self.d, "onehot", None)
-        if labels is None:                               # a Jacobian/Hessian derivation
-            labels = self.d.base.onehot
+        labels = self.d.onehot
         if labels:
             from .assumptions import phrases
             doc += ["Assuming (the derivatives hold only for such values):"]

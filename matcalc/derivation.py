@@ -235,8 +235,8 @@ class Derivation:
 
     def latex_style(self, **options):
         """The LaTeX style of `options` (see `printing.latex.latex_style`) with what this
-        derivation knows: the upstream dY stands for ∂L/∂Y, a step's dz for ∂J/∂z; with a
-        variable named sigma, the logistic function is spelled out."""
+        derivation knows: the upstream dY stands for ∂L/∂Y, a step's dz for ∂J/∂z, and the
+        program's names."""
         from .printing.latex import latex_style
         adjoints = []
         if self.upstream_name:
@@ -244,9 +244,13 @@ class Derivation:
         if len(self.typed.statements) > 1:
             from .steps import adjoint_names
             adjoints += [(adj, self._loss, of) for of, adj in adjoint_names(self).items()]
-        if "sigma" in self.inputs or "sigma" in self.typed.intermediates:
-            options["sigmoid"] = r"\operatorname{sigmoid}"
-        return latex_style(adjoints=tuple(adjoints), **options)
+        return latex_style(adjoints=tuple(adjoints), program_names=self.program_names,
+                           **options)
+
+    @property
+    def program_names(self) -> tuple[str, ...]:
+        """The inputs and named intermediates of the program."""
+        return (*self.inputs, *self.typed.intermediates)
 
     @cached_property
     def _latex_style(self):

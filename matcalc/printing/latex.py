@@ -33,11 +33,42 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from ..errors import OptionError
-from ..expr import (Broadcast, Const, DiagMat, DiagVec, Det, Divide, Func, Hadamard, Inv,
-                    LogDet, LogSumExp, MatMul, Node, Norm1, Norm2, Scale, Softmax, Sum, Trace,
-                    Transpose, Var)
-from .precedence import (ATOM, MUL, NEG, POSTFIX, POW, Piece, Printer, Product,
-                         format_number, needs_parens, product_of)
+from ..expr import (
+    Broadcast,
+    Const,
+    Det,
+    DiagMat,
+    DiagVec,
+    Divide,
+    Func,
+    Hadamard,
+    Inv,
+    LogDet,
+    LogSumExp,
+    MatMul,
+    Node,
+    Norm1,
+    Norm2,
+    Scale,
+    Softmax,
+    Sum,
+    Trace,
+    Transpose,
+    Var,
+)
+from .precedence import (
+    ATOM,
+    MUL,
+    NEG,
+    POSTFIX,
+    POW,
+    Piece,
+    Printer,
+    Product,
+    format_number,
+    needs_parens,
+    product_of,
+)
 from .text import ElementwiseOperands
 
 GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota
@@ -77,8 +108,11 @@ class LatexStyle:
 
 
 def latex_style(transpose: str = "top", numbered: str = "subscript",
-                upstream: str = "fraction", shapes: bool = False, **context) -> LatexStyle:
-    """The LatexStyle of the user's options (validated: an OptionError names a bad value)."""
+                upstream: str = "fraction", shapes: bool = False, program_names=(),
+                **context) -> LatexStyle:
+    """The LatexStyle of the user's options (validated: an OptionError names a bad value).
+    `program_names`: the names the program uses; with a variable named sigma, the logistic
+    function is spelled out (\\operatorname{sigmoid}), since \\sigma would mean the variable."""
     def one_of(option: str, value, allowed) -> None:
         if value not in allowed:
             raise OptionError(f"unknown LaTeX {option} {value!r}: expected "
@@ -88,6 +122,8 @@ def latex_style(transpose: str = "top", numbered: str = "subscript",
     one_of("upstream", upstream, UPSTREAMS)
     if not isinstance(shapes, bool):
         raise OptionError(f"LaTeX shapes is True or False, not {shapes!r}")
+    if "sigma" in program_names:
+        context.setdefault("sigmoid", r"\operatorname{sigmoid}")
     return LatexStyle(transpose, numbered, upstream, shapes, **context)
 
 
@@ -398,7 +434,8 @@ def to_latex(node: Node, names: Mapping[str, str] | LatexStyle | None = None) ->
 # ---- blocks and documents -----------------------------------------------------------------
 
 def shape_latex(shape, printer: LatexPrinter) -> str:
-    """\\mathbb{R} (scalar), \\mathbb{R}^{n} (column), \\mathbb{R}^{1 \\times n}, \\mathbb{R}^{N \\times n}."""
+    """\\mathbb{R} (scalar), \\mathbb{R}^{n} (column), \\mathbb{R}^{1 \\times n} (row),
+    \\mathbb{R}^{N \\times n} (matrix)."""
     def dim(d) -> str:
         return printer.name(d).tex() if isinstance(d, str) else str(d)
     r, c = shape
