@@ -82,8 +82,10 @@ def shape_of(node: Node, dims: Dims) -> tuple[int, int]:
 
 
 def size_of(dim: Dim, dims: Dims) -> int:
+    """The size of a dimension: a symbol's from `dims`; a literal is itself, unless `dims`
+    maps it to another size (the checker runs `x --shape x=5000` at a small size)."""
     if isinstance(dim, int):
-        return dim
+        return int(dims.get(dim, dim))
     if dim not in dims:
         raise KeyError(f"no size given for dimension {dim!r}")
     return int(dims[dim])

@@ -434,7 +434,7 @@ def tensor_value(t: Tensor, values, dims, order: tuple[str, ...] | None = None):
                 ops.append(np.ones(size_of(t.sizes[i], dims)))
                 subs.append(_letter(i))
         spec = ",".join(subs) + "->" + "".join(_letter(i) for i in order)
-        part = np.einsum(spec, *ops) if ops else np.ones(shape)
+        part = np.einsum(spec, *ops, optimize=True) if ops else np.ones(shape)
         total = total + term.coef * part
     return total
 

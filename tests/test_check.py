@@ -240,9 +240,13 @@ def test_the_same_seed_gives_the_same_report():
 
 
 def test_a_check_costs_a_few_evaluations_per_direction_whatever_the_size(monkeypatch):
+    # two points, `directions` joint moves at each, six evaluations of the output a move
+    from matcalc import sampling
     calls = []
-    real = check.evaluate_all
-    monkeypatch.setattr(check, "evaluate_all", lambda *a: calls.append(1) or real(*a))
+    for module in (check, sampling):
+        real = module.evaluate_all
+        monkeypatch.setattr(module, "evaluate_all",
+                            lambda *a, real=real: calls.append(1) or real(*a))
     f = Sum(Func("sin", X))
     g = {"X": Func("cos", X)}
     counts = []
@@ -250,7 +254,7 @@ def test_a_check_costs_a_few_evaluations_per_direction_whatever_the_size(monkeyp
         calls.clear()
         assert check_gradients(f, g, directions=3, fixed_dims={"n": size, "m": size}).ok
         counts.append(len(calls))
-    assert counts[0] == counts[1] == 1 + 3 * 6
+    assert counts[0] == counts[1] == check.POINTS * (1 + 3 * 6)
 
 
 # ---- the report --------------------------------------------------------------------------------
@@ -271,10 +275,11 @@ def test_summary_and_raise_if_failed():
 
 def test_check_claim_compares_two_forms_of_one_derivative():
     f = LogDet(S)
-    assert check_claim(f, None, Inv(S).T, Inv(S.T), "S") == (True, pytest.approx(0, abs=1e-12))
-    ok, err = check_claim(f, None, Inv(S).T, Inv(S), "S")
-    assert not ok and err > 1e-3
-    assert check_claim(Trace(MatMul((A, X, B))), None, A.T @ B.T, B @ A, "X") == \
+    right = check_claim(f, None, Inv(S).T, Inv(S.T), "S")
+    assert right.ok and right.error == pytest.approx(0, abs=1e-12)
+    wrong = check_claim(f, None, Inv(S).T, Inv(S), "S")
+    assert not wrong.ok and wrong.error > 1e-3
+    assert check_claim(Trace(MatMul((A, X, B))), None, A.T @ B.T, B @ A, "X")[:2] == \
         (False, math.inf)
 
 
