@@ -46,6 +46,8 @@ from matcalc.sampling import (  # noqa: F401  (the sampling API, as the checker 
     EVAL_BUDGET,
     POINT_TRIES,
     assign_dims,
+    literal_sizes,
+    point_needs,
     domain_needs,
     draw,
     either_sign,
@@ -125,8 +127,14 @@ class CheckReport:
 
 
 def deadline_after(seconds: float | None = None) -> float:
-    """The time.monotonic() at which a check started now must stop."""
-    return time.monotonic() + (TIME_LIMIT if seconds is None else seconds)
+    """The clock() at which a check started now must stop."""
+    return clock() + (TIME_LIMIT if seconds is None else seconds)
+
+
+def clock() -> float:
+    """The clock of the time limit: processor time, so that a check on a busy machine
+    does the same work as on an idle one."""
+    return time.process_time()
 
 
 CUT_SHORT = f"cut short: the check's time limit ({TIME_LIMIT:g} s) ran out first"
@@ -171,9 +179,9 @@ class Tally:
         return VarCheck(name, math.nan, False, self.reason or "not checked")
 
 
-DEGENERATE_REASON = ("not verified: at every point tried the output does not move with it "
-                     "(every path from it to the output vanishes or underflows there), so "
-                     "no finite difference can tell a right formula from a wrong one")
+DEGENERATE_REASON = ("the output does not move with it at any point tried (every path "
+                     "from it vanishes or underflows there): no finite difference can tell "
+                     "a right formula from a wrong one")
 UNRELIABLE_REASON = ("finite differences unreliable in every direction tried (kinks, "
                      "singularities or strong curvature)")
 
@@ -193,30 +201,50 @@ class Sampler:
         self.roots, self.variables = roots, variables
         self.labels, self.tied = labels, tied
         self.deadline = deadline if deadline is not None else deadline_after()
-        self.resized = False
         self.skipped: str | None = None
         self.first = None
         self.free_scalars: list[str] = []
-        dims = assign_dims(roots, fixed_dims)
-        self.resized = any(isinstance(k, int) for k in dims)   # literal sizes made small
-        cost = evaluation_cost(roots, dims) + (extra_cost(dims) if extra_cost else 0)
+        self.rng = np.random.default_rng(seed)
+        # At small sizes unless a constant may be a literal size that would not shrink
+        # with the rest (x'*A*x/5000): then at the literal size if that is affordable,
+        # else at small sizes with a disagreement taken for no evidence (`doubtful`).
+        self.doubtful = False
+        for resize_all in (False, True):
+            dims = assign_dims(roots, fixed_dims, resize_all=resize_all)
+            cost = evaluation_cost(roots, dims) + (extra_cost(dims) if extra_cost else 0)
+            if cost <= EVAL_BUDGET:
+                break
+        self.dims = dims
+        self.doubtful = resize_all and any(isinstance(k, int) for k in dims)
+        self.resized = any(isinstance(k, int) for k in dims)    # literal sizes made small
         if cost > EVAL_BUDGET:
-            self.dims, self.rng = dims, np.random.default_rng(seed)
             self.skipped = (f"skipped for size: one evaluation at the sizes "
-                            f"{sizes_text(dims)} would cost about {cost:.1g} operations "
-                            f"(more than matcalc.sampling.EVAL_BUDGET)")
+                            f"{sizes_text(dims, literal_sizes(roots))} would cost about "
+                            f"{cost:.1g} operations (more than matcalc.sampling.EVAL_BUDGET)")
             return
+        self.needs = point_needs(roots, variables, tied)
         self.dims, self.rng, point = first_point(roots, variables, fixed_dims, seed,
-                                                 labels, tied)
+                                                 labels, tied, resize_all, self.needs)
         if isinstance(point, str):
             self.skipped = point
         else:
             self.first = point
-        self.free_scalars = either_sign(roots, variables, labels, tied)
+        self.free_scalars = either_sign(variables, self.needs, labels, tied)
+
+    def verdict(self, name: str, tally: "Tally") -> "VarCheck":
+        """The tally's verdict; at sizes made small despite a constant that may be one of
+        them, a disagreement is no evidence of a wrong formula."""
+        if self.doubtful and tally.done:
+            return VarCheck(name, math.nan, False,
+                            f"not verified: at the small sizes {sizes_text(self.dims)} the "
+                            f"formula and finite differences disagree (max rel. error "
+                            f"{tally.failed:.2g}), but a constant of the formula may be "
+                            f"one of the literal sizes, which did not shrink with it")
+        return tally.verdict(name)
 
     @property
     def out_of_time(self) -> bool:
-        return time.monotonic() > self.deadline
+        return clock() > self.deadline
 
     def points(self, wanted=lambda: True, live=None):
         """The points, as (values, memo)."""
@@ -240,7 +268,7 @@ class Sampler:
 
     def _draw(self, **how):
         return find_point(self.roots, self.variables, self.dims, self.rng,
-                          labels=self.labels, tied=self.tied, **how)
+                          labels=self.labels, tied=self.tied, needs=self.needs, **how)
 
 
 # ---- one comparison: a finite difference against a formula -----------------------------------
@@ -255,14 +283,23 @@ class Difference:
 
 def difference(node: Node, weight: np.ndarray, values: dict, dims: Mapping,
                moves: Mapping[str, np.ndarray], memo: Mapping, noise: float,
-               tolerance: float) -> Difference | None:
+               tolerance: float, order: list[Node] | None = None) -> Difference | None:
     """The stencil (-L(2) + 8L(1) - 8L(-1) + L(-2)) / 12, error O(|V|^4), checked against
     the same stencil at twice the step. None when it cannot be trusted: it crosses a kink
     (an argument of relu, abs, sign, step or norm1 that depends on the moved variables
     changes sign) or leaves the domain, or the two stencils disagree by more than the
-    tolerance or the round-off `noise` (absolute, in L per unit t)."""
-    fixed = _independent_of(set(moves), node, memo)
-    kinks = [n.children[0] for n in walk(node) if is_kink(n) and n.children[0] not in fixed]
+    tolerance or the round-off `noise` (absolute, in L per unit t). `order`: the nodes
+    below `node`, children first, if known."""
+    moving: set[Node] = set()
+    fixed: dict[Node, np.ndarray] = {}          # what does not move is not recomputed
+    kinks = []
+    for n in order if order is not None else walk(node):
+        if (isinstance(n, Var) and n.name in moves) or any(c in moving for c in n.children):
+            moving.add(n)
+            if is_kink(n):
+                kinks.append(n.children[0])
+        else:
+            fixed[n] = memo[n]
     signature = [np.sign(memo[k]) for k in kinks]
     ls = {}
     for t in (4, 2, 1, -1, -2, -4):
@@ -307,20 +344,6 @@ def compare(d: float, a: float, uncertainty: float, tolerance: float,
     return Verdict(rel <= tolerance, rel)
 
 
-def _independent_of(moved: set[str], root: Node, memo: Mapping[Node, np.ndarray]) -> dict:
-    """The values in `memo` of the nodes below root that do not depend on the variables
-    named in `moved`."""
-    moving: set[Node] = set()
-    fixed = {}
-    for node in walk(root):
-        if (isinstance(node, Var) and node.name in moved) or \
-                any(c in moving for c in node.children):
-            moving.add(node)
-        else:
-            fixed[node] = memo[node]
-    return fixed
-
-
 def norm(a) -> float:
     """The Frobenius norm, without overflow for finite entries whose squares overflow."""
     a = np.asarray(a, dtype=float)
@@ -355,7 +378,7 @@ def check_gradients(output: Node, grads: Mapping[str, Node], upstream: Var | Non
     ("columns"/"rows" one-hot, "signs" -1/+1), drawn accordingly. `tied` gives some
     variables their value from the others (a program's intermediate, freed for the check
     of its step, starts from the value the program gives it). `deadline`: a
-    time.monotonic() after which the check stops (default: TIME_LIMIT from now)."""
+    matcalc.check.clock() after which the check stops (default: TIME_LIMIT from now)."""
     roots = _roots(output, upstream, grads.values()) + list((tied or {}).values())
     variables = variables_of(roots)
     # A variable the expression does not use has a zero derivative: it is checked like
@@ -384,7 +407,7 @@ def check_gradients(output: Node, grads: Mapping[str, Node], upstream: Var | Non
         for t in tallies.values():
             if not t.checked and not t.reason:
                 t.reason = CUT_SHORT if sampler.out_of_time else DEGENERATE_REASON
-    results.update({name: t.verdict(name) for name, t in tallies.items()})
+    results.update({name: sampler.verdict(name, t) for name, t in tallies.items()})
     results = {name: results[name] for name in grads}
     return CheckReport(results, all(r.ok for r in results.values()), dims)
 
@@ -396,6 +419,7 @@ class _GradientRun:
         self.output, self.grads, self.upstream = output, grads, upstream
         self.dims, self.sampler, self.rng = dims, sampler, sampler.rng
         self.tolerance, self.used = tolerance, used
+        self.order = list(walk(output))
 
     def _weight(self, values) -> np.ndarray:
         return values[self.upstream.name] if self.upstream is not None else np.ones((1, 1))
@@ -500,7 +524,7 @@ class _GradientRun:
         noise_a = sum(c[n] * moves[n].noise for n in group)
         diff = difference(self.output, self.weight, self.values, self.dims,
                           {n: c[n] * moves[n].m for n in group}, self.memo,
-                          self.noise_d, self.tolerance)
+                          self.noise_d, self.tolerance, self.order)
         if diff is None:
             return None
         return compare(diff.d, a, diff.uncertainty + noise_a, self.tolerance, least)
@@ -577,8 +601,9 @@ def check_claim(output: Node, upstream: Var | None, true_grad: Node, claimed: No
         if tally.done:
             break
     if tally.checked:
-        verdict = tally.verdict(var)
-        return ClaimCheck(verdict.ok, verdict.max_rel_error)
+        verdict = sampler.verdict(var, tally)
+        return ClaimCheck(verdict.ok, verdict.max_rel_error,
+                          verdict.message if math.isnan(verdict.max_rel_error) else "")
     reason = sampler.skipped or (CUT_SHORT if sampler.out_of_time else
                                  "the derivative vanishes at every point tried (every path "
                                  "from it to the output is 0 or underflows there)")

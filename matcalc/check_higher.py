@@ -43,7 +43,7 @@ from .check import (
 from .evaluate import evaluate, shape_of, size_of
 from .magnitude import magnitudes, sensitivities
 from .printing.numpy import python_name
-from .tensor import Term, kron_value, tensor_value
+from .tensor import kron_value, term_values
 
 
 def check_higher(hd, seed: int = 0, deadline: float | None = None) -> CheckReport:
@@ -70,18 +70,19 @@ def check_higher(hd, seed: int = 0, deadline: float | None = None) -> CheckRepor
     sampler = Sampler(roots, variables, None, seed, labels=hd.onehot, deadline=deadline,
                       extra_cost=lambda dims: _tensor_cost(hd, dims))
     tallies = {key: Tally(reason=sampler.skipped or "") for key in hd.derivatives}
+    orders: dict = {}
     if sampler.skipped is None:
         for point in sampler.points(wanted=lambda: any(not t.checked
                                                        for t in tallies.values()),
                                     live=lambda v, m: _live(hd, tallies, m)):
-            checks = _Point(hd, sampler, point)
+            checks = _Point(hd, sampler, point, orders)
             for key, d in hd.derivatives.items():
                 if not tallies[key].done and not sampler.out_of_time:
                     checks.block(d, tallies[key])
         for t in tallies.values():
             if not t.checked and not t.reason:
                 t.reason = CUT_SHORT if sampler.out_of_time else DEGENERATE_REASON
-    results.update({key: t.verdict(key) for key, t in tallies.items()})
+    results.update({key: sampler.verdict(key, t) for key, t in tallies.items()})
     return CheckReport(results, all(r.ok for r in results.values()), sampler.dims)
 
 
@@ -104,12 +105,13 @@ def _roots(hd) -> list[E.Node]:
 
 
 def _tensor_cost(hd, dims) -> int:
-    """About what the index forms cost to evaluate at `dims` (entries times terms)."""
+    """About what the index forms cost to evaluate at `dims` (their entries, per term;
+    the contractions themselves follow a good path, see tensor.term_values)."""
     total = 0
     for d in hd.derivatives.values():
         if d.tensor is not None:
-            entries = math.prod(size_of(s, dims) for s in d.tensor.sizes.values())
-            total += entries * (len(d.tensor.terms) + 1)
+            entries = math.prod(size_of(d.tensor.sizes[i], dims) for i in d.tensor.free)
+            total += entries * (2 * len(d.tensor.terms) + 1)
     return total
 
 
@@ -134,12 +136,19 @@ def _live(hd, tallies, memo) -> bool:
 
 
 class _Point:
-    """The comparisons of every result at one point."""
+    """The comparisons of every result at one point (`orders`: the nodes below each
+    differentiated node, children first, kept from point to point)."""
 
-    def __init__(self, hd, sampler, point):
+    def __init__(self, hd, sampler, point, orders: dict):
         self.hd, self.sampler, self.rng, self.dims = hd, sampler, sampler.rng, sampler.dims
         self.values, self.memo = point
         self.mags = magnitudes(self.memo)
+        self.orders = orders
+
+    def order(self, node: E.Node) -> list[E.Node]:
+        if node not in self.orders:
+            self.orders[node] = list(E.walk(node))
+        return self.orders[node]
 
     @np.errstate(all="ignore")
     def block(self, d, tally: Tally) -> None:
@@ -147,11 +156,14 @@ class _Point:
         node = hd.gradients[d.name] if d.kind == "hvp" else d.of
         weight = self.rng.standard_normal(shape_of(node, dims))
         sens = sensitivities(node, weight, self.memo)
-        present = {v.name for v in E.variables(node)}
+        present = {n.name for n in self.order(node) if isinstance(n, E.Var)}
         noise_d = NOISE * EPS * float(np.sum(np.abs(weight) * self.mags[node]))
-        t = tensor_value(d.tensor, values, dims, tuple(d.out_letters + d.in_letters)) \
-            if d.kind != "hvp" else None
-        t_size = _term_sizes(d, values, dims) if t is not None else None
+        t = t_size = None
+        if d.kind != "hvp":                      # the index form, and its round-off scale
+            parts = term_values(d.tensor, values, dims, tuple(d.out_letters + d.in_letters),
+                                self.memo)
+            t = sum(parts[1:], parts[0])
+            t_size = sum((np.abs(p) for p in parts[1:]), np.abs(parts[0]))
         for _ in range(DIRECTION_TRIES):
             moves, a, noise_a = self._formula(d, node, weight, t, t_size)
             natural = sum(float(np.sum(sens[n] * np.abs(m))) if n in sens else
@@ -160,7 +172,7 @@ class _Point:
             if natural <= max(SMALLEST_SCALE, DEGENERATE * (noise_d + noise_a)):
                 return                          # nothing moves here: no evidence
             diff = difference(node, weight, values, dims, moves, self.memo, noise_d,
-                              TOLERANCE)
+                              TOLERANCE, self.order(node))
             if diff is not None:
                 break
             if d.kind == "hvp":                 # its move is the drawn direction: no other
@@ -171,7 +183,7 @@ class _Point:
             return
         errors = {"finite differences": compare(diff.d, a, diff.uncertainty + noise_a,
                                                 TOLERANCE).rel}
-        errors.update(self._forms(d, t, t_size))
+        errors.update(self._forms(d, t, t_size, tally))
         worst_form, worst = max(errors.items(), key=lambda kv: kv[1])
         if worst <= TOLERANCE:
             tally.passed(worst, tuple(errors))
@@ -194,14 +206,14 @@ class _Point:
         return {d.wrt.name: m}, float(np.sum(w * jv)), \
             NOISE * EPS * float(np.sum(np.abs(w) * _apply(d, t_size, np.abs(m))))
 
-    def _forms(self, d, t, t_size) -> dict[str, float]:
+    def _forms(self, d, t, t_size, tally: Tally) -> dict[str, float]:
         """The relative error of every other form of d against the index form."""
         hd, values, dims = self.hd, self.values, self.dims
         errors: dict[str, float] = {}
         if d.kind == "hvp":
             got = self.memo[d.node]
             noise = NOISE * EPS * float(self.mags[d.node].max(initial=0.0))
-            if not self.sampler.resized:
+            if not self.sampler.resized and not tally.parts:
                 errors["numpy"] = _relative(_run_numpy(hd, d, values),
                                             _numpy_shaped(got, d.node), noise)
             return errors
@@ -227,8 +239,10 @@ class _Point:
             k = kron_value(d.kron, values, dims)
             flipped = not d.numerator_form and not d.symmetric
             errors["vec"] = _relative(k, vec.T if flipped else vec, noise)
-        if not self.sampler.resized:           # the code spells the literal sizes
-            want = tensor_value(d.tensor, values, dims, d.axis_letters)
+        if not self.sampler.resized and not tally.parts:   # once: the code spells the
+            # literal sizes, and says the same at every point
+            canon = d.out_letters + d.in_letters
+            want = np.transpose(t, [canon.index(i) for i in d.axis_letters])
             errors["numpy"] = _relative(_run_numpy(hd, d, values), want, noise)
         return errors
 
@@ -239,21 +253,6 @@ def _apply(d, t: np.ndarray, v: np.ndarray) -> np.ndarray:
     if not n_in:
         return t * v.reshape(())
     return np.tensordot(t, v.reshape([s for s in v.shape if s != 1]), axes=n_in)
-
-
-def _term_sizes(d, values, dims) -> np.ndarray:
-    """The index form's entries with every term taken in absolute value: the round-off
-    scale of its entries however the terms cancel."""
-    order = tuple(d.out_letters + d.in_letters)
-    total = None
-    for term in d.tensor.terms:
-        one = replace(d.tensor, terms=(Term(abs(term.coef), term.factors),))
-        part = np.abs(tensor_value(one, values, dims, order))
-        total = part if total is None else total + part
-    if total is None:
-        shape = tuple(size_of(d.tensor.sizes[i], dims) for i in order)
-        return np.zeros(shape)
-    return total
 
 
 def _relative(got, want, noise: float) -> float:

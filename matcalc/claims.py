@@ -38,7 +38,7 @@ class ClaimResult:
 
 def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> ClaimResult:
     """Check `NAME = FORMULA` (also `dJ/dNAME = ...`, or `dNAME = ...`) against `d`
-    (until the time.monotonic() `deadline`, by default matcalc.check.TIME_LIMIT from now)."""
+    (until the matcalc.check.clock() reads `deadline`; by default TIME_LIMIT from now)."""
     from .parse import parse
     from .shapes import Declaration, infer_shapes
     from .check import check_claim

@@ -1124,12 +1124,13 @@ class HigherDerivation:
         return module
 
     # -- verification ----------------------------------------------------------------------------
-    def check(self, seed: int = 0):
+    def check(self, seed: int = 0, deadline: float | None = None):
         """Finite-difference report: each result against directional differences of the
         output (Jacobians) or of the gradient (Hessians, H v), and every other form of it
-        (matrix, linear map, vec, index, NumPy code) against the first."""
+        (matrix, linear map, vec, index, NumPy code) against the first (see
+        matcalc.check_higher)."""
         from .check_higher import check_higher
-        return check_higher(self, seed)
+        return check_higher(self, seed, deadline)
 
     def verify_claim(self, text: str, seed: int = 0):
         raise OptionError(f"--claim checks gradients; it does not apply to --{self.mode}")

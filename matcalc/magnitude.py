@@ -256,7 +256,9 @@ def sensitivities(root: Node, weight: np.ndarray, memo: Memo) -> dict[str, np.nd
         for child, sc in zip(node.children, SENSITIVITY[type(node)](node, s, xs, memo[node])):
             if isinstance(child, CONSTANT):
                 continue
-            sc = np.nan_to_num(np.asarray(sc, dtype=float), nan=np.inf, posinf=np.inf)
+            sc = np.asarray(sc, dtype=float)
+            if not np.all(np.isfinite(sc)):     # 0 * inf: a path of unknown size
+                sc = np.nan_to_num(sc, nan=np.inf, posinf=np.inf)
             adjoint[child] = adjoint[child] + sc if child in adjoint else sc
     return out
 

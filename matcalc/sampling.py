@@ -22,6 +22,7 @@ is 0 for every positive alpha).
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 
@@ -66,16 +67,26 @@ KINKS = ("relu", "abs", "sign", "step")
 # ---- sizes ----------------------------------------------------------------------------------
 
 def assign_dims(roots: list[Node], fixed_dims: Mapping | None = None,
-                descending: bool = False) -> dict:
+                descending: bool = False, resize_all: bool = False) -> dict:
     """A distinct size for each symbolic dimension, 2, 3, 4, ... in sorted order (or in
     reverse order: the largest to the first symbol), skipping sizes already taken by
     `fixed_dims` and by literal dimensions; `fixed_dims` wins. A literal dimension above
     KEEP_LITERAL is given a small size the same way (the key is the literal itself,
-    which `evaluate.size_of` reads), unless a constant may be that size. Where a product
-    under inv/det/logdet needs its outer dimension to be the smallest, the order gives
-    way. Beyond DISTINCT_SIZES symbols the sizes repeat, in the same order: a product of
-    256 matrices whose sizes grew to 258 would cost a billion flops per evaluation."""
-    fixed = dict(fixed_dims or {})
+    which `evaluate.size_of` reads), unless a constant may be that size (with
+    `resize_all`, even then; the small sizes then avoid the values of the constants, so
+    that no formula can agree with the truth at the small sizes by a coincidence with a
+    constant). Where a product under inv/det/logdet needs its outer dimension to be the
+    smallest, the order gives way. Beyond DISTINCT_SIZES symbols the sizes repeat, in the
+    same order: a product of 256 matrices whose sizes grew to 258 would cost a billion
+    flops per evaluation."""
+    fixed = tuple(sorted((fixed_dims or {}).items(), key=lambda kv: str(kv[0])))
+    return dict(_assign_dims(tuple(roots), fixed, descending, resize_all))
+
+
+@functools.lru_cache(maxsize=16)      # a check asks for the same sizes several times
+def _assign_dims(roots: tuple[Node, ...], fixed_items: tuple, descending: bool,
+                 resize_all: bool) -> dict:
+    fixed = dict(fixed_items)
     symbols: set = set()
     literals: set[int] = set()
     consts: list[float] = []
@@ -85,8 +96,12 @@ def assign_dims(roots: list[Node], fixed_dims: Mapping | None = None,
                 (symbols if isinstance(dim, str) else literals).add(dim)
             if isinstance(node, Const) and isinstance(node.value, (int, float)):
                 consts.append(float(node.value))
-    resized = {n for n in literals if n > KEEP_LITERAL and not _may_be_a_value(n, consts)}
+    resized = {n for n in literals if n > KEEP_LITERAL and
+               (resize_all or not _may_be_a_value(n, consts))}
     taken = set(fixed.values()) | (literals - resized)
+    if resize_all:
+        taken |= {round(f) for c in consts if c for f in (abs(c), 1 / abs(c))
+                  if f == round(f) and f < 1000}
     free = sorted(symbols - set(fixed), key=str) + sorted(resized)
     below, floor = _rank_needs(roots, set(free))
     order = _order(free, below, descending)
@@ -176,10 +191,17 @@ def evaluation_cost(roots: list[Node], dims: Mapping) -> int:
     return total
 
 
-def sizes_text(dims: Mapping) -> str:
-    """`n = 3, 5000 -> 4`: the sizes a check ran at."""
-    return ", ".join(f"{k} -> {v}" if isinstance(k, int) else f"{k} = {v}"
-                     for k, v in dims.items())
+def literal_sizes(roots: list[Node]) -> list[int]:
+    """The literal dimensions above KEEP_LITERAL, in increasing order."""
+    return sorted({d for root in roots for node in walk(root) for d in node.shape
+                   if isinstance(d, int) and d > KEEP_LITERAL})
+
+
+def sizes_text(dims: Mapping, literals=()) -> str:
+    """`n = 3, 5000 -> 4`: the sizes a check ran at (a literal kept as it is, alone)."""
+    return ", ".join([f"{k} -> {v}" if isinstance(k, int) else f"{k} = {v}"
+                      for k, v in dims.items()] +
+                     [str(n) for n in literals if n not in dims])
 
 
 # ---- points ---------------------------------------------------------------------------------
@@ -187,7 +209,8 @@ def sizes_text(dims: Mapping) -> str:
 def first_point(roots: list[Node], variables: dict[str, Var],
                 fixed_dims: Mapping | None = None, seed: int = 0,
                 labels: Mapping[str, str] | None = None,
-                tied: Mapping[str, Node] | None = None):
+                tied: Mapping[str, Node] | None = None, resize_all: bool = False,
+                needs: dict | None = None):
     """(dims, rng, point): the sizes of assign_dims and a first point drawn at them (see
     find_point), with the generator to draw further points from. The sizes are in sorted
     order unless no valid point exists there and one does with the sizes in the other
@@ -195,9 +218,10 @@ def first_point(roots: list[Node], variables: dict[str, Var],
     exactly that."""
     tries = []
     for descending in (False, True):
-        dims = assign_dims(roots, fixed_dims, descending)
+        dims = assign_dims(roots, fixed_dims, descending, resize_all)
         rng = np.random.default_rng(seed)
-        point = find_point(roots, variables, dims, rng, labels=labels, tied=tied)
+        point = find_point(roots, variables, dims, rng, labels=labels, tied=tied,
+                           needs=needs)
         if not isinstance(point, str):
             return dims, rng, point
         tries.append((dims, rng, point))
@@ -210,15 +234,15 @@ def find_point(roots: list[Node], variables: dict[str, Var], dims: Mapping,
                tied: Mapping[str, Node] | None = None,
                signs: Mapping[str, float] | None = None,
                prefer: Callable[[dict, dict], bool] | None = None,
-               wide: bool = False) -> tuple[dict, dict] | str:
+               wide: bool = False, needs: dict | None = None) -> tuple[dict, dict] | str:
     """(values, every node's value) at a random point where the roots are finite and away
     from singularities and kinks; after POINT_TRIES failures, why the last one failed.
     Later tries shrink the draws, which helps expressions like log(1 - x); `wide` draws
     at scales spread over [2^-WIDE, 2^WIDE] instead. A `tied` variable takes the value
     of its expression over the others. `signs` gives scalar variables their sign. With
     `prefer`, draws go on until a valid point satisfies it (the first valid one if none
-    does)."""
-    needs = domain_needs(roots + _tied_in(roots, variables, tied))
+    does). `needs`: what point_needs says, if known."""
+    needs = needs if needs is not None else point_needs(roots, variables, tied)
     reason = "no tries"
     fallback = None
     for attempt in range(POINT_TRIES):
@@ -248,10 +272,14 @@ def find_point(roots: list[Node], variables: dict[str, Var], dims: Mapping,
     return fallback or f"no valid point in {POINT_TRIES} tries (the last: {reason})"
 
 
-def either_sign(roots: list[Node], variables: dict[str, Var],
+def point_needs(roots: list[Node], variables: dict[str, Var], tied=None) -> dict:
+    """What each variable's values must be (domain_needs), tied variables followed."""
+    return domain_needs(roots + _tied_in(roots, variables, tied))
+
+
+def either_sign(variables: dict[str, Var], needs: dict,
                 labels: Mapping[str, str] | None = None, tied=None) -> list[str]:
-    """The scalar variables whose domain lets them take either sign."""
-    needs = domain_needs(roots + _tied_in(roots, variables, tied))
+    """The scalar variables whose domain (`needs`) lets them take either sign."""
     return [name for name, v in sorted(variables.items())
             if v.shape == (1, 1) and name not in (labels or {}) and name not in (tied or {})
             and not needs.get(name, set()) & {POSITIVE, SPD}]

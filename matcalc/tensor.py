@@ -23,6 +23,7 @@ vec (vec stacks columns), with `K` the commutation matrix, `K vec(A) = vec(A')`.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -413,13 +414,23 @@ def _chain(fs, n) -> Node:
 def tensor_value(t: Tensor, values, dims, order: tuple[str, ...] | None = None):
     """The tensor's entries as an array with axes in `order` (default `t.free`)."""
     import numpy as np
+    parts = term_values(t, values, dims, order)
+    return sum(parts[1:], parts[0])
 
-    from .evaluate import evaluate, size_of
+
+def term_values(t: Tensor, values, dims, order: tuple[str, ...] | None = None,
+                memo=None) -> list:
+    """Each term's entries (its coefficient included) as an array with axes in `order`
+    (default `t.free`); at least one array (zeros when there is no term). `memo`: node
+    values already known (as matcalc.evaluate.evaluate_all returns them)."""
+    import numpy as np
+
+    from .evaluate import evaluate_all, size_of
     order = tuple(order or t.free)
     shape = tuple(size_of(t.sizes[i], dims) for i in order)
-    total = np.zeros(shape)
     nodes = list({f.node: None for term in t.terms for f in term.factors})
-    vals = dict(zip(nodes, evaluate(nodes, values, dims))) if nodes else {}
+    vals = evaluate_all(nodes, values, dims, memo) if nodes else {}
+    parts = []
     for term in t.terms:
         ops, subs = [], []
         for f in term.factors:
@@ -434,9 +445,19 @@ def tensor_value(t: Tensor, values, dims, order: tuple[str, ...] | None = None):
                 ops.append(np.ones(size_of(t.sizes[i], dims)))
                 subs.append(_letter(i))
         spec = ",".join(subs) + "->" + "".join(_letter(i) for i in order)
-        part = np.einsum(spec, *ops, optimize=True) if ops else np.ones(shape)
-        total = total + term.coef * part
-    return total
+        part = np.einsum(spec, *ops, optimize=_einsum_path(spec, tuple(o.shape for o in ops))) \
+            if ops else np.ones(shape)
+        parts.append(term.coef * part)
+    return parts or [np.zeros(shape)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _einsum_path(spec: str, shapes: tuple) -> list:
+    """A good contraction order for the einsum (found once per spec and shapes: a naive
+    einsum of a Hessian's many-factor term loops over every index at once)."""
+    import numpy as np
+    stand_ins = [np.broadcast_to(np.zeros(()), s) for s in shapes]     # no memory
+    return np.einsum_path(spec, *stand_ins, optimize="greedy")[0]
 
 
 def _letter(i: str) -> str:
