@@ -70,7 +70,7 @@ from matcalc.sampling import (  # noqa: F401  (the sampling API, as the checker 
 # worst correct gradient seen, five orders of magnitude below the usual mistakes.
 TOLERANCE = 1e-6
 CLAIM_TOLERANCE = 1e-8     # two closed forms of one derivative: only round-off separates them
-STEP = 1e-4                # h = STEP * max(1, max|x|): truncation O(h^4) ~ 1e-16, round-off
+STEP = 1e-4                # h = STEP * max|x|: truncation O(h^4) ~ 1e-16, round-off
                            # ~ eps/h ~ 2e-12 (1e-5 and 1e-6 measured 10x and 100x noisier)
 NOISE = 256.0              # round-off of a computed value, in units of eps * its magnitude
 DEGENERATE = 1e5           # a comparison says something when the derivative's natural size
@@ -281,49 +281,89 @@ class Difference:
     uncertainty: float
 
 
-def difference(node: Node, weight: np.ndarray, values: dict, dims: Mapping,
-               moves: Mapping[str, np.ndarray], memo: Mapping, noise: float,
-               tolerance: float, order: list[Node] | None = None) -> Difference | None:
-    """The stencil (-L(2) + 8L(1) - 8L(-1) + L(-2)) / 12, error O(|V|^4), checked against
-    the same stencil at twice the step. None when it cannot be trusted: it crosses a kink
-    (an argument of relu, abs, sign, step or norm1 that depends on the moved variables
-    changes sign) or leaves the domain, or the two stencils disagree by more than the
-    tolerance or the round-off `noise` (absolute, in L per unit t). `order`: the nodes
-    below `node`, children first, if known."""
-    moving: set[Node] = set()
-    fixed: dict[Node, np.ndarray] = {}          # what does not move is not recomputed
-    kinks = []
-    for n in order if order is not None else walk(node):
-        if (isinstance(n, Var) and n.name in moves) or any(c in moving for c in n.children):
-            moving.add(n)
-            if is_kink(n):
-                kinks.append(n.children[0])
-        else:
-            fixed[n] = memo[n]
-    signature = [np.sign(memo[k]) for k in kinks]
-    ls = {}
-    for t in (4, 2, 1, -1, -2, -4):
-        shifted = dict(values)
-        for name, v in moves.items():
-            shifted[name] = values[name] + t * v
-        try:
-            with np.errstate(all="ignore"):
-                at = evaluate_all([node], shifted, dims, fixed)
-        except np.linalg.LinAlgError:
+class Target:
+    """The node N a check differences, split into its terms (N = t1 + ... + tk, or k = 1).
+    A move recomputes only the terms that depend on the moved variables: the others are
+    constants along it, and their round-off would drown a small share (1e6*sum(x) +
+    1e-3*sum(y): y's share is lost in the round-off of 1e6*sum(x) when that is
+    recomputed, and exact when it is not). Within a term, what does not depend on the
+    moved variables is not recomputed either."""
+
+    def __init__(self, node: Node):
+        self.node = node
+        self.order = list(walk(node))
+        below: dict[Node, frozenset] = {}
+        for n in self.order:
+            below[n] = frozenset([n.name]) if isinstance(n, Var) else \
+                frozenset().union(*(below[c] for c in n.children))
+        self.terms = list(node.terms) if type(node).__name__ == "Add" else [node]
+        self.uses = [below[t] for t in self.terms]
+        self.variables = below[node]
+        self.terms_of: dict[str, list[int]] = {}     # variable -> the terms that use it
+        for i, uses in enumerate(self.uses):
+            for name in uses:
+                self.terms_of.setdefault(name, []).append(i)
+
+    def term_noise(self, weight: np.ndarray, mags: Mapping) -> list[float]:
+        """The round-off of each term, NOISE eps times its weighted magnitude."""
+        w = np.abs(weight)
+        return [NOISE * EPS * float(np.sum(w * mags[t])) for t in self.terms]
+
+    def noise(self, weight: np.ndarray, mags: Mapping, moved) -> float:
+        """The round-off of the stencil along a move of `moved` (absolute, per unit t):
+        that of the terms it recomputes."""
+        w = np.abs(weight)
+        return NOISE * EPS * sum(float(np.sum(w * mags[t]))
+                                 for t, uses in zip(self.terms, self.uses)
+                                 if not uses.isdisjoint(moved))
+
+    def difference(self, weight: np.ndarray, values: dict, dims: Mapping,
+                   moves: Mapping[str, np.ndarray], memo: Mapping, mags: Mapping,
+                   tolerance: float) -> Difference | None:
+        """The stencil (-L(2) + 8L(1) - 8L(-1) + L(-2)) / 12, error O(|V|^4), checked
+        against the same stencil at twice the step. None when it cannot be trusted: it
+        crosses a kink (an argument of relu, abs, sign, step or norm1 that depends on the
+        moved variables changes sign) or leaves the domain, or the two stencils disagree
+        by more than the tolerance or the round-off."""
+        terms = [t for t, uses in zip(self.terms, self.uses) if not uses.isdisjoint(moves)]
+        if not terms:
+            return Difference(0.0, 0.0)         # nothing moves: exactly 0
+        noise = self.noise(weight, mags, moves)
+        moving: set[Node] = set()
+        fixed: dict[Node, np.ndarray] = {}      # what does not move is not recomputed
+        kinks = []
+        for n in self.order:
+            if (isinstance(n, Var) and n.name in moves) or \
+                    any(c in moving for c in n.children):
+                moving.add(n)
+                if is_kink(n):
+                    kinks.append(n.children[0])
+            else:
+                fixed[n] = memo[n]
+        signature = [np.sign(memo[k]) for k in kinks]
+        ls = {}
+        for t in (4, 2, 1, -1, -2, -4):
+            shifted = dict(values)
+            for name, v in moves.items():
+                shifted[name] = values[name] + t * v
+            try:
+                with np.errstate(all="ignore"):
+                    at = evaluate_all(terms, shifted, dims, fixed)
+            except np.linalg.LinAlgError:
+                return None
+            parts = [weight * at[term] for term in terms]
+            if not all(np.all(np.isfinite(p)) for p in parts):
+                return None
+            if any(not np.array_equal(np.sign(at[k]), s) for k, s in zip(kinks, signature)):
+                return None
+            ls[t] = math.fsum(float(p.sum()) for p in parts)
+        d = (-ls[2] + 8 * ls[1] - 8 * ls[-1] + ls[-2]) / 12
+        d2 = (-ls[4] + 8 * ls[2] - 8 * ls[-2] + ls[-4]) / 24
+        if not (math.isfinite(d) and math.isfinite(d2)):    # beyond double precision
             return None
-        terms = weight * at[node]
-        if not np.all(np.isfinite(terms)):
+        if abs(d - d2) > max(tolerance * abs(d), noise):
             return None
-        if any(not np.array_equal(np.sign(at[k]), s) for k, s in zip(kinks, signature)):
-            return None
-        ls[t] = float(terms.sum())
-    d = (-ls[2] + 8 * ls[1] - 8 * ls[-1] + ls[-2]) / 12
-    d2 = (-ls[4] + 8 * ls[2] - 8 * ls[-2] + ls[-4]) / 24
-    if not (math.isfinite(d) and math.isfinite(d2)):    # beyond double precision
-        return None
-    if abs(d - d2) > max(tolerance * abs(d), noise):
-        return None
-    return Difference(d, max(noise, abs(d - d2)))
+        return Difference(d, max(noise, abs(d - d2)))
 
 
 @dataclass
@@ -359,8 +399,10 @@ def unit(rng: np.random.Generator, shape) -> np.ndarray:
 
 
 def step(x: np.ndarray) -> float:
-    """The finite-difference step for a variable with values x."""
-    return STEP * max(1.0, float(np.abs(x).max(initial=0.0)))
+    """The finite-difference step for a variable with values x: relative to its size (a
+    scalar 1e-3, or a point drawn small to keep exp(-1000*x'*x) from underflowing, is
+    moved by a small fraction of itself), but not below STEP * 1e-3."""
+    return STEP * max(1e-3, float(np.abs(x).max(initial=0.0)))
 
 
 # ---- gradients ----------------------------------------------------------------------------------
@@ -419,7 +461,7 @@ class _GradientRun:
         self.output, self.grads, self.upstream = output, grads, upstream
         self.dims, self.sampler, self.rng = dims, sampler, sampler.rng
         self.tolerance, self.used = tolerance, used
-        self.order = list(walk(output))
+        self.target = Target(output)
 
     def _weight(self, values) -> np.ndarray:
         return values[self.upstream.name] if self.upstream is not None else np.ones((1, 1))
@@ -432,15 +474,15 @@ class _GradientRun:
             weight = self._weight(values)
             mags = magnitudes(memo)
             sens = sensitivities(self.output, weight, memo)
-            noise_d = NOISE * EPS * float(np.sum(np.abs(weight) * mags[self.output]))
             for name, t in tallies.items():
                 if t.checked or name not in sens:
                     continue
                 x = values[name]
                 h = step(x) / math.sqrt(x.size)     # about a unit move's |entries|
                 natural = h * float(np.sum(sens[name]))
-                noise = NOISE * EPS * h * float(np.sum(mags[self.grads[name]]))
-                if natural > max(SMALLEST_SCALE, DEGENERATE * (noise_d + noise)):
+                noise = NOISE * EPS * h * float(np.sum(mags[self.grads[name]])) + \
+                    self.target.noise(weight, mags, {name})
+                if natural > max(SMALLEST_SCALE, DEGENERATE * noise):
                     return True
             return False
         return prefer
@@ -453,7 +495,7 @@ class _GradientRun:
         sens = sensitivities(self.output, weight, memo)
         self.values, self.memo, self.mags, self.sens, self.weight = \
             values, memo, mags, sens, weight
-        self.noise_d = NOISE * EPS * float(np.sum(np.abs(weight) * mags[self.output]))
+        self.term_noise = self.target.term_noise(weight, mags)
         pending = [n for n, t in tallies.items() if not t.done]
         for _ in range(directions):
             if self.sampler.out_of_time:
@@ -461,12 +503,43 @@ class _GradientRun:
             moves = {n: self._move(n) for n in pending if not tallies[n].done}
             big, small = [], []
             for name, m in moves.items():
-                if m.natural <= max(SMALLEST_SCALE, DEGENERATE * (self.noise_d + m.noise)):
+                noise = self._noise([name], moves)
+                if m.natural <= max(SMALLEST_SCALE, DEGENERATE * noise):
                     continue                           # degenerate here: nothing to learn
-                (big if m.a != 0 and abs(m.a) * self.tolerance >= self.noise_d + m.noise
-                 else small).append(name)
-            self._group(big, moves, tallies, scaled=True)
-            self._group(small, moves, tallies, scaled=False)
+                (big if m.a != 0 and abs(m.a) * self.tolerance >= noise else
+                 small).append(name)
+            # a group's round-off must stay below what each member's verdict needs: the
+            # tolerance of its share (scaled), or its natural size / DEGENERATE
+            for group in self._pack(big, moves, lambda m: abs(m.a) / 2 * self.tolerance):
+                self._group(group, moves, tallies, scaled=True)
+            for group in self._pack(small, moves, lambda m: m.natural / DEGENERATE):
+                self._group(group, moves, tallies, scaled=False)
+
+    def _noise(self, group, moves) -> float:
+        """The round-off of a joint move of `group`: of the terms it recomputes, and of
+        the formulas' side."""
+        terms = {i for n in group for i in self.target.terms_of.get(n, ())}
+        return sum(self.term_noise[i] for i in terms) + sum(moves[n].noise for n in group)
+
+    def _pack(self, names: list[str], moves: dict, room) -> list[list[str]]:
+        """`names` in groups whose joint round-off fits the `room` of every member (a
+        member with little room goes with others that bring little noise)."""
+        groups: list[list[str]] = []
+        group: list[str] = []
+        terms: set[int] = set()
+        noise = 0.0
+        for name in sorted(names, key=lambda n: -room(moves[n])):
+            new = set(self.target.terms_of.get(name, ())) - terms
+            more = moves[name].noise + sum(self.term_noise[i] for i in new)
+            if group and noise + more > room(moves[name]):
+                groups.append(group)
+                group, terms, noise = [], set(), 0.0
+                new = set(self.target.terms_of.get(name, ()))
+                more = moves[name].noise + sum(self.term_noise[i] for i in new)
+            group.append(name)
+            terms |= new
+            noise += more
+        return groups + ([group] if group else [])
 
     def _move(self, name: str) -> "_Move":
         x = self.values[name]
@@ -474,8 +547,8 @@ class _GradientRun:
         g = self.memo[self.grads[name]]
         # an output without the variable does not move at all: its differences are
         # exactly 0, so every point shows that the derivative is 0
-        natural = float(np.sum(self.sens[name] * np.abs(m))) if name in self.used \
-            else math.inf
+        natural = float(np.sum(self.sens.get(name, 0) * np.abs(m))) \
+            if name in self.used else math.inf
         return _Move(m, float(np.sum(g * m)),
                      NOISE * EPS * float(np.sum(self.mags[self.grads[name]] * np.abs(m))),
                      natural)
@@ -522,11 +595,13 @@ class _GradientRun:
             least, c = 0.0, {n: 1.0 for n in group}
         a = sum(c[n] * moves[n].a for n in group)
         noise_a = sum(c[n] * moves[n].noise for n in group)
-        diff = difference(self.output, self.weight, self.values, self.dims,
-                          {n: c[n] * moves[n].m for n in group}, self.memo,
-                          self.noise_d, self.tolerance, self.order)
+        diff = self.target.difference(self.weight, self.values, self.dims,
+                                      {n: c[n] * moves[n].m for n in group}, self.memo,
+                                      self.mags, self.tolerance)
         if diff is None:
             return None
+        if least and diff.uncertainty + noise_a > self.tolerance * least:
+            return None                 # too uncertain for the least share: split it
         return compare(diff.d, a, diff.uncertainty + noise_a, self.tolerance, least)
 
 

@@ -35,8 +35,8 @@ from .check import (
     VarCheck,
     check_gradients,
     compare,
+    Target,
     deadline_after,
-    difference,
     step,
     unit,
 )
@@ -70,12 +70,12 @@ def check_higher(hd, seed: int = 0, deadline: float | None = None) -> CheckRepor
     sampler = Sampler(roots, variables, None, seed, labels=hd.onehot, deadline=deadline,
                       extra_cost=lambda dims: _tensor_cost(hd, dims))
     tallies = {key: Tally(reason=sampler.skipped or "") for key in hd.derivatives}
-    orders: dict = {}
+    targets: dict = {}
     if sampler.skipped is None:
         for point in sampler.points(wanted=lambda: any(not t.checked
                                                        for t in tallies.values()),
                                     live=lambda v, m: _live(hd, tallies, m)):
-            checks = _Point(hd, sampler, point, orders)
+            checks = _Point(hd, sampler, point, targets)
             for key, d in hd.derivatives.items():
                 if not tallies[key].done and not sampler.out_of_time:
                     checks.block(d, tallies[key])
@@ -136,19 +136,19 @@ def _live(hd, tallies, memo) -> bool:
 
 
 class _Point:
-    """The comparisons of every result at one point (`orders`: the nodes below each
-    differentiated node, children first, kept from point to point)."""
+    """The comparisons of every result at one point (`targets`: each differentiated node
+    as a Target, kept from point to point)."""
 
-    def __init__(self, hd, sampler, point, orders: dict):
+    def __init__(self, hd, sampler, point, targets: dict):
         self.hd, self.sampler, self.rng, self.dims = hd, sampler, sampler.rng, sampler.dims
         self.values, self.memo = point
         self.mags = magnitudes(self.memo)
-        self.orders = orders
+        self.targets = targets
 
-    def order(self, node: E.Node) -> list[E.Node]:
-        if node not in self.orders:
-            self.orders[node] = list(E.walk(node))
-        return self.orders[node]
+    def target(self, node: E.Node) -> Target:
+        if node not in self.targets:
+            self.targets[node] = Target(node)
+        return self.targets[node]
 
     @np.errstate(all="ignore")
     def block(self, d, tally: Tally) -> None:
@@ -156,8 +156,8 @@ class _Point:
         node = hd.gradients[d.name] if d.kind == "hvp" else d.of
         weight = self.rng.standard_normal(shape_of(node, dims))
         sens = sensitivities(node, weight, self.memo)
-        present = {n.name for n in self.order(node) if isinstance(n, E.Var)}
-        noise_d = NOISE * EPS * float(np.sum(np.abs(weight) * self.mags[node]))
+        target = self.target(node)
+        present = target.variables
         t = t_size = None
         if d.kind != "hvp":                      # the index form, and its round-off scale
             parts = term_values(d.tensor, values, dims, tuple(d.out_letters + d.in_letters),
@@ -169,10 +169,11 @@ class _Point:
             natural = sum(float(np.sum(sens[n] * np.abs(m))) if n in sens else
                           0.0 if n in present else math.inf     # exact: N ignores n
                           for n, m in moves.items())
+            noise_d = target.noise(weight, self.mags, moves)
             if natural <= max(SMALLEST_SCALE, DEGENERATE * (noise_d + noise_a)):
                 return                          # nothing moves here: no evidence
-            diff = difference(node, weight, values, dims, moves, self.memo, noise_d,
-                              TOLERANCE, self.order(node))
+            diff = target.difference(weight, values, dims, moves, self.memo, self.mags,
+                                     TOLERANCE)
             if diff is not None:
                 break
             if d.kind == "hvp":                 # its move is the drawn direction: no other
