@@ -23,11 +23,15 @@ What makes a verdict trustworthy rather than lucky:
   twice the step; a move whose stencil crosses a kink or disagrees with itself is not
   used, and a variable left without usable moves is reported as not checked, never as a
   mismatch;
-- every variable at once: one joint move over all variables, each scaled so that its
-  share of the directional derivative is the same size (so that no large gradient hides
-  a small wrong one), and per-variable moves only for a group that fails, by halving it
-  until the culprits are named. A check costs O(1) evaluations, not one set per variable;
-- a time limit: a check that runs out of time says what it verified and what it did not.
+- every variable at once: one joint move over many variables, each scaled so that its
+  share of the directional derivative is about the same size, and held to the tolerance
+  of that share (so that no large gradient hides a small wrong one); variables go
+  together only as far as the round-off of the move leaves each share its tolerance,
+  and a move recomputes only the terms of the output that the moved variables reach. A
+  group that fails is halved until the culprits are named. So a check costs about what
+  a few evaluations of the output cost, not a set of them per variable;
+- a time limit (TIME_LIMIT seconds of processor time): a check that runs out of time
+  says what it verified and what it did not.
 """
 from __future__ import annotations
 
@@ -40,14 +44,12 @@ from typing import NamedTuple
 import numpy as np
 
 from matcalc.evaluate import evaluate_all, shape_of
-from matcalc.expr import Node, Var, walk
+from matcalc.expr import Add, Node, Var, walk
 from matcalc.magnitude import magnitudes, sensitivities
 from matcalc.sampling import (  # noqa: F401  (the sampling API, as the checker uses it)
     EVAL_BUDGET,
     POINT_TRIES,
     assign_dims,
-    literal_sizes,
-    point_needs,
     domain_needs,
     draw,
     either_sign,
@@ -56,6 +58,8 @@ from matcalc.sampling import (  # noqa: F401  (the sampling API, as the checker 
     first_point,
     is_kink,
     label_values,
+    literal_sizes,
+    point_needs,
     sizes_text,
     variables_of,
     why_bad,
@@ -84,7 +88,7 @@ EPS = float(np.finfo(np.float64).eps)
 
 
 class CheckFailed(AssertionError):
-    """A derivative did not match its finite differences (or could not be checked)."""
+    """A derivative did not match its finite differences, or could not be checked."""
 
 
 @dataclass(frozen=True)
@@ -208,7 +212,6 @@ class Sampler:
         # At small sizes unless a constant may be a literal size that would not shrink
         # with the rest (x'*A*x/5000): then at the literal size if that is affordable,
         # else at small sizes with a disagreement taken for no evidence (`doubtful`).
-        self.doubtful = False
         for resize_all in (False, True):
             dims = assign_dims(roots, fixed_dims, resize_all=resize_all)
             cost = evaluation_cost(roots, dims) + (extra_cost(dims) if extra_cost else 0)
@@ -296,7 +299,7 @@ class Target:
         for n in self.order:
             below[n] = frozenset([n.name]) if isinstance(n, Var) else \
                 frozenset().union(*(below[c] for c in n.children))
-        self.terms = list(node.terms) if type(node).__name__ == "Add" else [node]
+        self.terms = list(node.terms) if isinstance(node, Add) else [node]
         self.uses = [below[t] for t in self.terms]
         self.variables = below[node]
         self.terms_of: dict[str, list[int]] = {}     # variable -> the terms that use it
@@ -304,18 +307,18 @@ class Target:
             for name in uses:
                 self.terms_of.setdefault(name, []).append(i)
 
-    def term_noise(self, weight: np.ndarray, mags: Mapping) -> list[float]:
-        """The round-off of each term, NOISE eps times its weighted magnitude."""
+    def term_noise(self, weight: np.ndarray, mags: Mapping, moved=None) -> list[float]:
+        """The round-off of each term (of those that `moved` variables reach, if given):
+        NOISE eps times its weighted magnitude."""
         w = np.abs(weight)
-        return [NOISE * EPS * float(np.sum(w * mags[t])) for t in self.terms]
+        return [NOISE * EPS * float(np.sum(w * mags[t]))
+                for t, uses in zip(self.terms, self.uses)
+                if moved is None or not uses.isdisjoint(moved)]
 
     def noise(self, weight: np.ndarray, mags: Mapping, moved) -> float:
         """The round-off of the stencil along a move of `moved` (absolute, per unit t):
         that of the terms it recomputes."""
-        w = np.abs(weight)
-        return NOISE * EPS * sum(float(np.sum(w * mags[t]))
-                                 for t, uses in zip(self.terms, self.uses)
-                                 if not uses.isdisjoint(moved))
+        return sum(self.term_noise(weight, mags, moved))
 
     def difference(self, weight: np.ndarray, values: dict, dims: Mapping,
                    moves: Mapping[str, np.ndarray], memo: Mapping, mags: Mapping,
