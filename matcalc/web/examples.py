@@ -63,3 +63,19 @@ EXAMPLES: list[dict] = [
     {"group": COOKBOOK, "title": "Hessian-vector product of x' A x", "program": "x'*A*x",
      "mode": "hvp", "wrt": "x"},
 ]
+
+
+def as_request(example: dict) -> dict:
+    """The API request the page sends for `example` (app.js's `request` does the same):
+    the mode "steps" is the gradient with steps, shapes "X=N,n; b=m" a mapping, names
+    "W1, b1" a list."""
+    mode = example.get("mode", "gradient")
+    request = {"program": example["program"], "claims": list(example.get("claims", [])),
+               "mode": "gradient" if mode == "steps" else mode, "steps": mode == "steps"}
+    if "shapes" in example:
+        request["shapes"] = dict((part.strip() for part in entry.split("=", 1))
+                                 for entry in example["shapes"].split(";") if entry.strip())
+    for key in ("wrt", "onehot", "signs"):
+        if key in example:
+            request[key] = [name.strip() for name in example[key].split(",") if name.strip()]
+    return request

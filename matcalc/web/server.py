@@ -46,7 +46,7 @@ MAX_BODY = 8 * 1024 * 1024
 # attribute; an attribute cannot load anything that `default-src 'none'` and
 # `font-src`/`img-src 'self'` do not allow. Framing: the page itself and local pages
 # (a Jupyter notebook's IFrame), nothing else.
-CSP = "; ".join([
+CSP_DIRECTIVES = (
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
@@ -61,7 +61,8 @@ CSP = "; ".join([
     "frame-ancestors 'self' http://localhost:* http://127.0.0.1:*",
     "require-trusted-types-for 'script'",
     "trusted-types 'none'",
-])
+)
+CSP = "; ".join(CSP_DIRECTIVES)
 
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
@@ -258,4 +259,7 @@ def serve(host: str = "127.0.0.1", port: int = DEFAULT_PORT, open_browser: bool 
     app = create_app(host, port, on_ready=ready)
     config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
                             server_header=False, timeout_graceful_shutdown=2)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:      # uvicorn stops on Ctrl-C, then raises it again: done
+        pass

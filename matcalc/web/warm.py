@@ -10,8 +10,8 @@ import os
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
-import matcalc  # noqa: E402
-from matcalc.web import api  # noqa: E402, F401
+import matcalc
+from matcalc.web import api  # noqa: F401
 
 _d = matcalc.derive("h = relu(W*x + b); J = 0.5*norm2(h - y)^2")
 _d.to_json(steps=True)

@@ -24,7 +24,7 @@ import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
-from .api import JSON_TYPE, Reply, json_reply, error_answer
+from .api import JSON_TYPE, Reply, error_answer, json_reply
 
 TIME_LIMIT = 10.0          # seconds of one derivation, check and claims included
 MEMORY_LIMIT = 1 << 30     # bytes a worker may allocate beyond what it holds at start
@@ -178,4 +178,4 @@ class WorkerPool:
         self._threads.shutdown(wait=False, cancel_futures=True)
 
 
-__all__ = ["JSON_TYPE", "TIME_LIMIT", "MEMORY_LIMIT", "WorkerPool", "default_workers"]
+__all__ = ["JSON_TYPE", "MEMORY_LIMIT", "TIME_LIMIT", "WorkerPool", "default_workers"]
