@@ -304,6 +304,16 @@ def test_a_runaway_derivation_is_stopped_at_the_time_limit_and_its_worker_replac
         assert pool.alive() == 1
 
 
+def test_a_worker_that_dies_is_replaced_and_the_request_answered_500():
+    with client_for(workers=1) as c:
+        pool = c.app.pool
+        pool._workers[0].process.kill()              # as the kernel's OOM killer would
+        r = derive(c, program="x'*A*x")
+        assert r.status_code == 500 and r.json()["kind"] == "internal"
+        assert pool.replaced == 1
+        assert derive(c, program="x'*A*x").status_code == 200
+
+
 def test_a_size_too_large_to_check_is_a_user_error_not_a_swapped_machine(client):
     r = derive(client, program="x'*A*x", shapes={"A": [100000, 100000]})
     assert r.status_code == 422

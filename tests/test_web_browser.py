@@ -3,8 +3,8 @@ Selenium through chromium-driver (`.ci/run` installs both).
 
 The server is the real one, `python -m matcalc serve --port 0`, in its own process. The
 browser runs with no proxy and with a host-resolver rule that fails every name but
-127.0.0.1, so the network is off; its performance log (the DevTools Network events)
-records every request the page makes, and after each test every one of them must have
+127.0.0.1 and localhost, so the network is off; its performance log (the DevTools Network
+events) records every request the page makes, and after each test every one of them must have
 gone to the server, for one of its own paths. The browser's console must show no error
 either: no script error, and no Content-Security-Policy or Trusted Types violation.
 
@@ -49,7 +49,7 @@ pytestmark = pytest.mark.skipif(
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--no-proxy-server",
-         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
          "--window-size=1400,1000"]
 WAIT = 60          # seconds: the machine is shared, a derivation is milliseconds
 
@@ -266,6 +266,19 @@ def test_switching_the_layout_shows_the_transposed_gradient(page):
     assert page.copies("text") == ["(A + A')*x", "x*x'"]
     page.choose("layout", "numerator")
     page.screenshot("numerator_layout.png")
+
+
+def test_the_check_can_be_turned_off_and_the_link_says_so(page):
+    page.fill("program", "x'*A*x")
+    page.find("#check").click()
+    page.wait_idle()
+    assert page.status() == ("status idle", "2 formulas (not checked)")
+    assert page.badges() == [] and page.copies("text") == ["(A + A')*x", "x*x'"]
+    assert "check=off" in page.driver.current_url
+    page.driver.get("about:blank")
+    page.driver.get(page.url + fragment(program="x'*A*x", check="off"))
+    page.wait_idle()
+    assert not page.find("#check").is_selected() and page.badges() == []
 
 
 def test_a_shape_error_highlights_its_span_in_the_program_box(page):
@@ -517,3 +530,33 @@ def test_the_page_renders_with_the_network_off_and_asks_only_its_server(page, se
     assert {u[len(server) - 1:] for u in urls} >= {"/", "/static/app.js", "/api/derive",
                                                   "/static/katex/katex.min.js"}
     page.screenshot("offline.png")
+
+
+# ---- embedded in a notebook ----------------------------------------------------------------------
+
+def test_the_page_embeds_in_an_iframe_of_another_local_page(page, server, tmp_path):
+    """As Jupyter's `IFrame(url)` does: a page of another local origin frames the page."""
+    import functools
+    import http.server
+    import threading
+    link = server + fragment(program="x'*A*x", layout="numerator")
+    (tmp_path / "notebook.html").write_text(
+        f'<!doctype html><title>notebook</title><iframe id="frame" src="{link}" '
+        f'width="1200" height="700"></iframe>')
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    notebook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=notebook.serve_forever, daemon=True).start()
+    try:
+        page.driver.get(f"http://localhost:{notebook.server_address[1]}/notebook.html")
+        page.driver.switch_to.frame(page.find("#frame"))
+        page.wait_idle()
+        assert page.copies("text") == ["x'*(A' + A)", "x*x'"]
+        assert page.badges() == ["verified", "verified"]
+        page.driver.switch_to.default_content()
+        page.screenshot("iframe.png")
+    finally:
+        page.driver.switch_to.default_content()
+        notebook.shutdown()
+        page.driver.get("about:blank")
+        page.requests()              # the notebook page's requests were the test's own
+        page.driver.get_log("browser")

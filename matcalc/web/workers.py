@@ -110,6 +110,7 @@ class WorkerPool:
         self.max_pending = max_pending
         self.pending = 0
         self.replaced = 0                       # workers killed and replaced so far
+        self.closed = False
         self._ctx = _context()
         self._workers: list[Worker] = []
         self._idle: asyncio.Queue[Worker] | None = None
@@ -130,7 +131,11 @@ class WorkerPool:
         return w
 
     def _replace(self, old: Worker) -> Worker:
+        """A fresh worker for `old`, killed; none once the pool is closed (the server is
+        stopping: a request still running then ends with its worker)."""
         old.kill()
+        if self.closed:
+            return old
         self._workers.remove(old)
         self.replaced += 1
         return self._new()
@@ -138,7 +143,7 @@ class WorkerPool:
     async def run(self, route: str, body: bytes) -> Reply:
         if self.pending >= self.max_pending:
             return json_reply(503, {"error": "the server is busy; try again in a moment",
-                                     "kind": "busy"})
+                                    "kind": "busy"})
         self.pending += 1
         try:
             worker = await self._idle.get()
@@ -163,15 +168,17 @@ class WorkerPool:
         except (EOFError, OSError) as e:
             worker = self._replace(worker)
             return json_reply(500, {"error": f"internal error: the worker stopped ({e!r})",
-                                     "kind": "internal"})
+                                    "kind": "internal"})
         finally:
-            self._loop.call_soon_threadsafe(self._idle.put_nowait, worker)
+            if not self.closed:
+                self._loop.call_soon_threadsafe(self._idle.put_nowait, worker)
 
     def alive(self) -> int:
         """How many worker processes are alive (all of them, unless one is being replaced)."""
         return sum(w.process.is_alive() for w in self._workers)
 
     def close(self) -> None:
+        self.closed = True
         for w in list(self._workers):
             w.kill()
         self._workers.clear()

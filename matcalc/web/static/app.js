@@ -16,14 +16,16 @@
   // The page's state, as it goes into the URL fragment: name -> default.
   const DEFAULTS = {
     program: "", mode: "gradient", layout: "denominator", wrt: "", shapes: "",
-    onehot: "", signs: "", kinds: "ml", claims: "",
+    onehot: "", signs: "", kinds: "ml", check: "on", claims: "",
   };
   const CHOICES = {
     mode: ["gradient", "steps", "jacobian", "hessian", "hvp"],
     layout: ["denominator", "numerator", "mixed"],
     kinds: ["ml", "mc"],
+    check: ["on", "off"],
   };
   const RADIOS = ["mode", "layout"];
+  const CHECKBOXES = ["check"];
   const VERDICT_TEXT = {
     verified: "verified", mismatch: "check failed", "not checked": "not checked",
     right: "right", wrong: "wrong", "wrong shape": "wrong shape", error: "cannot read",
@@ -46,6 +48,8 @@
       if (RADIOS.includes(key)) {
         const checked = document.querySelector(`input[name="${key}"]:checked`);
         state[key] = checked ? checked.value : DEFAULTS[key];
+      } else if (CHECKBOXES.includes(key)) {
+        state[key] = $(key).checked ? "on" : "off";
       } else {
         state[key] = $(key).value;
       }
@@ -61,6 +65,8 @@
         for (const input of document.querySelectorAll(`input[name="${key}"]`)) {
           input.checked = input.value === value;
         }
+      } else if (CHECKBOXES.includes(key)) {
+        $(key).checked = value === "on";
       } else {
         $(key).value = value;
       }
@@ -106,6 +112,7 @@
       program: state.program, layout: state.layout, kinds: state.kinds,
       mode: state.mode === "steps" ? "gradient" : state.mode,
       steps: state.mode === "steps",
+      check: state.check === "on",
       claims: state.claims.split("\n").filter((c) => c.trim()),
     };
     if (state.wrt.trim()) body.wrt = list(state.wrt);
@@ -213,12 +220,13 @@
     button.type = "button";
     button.title = `copy the ${label} form`;
     button.dataset.copy = value;
-    button.addEventListener("click", () => copyText(value, button));
+    button.addEventListener("click", () => copy(value, () => flash(button, "copied")));
     return button;
   }
 
-  function copyText(value, button) {
-    const done = () => flash(button, "copied");
+  /* Put `value` on the clipboard, then call done(). (http://127.0.0.1 is a secure
+   * context, so the Clipboard API is there; execCommand is the fallback.) */
+  function copy(value, done) {
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(value).then(done, () => legacyCopy(value) && done());
     } else if (legacyCopy(value)) {
@@ -394,13 +402,7 @@
 
   function share() {
     history.replaceState(null, "", stateToFragment(readState()));
-    const url = location.href;
-    const done = () => say("link copied");
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(url).then(done, () => legacyCopy(url) && done());
-    } else if (legacyCopy(url)) {
-      done();
-    }
+    copy(location.href, () => say("link copied"));
   }
 
   function chooseExample() {
@@ -420,6 +422,7 @@
     $(id).addEventListener("input", later);
   }
   $("kinds").addEventListener("change", derive);
+  $("check").addEventListener("change", derive);
   for (const input of document.querySelectorAll('input[type="radio"]')) {
     input.addEventListener("change", derive);
   }
