@@ -1,6 +1,7 @@
 """The registry of operations (matcalc.ops), walked: every entry is complete and agrees with
 the rule table, with the independent oracle's definitions (tests/oracle.py) and with its
 own facts (the simplifier's, the domain's), so a new entry is tested the day it lands."""
+import re
 import subprocess
 import sys
 
@@ -8,9 +9,14 @@ import numpy as np
 import pytest
 from oracle import NP_FUNCS, np_eval
 
+import matcalc
 from matcalc import expr as E
 from matcalc import ops
 from matcalc.check import draw
+from matcalc.evaluate import evaluate
+from matcalc.printing.latex import to_latex
+from matcalc.printing.numpy import to_numpy
+from matcalc.printing.text import to_text
 from matcalc.rules import VJP
 from matcalc.rules.elementwise import DERIVATIVE
 
@@ -20,6 +26,11 @@ OPERATORS = (E.Add, E.Scale, E.MatMul, E.Transpose, E.Broadcast, E.Hadamard, E.D
 # the operations each printer writes in a form of its own (a stable sigmoid, np.maximum
 # for relu, a comparison for step, softmax column by column), instead of one call
 NUMPY_FORMS = {"sigmoid", "relu", "step", "norm1", "softmax", "logsumexp"}
+LATEX_FORMS = {"sigmoid", "sqrt", "step"}       # \sigma (or spelled out), a radical, 1[x > 0]
+# the operator names LaTeX itself defines (\log and its kind); any other is \operatorname
+LATEX_OPERATORS = set(r"""\arccos \arcsin \arctan \arg \cos \cosh \cot \coth \csc \deg
+\det \dim \exp \gcd \hom \inf \ker \lg \lim \liminf \limsup \ln \log \max \min \Pr \sec
+\sin \sinh \sup \tan \tanh""".split())
 
 ENTRIES = [pytest.param(op, id=f"{op.name}-{op.node.__name__}") for op in ops.OPERATIONS]
 FUNCTIONS = [pytest.param(op, id=op.name) for op in ops.ELEMENTWISE.values()]
@@ -97,8 +108,30 @@ def test_every_entry_has_an_evaluator_and_its_spellings(op):
 def test_the_evaluator_agrees_with_the_oracle(op):
     x = _sample(op)
     node = op.build(E.Var("x", x.shape))
-    dims = {}
-    np.testing.assert_allclose(op.evaluate(x), np_eval(node, {"x": x}, dims), rtol=1e-12)
+    assert ops.of(node) is op
+    np.testing.assert_allclose(evaluate(node, {"x": x}, {}), np_eval(node, {"x": x}, {}),
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("op", FUNCTIONS)
+def test_each_function_prints_in_text_latex_and_numpy(op):
+    x = E.Var("x", ("n", 1))
+    node = E.Func(op.name, x)
+    if op.arity is not None:                  # in the language: name(x), which parses back
+        assert to_text(node) == f"{op.name}(x)"
+        assert matcalc.derive(to_text(node)).output is node
+    spelling = op.latex
+    if op.name not in LATEX_FORMS:
+        want = f"{spelling[0]}x{spelling[1]}" if isinstance(spelling, tuple) else \
+            f"{spelling}(x)"
+        assert to_latex(node) == want
+        assert isinstance(spelling, tuple) or spelling in LATEX_OPERATORS or \
+            re.fullmatch(r"\\operatorname\{[a-z]+\}", spelling), spelling
+    value = _sample(op, (4, 1))
+    code = to_numpy(node)
+    got = eval(code, {"np": np, "x": value[:, 0]})
+    np.testing.assert_allclose(got, NP_FUNCS[op.name](value)[:, 0], rtol=1e-12,
+                               err_msg=code)
 
 
 def test_the_oracle_defines_every_elementwise_function():
