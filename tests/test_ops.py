@@ -169,14 +169,23 @@ def test_the_torch_and_jax_spellings_compute_the_function(op, target):
     spelling = getattr(op, target)
     if spelling is None:
         pytest.skip(f"{op.name} has no {target} call: the printers write their own form")
+    x = _sample(op)
     if target == "torch":
         torch = pytest.importorskip("torch")
-        f = _resolve(spelling, {"torch": torch})
-        run = lambda x: f(torch.from_numpy(x)).numpy()          # noqa: E731
+        got = _resolve(spelling, {"torch": torch})(torch.from_numpy(x)).numpy()
     else:
         jax = pytest.importorskip("jax")
-        jax.config.update("jax_enable_x64", True)
         f = _resolve(spelling, {"jnp": jax.numpy, "jax": jax})
-        run = lambda x: np.asarray(f(jax.numpy.asarray(x)))    # noqa: E731
-    x = _sample(op)
-    np.testing.assert_allclose(run(x), op.evaluate(x), rtol=1e-12)
+        with jax.enable_x64(True):
+            got = np.asarray(f(jax.numpy.asarray(x)))
+    np.testing.assert_allclose(got, op.evaluate(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in ops.ELEMENTWISE.values()
+                                if op.numpy is not None and op.arity is not None])
+def test_generated_code_calls_each_function_by_its_spelling_in_the_target(op):
+    d = matcalc.derive(f"sum({op.name}(x))")
+    assert f"{op.numpy}(" in d.codegen("numpy")
+    for target in ("torch", "jax"):
+        source = d.codegen(target)
+        assert f"{getattr(op, target)}(" in source, target
