@@ -29,6 +29,7 @@ DERIVATIVE = {
     "sign":    lambda x, y: Zero(x.shape),           # piecewise constant
     "step":    lambda x, y: Zero(x.shape),
     "sqrt":    lambda x, y: 0.5 / y,                 # (sqrt x)' = 1 / (2 sqrt x)
+    "arcsin":  lambda x, y: 1 / Func("sqrt", 1 - x ** 2),    # (arcsin x)' = 1/sqrt(1 - x^2)
 }
 
 VJP = {

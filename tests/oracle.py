@@ -100,6 +100,7 @@ FUNCS = {
     "abs":     (sympy.Abs, np.abs),
     "sign":    (sympy.sign, np.sign),
     "sqrt":    (sympy.sqrt, np.sqrt),
+    "arcsin":  (sympy.asin, np.arcsin),
     "step":    (_step, lambda x: np.where(x > 0, 1.0, 0.0)),
 }
 SYMPY_FUNCS = {name: f for name, (f, _) in FUNCS.items()}

@@ -7,7 +7,7 @@ is rules/elementwise.py's DERIVATIVE[name].
 from __future__ import annotations
 
 from ..expr import Func
-from .op import NONNEGATIVE, POSITIVE, Domain, Op, np, numpy_function, same_shape
+from .op import BOUNDED, NONNEGATIVE, POSITIVE, Domain, Op, np, numpy_function, same_shape
 
 
 def elementwise(name: str, *, numpy: str | None, evaluate=None, names=("u", "z"),
@@ -57,6 +57,9 @@ SIGN = elementwise(
 SQRT = elementwise(
     "sqrt", at_zero=0, domain=Domain(argument=frozenset({POSITIVE}), image=NONNEGATIVE),
     latex=r"\sqrt", numpy="np.sqrt", torch="torch.sqrt", jax="jnp.sqrt", inplace=True)
+ARCSIN = elementwise(
+    "arcsin", at_zero=0, domain=Domain(argument=frozenset({BOUNDED})), aliases={"asin": "arcsin"},
+    latex=r"\arcsin", numpy="np.arcsin", torch="torch.asin", jax="jnp.arcsin", inplace=True)
 # the indicator 1[x > 0], relu's derivative: `a > b` in a program is step(a - b), and the
 # printers write it as that comparison
 STEP = elementwise(
@@ -64,4 +67,4 @@ STEP = elementwise(
     fold=lambda v: int(v > 0), names=None, domain=Domain(kink=True, image=NONNEGATIVE),
     latex=r"\mathbb{I}", numpy=None)
 
-FUNCTIONS = (EXP, LOG, SIN, COS, TAN, TANH, SIGMOID, RELU, ABS, SIGN, SQRT, STEP)
+FUNCTIONS = (EXP, LOG, SIN, COS, TAN, TANH, SIGMOID, RELU, ABS, SIGN, SQRT, ARCSIN, STEP)
