@@ -101,6 +101,7 @@ FUNCS = {
     "sign":    (sympy.sign, np.sign),
     "sqrt":    (sympy.sqrt, np.sqrt),
     "arcsin":  (sympy.asin, np.arcsin),
+    "arccos":  (sympy.acos, np.arccos),
     "step":    (_step, lambda x: np.where(x > 0, 1.0, 0.0)),
 }
 SYMPY_FUNCS = {name: f for name, (f, _) in FUNCS.items()}

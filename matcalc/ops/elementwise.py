@@ -60,6 +60,10 @@ SQRT = elementwise(
 ARCSIN = elementwise(
     "arcsin", at_zero=0, domain=Domain(argument=frozenset({BOUNDED})), aliases={"asin": "arcsin"},
     latex=r"\arcsin", numpy="np.arcsin", torch="torch.asin", jax="jnp.arcsin", inplace=True)
+ARCCOS = elementwise(                                     # arccos x in (0, pi) for |x| < 1
+    "arccos", domain=Domain(argument=frozenset({BOUNDED}), image=POSITIVE),
+    aliases={"acos": "arccos"},
+    latex=r"\arccos", numpy="np.arccos", torch="torch.acos", jax="jnp.arccos", inplace=True)
 # the indicator 1[x > 0], relu's derivative: `a > b` in a program is step(a - b), and the
 # printers write it as that comparison
 STEP = elementwise(
@@ -67,4 +71,5 @@ STEP = elementwise(
     fold=lambda v: int(v > 0), names=None, domain=Domain(kink=True, image=NONNEGATIVE),
     latex=r"\mathbb{I}", numpy=None)
 
-FUNCTIONS = (EXP, LOG, SIN, COS, TAN, TANH, SIGMOID, RELU, ABS, SIGN, SQRT, ARCSIN, STEP)
+FUNCTIONS = (EXP, LOG, SIN, COS, TAN, TANH, SIGMOID, RELU, ABS, SIGN, SQRT,
+             ARCSIN, ARCCOS, STEP)
