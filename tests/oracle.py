@@ -102,6 +102,7 @@ FUNCS = {
     "sqrt":    (sympy.sqrt, np.sqrt),
     "arcsin":  (sympy.asin, np.arcsin),
     "arccos":  (sympy.acos, np.arccos),
+    "arctan":  (sympy.atan, np.arctan),
     "step":    (_step, lambda x: np.where(x > 0, 1.0, 0.0)),
 }
 SYMPY_FUNCS = {name: f for name, (f, _) in FUNCS.items()}

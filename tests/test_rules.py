@@ -77,6 +77,7 @@ FUNC_CASES = {
     "sqrt": [case("sqrt(x)"), case("sum(sqrt(A*x))")],
     "arcsin": [case("arcsin(0.5*x)", signed=True), case("sum(arcsin(0.1*W*x))")],
     "arccos": [case("arccos(0.5*x)", signed=True), case("sum(arccos(0.1*W*x))")],
+    "arctan": [case("arctan(x)", signed=True), case("sum(arctan(A*x))")],
     "sign": [case("sign(x)", signed=True), case("sum(sign(A*x - z))")],
     "step": [case("x > y"), case("sum(A*x > y)")],
 }

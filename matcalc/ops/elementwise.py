@@ -64,6 +64,9 @@ ARCCOS = elementwise(                                     # arccos x in (0, pi) 
     "arccos", domain=Domain(argument=frozenset({BOUNDED}), image=POSITIVE),
     aliases={"acos": "arccos"},
     latex=r"\arccos", numpy="np.arccos", torch="torch.acos", jax="jnp.arccos", inplace=True)
+ARCTAN = elementwise(
+    "arctan", at_zero=0, aliases={"atan": "arctan"},
+    latex=r"\arctan", numpy="np.arctan", torch="torch.atan", jax="jnp.arctan", inplace=True)
 # the indicator 1[x > 0], relu's derivative: `a > b` in a program is step(a - b), and the
 # printers write it as that comparison
 STEP = elementwise(
@@ -72,4 +75,4 @@ STEP = elementwise(
     latex=r"\mathbb{I}", numpy=None)
 
 FUNCTIONS = (EXP, LOG, SIN, COS, TAN, TANH, SIGMOID, RELU, ABS, SIGN, SQRT,
-             ARCSIN, ARCCOS, STEP)
+             ARCSIN, ARCCOS, ARCTAN, STEP)
