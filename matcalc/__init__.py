@@ -5,27 +5,34 @@
     d["X"].text      # 'dY*A'
 
 The public API is what this module exports (`__all__`): `derive`, the SymPy bridge
-(`from_sympy`, `sympy_diff`, and `.to_sympy()` on every derivative), the result classes
-and the errors. Importing this package is cheap: the parser, NumPy, SymPy and the checker
-load on first use, and so do the result classes (`matcalc.Derivation` imports its module
-when first named).
+(`from_sympy`, `sympy_diff`, and `.to_sympy()` on every derivative) and the errors; and
+the classes of the results, named here for type annotations and documented in their
+modules: `Derivation` and `Derivative` (matcalc.derivation), `HigherDerivation` and
+`HigherDerivative` (matcalc.jacobian), `CheckReport` and `CheckFailed` (matcalc.check),
+`ClaimResult` (matcalc.claims). Importing this package is cheap: the parser, NumPy, SymPy
+and the checker load on first use, and so do the result classes (`matcalc.Derivation`
+imports its module when first named).
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .errors import MatcalcError, Span
+from .interop import MissingExtra
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from sympy import Basic
 
-    from .check import CheckFailed, CheckReport
-    from .claims import ClaimResult
-    from .derivation import Derivation, Derivative
-    from .interop import MissingExtra
-    from .jacobian import HigherDerivation, HigherDerivative
+    # the result classes (lazily, see __getattr__), re-exported for type annotations
+    from .check import CheckFailed as CheckFailed
+    from .check import CheckReport as CheckReport
+    from .claims import ClaimResult as ClaimResult
+    from .derivation import Derivation as Derivation
+    from .derivation import Derivative as Derivative
+    from .jacobian import HigherDerivation as HigherDerivation
+    from .jacobian import HigherDerivative as HigherDerivative
 
     Shapes = Mapping[str, Sequence[str | int] | str]
     Labels = Sequence[str] | Mapping[str, str] | str
@@ -103,11 +110,10 @@ def sympy_diff(expr: Basic, x: Basic, *, check: bool = False) -> Basic:
     return _sympy_diff(expr, x, check=check)
 
 
-# result classes and errors, imported from their modules when first named
+# the result classes, imported from their modules when first named
 _LAZY = {"Derivation": "derivation", "Derivative": "derivation",
          "HigherDerivation": "jacobian", "HigherDerivative": "jacobian",
-         "CheckReport": "check", "CheckFailed": "check", "ClaimResult": "claims",
-         "MissingExtra": "interop"}
+         "CheckReport": "check", "CheckFailed": "check", "ClaimResult": "claims"}
 
 
 def __getattr__(name: str) -> Any:
@@ -122,19 +128,5 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = [
-    "CheckFailed",
-    "CheckReport",
-    "ClaimResult",
-    "Derivation",
-    "Derivative",
-    "HigherDerivation",
-    "HigherDerivative",
-    "MatcalcError",
-    "MissingExtra",
-    "Span",
-    "__version__",
-    "derive",
-    "from_sympy",
-    "sympy_diff",
-]
+__all__ = ["MatcalcError", "MissingExtra", "Span", "__version__", "derive", "from_sympy",
+           "sympy_diff"]

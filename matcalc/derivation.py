@@ -158,6 +158,7 @@ class Derivation:
 
     @property
     def output_shape(self) -> E.Shape:
+        """The output's IR shape (rows, cols); (1, 1) for a scalar."""
         return self.output.shape
 
     def adjoint_form(self, name: str) -> E.Node:
