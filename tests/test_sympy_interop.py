@@ -575,3 +575,12 @@ def test_wrong_wrt_and_non_scalar_sympy_diff_are_errors():
 def test_count_of_round_tripped_expressions():
     # the issue asks for at least 30 SymPy expressions round-tripped and checked
     assert len(CASES) >= 30
+
+
+def test_hessian_vector_product_prints_with_its_direction():
+    # H v of x'Ax is (A + A') v, without forming H
+    d = matcalc.from_sympy(x.T * A * x, wrt=[x], mode="hvp")
+    v = MatrixSymbol(d.directions["x"].name, n, 1)
+    assert d["x"].to_sympy() == (A + A.T) * v
+    with pytest.raises(MatcalcError, match="no kron form"):
+        d["x"].to_sympy(form="kron")

@@ -359,11 +359,20 @@ def from_sympy(expr: Any, wrt: Iterable[Any] | None = None, layout: str = "denom
     returns for a program. `wrt`: MatrixSymbols, Symbols or their names (default: every
     variable). The other options are `derive`'s. Every derivative's `.to_sympy()` gives
     the result back over the same SymPy symbols."""
+    node, reader = read_sympy(expr)
+    return _derive(node, reader, wrt, layout, mode=mode, check=check, onehot=onehot,
+                   signs=signs)
+
+
+def _derive(node: E.Node, reader: _Reader, wrt: Iterable[Any] | None, layout: str, *,
+            mode: str = "gradient", check: bool = False, onehot: Any = (),
+            signs: Any = ()) -> AnyDerivation:
+    """The derivation of the IR `node` read by `reader`, as `matcalc.derive` makes it:
+    the typed program is built here from the reader's variables, not parsed."""
     from ..derivation import MODES, Derivation, _label_options
     from ..layout import LAYOUTS
     from ..printing import to_text
     from ..shapes import Typed, _bare_output_name
-    node, reader = read_sympy(expr)
     names = _wrt_names(wrt, reader)
     if layout not in LAYOUTS:
         raise OptionError(f"unknown layout {layout!r}: expected numerator, denominator or mixed")
@@ -434,7 +443,7 @@ def sympy_diff(expr: Any, x: Any, *, check: bool = False) -> Basic:
                           f"{type(x).__name__}")
     if x.name not in reader.inputs and reader.symbols.get(x.name) is None:
         return ZeroMatrix(*x.shape) if isinstance(x, MatrixSymbol) else S.Zero
-    d = from_sympy(expr, wrt=[x], layout="denominator", check=check)
+    d = _derive(node, reader, [x], "denominator", check=check)
     out = to_sympy(d[x.name])
     if isinstance(x, MatrixSymbol) and not out.is_Matrix:   # d/dX of a 1 x 1 X: 1 x 1
         out = out * Identity(1)
