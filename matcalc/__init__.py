@@ -15,13 +15,14 @@ imports its module when first named).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, overload
-
 from .errors import MatcalcError, Span
 from .interop import MissingExtra
 
+# typing.TYPE_CHECKING without importing typing at start-up (type checkers read it alike)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
+    from typing import Any
 
     from sympy import Basic
 
@@ -38,20 +39,6 @@ if TYPE_CHECKING:
     Labels = Sequence[str] | Mapping[str, str] | str
 
 __version__ = "0.1.0"
-
-
-@overload
-def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denominator",
-           shapes: Shapes | None = None, kinds: str = "ml", check: bool = False,
-           onehot: Labels = (), mode: Literal["gradient"] = "gradient",
-           signs: Sequence[str] | str = ()) -> Derivation: ...
-
-
-@overload
-def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denominator",
-           shapes: Shapes | None = None, kinds: str = "ml", check: bool = False,
-           onehot: Labels = (), mode: str = "gradient",
-           signs: Sequence[str] | str = ()) -> Derivation | HigherDerivation: ...
 
 
 def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denominator",
@@ -74,18 +61,6 @@ def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denomi
     from .derivation import derive as _derive
     return _derive(program, wrt=wrt, layout=layout, shapes=shapes, kinds=kinds, check=check,
                    onehot=onehot, mode=mode, signs=signs)
-
-
-@overload
-def from_sympy(expr: Basic, wrt: Iterable[Any] | None = None, layout: str = "denominator", *,
-               mode: Literal["gradient"] = "gradient", check: bool = False,
-               onehot: Labels = (), signs: Sequence[str] | str = ()) -> Derivation: ...
-
-
-@overload
-def from_sympy(expr: Basic, wrt: Iterable[Any] | None = None, layout: str = "denominator", *,
-               mode: str = "gradient", check: bool = False, onehot: Labels = (),
-               signs: Sequence[str] | str = ()) -> Derivation | HigherDerivation: ...
 
 
 def from_sympy(expr: Basic, wrt: Iterable[Any] | None = None, layout: str = "denominator", *,
