@@ -40,7 +40,7 @@ class MatcalcGroup(click.Group):
 
 
 @click.group(cls=MatcalcGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="matcalc", prog_name="matcalc")
+@click.version_option(version=matcalc.__version__, prog_name="matcalc")
 def cli():
     """Derive matrix-calculus formulas: gradients, backprop, Jacobians, Hessians.
 

@@ -72,6 +72,9 @@ class Node:
     """Base of all IR nodes. Subclasses set `fields` (names of the constructor args)."""
 
     __slots__ = ("args", "shape", "children", "_key", "__weakref__")
+    args: tuple
+    shape: Shape
+    children: tuple[Node, ...]
     fields: tuple[str, ...] = ()
     children_fields: tuple[str, ...] = ()   # which fields hold child nodes (or tuples of them)
     nary = False                  # one field, a tuple of children (sums, product chains)
@@ -244,6 +247,8 @@ def _require(cond: bool, node: Node, why: str) -> None:
 class Var(Node):
     """A user variable (or the upstream gradient) with its shape."""
     __slots__ = fields = ("name", "vshape")
+    name: str
+    vshape: Shape
 
     def _check(self):
         return self.args[1]

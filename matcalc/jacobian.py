@@ -723,6 +723,13 @@ class HigherDerivative:
             out["where"] = dict(self.where)
         return out
 
+    def to_sympy(self, form: str | None = None, symbols=None):
+        """The result as a SymPy matrix expression over the symbols it was derived from:
+        the matrix, else the Kronecker form; `form` "matrix", "kron" or "map" (a
+        `Lambda(dX, J(dX))`) chooses (see `matcalc.interop.sympy.to_sympy`)."""
+        from .interop.sympy import to_sympy
+        return to_sympy(self, form=form, symbols=symbols)
+
     def _repr_latex_(self) -> str:
         """Jupyter's display: the result and its named subexpressions, in display style."""
         p = self.owner.latex_printer()
