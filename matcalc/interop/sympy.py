@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .. import expr as E
 from ..errors import LimitError, MatcalcError, NameError_, OptionError
+from ..ops import ELEMENTWISE
 from . import missing_extra
 
 try:
@@ -135,8 +136,9 @@ class _Reader:
 
     # -- names and shapes ------------------------------------------------------------------
     def _name(self, name: str, obj: Basic, role: str) -> str:
-        from ..shapes import RESERVED, _is_identifier
-        if not _is_identifier(name) or name in RESERVED:
+        from ..ops import LANGUAGE
+        from ..shapes import _is_identifier
+        if not _is_identifier(name) or name in LANGUAGE:
             raise SympyError(f"the {role} name {name!r} is not a name matcalc can write "
                              f"(letters, digits and _, starting with a letter, and not one "
                              f"of matcalc's function names)",
@@ -306,7 +308,7 @@ class _Reader:
     def _read_Function(self, e):
         name = FUNCTIONS.get(type(e).__name__)
         nargs = 2 if name == "step" else 1        # Heaviside(x, H0): H0 is the value at 0
-        if name is None or name not in E.ELEMENTWISE or len(e.args) > nargs:
+        if name is None or name not in ELEMENTWISE or len(e.args) > nargs:
             raise self.unsupported(e)
         return E.Func(name, self.read(e.args[0]))
 
