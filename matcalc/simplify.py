@@ -599,7 +599,7 @@ def _norm_elementwise(n: Node) -> Node:
 def _distribute(out: Node, core: Hadamard) -> Node:
     """a .* (b + c) = a .* b + a .* c, kept only where the result is smaller
     (p .* (s 1 - y ./ p) becomes s p - y; sigmoid(z) .* (1 - sigmoid(z)) stays)."""
-    if size(out) > EXPAND_LIMIT:
+    if size(out) > EXPAND_LIMIT or _monomials(core) > DISTRIBUTE_LIMIT:
         return out
     for i, f in enumerate(core.factors):
         if isinstance(f, Add):
@@ -610,6 +610,23 @@ def _distribute(out: Node, core: Hadamard) -> Node:
             if size(cand) < size(out):
                 return cand
     return out
+
+
+# Distributing is tried only over products that multiply out to at most this many terms:
+# each trial normalises its candidates, which distribute again, so a product of k sums is
+# a search over k! orders of 2^k terms (the derivative of tanh(tanh(...(x)))) unless
+# bounded. The products that do get smaller have two or three sums (sigmoid with binary
+# cross-entropy: s .* (1 - s) .* (y ./ s - (1 - y) ./ (1 - s)) is s - y).
+DISTRIBUTE_LIMIT = 16
+
+
+def _monomials(core: Hadamard) -> int:
+    """The number of terms of `core` multiplied out (its sum factors' term counts' product)."""
+    count = 1
+    for f in core.factors:
+        if isinstance(f, Add):
+            count *= len(f.terms)
+    return count
 
 
 def _norm_power(n: Power) -> Node:
