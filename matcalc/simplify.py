@@ -363,8 +363,9 @@ def _expand_if_smaller(terms: list[Node]) -> list[Node]:
 
 # Multiplying out is tried only on formulas up to this tree size: the trial normalises
 # the candidate, which may multiply out again, and on a DAG whose tree is exponential
-# (a_k = exp(a_{k-1}) + a_{k-1}) that search would be exponential too.
-EXPAND_LIMIT = 400
+# (a_k = exp(a_{k-1}) + a_{k-1}) that search would be exponential too. At 400 the chain
+# a_k = (a_{k-1} + x) .* (a_{k-1} - x) took a second on the polynomials it multiplies out.
+EXPAND_LIMIT = 200
 
 
 def _has_sum_factor(t: Node) -> bool:
@@ -612,12 +613,14 @@ def _distribute(out: Node, core: Hadamard) -> Node:
     return out
 
 
-# Distributing is tried only over products that multiply out to at most this many terms:
-# each trial normalises its candidates, which distribute again, so a product of k sums is
-# a search over k! orders of 2^k terms (the derivative of tanh(tanh(...(x)))) unless
-# bounded. The products that do get smaller have two or three sums (sigmoid with binary
-# cross-entropy: s .* (1 - s) .* (y ./ s - (1 - y) ./ (1 - s)) is s - y).
-DISTRIBUTE_LIMIT = 16
+# Distributing is tried only over products that multiply out to at most this many terms
+# (two binomials, or one sum of up to four terms): each trial normalises its candidates,
+# which distribute again, so a product of k sums is a search over k! orders of 2^k terms
+# unless bounded (the derivative of tanh(tanh(...(x))) at depth 8 took 2.8 s, a chain of
+# (a + x) .* (a + y) .* (a + z) 11 s at 16 terms). The products that do get smaller are
+# of this kind (sigmoid with binary cross-entropy: s .* (1 - s) .* (y ./ s - (1 - y) ./
+# (1 - s)) is s - y).
+DISTRIBUTE_LIMIT = 4
 
 
 def _monomials(core: Hadamard) -> int:
