@@ -44,7 +44,7 @@ from functools import cached_property
 
 from . import expr as E
 from .assumptions import apply_assumptions, describe
-from .derivation import Derivation, json_shape, python_name
+from .derivation import Derivation, json_shape, output_terms, python_name, refuse_output
 from .differentiate import vjp
 from .errors import OptionError
 from .layout import substitute
@@ -604,6 +604,16 @@ class HigherDerivative:
                                owner.dim_code)
         return pairs, body
 
+    def printed_nodes(self) -> list[E.Node]:
+        """What its spellings write out: the matrix, or the linear map and the factors of
+        the index form, and the definitions of the named subexpressions."""
+        if self.node is not None:
+            main = [self.node]
+        else:
+            main = ([self.jvp] if self.jvp is not None else []) + \
+                [f.node for t in self.tensor.terms for f in t.factors]
+        return [self._rename(n) for n in main] + [d for _, d in self._ordered_names()]
+
     @cached_property
     def where(self) -> dict[str, str]:
         from .printing import to_text
@@ -930,9 +940,13 @@ class HigherDerivation:
         return len(self.derivatives)
 
     # -- spellings -----------------------------------------------------------------------------
-    def _no_steps(self, steps: bool) -> None:
+    def _no_steps(self, steps: bool, spellings: int = 1) -> None:
+        """Refuse --steps, and an output over OUTPUT_LIMIT (`spellings`: how many times
+        the output writes each formula)."""
         if steps:
             raise OptionError(f"--steps lists backprop steps; it does not apply to --{self.mode}")
+        refuse_output(spellings * output_terms(n for d in self.derivatives.values()
+                                               for n in d.printed_nodes()))
 
     def _axes_comment(self, d: HigherDerivative) -> str:
         dims = " x ".join(str(x) for x in d.shape) or "scalar"
@@ -1012,6 +1026,7 @@ class HigherDerivation:
 
     def _repr_latex_(self) -> str:
         """Jupyter's display: the results in an aligned block."""
+        self._no_steps(False)
         rows = [f"{d.lhs_latex} &= {d.latex}" for d in self.derivatives.values()]
         return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 
@@ -1028,7 +1043,7 @@ class HigherDerivation:
         return "\n".join(lines)
 
     def to_json(self, steps: bool = False) -> dict:
-        self._no_steps(steps)
+        self._no_steps(steps, spellings=3)
         out = {
             "program": self.program,
             "layout": self.layout,
