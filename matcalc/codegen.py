@@ -120,12 +120,13 @@ def generate(derivation, target: str = "numpy") -> str:
 # ---- identities on the DAG: each pass maps roots to roots of equal value -----------------
 
 def _order(roots) -> list[Node]:
-    """Every node under the roots once, children before parents, the roots in order."""
+    """Every node under the roots once, children before parents, the roots in order.
+    Each root's walk skips what the earlier roots' walks met (the derivatives of an MLP
+    share its whole forward pass: walking each in full made this quadratic)."""
     seen: dict[Node, None] = {}
     for root in roots:
-        for n in walk(root):
-            if n not in seen:
-                seen[n] = None
+        for n in walk(root, known=seen):
+            seen[n] = None
     return list(seen)
 
 
@@ -987,10 +988,13 @@ class Body:
     def emit(self) -> dict[str, Value]:
         """The statements; returns each root's final value (by root name)."""
         results: dict[str, Value] = {}
+        roots_of: dict[Node, list[Root]] = {}
+        for r in self.roots:
+            roots_of.setdefault(r.node, []).append(r)
         for i, n in enumerate(self.statements):
             self.current = i
             self.starts.append((n, len(self.lines)))
-            mine = [r for r in self.roots if r.node is n]
+            mine = roots_of.get(n, [])
             # a derivative that is also a forward intermediate keeps a temporary's name
             name = mine[0].name if mine and n not in self.interior else None
             if isinstance(n, Softmax) and n.x.shape[0] != 1:
@@ -1048,25 +1052,40 @@ class Body:
         """The node's text form, in full if it fits `room` (None: any length), else with
         named temporaries standing for their formulas; None for a formula too large to
         be worth a comment."""
-        from .layout import substitute
         from .printing import to_text
         if self._size(node, self._sizes, False) > COMMENT_NODES:
             if self._size(node, self._local_sizes, True) > COMMENT_NODES:
                 return None if room is not None else "..."
-            names = {n: Var(v.text, n.shape) for n, v in self.p.bound.items() if n is not node}
-            short = to_text(substitute(node, names))
+            short = to_text(self._with_names(node))
             return short if room is None or len(short) <= room else None
         full = to_text(node)
         if room is None or len(full) <= room:
             if room is None:
-                names = {n: Var(v.text, n.shape) for n, v in self.p.bound.items()
-                         if n is not node}
-                short = to_text(substitute(node, names)) if names else full
+                short = to_text(self._with_names(node))
                 return short if len(short) < len(full) else full
             return full
-        names = {n: Var(v.text, n.shape) for n, v in self.p.bound.items() if n is not node}
-        short = to_text(substitute(node, names)) if names else full
+        short = to_text(self._with_names(node))
         return short if len(short) <= room else None
+
+    def _with_names(self, node: Node) -> Node:
+        """node with the other named temporaries as Vars of their names. The walk stops at
+        them: a statement's comment costs its own formula, not the whole DAG below it."""
+        bound = self.p.bound
+        memo: dict[Node, Node] = {}
+        stack: list[tuple[Node, bool]] = [(node, False)]
+        while stack:
+            m, expanded = stack.pop()
+            if expanded:
+                memo[m] = m.rebuild([memo[c] for c in m.children])
+            elif m not in memo:
+                if m is not node and m in bound:
+                    memo[m] = Var(bound[m].text, m.shape)
+                elif not m.children:
+                    memo[m] = m
+                else:
+                    stack.append((m, True))
+                    stack.extend((c, False) for c in reversed(m.children) if c not in memo)
+        return memo[node]
 
     def _size(self, node: Node, memo: dict, local: bool) -> int:
         """Nodes in node's formula (counted with repeats, capped), or in its own statement
