@@ -88,14 +88,12 @@ class Derivative:
 
     @cached_property
     def text(self) -> str:
-        from .printing import to_text
-        return to_text(_printable(self.node))
+        return self.derivation._printers["text"].doprint(_printable(self.node)).text
 
     @cached_property
     def latex(self) -> str:
         """The formula in LaTeX, its adjoints as the derivatives they stand for."""
-        from .printing.latex import to_latex
-        return to_latex(_printable(self.node), self.derivation._latex_style)
+        return self.derivation._printers["latex"].doprint(_printable(self.node)).text
 
     @cached_property
     def numpy(self) -> str:
@@ -218,7 +216,28 @@ class Derivation:
                     src[d] = f"{py}.shape[0]"
         return src
 
+    @cached_property
+    def _printers(self) -> dict:
+        """One printer per spelling for every formula of this derivation, so that what
+        the formulas share is printed once (the 400 derivatives of tr(A1*...*A400) read
+        the same 400 transposes). The NumPy printer is shared when the sizes of the
+        variables give every dimension a formula can name (as they do unless a dimension
+        is only an intermediate's); else each formula gets its own (see _numpy)."""
+        from .printing.latex import LatexPrinter
+        from .printing.numpy import NumpyPrinter
+        from .printing.text import TextPrinter
+        named = list(self.inputs.values()) + list(self.typed.intermediates.values()) + \
+            ([self.upstream] if self.upstream is not None else [])
+        dims = {d for v in named for d in v.shape if isinstance(d, str)}
+        numpy = NumpyPrinter(self.keep_2d, self.python_names, self.dim_sources) \
+            if dims <= set(self.dim_sources) else None
+        return {"text": TextPrinter(), "latex": LatexPrinter(self._latex_style),
+                "numpy": numpy}
+
     def _numpy(self, node: E.Node, result_2d: bool = False) -> str:
+        p = self._printers["numpy"]
+        if p is not None:
+            return p.finish(p.doprint(node), node.shape, result_2d).text
         from .printing import to_numpy
         return to_numpy(node, keep_2d=self.keep_2d, python_names=self.python_names,
                         dim_sources=self.dim_sources, result_2d=result_2d)
