@@ -514,18 +514,11 @@ def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
            signs=()):
     """Parse, type and differentiate `program`; see SPEC section 6."""
     from .parse import parse
-    from .shapes import Declaration, infer_shapes, parse_shape_option
+    from .shapes import Declaration, declaration, infer_shapes
     if layout not in LAYOUTS:
         raise OptionError(f"unknown layout {layout!r}: expected numerator, denominator or mixed")
-    decls: dict[str, Declaration] = {}
-    for name, dims in (shapes or {}).items():
-        if isinstance(dims, Declaration):
-            decls[name] = dims
-            continue
-        if isinstance(dims, (tuple, list)):
-            dims = ",".join(str(d) for d in dims) if dims else "scalar"
-        n, decl = parse_shape_option(f"{name}={dims}")
-        decls[n] = decl
+    decls: dict[str, Declaration] = dict(declaration(name, dims)
+                                         for name, dims in (shapes or {}).items())
     if not isinstance(program, str):
         raise OptionError("the program must be a string")
     from .expr import reset_work
