@@ -166,10 +166,12 @@ def _log_softmax(z: Node) -> Node:
 
 def stable_forms(roots: list[Node]) -> list[Node]:
     """relu'(z) read off the activation; log-softmax and softmax through logsumexp;
-    exp(x)./(1 + exp(x)) as sigmoid(x); (A + B)*x as A*x + B*x."""
+    exp(x)./(1 + exp(x)) as sigmoid(x); (A + B)*x as A*x + B*x; (x')' as x."""
     relu_args = {n.x for n in _order(roots) if isinstance(n, Func) and n.name == "relu"}
 
     def first(old, new):
+        if isinstance(new, Transpose) and isinstance(new.x, Transpose):
+            return new.x.x                  # (x')' = x: a forward x'' ... ' is not .T.T ...
         if isinstance(new, Func) and new.name == "step" and old.x in relu_args:
             return Func("step", Func("relu", new.x))            # 1[z > 0] = 1[relu(z) > 0]
         if isinstance(new, Func) and new.name == "log":
