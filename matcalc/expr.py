@@ -47,6 +47,15 @@ def reset_work() -> None:
     _work[0] = 0
 
 
+def charge(operands: int) -> None:
+    """Count work that builds no node against WORK_LIMIT: the terms of an index form, which
+    a shared DAG multiplies out (a_k = exp(a_{k-1}) + a_{k-1} has 2^k), and passes that
+    count a DAG's paths again for every name chosen."""
+    _work[0] += operands
+    if _work[0] > WORK_LIMIT:
+        _over_budget()
+
+
 def _over_budget() -> None:
     from .errors import LimitError
     _work[0] = 0

@@ -372,6 +372,24 @@ def recognise_sigmoid(node: E.Node) -> E.Node:
     return simplify(memo[node]) if changed else node
 
 
+def _clearer(a: E.Node, b: E.Node) -> E.Node:
+    """The one of two equal matrices with fewer transposes, then the smaller DAG, then the
+    first text in order; texts are written only to break a tie, and only of formulas that
+    are not astronomically long as trees (then the structural key decides)."""
+    from .derivation import PRINT_LIMIT
+    from .printing import to_text
+    from .simplify import size
+    if a is b:
+        return a
+    ka, kb = (transposes(a), dag_size(a)), (transposes(b), dag_size(b))
+    if ka == kb:
+        if size(a) <= PRINT_LIMIT and size(b) <= PRINT_LIMIT:
+            ka, kb = to_text(a), to_text(b)
+        else:
+            ka, kb = a.sort_key, b.sort_key
+    return b if kb < ka else a
+
+
 # ---- naming repeated subexpressions --------------------------------------------------------
 
 NAME_CHOICES = {"softmax": ("p", "q", "pi"), "sigmoid": ("s", "sigma", "r"),
@@ -387,9 +405,7 @@ def choose_names(roots: list[E.Node], taken: set[str], user: dict[E.Node, str]
     Outermost first, so `s = sigmoid(-y .* (X*w))` is named, not its argument."""
     names: dict[E.Node, E.Var] = {}
     while True:
-        visible = [substitute(r, names) for r in roots] + \
-            [substitute(n, {m: v for m, v in names.items() if m is not n}) for n in names]
-        pick = next((n for n, k in _tree_counts(visible) if k >= 2 and _nameable(n)
+        pick = next((n for n, k in _tree_counts(roots, names) if k >= 2 and _nameable(n)
                      and n not in names), None)
         if pick is None:
             return names
@@ -401,21 +417,37 @@ def choose_names(roots: list[E.Node], taken: set[str], user: dict[E.Node, str]
         names[pick] = E.Var(name, pick.shape)
 
 
-def _tree_counts(roots: list[E.Node]) -> list[tuple[E.Node, int]]:
-    """(node, number of occurrences in the trees of `roots`), parents before children."""
+def _tree_counts(roots: list[E.Node], named=()) -> list[tuple[E.Node, int]]:
+    """(node, number of occurrences in the trees of `roots` and of the definitions of the
+    `named` nodes), parents before children. A named node occurs as its name, so what is
+    below it counts once, in its definition: the counts of the roots with the named nodes
+    substituted, read off the DAG itself (substituting afresh for every name chosen made
+    choosing k names cost k times the DAG for each root and name, cubic in a deep nest)."""
     order: list[E.Node] = []
     seen: set[E.Node] = set()
-    for root in roots:
-        for n in E.walk(root):
-            if n not in seen:
-                seen.add(n)
+    for start in [r for r in roots if r not in named] + list(named):
+        stack: list[tuple[E.Node, bool]] = [(start, False)]
+        while stack:                                # children first, not into a name
+            n, expanded = stack.pop()
+            if expanded:
                 order.append(n)
+            elif n not in seen:
+                seen.add(n)
+                stack.append((n, True))
+                stack.extend((c, False) for c in reversed(n.children)
+                             if c not in seen and c not in named)
+    E.charge(len(order))
     uses: dict[E.Node, int] = {}
-    for root in roots:
-        uses[root] = uses.get(root, 0) + 1
+    for r in roots:
+        if r not in named:
+            uses[r] = uses.get(r, 0) + 1
+    for n in named:
+        uses[n] = uses.get(n, 0) + 1                # its definition
     for n in reversed(order):                       # parents before children: path counts
+        k = uses.get(n, 0)
         for c in n.children:
-            uses[c] = uses.get(c, 0) + uses.get(n, 0)
+            if c not in named:
+                uses[c] = uses.get(c, 0) + k
     return [(n, uses.get(n, 0)) for n in reversed(order)]
 
 
@@ -524,9 +556,7 @@ class HigherDerivative:
         num = num if num is not None else simplify(den.T)
         den = den if den is not None else simplify(num.T)
         if self.symmetric:                                  # H = H': the clearer spelling
-            from .printing import to_text
-            best = min((num, den), key=lambda m: (transposes(m), dag_size(m), to_text(m)))
-            return best, best
+            return (best := _clearer(num, den)), best
         return num, den
 
     # -- shapes and axes -----------------------------------------------------------------

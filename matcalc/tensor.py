@@ -47,6 +47,7 @@ from .expr import (
     Transpose,
     Var,
     Zero,
+    charge,
     walk,
 )
 from .simplify import simplify
@@ -233,6 +234,7 @@ class _Builder:
 
     @staticmethod
     def times(factors: list[Factor], terms: list[Term]) -> list[Term]:
+        charge(len(terms) * (len(factors) + 1))       # exponential on a shared DAG: bounded
         return [Term(t.coef, tuple(factors) + t.factors) for t in terms]
 
 
