@@ -903,6 +903,7 @@ class Body:
         self.helpers: set[str] = set()           # module helpers the statements call
         self._sizes: dict = {}
         self._local_sizes: dict = {}
+        self._text = None                        # one TextPrinter for every comment
         self.counter = 0
         self.plan()
 
@@ -1054,7 +1055,12 @@ class Body:
         """The node's text form, in full if it fits `room` (None: any length), else with
         named temporaries standing for their formulas; None for a formula too large to
         be worth a comment."""
-        from .printing import to_text
+        if self._text is None:
+            from .printing.text import TextPrinter
+            self._text = TextPrinter()
+
+        def to_text(n: Node) -> str:         # what the comments share is printed once
+            return self._text.doprint(n).text
         if self._size(node, self._sizes, False) > COMMENT_NODES:
             if self._size(node, self._local_sizes, True) > COMMENT_NODES:
                 return None if room is not None else "..."
@@ -1845,23 +1851,28 @@ def _groups(code: str) -> list[tuple[int, int]]:
     return out
 
 
+_SPLITTERS: dict[tuple[str, ...], re.Pattern] = {}
+
+
 def _split_top(code: str, seps: tuple[str, ...]) -> list[str]:
-    """code cut at the separators that sit at bracket depth 0 (kept at the piece's start)."""
-    pieces, depth, last, i = [], 0, 0, 0
-    while i < len(code):
-        ch = code[i]
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0:
-            for sep in seps:
-                if code.startswith(sep, i) and i > last:
-                    pieces.append(code[last:i])
-                    last = i + (2 if sep == ", " else 1)
-                    i = last - 1
-                    break
-        i += 1
+    """code cut at the separators that sit at bracket depth 0 (kept at the piece's start).
+    The scan visits the brackets and separators only (a regex finds them): a line of a
+    few thousand characters is folded at every depth of its brackets."""
+    splitter = _SPLITTERS.get(seps)
+    if splitter is None:
+        splitter = _SPLITTERS[seps] = re.compile(
+            r"[()\[\]{}]|" + "|".join(f"(?={re.escape(sep)})" for sep in seps))
+    pieces, depth, last, resume = [], 0, 0, 0
+    for m in splitter.finditer(code):
+        i = m.start()
+        if i < resume:                        # inside a separator just cut at
+            continue
+        if m.group():
+            depth += 1 if m.group() in "([{" else -1
+        elif depth == 0 and i > last:
+            sep = next(sep for sep in seps if code.startswith(sep, i))
+            pieces.append(code[last:i])
+            last = resume = i + (2 if sep == ", " else 1)
     pieces.append(code[last:])
     return [p.strip() for p in pieces]
 
