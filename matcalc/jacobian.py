@@ -436,18 +436,20 @@ def _tree_counts(roots: list[E.Node], named=()) -> list[tuple[E.Node, int]]:
                 stack.append((n, True))
                 stack.extend((c, False) for c in reversed(n.children)
                              if c not in seen and c not in named)
-    E.charge(len(order))
     uses: dict[E.Node, int] = {}
     for r in roots:
         if r not in named:
             uses[r] = uses.get(r, 0) + 1
     for n in named:
         uses[n] = uses.get(n, 0) + 1                # its definition
+    edges = 0
     for n in reversed(order):                       # parents before children: path counts
         k = uses.get(n, 0)
+        edges += len(n.children)
         for c in n.children:
             if c not in named:
                 uses[c] = uses.get(c, 0) + k
+    E.charge(len(order) + edges)
     return [(n, uses.get(n, 0)) for n in reversed(order)]
 
 

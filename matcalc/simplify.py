@@ -304,6 +304,8 @@ def _common_scalar(terms: list[Node]):
 
 def _fewer_transposes(n: Add) -> Node:
     """A sum of transposed terms is written (a + b)' when that needs fewer transposes."""
+    if transposes(n) < 2:                 # nothing to gain: no transposed copy of the terms
+        return n
     flipped = [mk(Transpose, t) for t in n.terms]       # terms only: no loop through Add
     if 1 + sum(map(transposes, flipped)) < transposes(n):
         return Transpose(Add(tuple(flipped)))

@@ -246,6 +246,7 @@ def tidy(t: Tensor) -> Tensor:
     sizes = dict(t.sizes)
     terms = []
     for term in t.terms:
+        charge(len(term.factors) ** 2)           # a delta substituted restarts the scan
         term = _tidy_term(term, set(t.free), sizes)
         if term is not None:
             terms.append(term)
