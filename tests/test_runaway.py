@@ -22,11 +22,14 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from test_limits import _stop, _Stopped  # the stop that ends an input run too long
 
 import matcalc
 import matcalc.derivation
+import matcalc.shapes
+import matcalc.simplify
 from matcalc.cli.main import cli
-from matcalc.errors import LimitError, MatcalcError
+from matcalc.errors import LimitError
 
 BUDGET = 3.0          # CPU seconds per input, against a target of 1 s
 # Hessians of exponentially shared DAGs are refused by matcalc.expr.WORK_LIMIT after 1.5 to
@@ -34,14 +37,6 @@ BUDGET = 3.0          # CPU seconds per input, against a target of 1 s
 HIGHER_BUDGET = 5.0
 HARD_STOP = 20.0      # CPU seconds: an input still running then is stopped (and fails)
 NAMED_LIMIT = re.compile(r"matcalc\.\w+\.[A-Z_]+")
-
-
-class _Stopped(BaseException):
-    pass
-
-
-def _stop(signum, frame):
-    raise _Stopped()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -185,7 +180,8 @@ def test_with_steps_a_500_layer_mlp_prints_its_steps_and_says_what_it_left_out()
     assert out["derivatives"]["W1"] == {"shape": ["n", "m"], "text": None, "latex": None,
                                         "numpy": None}
     for spell in (d.latex, d.numpy_code):
-        code, _ = measure(f"{spell.__name__} --steps mlp 500", lambda: spell(steps=True))
+        code, _ = measure(f"{spell.__name__} --steps mlp 500",
+                          lambda spell=spell: spell(steps=True))
         assert "omitted" in code
 
 
@@ -282,7 +278,7 @@ def test_chains_of_transposes_and_products_end_in_budget(program):
 
 def test_a_thousand_transposes_generate_code():
     # the forward pass x''...' was printed x.T.T..., too deep for Python to compile
-    d, (_, _, _, _, source) = everything("x" + "'" * 1000)
+    _, (*_, source) = everything("x" + "'" * 1000)
     assert "return x" in source
 
 
