@@ -120,12 +120,13 @@ def generate(derivation, target: str = "numpy") -> str:
 # ---- identities on the DAG: each pass maps roots to roots of equal value -----------------
 
 def _order(roots) -> list[Node]:
-    """Every node under the roots once, children before parents, the roots in order."""
+    """Every node under the roots once, children before parents, the roots in order.
+    Each root's walk skips what the earlier roots' walks met (the derivatives of an MLP
+    share its whole forward pass: walking each in full made this quadratic)."""
     seen: dict[Node, None] = {}
     for root in roots:
-        for n in walk(root):
-            if n not in seen:
-                seen[n] = None
+        for n in walk(root, known=seen):
+            seen[n] = None
     return list(seen)
 
 
@@ -165,10 +166,12 @@ def _log_softmax(z: Node) -> Node:
 
 def stable_forms(roots: list[Node]) -> list[Node]:
     """relu'(z) read off the activation; log-softmax and softmax through logsumexp;
-    exp(x)./(1 + exp(x)) as sigmoid(x); (A + B)*x as A*x + B*x."""
+    exp(x)./(1 + exp(x)) as sigmoid(x); (A + B)*x as A*x + B*x; (x')' as x."""
     relu_args = {n.x for n in _order(roots) if isinstance(n, Func) and n.name == "relu"}
 
     def first(old, new):
+        if isinstance(new, Transpose) and isinstance(new.x, Transpose):
+            return new.x.x                  # (x')' = x: a forward x'' ... ' is not .T.T ...
         if isinstance(new, Func) and new.name == "step" and old.x in relu_args:
             return Func("step", Func("relu", new.x))            # 1[z > 0] = 1[relu(z) > 0]
         if isinstance(new, Func) and new.name == "log":
@@ -900,6 +903,7 @@ class Body:
         self.helpers: set[str] = set()           # module helpers the statements call
         self._sizes: dict = {}
         self._local_sizes: dict = {}
+        self._text = None                        # one TextPrinter for every comment
         self.counter = 0
         self.plan()
 
@@ -987,10 +991,13 @@ class Body:
     def emit(self) -> dict[str, Value]:
         """The statements; returns each root's final value (by root name)."""
         results: dict[str, Value] = {}
+        roots_of: dict[Node, list[Root]] = {}
+        for r in self.roots:
+            roots_of.setdefault(r.node, []).append(r)
         for i, n in enumerate(self.statements):
             self.current = i
             self.starts.append((n, len(self.lines)))
-            mine = [r for r in self.roots if r.node is n]
+            mine = roots_of.get(n, [])
             # a derivative that is also a forward intermediate keeps a temporary's name
             name = mine[0].name if mine and n not in self.interior else None
             if isinstance(n, Softmax) and n.x.shape[0] != 1:
@@ -1048,25 +1055,45 @@ class Body:
         """The node's text form, in full if it fits `room` (None: any length), else with
         named temporaries standing for their formulas; None for a formula too large to
         be worth a comment."""
-        from .layout import substitute
-        from .printing import to_text
+        if self._text is None:
+            from .printing.text import TextPrinter
+            self._text = TextPrinter()
+
+        def to_text(n: Node) -> str:         # what the comments share is printed once
+            return self._text.doprint(n).text
         if self._size(node, self._sizes, False) > COMMENT_NODES:
             if self._size(node, self._local_sizes, True) > COMMENT_NODES:
                 return None if room is not None else "..."
-            names = {n: Var(v.text, n.shape) for n, v in self.p.bound.items() if n is not node}
-            short = to_text(substitute(node, names))
+            short = to_text(self._with_names(node))
             return short if room is None or len(short) <= room else None
         full = to_text(node)
         if room is None or len(full) <= room:
             if room is None:
-                names = {n: Var(v.text, n.shape) for n, v in self.p.bound.items()
-                         if n is not node}
-                short = to_text(substitute(node, names)) if names else full
+                short = to_text(self._with_names(node))
                 return short if len(short) < len(full) else full
             return full
-        names = {n: Var(v.text, n.shape) for n, v in self.p.bound.items() if n is not node}
-        short = to_text(substitute(node, names)) if names else full
+        short = to_text(self._with_names(node))
         return short if len(short) <= room else None
+
+    def _with_names(self, node: Node) -> Node:
+        """node with the other named temporaries as Vars of their names. The walk stops at
+        them: a statement's comment costs its own formula, not the whole DAG below it."""
+        bound = self.p.bound
+        memo: dict[Node, Node] = {}
+        stack: list[tuple[Node, bool]] = [(node, False)]
+        while stack:
+            m, expanded = stack.pop()
+            if expanded:
+                memo[m] = m.rebuild([memo[c] for c in m.children])
+            elif m not in memo:
+                if m is not node and m in bound:
+                    memo[m] = Var(bound[m].text, m.shape)
+                elif not m.children:
+                    memo[m] = m
+                else:
+                    stack.append((m, True))
+                    stack.extend((c, False) for c in reversed(m.children) if c not in memo)
+        return memo[node]
 
     def _size(self, node: Node, memo: dict, local: bool) -> int:
         """Nodes in node's formula (counted with repeats, capped), or in its own statement
@@ -1824,23 +1851,28 @@ def _groups(code: str) -> list[tuple[int, int]]:
     return out
 
 
+_SPLITTERS: dict[tuple[str, ...], re.Pattern] = {}
+
+
 def _split_top(code: str, seps: tuple[str, ...]) -> list[str]:
-    """code cut at the separators that sit at bracket depth 0 (kept at the piece's start)."""
-    pieces, depth, last, i = [], 0, 0, 0
-    while i < len(code):
-        ch = code[i]
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0:
-            for sep in seps:
-                if code.startswith(sep, i) and i > last:
-                    pieces.append(code[last:i])
-                    last = i + (2 if sep == ", " else 1)
-                    i = last - 1
-                    break
-        i += 1
+    """code cut at the separators that sit at bracket depth 0 (kept at the piece's start).
+    The scan visits the brackets and separators only (a regex finds them): a line of a
+    few thousand characters is folded at every depth of its brackets."""
+    splitter = _SPLITTERS.get(seps)
+    if splitter is None:
+        splitter = _SPLITTERS[seps] = re.compile(
+            r"[()\[\]{}]|" + "|".join(f"(?={re.escape(sep)})" for sep in seps))
+    pieces, depth, last, resume = [], 0, 0, 0
+    for m in splitter.finditer(code):
+        i = m.start()
+        if i < resume:                        # inside a separator just cut at
+            continue
+        if m.group():
+            depth += 1 if m.group() in "([{" else -1
+        elif depth == 0 and i > last:
+            sep = next(sep for sep in seps if code.startswith(sep, i))
+            pieces.append(code[last:i])
+            last = resume = i + (2 if sep == ", " else 1)
     pieces.append(code[last:])
     return [p.strip() for p in pieces]
 

@@ -42,6 +42,12 @@ def json_shape(shape: E.Shape) -> list[E.Dim]:
 
 
 PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
+# Tree size of everything one call prints (text, LaTeX, NumPy code or JSON, steps
+# included), each spelling counted: JSON spells every formula three times. Printing costs
+# about half a microsecond and three to seven characters per term, so the cap keeps any
+# output under about half a second and a few megabytes; a 200-layer MLP's gradient,
+# written out, is 90 MB (its steps, 100 kB). Configurable.
+OUTPUT_LIMIT = 1_000_000
 
 
 def _printable(node: E.Node) -> E.Node:
@@ -54,6 +60,26 @@ def _printable(node: E.Node) -> E.Node:
                          f"than matcalc.derivation.PRINT_LIMIT); use --steps, or generated "
                          f"code, which keep the intermediates")
     return node
+
+
+def output_terms(nodes) -> int:
+    """The tree size of `nodes` written out, one after another."""
+    from .simplify import size
+    return sum(size(n) for n in nodes)
+
+
+def refuse_output(terms: int, named_steps: bool = False) -> None:
+    """Raise the LimitError of an output of `terms` terms if that is over OUTPUT_LIMIT;
+    `named_steps`: the program has named intermediates, so --steps can write it in terms
+    of them."""
+    if terms <= OUTPUT_LIMIT:
+        return
+    from .errors import LimitError
+    ways = "use --steps, which writes each adjoint in terms of the program's named " \
+        "intermediates, or generated code (matcalc codegen)" if named_steps else \
+        "generated code (matcalc codegen) names the repeated subexpressions"
+    raise LimitError(f"the output, written out, would have {terms:,} terms (more than "
+                     f"matcalc.derivation.OUTPUT_LIMIT = {OUTPUT_LIMIT:,}); {ways}")
 
 
 @dataclass
@@ -72,14 +98,12 @@ class Derivative:
     @cached_property
     def text(self) -> str:
         """The formula in matcalc's language (it parses back to the same formula)."""
-        from .printing import to_text
-        return to_text(_printable(self.node))
+        return self.derivation._printers["text"].doprint(_printable(self.node)).text
 
     @cached_property
     def latex(self) -> str:
         """The formula in LaTeX, its adjoints as the derivatives they stand for."""
-        from .printing.latex import to_latex
-        return to_latex(_printable(self.node), self.derivation._latex_style)
+        return self.derivation._printers["latex"].doprint(_printable(self.node)).text
 
     @cached_property
     def numpy(self) -> str:
@@ -211,7 +235,28 @@ class Derivation:
                     src[d] = f"{py}.shape[0]"
         return src
 
+    @cached_property
+    def _printers(self) -> dict:
+        """One printer per spelling for every formula of this derivation, so that what
+        the formulas share is printed once (the 400 derivatives of tr(A1*...*A400) read
+        the same 400 transposes). The NumPy printer is shared when the sizes of the
+        variables give every dimension a formula can name (as they do unless a dimension
+        is only an intermediate's); else each formula gets its own (see _numpy)."""
+        from .printing.latex import LatexPrinter
+        from .printing.numpy import NumpyPrinter
+        from .printing.text import TextPrinter
+        named = list(self.inputs.values()) + list(self.typed.intermediates.values()) + \
+            ([self.upstream] if self.upstream is not None else [])
+        dims = {d for v in named for d in v.shape if isinstance(d, str)}
+        numpy = NumpyPrinter(self.keep_2d, self.python_names, self.dim_sources) \
+            if dims <= set(self.dim_sources) else None
+        return {"text": TextPrinter(), "latex": LatexPrinter(self._latex_style),
+                "numpy": numpy}
+
     def _numpy(self, node: E.Node, result_2d: bool = False) -> str:
+        p = self._printers["numpy"]
+        if p is not None:
+            return p.finish(p.doprint(node), node.shape, result_2d).text
         from .printing import to_numpy
         return to_numpy(node, keep_2d=self.keep_2d, python_names=self.python_names,
                         dim_sources=self.dim_sources, result_2d=result_2d)
@@ -235,6 +280,21 @@ class Derivation:
             return "scalar"
         return f"{r} x {c}"
 
+    def _inlined(self, steps: bool, spellings: int = 1) -> str | None:
+        """None if the formulas in terms of the inputs fit OUTPUT_LIMIT (beside the steps,
+        if `steps`), else the notice that stands for them after the steps; raises a
+        LimitError when the output does not fit even so. `spellings`: how many times the
+        output writes each formula."""
+        step_terms = output_terms(st.node for st in self.steps) if steps else 0
+        inlined = output_terms(d.node for d in self.derivatives.values())
+        if (step_terms + inlined) * spellings <= OUTPUT_LIMIT:
+            return None
+        if steps and self.steps and step_terms * spellings <= OUTPUT_LIMIT:
+            return (f"in terms of the inputs: omitted, {inlined * spellings:,} terms written "
+                    f"out (more than matcalc.derivation.OUTPUT_LIMIT = {OUTPUT_LIMIT:,})")
+        refuse_output((step_terms + inlined) * spellings,
+                      not steps and len(self.typed.statements) > 1)
+
     def text(self, steps: bool = False) -> str:
         """The derivatives as text, one `dL/dX = ...` line each after a header naming
         the layout (and the adjoint equations of a program first if `steps`)."""
@@ -242,11 +302,15 @@ class Derivation:
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
                          f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")
+        omitted = self._inlined(steps)
         if steps and self.steps:
             top = "L" if not self.is_scalar else self.output_name
             lines.append(f"# steps, in reverse program order; dv stands for d{top}/dv")
             for st in self.steps:
                 lines.append(f"{st.name} = {st.text}")
+            if omitted:
+                lines.append(f"# the same, {omitted}")
+                return "\n".join(lines)
             lines.append("# the same, inlined")
         for name, d in self.derivatives.items():
             lines.append(f"{self._lhs(name)} = {d.text}")
@@ -289,12 +353,15 @@ class Derivation:
         from .printing import latex as tex
         p = tex.LatexPrinter(self.latex_style(transpose=transpose, numbered=numbered,
                                               upstream=upstream, shapes=shapes))
+        omitted = self._inlined(steps)
         steps = self.steps if steps else []
 
         def formula(node: E.Node) -> str:
             return p.doprint(_printable(node)).text
 
         notes = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in describe(self.onehot)]
+        if omitted:
+            notes.append(f"the derivatives {omitted}; the steps give them")
         if self.upstream is not None:
             up = p.spell(cast(str, self.upstream_name)).text
             notes.append(f"{up} is the upstream gradient "
@@ -308,10 +375,11 @@ class Derivation:
             rows += [f"{p.spell(v.name).text} &\\in {tex.shape_latex(v.shape, p)}"
                      for v in vars_]
         rows += [f"{p.spell(st.name).text} &= {formula(st.node)}" for st in steps]
-        if steps:
-            rows.append(tex.intertext("and in terms of the inputs:"))
-        rows += [f"{p.partial(self._loss, n)} &= {formula(d.node)}"
-                 for n, d in self.derivatives.items()]
+        if not omitted:
+            if steps:
+                rows.append(tex.intertext("and in terms of the inputs:"))
+            rows += [f"{p.partial(self._loss, n)} &= {formula(d.node)}"
+                     for n, d in self.derivatives.items()]
         if upstream == "bar" and steps:                 # what the bars mean
             rows.append(f"&\\text{{where }} \\bar{{v}} = {p.partial(self._loss, 'v')}")
         elif upstream == "bar" and self.upstream is not None:
@@ -322,21 +390,27 @@ class Derivation:
 
     def _repr_latex_(self) -> str:
         """Jupyter's display: the equations in an aligned block."""
+        self._inlined(False)
         rows = [f"{self._lhs_latex(n)} &= {d.latex}" for n, d in self.derivatives.items()]
         return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 
     def numpy_code(self, steps: bool = False) -> str:
         """Python statements `d_X = ...` computing every derivative with NumPy."""
         lines = [f"# layout: {self.layout}", *describe(self.onehot)]
+        omitted = self._inlined(steps)
         if steps and self.steps:
             for st in self.steps:
                 lines.append(f"{python_name(st.name)} = {st.numpy}")
+            if omitted:
+                lines.append(f"# the derivatives {omitted}; the steps above compute them")
+                return "\n".join(lines)
         for name, d in self.derivatives.items():
             lines.append(f"d_{python_name(name)} = {d.numpy}")
         return "\n".join(lines)
 
     def to_json(self, steps: bool = False) -> dict[str, Any]:
         """The JSON object of SPEC section 4 (a dict ready for `json.dumps`)."""
+        omitted = self._inlined(steps, spellings=3)
         out: dict[str, Any] = {
             "program": self.program,
             "layout": self.layout,
@@ -345,8 +419,12 @@ class Derivation:
             {"name": self.upstream_name, "shape": _json_dims(self.upstream.shape)},
             "inputs": {n: json_shape(v.shape) for n, v in self.inputs.items()},
             "derivatives": {n: {"shape": d.shape, "text": d.text, "latex": d.latex,
-                                "numpy": d.numpy} for n, d in self.derivatives.items()},
+                                "numpy": d.numpy} if not omitted else
+                            {"shape": d.shape, "text": None, "latex": None, "numpy": None}
+                            for n, d in self.derivatives.items()},
         }
+        if omitted:
+            out["omitted"] = f"the derivatives {omitted}; the steps give them"
         if steps:
             out["steps"] = [{"name": st.name, "of": st.of, "shape": st.derivative.shape,
                              "text": st.text, "latex": st.latex, "numpy": st.numpy}
@@ -460,18 +538,11 @@ def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: A
            signs: Any = ()) -> Derivation | HigherDerivation:
     """Parse, type and differentiate `program`; see SPEC section 6."""
     from .parse import parse
-    from .shapes import Declaration, infer_shapes, parse_shape_option
+    from .shapes import Declaration, declaration, infer_shapes
     if layout not in LAYOUTS:
         raise OptionError(f"unknown layout {layout!r}: expected numerator, denominator or mixed")
-    decls: dict[str, Declaration] = {}
-    for name, dims in (shapes or {}).items():
-        if isinstance(dims, Declaration):
-            decls[name] = dims
-            continue
-        if isinstance(dims, (tuple, list)):
-            dims = ",".join(str(d) for d in dims) if dims else "scalar"
-        n, decl = parse_shape_option(f"{name}={dims}")
-        decls[n] = decl
+    decls: dict[str, Declaration] = dict(declaration(name, dims)
+                                         for name, dims in (shapes or {}).items())
     if not isinstance(program, str):
         raise OptionError("the program must be a string")
     from .expr import reset_work

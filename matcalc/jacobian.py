@@ -45,7 +45,7 @@ from functools import cached_property
 from . import expr as E
 from . import ops
 from .assumptions import apply_assumptions, describe
-from .derivation import Derivation, json_shape, python_name
+from .derivation import Derivation, json_shape, output_terms, python_name, refuse_output
 from .differentiate import vjp
 from .errors import OptionError
 from .layout import substitute
@@ -373,6 +373,24 @@ def recognise_sigmoid(node: E.Node) -> E.Node:
     return simplify(memo[node]) if changed else node
 
 
+def _clearer(a: E.Node, b: E.Node) -> E.Node:
+    """The one of two equal matrices with fewer transposes, then the smaller DAG, then the
+    first text in order; texts are written only to break a tie, and only of formulas that
+    are not astronomically long as trees (then the structural key decides)."""
+    from .derivation import PRINT_LIMIT
+    from .printing import to_text
+    from .simplify import size
+    if a is b:
+        return a
+    ka, kb = (transposes(a), dag_size(a)), (transposes(b), dag_size(b))
+    if ka == kb:
+        if size(a) <= PRINT_LIMIT and size(b) <= PRINT_LIMIT:
+            ka, kb = to_text(a), to_text(b)
+        else:
+            ka, kb = a.sort_key, b.sort_key
+    return b if kb < ka else a
+
+
 # ---- naming repeated subexpressions --------------------------------------------------------
 
 def choose_names(roots: list[E.Node], taken: set[str], user: dict[E.Node, str]
@@ -383,9 +401,7 @@ def choose_names(roots: list[E.Node], taken: set[str], user: dict[E.Node, str]
     Outermost first, so `s = sigmoid(-y .* (X*w))` is named, not its argument."""
     names: dict[E.Node, E.Var] = {}
     while True:
-        visible = [substitute(r, names) for r in roots] + \
-            [substitute(n, {m: v for m, v in names.items() if m is not n}) for n in names]
-        pick = next((n for n, k in _tree_counts(visible) if k >= 2 and _nameable(n)
+        pick = next((n for n, k in _tree_counts(roots, names) if k >= 2 and _nameable(n)
                      and n not in names), None)
         if pick is None:
             return names
@@ -396,21 +412,39 @@ def choose_names(roots: list[E.Node], taken: set[str], user: dict[E.Node, str]
         names[pick] = E.Var(name, pick.shape)
 
 
-def _tree_counts(roots: list[E.Node]) -> list[tuple[E.Node, int]]:
-    """(node, number of occurrences in the trees of `roots`), parents before children."""
+def _tree_counts(roots: list[E.Node], named=()) -> list[tuple[E.Node, int]]:
+    """(node, number of occurrences in the trees of `roots` and of the definitions of the
+    `named` nodes), parents before children. A named node occurs as its name, so what is
+    below it counts once, in its definition: the counts of the roots with the named nodes
+    substituted, read off the DAG itself (substituting afresh for every name chosen made
+    choosing k names cost k times the DAG for each root and name, cubic in a deep nest)."""
     order: list[E.Node] = []
     seen: set[E.Node] = set()
-    for root in roots:
-        for n in E.walk(root):
-            if n not in seen:
-                seen.add(n)
+    for start in [r for r in roots if r not in named] + list(named):
+        stack: list[tuple[E.Node, bool]] = [(start, False)]
+        while stack:                                # children first, not into a name
+            n, expanded = stack.pop()
+            if expanded:
                 order.append(n)
+            elif n not in seen:
+                seen.add(n)
+                stack.append((n, True))
+                stack.extend((c, False) for c in reversed(n.children)
+                             if c not in seen and c not in named)
     uses: dict[E.Node, int] = {}
-    for root in roots:
-        uses[root] = uses.get(root, 0) + 1
+    for r in roots:
+        if r not in named:
+            uses[r] = uses.get(r, 0) + 1
+    for n in named:
+        uses[n] = uses.get(n, 0) + 1                # its definition
+    edges = 0
     for n in reversed(order):                       # parents before children: path counts
+        k = uses.get(n, 0)
+        edges += len(n.children)
         for c in n.children:
-            uses[c] = uses.get(c, 0) + uses.get(n, 0)
+            if c not in named:
+                uses[c] = uses.get(c, 0) + k
+    E.charge(len(order) + edges)
     return [(n, uses.get(n, 0)) for n in reversed(order)]
 
 
@@ -518,9 +552,7 @@ class HigherDerivative:
         num = num if num is not None else simplify(den.T)
         den = den if den is not None else simplify(num.T)
         if self.symmetric:                                  # H = H': the clearer spelling
-            from .printing import to_text
-            best = min((num, den), key=lambda m: (transposes(m), dag_size(m), to_text(m)))
-            return best, best
+            return (best := _clearer(num, den)), best
         return num, den
 
     # -- shapes and axes -----------------------------------------------------------------
@@ -597,6 +629,16 @@ class HigherDerivative:
                                lambda n: owner.base._numpy(self._rename(n, names)),
                                owner.dim_code)
         return pairs, body
+
+    def printed_nodes(self) -> list[E.Node]:
+        """What its spellings write out: the matrix, or the linear map and the factors of
+        the index form, and the definitions of the named subexpressions."""
+        if self.node is not None:
+            main = [self.node]
+        else:
+            main = ([self.jvp] if self.jvp is not None else []) + \
+                [f.node for t in self.tensor.terms for f in t.factors]
+        return [self._rename(n) for n in main] + [d for _, d in self._ordered_names()]
 
     @cached_property
     def where(self) -> dict[str, str]:
@@ -931,9 +973,13 @@ class HigherDerivation:
         return len(self.derivatives)
 
     # -- spellings -----------------------------------------------------------------------------
-    def _no_steps(self, steps: bool) -> None:
+    def _no_steps(self, steps: bool, spellings: int = 1) -> None:
+        """Refuse --steps, and an output over OUTPUT_LIMIT (`spellings`: how many times
+        the output writes each formula)."""
         if steps:
             raise OptionError(f"--steps lists backprop steps; it does not apply to --{self.mode}")
+        refuse_output(spellings * output_terms(n for d in self.derivatives.values()
+                                               for n in d.printed_nodes()))
 
     def _axes_comment(self, d: HigherDerivative) -> str:
         dims = " x ".join(str(x) for x in d.shape) or "scalar"
@@ -1013,6 +1059,7 @@ class HigherDerivation:
 
     def _repr_latex_(self) -> str:
         """Jupyter's display: the results in an aligned block."""
+        self._no_steps(False)
         rows = [f"{d.lhs_latex} &= {d.latex}" for d in self.derivatives.values()]
         return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 
@@ -1029,7 +1076,7 @@ class HigherDerivation:
         return "\n".join(lines)
 
     def to_json(self, steps: bool = False) -> dict:
-        self._no_steps(steps)
+        self._no_steps(steps, spellings=3)
         out = {
             "program": self.program,
             "layout": self.layout,

@@ -28,6 +28,11 @@ DIM_POOL = ("n", "m", "p", "q", "k", "r", "s", "t", "u", "v", "w", "l", "j", "i"
 # Each variable costs its own derivative and formula (about 0.1 ms): ten thousand of them
 # are derived and printed in about a second. Configurable.
 MAX_VARIABLES = 10_000
+# A literal dimension has at most this many digits: a derivation does not depend on the
+# size, so any number is accepted, as long as it, and a product of two, stays within
+# double precision, where the formulas carry it (sum(X)/N, N = 10^300). A size that
+# large is better a name. Configurable.
+MAX_DIM_DIGITS = 150
 
 
 class DimVar:
@@ -120,6 +125,25 @@ class Declaration:
     explicit_2d: bool = False   # `n,1` or `1,n`: keep 2-D in NumPy
 
 
+def declaration(name: str, dims) -> tuple[str, Declaration]:
+    """(name, Declaration) of a declaration as the API takes it: a Declaration, a string
+    ("N,n", "scalar") or a sequence of dimensions (("N", 3); () for a scalar)."""
+    if isinstance(dims, Declaration):
+        return name, dims
+    if isinstance(dims, (tuple, list)):
+        for d in dims:               # digits counted before str(), which refuses 4,301
+            if isinstance(d, int) and d.bit_length() > 3.33 * MAX_DIM_DIGITS + 4:
+                raise _too_many_digits(name, int(d.bit_length() * 0.30103) + 1)
+        dims = ",".join(str(d) for d in dims) if dims else "scalar"
+    return parse_shape_option(f"{name}={dims}")
+
+
+def _too_many_digits(name: str, digits: int) -> LimitError:
+    return LimitError(f"--shape {name}: a dimension of {digits:,} digits is over the limit "
+                      f"of {MAX_DIM_DIGITS} (matcalc.shapes.MAX_DIM_DIGITS); name it instead, "
+                      f"as n (the formulas do not depend on the size)")
+
+
 def parse_shape_option(text: str) -> tuple[str, Declaration]:
     """`X=N,n` -> ("X", Declaration("N", "n")); `b=m`, `r=1,m`, `c=scalar`."""
     if "=" not in text:
@@ -136,7 +160,10 @@ def parse_shape_option(text: str) -> tuple[str, Declaration]:
                           f"(b=m, X=N,n, r=1,m) or 'scalar'")
     vals: list[str | int] = []
     for p in parts:
-        if p.isdigit():
+        if p.isascii() and p.isdigit():
+            digits = len(p.lstrip("0"))
+            if digits > MAX_DIM_DIGITS:
+                raise _too_many_digits(name, digits)
             v = int(p)
             if v <= 0:
                 raise OptionError(f"bad --shape {text!r}: a dimension must be positive")

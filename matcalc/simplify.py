@@ -305,6 +305,8 @@ def _common_scalar(terms: list[Node]):
 
 def _fewer_transposes(n: Add) -> Node:
     """A sum of transposed terms is written (a + b)' when that needs fewer transposes."""
+    if transposes(n) < 2:                 # nothing to gain: no transposed copy of the terms
+        return n
     flipped = [mk(Transpose, t) for t in n.terms]       # terms only: no loop through Add
     if 1 + sum(map(transposes, flipped)) < transposes(n):
         return Transpose(Add(tuple(flipped)))
@@ -364,8 +366,9 @@ def _expand_if_smaller(terms: list[Node]) -> list[Node]:
 
 # Multiplying out is tried only on formulas up to this tree size: the trial normalises
 # the candidate, which may multiply out again, and on a DAG whose tree is exponential
-# (a_k = exp(a_{k-1}) + a_{k-1}) that search would be exponential too.
-EXPAND_LIMIT = 400
+# (a_k = exp(a_{k-1}) + a_{k-1}) that search would be exponential too. At 400 the chain
+# a_k = (a_{k-1} + x) .* (a_{k-1} - x) took a second on the polynomials it multiplies out.
+EXPAND_LIMIT = 200
 
 
 def _has_sum_factor(t: Node) -> bool:
@@ -600,7 +603,7 @@ def _norm_elementwise(n: Node) -> Node:
 def _distribute(out: Node, core: Hadamard) -> Node:
     """a .* (b + c) = a .* b + a .* c, kept only where the result is smaller
     (p .* (s 1 - y ./ p) becomes s p - y; sigmoid(z) .* (1 - sigmoid(z)) stays)."""
-    if size(out) > EXPAND_LIMIT:
+    if size(out) > EXPAND_LIMIT or _monomials(core) > DISTRIBUTE_LIMIT:
         return out
     for i, f in enumerate(core.factors):
         if isinstance(f, Add):
@@ -611,6 +614,25 @@ def _distribute(out: Node, core: Hadamard) -> Node:
             if size(cand) < size(out):
                 return cand
     return out
+
+
+# Distributing is tried only over products that multiply out to at most this many terms
+# (two binomials, or one sum of up to four terms): each trial normalises its candidates,
+# which distribute again, so a product of k sums is a search over k! orders of 2^k terms
+# unless bounded (the derivative of tanh(tanh(...(x))) at depth 8 took 2.8 s, a chain of
+# (a + x) .* (a + y) .* (a + z) 11 s at 16 terms). The products that do get smaller are
+# of this kind (sigmoid with binary cross-entropy: s .* (1 - s) .* (y ./ s - (1 - y) ./
+# (1 - s)) is s - y).
+DISTRIBUTE_LIMIT = 4
+
+
+def _monomials(core: Hadamard) -> int:
+    """The number of terms of `core` multiplied out (its sum factors' term counts' product)."""
+    count = 1
+    for f in core.factors:
+        if isinstance(f, Add):
+            count *= len(f.terms)
+    return count
 
 
 def _norm_power(n: Power) -> Node:

@@ -47,6 +47,7 @@ from .expr import (
     Transpose,
     Var,
     Zero,
+    charge,
     walk,
 )
 from .simplify import simplify
@@ -233,6 +234,7 @@ class _Builder:
 
     @staticmethod
     def times(factors: list[Factor], terms: list[Term]) -> list[Term]:
+        charge(len(terms) * (len(factors) + 1))       # exponential on a shared DAG: bounded
         return [Term(t.coef, tuple(factors) + t.factors) for t in terms]
 
 
@@ -244,6 +246,7 @@ def tidy(t: Tensor) -> Tensor:
     sizes = dict(t.sizes)
     terms = []
     for term in t.terms:
+        charge(len(term.factors) ** 2)           # a delta substituted restarts the scan
         term = _tidy_term(term, set(t.free), sizes)
         if term is not None:
             terms.append(term)

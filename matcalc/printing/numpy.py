@@ -422,15 +422,35 @@ class NumpyPrinter(Printer):
             for it in ends:                  # x' A y with x kept 2-D and y 1-D: 0-d, not (1,)
                 it.value = self.flat(it.value)
         kind, shape, acc = live[0].kind, live[0].shape, live[0].value
-        for it in live[1:]:
-            kind, acc = self.times(kind, shape, acc, it)
-            shape = (shape[0], it.shape[1])
+        i = 1
+        while i < len(live):
+            j = i
+            if kind == "node" and len(acc.shape) == 2 and acc.shape == tuple(shape):
+                while j < len(live) and live[j].kind == "node" and \
+                        len(live[j].value.shape) == 2 and live[j].shape[1] != 1:
+                    j += 1
+            if j - i >= 2:                # matrices: A @ B @ C written at once, not
+                acc = self.matmuls(acc, [it.value for it in live[i:j]])  # pairwise again
+                shape = (shape[0], live[j - 1].shape[1])
+                i = j
+                continue
+            kind, acc = self.times(kind, shape, acc, live[i])
+            shape = (shape[0], live[i].shape[1])
+            i += 1
         if kind == "ones":
             return Value("1.0", ATOM, None, (), 1)
         if kind == "diag":
             n = shape[0]
             return self.call(f"np.diag({self.flat(acc).text})", (n, n))
         return acc
+
+    def matmuls(self, left: Value, rights: list[Value]) -> Value:
+        """left @ r1 @ r2 @ ... of 2-D values: what `times` gives one factor at a time,
+        in one join (a chain of n factors would copy its text n times)."""
+        texts = [self.operand(left, "@", "left")]
+        texts += [self.operand(r, "@", "right") for r in rights]
+        return Value(" @ ".join(texts), self.ops["@"].level, "@",
+                     (left.shape[0], rights[-1].shape[1]))
 
     def times(self, kind: str, shape: Shape, acc: Value | None, it: _Item):
         """(kind, value) of acc (of IR `shape`, a "node", "ones" or "diag") times `it`."""
