@@ -294,6 +294,7 @@ class Derivation:
                     f"out (more than matcalc.derivation.OUTPUT_LIMIT = {OUTPUT_LIMIT:,})")
         refuse_output((step_terms + inlined) * spellings,
                       not steps and len(self.typed.statements) > 1)
+        return None                     # not reached: refuse_output raised
 
     def text(self, steps: bool = False) -> str:
         """The derivatives as text, one `dL/dX = ...` line each after a header naming
