@@ -23,7 +23,7 @@ vec (vec stacks columns), with `K` the commutation matrix, `K vec(A) = vec(A')`.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .expr import (
@@ -52,6 +52,8 @@ from .expr import (
 from .simplify import simplify
 
 DUMMIES = "abcdefghmnopqrstuvwxyz"     # summed indices; i, j, k, l name the free ones
+SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"   # all np.einsum takes
 
 
 class NotLinear(ValueError):
@@ -103,6 +105,23 @@ def axes(shape) -> list[Dim]:
     return [d for d in shape if d != 1]
 
 
+def depends_on(arg: Node) -> Callable[[Node], bool]:
+    """`depends(n)`: whether `arg` occurs in n, memoised. A reading that builds new nodes
+    as it goes (a transpose pushed down, a product split over a sum) asks about nodes that
+    were not there at the start: a set computed once from the root would call them
+    constant, and their derivative zero."""
+    memo: dict[Node, bool] = {arg: True}
+
+    def depends(n: Node) -> bool:
+        got = memo.get(n)
+        if got is None:
+            for m in walk(n, known=memo):
+                memo[m] = any(memo[c] for c in m.children)
+            got = memo[n]
+        return got
+    return depends
+
+
 # ---- the tensor of a linear map ---------------------------------------------------------
 
 def index_form(node: Node, arg: Var, node_idx: tuple[str, ...], arg_idx: tuple[str, ...]
@@ -126,10 +145,7 @@ class _Builder:
         self.arg_idx = self.assign(arg.shape, arg_idx)
         self.sizes: dict[str, Dim] = {}
         self.count = 0
-        self.depends: set[Node] = set()
-        for n in walk(root):
-            if n is arg or any(c in self.depends for c in n.children):
-                self.depends.add(n)
+        self.depends = depends_on(arg)
 
     @staticmethod
     def assign(shape, names) -> tuple[str | None, str | None]:
@@ -154,7 +170,7 @@ class _Builder:
 
     def lin(self, n: Node, idx) -> list[Term]:
         """Terms of ∂n[idx]/∂arg[arg_idx] (idx: (row, col), None on singleton axes)."""
-        if n not in self.depends:
+        if not self.depends(n):
             return []
         r, c = idx
         if n is self.arg:
@@ -166,22 +182,22 @@ class _Builder:
         if isinstance(n, Add):
             return [t for term in n.terms for t in self.lin(term, idx)]
         if isinstance(n, Scale):
-            if n.s in self.depends and n.x in self.depends:
+            if self.depends(n.s) and self.depends(n.x):
                 raise NotLinear(repr(n))
-            if n.s in self.depends:
+            if self.depends(n.s):
                 return self.times([self.factor(n.x, idx)], self.lin(n.s, (None, None)))
             return self.times([Factor(n.s, ())], self.lin(n.x, idx))
         if isinstance(n, MatMul):
             return self.matmul(n, idx)
         if isinstance(n, Hadamard):
-            dep = [f for f in n.factors if f in self.depends]
+            dep = [f for f in n.factors if self.depends(f)]
             if len(dep) != 1:
                 raise NotLinear(repr(n))
             rest = [f for f in n.factors if f is not dep[0]]
             const = rest[0] if len(rest) == 1 else Hadamard(tuple(rest))
             return self.times([self.factor(const, idx)], self.lin(dep[0], idx))
         if isinstance(n, Divide):
-            if n.b in self.depends:
+            if self.depends(n.b):
                 raise NotLinear(repr(n))
             recip = simplify(Divide(Ones(n.b.shape), n.b))
             return self.times([self.factor(recip, idx)], self.lin(n.a, idx))
@@ -213,7 +229,7 @@ class _Builder:
 
     def matmul(self, n: MatMul, idx) -> list[Term]:
         fs = n.factors
-        dep = [i for i, f in enumerate(fs) if f in self.depends]
+        dep = [i for i, f in enumerate(fs) if self.depends(f)]
         if len(dep) != 1:
             raise NotLinear(repr(n))
         i = dep[0]
@@ -288,10 +304,11 @@ def _tidy_term(term: Term, free: set[str], sizes: dict) -> Term | None:
                 continue
             a, b = f.idx
             rest = factors[:n] + factors[n + 1:]
-            if a == b:
-                if a in free:                               # δ_aa = 1 for each a
-                    if not any(a in g.idx for g in rest):
-                        rest = rest + [Factor(Ones((sizes[a], 1)), (a,))]
+            if a == b:                                      # δ_aa = 1 for each a
+                if any(a in g.idx for g in rest):
+                    pass                                    # Σ_a δ_aa f_a = Σ_a f_a
+                elif a in free:
+                    rest = rest + [Factor(Ones((sizes[a], 1)), (a,))]
                 else:                                       # Σ_a δ_aa = n
                     rest = rest + [Factor(simplify(DimValue(sizes[a])), ())]
             elif b not in free or a not in free:
@@ -325,15 +342,74 @@ def _tidy_term(term: Term, free: set[str], sizes: dict) -> Term | None:
     factors.sort(key=first)
     # summed indices named a, b, c, ... in order of appearance
     mapping: dict[str, str] = {}
-    letters = iter(DUMMIES)
     for f in factors:
         for i in f.idx:
             if i not in free and i not in mapping:
-                mapping[i] = next(letters)
+                mapping[i] = dummy(len(mapping))
                 sizes[mapping[i]] = sizes[i]
     factors = [Factor(f.node, tuple(mapping.get(i, i) for i in f.idx)) for f in factors]
     factors = [Factor(f.node, tuple(sorted(f.idx))) if f.is_delta else f for f in factors]
     return Term(coef, tuple(factors))
+
+
+def dummy(n: int) -> str:
+    """The name of the n-th summed index of a term (from 0): a, b, ..., z without the free
+    i, j, k, l, then a₁, ..., z₁, a₂, ...: as many as a term needs."""
+    rounds, r = divmod(n, len(DUMMIES))
+    return DUMMIES[r] + (str(rounds).translate(SUBSCRIPT_DIGITS) if rounds else "")
+
+
+# ---- contraction: one einsum, or pairwise beyond the letters np.einsum has ------------------
+
+def einsum_plan(subs: list[tuple[str, ...]], out: tuple[str, ...]):
+    """How to contract operands indexed by `subs` into `out` with np.einsum, whose labels
+    are the 52 letters a-z, A-Z. A term with at most 52 distinct indices is one call:
+    `("einsum", spec, [0, 1, ...])`. Beyond that, operands are contracted two at a time
+    (first the pair whose result keeps the fewest indices), each call with letters of its
+    own: `("einsum", spec, [plan or operand number, ...])`, nested. Only operands that
+    share an index are paired while any do."""
+    labels = list(dict.fromkeys([i for s in subs for i in s] + list(out)))
+    if len(labels) <= len(EINSUM_LETTERS):
+        return ("einsum", _spec(subs, out), list(range(len(subs))))
+    parts: list[tuple[object, tuple[str, ...]]] = [(n, tuple(s)) for n, s in enumerate(subs)]
+    while len(parts) > 1:
+        holders: dict[str, list[int]] = {}
+        for n, (_, s) in enumerate(parts):
+            for i in dict.fromkeys(s):
+                holders.setdefault(i, []).append(n)
+        pairs = {(a, b) for ns in holders.values() for a in ns for b in ns if a < b} or {(0, 1)}
+        best = None
+        for a, b in sorted(pairs):
+            sa, sb = set(parts[a][1]), set(parts[b][1])
+            keep = tuple(i for i in dict.fromkeys(parts[a][1] + parts[b][1])
+                         if i in out or len(holders[i]) > (i in sa) + (i in sb))
+            if best is None or len(keep) < len(best[2]):
+                best = (a, b, keep)
+        a, b, keep = best
+        pa, pb = parts[a], parts[b]
+        step = ("einsum", _spec([pa[1], pb[1]], keep), [pa[0], pb[0]])
+        parts = [p for n, p in enumerate(parts) if n not in (a, b)] + [(step, keep)]
+    last, idx = parts[0]
+    return ("einsum", _spec([idx], out), [last])
+
+
+def _spec(subs, out) -> str:
+    """An einsum spec over letters: single-letter indices keep their letter (so the free
+    i, j, k, l read as printed), the others take the letters left."""
+    labels = list(dict.fromkeys(list(out) + [i for s in subs for i in s]))
+    taken = {i for i in labels if len(i) == 1 and i in EINSUM_LETTERS}
+    spare = iter(c for c in EINSUM_LETTERS if c not in taken)
+    letter = {i: (i if i in taken else next(spare)) for i in labels}
+    return ",".join("".join(letter[i] for i in s) for s in subs) + "->" + \
+        "".join(letter[i] for i in out)
+
+
+def run_plan(plan, operands):
+    """The value of an `einsum_plan` over the arrays `operands` (NumPy imported here)."""
+    import numpy as np
+    _, spec, args = plan
+    vals = [run_plan(a, operands) if isinstance(a, tuple) else operands[a] for a in args]
+    return np.einsum(spec, *vals, optimize=len(vals) > 2)
 
 
 # ---- the Kronecker (vec) form ------------------------------------------------------------
@@ -424,24 +500,16 @@ def tensor_value(t: Tensor, values, dims, order: tuple[str, ...] | None = None):
         ops, subs = [], []
         for f in term.factors:
             a = vals[f.node]
-            ops.append(a.reshape([s for s in a.shape if s != 1]) if len(f.idx) < 2 else a)
-            if len(f.idx) == 0:
-                ops[-1] = a.reshape(())
-            subs.append("".join(_letter(i) for i in f.idx))
-        present = set("".join(subs))
+            ops.append(a.reshape([s for s in a.shape if s != 1]) if f.idx else a.reshape(()))
+            subs.append(f.idx)
+        present = {i for s in subs for i in s}
         for i in order:
-            if _letter(i) not in present:
+            if i not in present:
                 ops.append(np.ones(size_of(t.sizes[i], dims)))
-                subs.append(_letter(i))
-        spec = ",".join(subs) + "->" + "".join(_letter(i) for i in order)
-        part = np.einsum(spec, *ops) if ops else np.ones(shape)
+                subs.append((i,))
+        part = run_plan(einsum_plan(subs, order), ops) if ops else np.ones(shape)
         total = total + term.coef * part
     return total
-
-
-def _letter(i: str) -> str:
-    assert len(i) == 1, i
-    return i
 
 
 def kron_value(k: Kron, values, dims):
