@@ -274,25 +274,6 @@ def dag_size(node: E.Node) -> int:
     return sum(1 for _ in E.walk(node))
 
 
-def multiply_out(node: E.Node, v: E.Var) -> E.Node:
-    """Products distributed over every sum that contains `v`: (dA + dA')*x is
-    dA*x + dA'*x, the form whose terms have Kronecker forms."""
-    depends = depends_on(v)
-    memo: dict[E.Node, E.Node] = {}
-    for n in E.walk(node):
-        new = n.rebuild([memo[c] for c in n.children]) if n.children else n
-        if isinstance(new, E.MatMul):
-            fs = new.factors
-            i = next((i for i, f in enumerate(fs) if isinstance(f, E.Add) and depends(f)),
-                     None)
-            if i is not None:
-                new = E.Add(tuple(E.MatMul(fs[:i] + (t,) + fs[i + 1:]) for t in fs[i].terms))
-        memo[n] = new
-    out = memo[node]
-    terms = out.terms if isinstance(out, E.Add) else (out,)
-    return E.Add(tuple(simplify(t) for t in terms)) if len(terms) > 1 else simplify(out)
-
-
 def expand_products(node: E.Node) -> E.Node:
     """Matrix products multiplied out over a sum where that makes the formula no larger,
     counting a repeated subexpression once (it will be named): diag(p)*(I - 1*p') is
@@ -562,7 +543,7 @@ class HigherDerivative:
             if self.node is not None:
                 self.node = pair_transposes(self.node)
         else:
-            kron = kron_form(jvp, dvar) or kron_form(multiply_out(jvp, dvar), dvar)
+            kron = kron_form(jvp, dvar)
             if kron is not None and not self.numerator_form and not self.symmetric:
                 kron = kron.transposed()
             self.kron = kron

@@ -443,32 +443,36 @@ class Kron:
 
 def kron_form(jvp: Node, v: Var) -> Kron | None:
     """The Kronecker form of the linear map `dX ↦ jvp` (linear in `v` = dX), when every
-    term is a product chain with one factor dX or dX' (vec(L dX R) = (R' ⊗ L) vec(dX),
-    vec(L dX' R) = (R' ⊗ L) K vec(dX)); None otherwise."""
-    terms = jvp.terms if isinstance(jvp, Add) else (jvp,)
+    term, once products are multiplied out over sums, is a product chain with one factor
+    dX or dX', or the transpose of one (vec(L dX R) = (R' ⊗ L) vec(dX),
+    vec(L dX' R) = (R' ⊗ L) K vec(dX), (L dX R)' = R' dX' L'); None otherwise."""
+    depends = depends_on(v)
+    for form in (jvp, multiply_out(jvp, depends)):
+        terms = [t for p in products(form) for t in products(simplify(term_node(*p)))]
+        kron = _kron(terms, v, depends)
+        if kron is not None:
+            return kron
+    return None
+
+
+def _kron(terms, v: Var, depends) -> Kron | None:
     out = []
     vector = 1 in v.shape
-    for term in terms:
-        coef, scalars, core = 1, [], term
-        while isinstance(core, Scale):
-            if isinstance(core.s, Const):
-                coef *= core.s.value
-            else:
-                scalars.append(core.s)
-            core = core.x
-        if any(v in set(walk(s)) for s in scalars):
+    for coef, scalars, core, flipped in terms:
+        if any(depends(s) for s in scalars):
             return None
-        fs = list(core.factors) if isinstance(core, MatMul) else [core]
+        fs = _factors(core)
         hits = [i for i, f in enumerate(fs) if f is v or (isinstance(f, Transpose) and f.x is v)]
         if len(hits) != 1:
             return None
         i = hits[0]
-        if any(v in set(walk(f)) for n, f in enumerate(fs) if n != i):
+        if any(depends(f) for n, f in enumerate(fs) if n != i):
             return None
-        transposed = fs[i] is not v
         rows, cols = fs[i].shape
-        left = _chain(fs[:i], rows)
-        right = _chain(fs[i + 1:], cols)
+        left, right = _chain(fs[:i], rows), _chain(fs[i + 1:], cols)
+        if flipped:                                   # (L D R)' = R' D' L'
+            left, right = simplify(Transpose(right)), simplify(Transpose(left))
+        transposed = (fs[i] is not v) != flipped
         scalar = None
         for s in scalars:
             scalar = s if scalar is None else Scale(s, scalar)
@@ -476,6 +480,59 @@ def kron_form(jvp: Node, v: Var) -> Kron | None:
                             simplify(Transpose(right)), left,
                             "right" if transposed and not vector else None))
     return Kron(tuple(out), v.shape)
+
+
+def products(node: Node, flipped: bool = False) -> list:
+    """(coefficient, scalar factors, product, transposed) for each term of a sum, with
+    transposes and scalings of sums moved onto their terms: the sum is
+    Σ coef Π scalars (product' if transposed else product)."""
+    if isinstance(node, Add):
+        return [t for term in node.terms for t in products(term, flipped)]
+    if isinstance(node, Transpose):
+        return products(node.x, not flipped)
+    if isinstance(node, Scale):
+        const = isinstance(node.s, Const)
+        return [(coef * node.s.value if const else coef, scalars if const else
+                 [node.s, *scalars], core, f) for coef, scalars, core, f in
+                products(node.x, flipped)]
+    return [(1, [], node, flipped)]
+
+
+def term_node(coef, scalars, core: Node, flipped: bool) -> Node:
+    """The node of one term of `products`."""
+    t = Transpose(core) if flipped else core
+    for s in reversed(scalars):
+        t = Scale(s, t)
+    return t if coef == 1 else Scale(Const(coef), t)
+
+
+def multiply_out(node: Node, depends) -> Node:
+    """Products distributed over every sum (or scaled or transposed sum) that depends on
+    the map's argument: (dA + dA')*x is dA*x + dA'*x, the form whose terms have
+    Kronecker forms. Not simplified (that would factor the terms again)."""
+    memo: dict[Node, Node] = {}
+    for n in walk(node):
+        new = n.rebuild([memo[c] for c in n.children]) if n.children else n
+        if isinstance(new, MatMul):
+            fs = new.factors
+            i = next((i for i, f in enumerate(fs) if depends(f) and len(products(f)) > 1),
+                     None)
+            if i is not None:
+                new = Add(tuple(MatMul(fs[:i] + (term_node(*t),) + fs[i + 1:])
+                                for t in products(fs[i])))
+        memo[n] = new
+    return memo[node]
+
+
+def _factors(node: Node) -> list[Node]:
+    """The factors of a product chain, transposed products expanded: (A B)' = B' A'."""
+    if isinstance(node, MatMul):
+        return [g for f in node.factors for g in _factors(f)]
+    if isinstance(node, Transpose) and isinstance(node.x, Transpose):
+        return _factors(node.x.x)
+    if isinstance(node, Transpose) and isinstance(node.x, MatMul):
+        return [g for f in reversed(node.x.factors) for g in _factors(Transpose(f))]
+    return [node]
 
 
 def _chain(fs, n) -> Node:

@@ -629,3 +629,10 @@ def test_contraction_beyond_the_letters_of_einsum():
     np.testing.assert_allclose(tensor_value(t, {"X": X0}, {"n": 3}, ("i", "k")), want, rtol=1e-12)
     code = einsum_code(t, ("i", "k"), lambda n: n.name, lambda d: "X.shape[0]")
     np.testing.assert_allclose(eval(code, {"np": np}, {"X": X0}), want, rtol=1e-12)
+
+
+def test_vec_form_of_a_transposed_map():
+    # H(dX) = (X (4 X dX + 4 dX X) + 4 dX X X)' for tr(X^4): each term transposed,
+    # (L dX R)' = R' dX' L', so vec H = 4 (XX ⊗ I) K + 4 (X ⊗ X') K + 4 (I ⊗ X'X') K
+    x = derive("tr(X*X*X*X)", "hessian")["X"]
+    assert x.kron_text == "4*((X*X) ⊗ I_n)*K + 4*(X ⊗ X')*K + 4*(I_n ⊗ (X'*X'))*K"
