@@ -17,7 +17,10 @@ Conventions. A factor is an IR node (constant in the map's argument) with one in
 non-singleton axis, so vectors carry one index and scalars none; `Identity` factors are
 deltas. The indices in `free` are the tensor's own (the left-hand side's); every other
 index is summed (Einstein summation over the indices absent on the left, so a free index
-may repeat on the right, as in `δ_ik exp(x)_i`).
+may repeat on the right, as in `δ_ik exp(x)_i`). Summed indices are named a, b, ..., z
+(without i, j, k, l), then a₁, b₁, ...: a term may need more than the alphabet (the
+Hessian of tr(X^26)). np.einsum takes 52 letters, so its specs take letters per call, and
+a term with more indices is contracted two operands at a time (`einsum_plan`).
 The `Kron` form, `d vec(Y)/d vec(X)` as sums of Kronecker products, uses the column-major
 vec (vec stacks columns), with `K` the commutation matrix, `K vec(A) = vec(A')`.
 """
@@ -256,7 +259,8 @@ class _Builder:
 
 def tidy(t: Tensor) -> Tensor:
     """Deltas on summed indices substituted away, transposes turned into swapped indices,
-    numeric factors in the coefficient, summed indices renamed a, b, c, ... per term."""
+    numeric factors in the coefficient, summed indices renamed a, b, c, ... per term
+    (`dummy`)."""
     sizes = dict(t.sizes)
     terms = []
     for term in t.terms:
