@@ -7,10 +7,14 @@ new derivation but a reading of `G`:
 - its transpose, the JVP `dX ↦ J(dX)`, is the VJP of `G` in `U` (reverse mode over a
   linear map transposes it, as jax's `linear_transpose` does);
 - for vectors, a structural pass over the canonical `G(U)` recognises the matrix `M` with
-  `G(U) = M U`: `A*U` gives `A`, `a .* U` gives `diag(a)`, `(a'U) b` gives `b a'`. `M` is
-  the Jacobian in denominator layout, `M'` in numerator layout;
-- for matrices, the JVP's terms `L dX R` and `L dX' R` give the Kronecker form
-  `d vec(Y)/d vec(X) = Σ (R' ⊗ L) [K]` (column-major vec, K the commutation matrix);
+  `G(U) = M U`: `A*U` gives `A`, `a .* U` gives `diag(a)`, `(a'U) b` gives `b a'`, and a
+  matrix linear in U read as outer products, `(C .* (U b')) q`, gives
+  `diag(C (b .* q))`. `M` is the Jacobian in denominator layout, `M'` in numerator
+  layout. The pass is exact or gives up (then the index form is the answer): it asks
+  whether a node depends on U of nodes it builds as it goes, too (`tensor.depends_on`);
+- for matrices, the JVP's terms `L dX R` and `L dX' R` (or their transposes) give the
+  Kronecker form `d vec(Y)/d vec(X) = Σ (R' ⊗ L) [K]` (column-major vec, K the
+  commutation matrix);
 - always, and exactly, the index form (`matcalc.tensor`): one einsum over the factors of
   `G`, which also gives NumPy code for the full tensor.
 
@@ -50,7 +54,7 @@ from .differentiate import vjp
 from .errors import OptionError
 from .layout import substitute
 from .simplify import one_plus_exp, simplify, transposes
-from .tensor import Kron, Tensor, axes, index_form, kron_form
+from .tensor import Kron, Tensor, axes, depends_on, index_form, kron_form
 
 MODES = ("jacobian", "hessian", "hvp")
 OUT_LETTERS, IN_LETTERS = "ij", "kl"
@@ -70,42 +74,47 @@ def matrix_of(node: E.Node, u: E.Var) -> E.Node | None:
     """The matrix M with node = M*u, for a column (or scalar) `node` linear in the column
     Var `u`, simplified; None where the structure is not recognised (the index form
     still holds the exact answer)."""
-    depends: set[E.Node] = set()
-    for n in E.walk(node):
-        if n is u or any(c in depends for c in n.children):
-            depends.add(n)
-    m = u.shape[0]
+    out = _MatrixReading(u).mat(node)
+    return None if out is None else expand_products(simplify(out))
 
-    def mat(n: E.Node) -> E.Node | None:
+
+class _MatrixReading:
+    """One pass over a linear map of the column `u`, a rule per node kind: each returns
+    the matrix M of its node (node = M u), or None where it cannot say exactly. Whether a
+    node depends on u is asked of `tensor.depends_on`, which also knows the nodes that
+    the reading builds (a pushed transpose, a product split over a sum)."""
+
+    def __init__(self, u: E.Var):
+        self.u = u
+        self.depends = depends_on(u)
+
+    def mat(self, n: E.Node) -> E.Node | None:
+        depends, mat = self.depends, self.mat
         if n.shape[1] != 1:
             return None
-        if n not in depends:
-            return E.Zero((n.shape[0], m))
-        if n is u:
-            return E.Identity(m)
+        if not depends(n):
+            return E.Zero((n.shape[0], self.u.shape[0]))
+        if n is self.u:
+            return E.Identity(self.u.shape[0])
         if isinstance(n, E.Add):
             parts = [mat(t) for t in n.terms]
             return None if any(p is None for p in parts) else _collect_diagonals(parts)
         if isinstance(n, E.Scale):
-            if n.s in depends and n.x in depends:
+            if depends(n.s) and depends(n.x):
                 return None
-            if n.s in depends:                              # x (r'u) = (x r') u
+            if depends(n.s):                                # x (r'u) = (x r') u
                 r = mat(n.s)
                 return None if r is None else n.x @ r
             inner = mat(n.x)
             return None if inner is None else E.Scale(n.s, inner)
         if isinstance(n, E.MatMul):
-            return chain(n)
+            return self.chain(n)
         if isinstance(n, E.Hadamard):                        # c .* F = diag(c) F
-            dep = [f for f in n.factors if f in depends]
-            if len(dep) != 1:
-                return None
-            rest = tuple(f for f in n.factors if f is not dep[0])
-            inner = mat(dep[0])
-            c = rest[0] if len(rest) == 1 else E.Hadamard(rest)
+            c, f = self.split_hadamard(n, None)
+            inner = None if f is None else mat(f)
             return None if inner is None else E.DiagMat(c) @ inner
         if isinstance(n, E.Divide):                          # F ./ c = diag(1 ./ c) F
-            if n.b in depends:
+            if depends(n.b):
                 return None
             inner = mat(n.a)
             return None if inner is None else \
@@ -117,40 +126,24 @@ def matrix_of(node: E.Node, u: E.Var) -> E.Node | None:
             r = mat(n.x)
             return None if r is None else E.Ones((n.shape[0], 1)) @ r
         if isinstance(n, E.Sum) and n.x.shape[0] != 1 and n.x.shape[1] != 1:
-            return matrix_sum(n.x)
+            return self.contract(*self.split_hadamard(n.x, None))     # sum(X) = sum(1 .* X)
         if isinstance(n, E.Sum):                             # sum(F) = 1'F
             x = n.x if n.x.shape[1] == 1 else _push_transpose(n.x)
             inner = None if x is None else mat(x)
             return None if inner is None else E.Ones((1, x.shape[0])) @ inner
+        if isinstance(n, E.Trace):                           # tr(X) = sum(I .* X)
+            return self.contract(*self.split_hadamard(n.x, E.Identity(n.x.shape[0])))
+        if isinstance(n, E.DiagVec):
+            return self.diagonal(*self.split_hadamard(n.x, None))
         if isinstance(n, E.Power) and n.p is E.Const(1):
             return mat(n.x)
         return None
 
-    def matrix_sum(z: E.Node) -> E.Node | None:
-        # sum(C .* (L u R)) = (L u)' C R' = u' (L' C R'): the row (L' C R')'
-        c = None
-        if isinstance(z, E.Hadamard):
-            dep = [f for f in z.factors if f in depends]
-            if len(dep) != 1:
-                return None
-            rest = tuple(f for f in z.factors if f is not dep[0])
-            c = rest[0] if len(rest) == 1 else E.Hadamard(rest)
-            z = dep[0]
-        fs = z.factors if isinstance(z, E.MatMul) else (z,)
-        hits = [i for i, f in enumerate(fs) if f is u]
-        if len(hits) != 1 or any(f in depends for f in fs if f is not u):
-            return None
-        i = hits[0]
-        left, right = _product(fs[:i]), _product(fs[i + 1:])
-        if right is None:
-            return None
-        c = c if c is not None else E.Ones(z.shape)
-        inner = c @ right.T if left is None else left.T @ c @ right.T
-        return inner.T
-
-    def chain(n: E.MatMul) -> E.Node | None:
+    def chain(self, n: E.MatMul) -> E.Node | None:
+        """P F q with F the one factor that depends on u."""
+        depends, mat = self.depends, self.mat
         fs = n.factors
-        dep = [i for i, f in enumerate(fs) if f in depends]
+        dep = [i for i, f in enumerate(fs) if depends(f)]
         if len(dep) != 1:
             return None
         i = dep[0]
@@ -183,7 +176,7 @@ def matrix_of(node: E.Node, u: E.Var) -> E.Node | None:
             parts = [mat(E.MatMul(tuple(x for x in (p, t, q) if x is not None)))
                      for t in f.terms]
             return None if any(x is None for x in parts) else E.Add(tuple(parts))
-        if isinstance(f, E.Scale) and f.s not in depends:
+        if isinstance(f, E.Scale) and not depends(f.s):
             inner = mat(E.MatMul(tuple(x for x in (p, f.x, q) if x is not None)))
             return None if inner is None else E.Scale(f.s, inner)
         if isinstance(f, E.Transpose):
@@ -191,39 +184,109 @@ def matrix_of(node: E.Node, u: E.Var) -> E.Node | None:
             if pushed is None:
                 return None
             return mat(E.MatMul(tuple(x for x in (p, pushed, q) if x is not None)))
+        if isinstance(f, (E.Hadamard, E.Broadcast)):
+            return self.through_outer(p, f, q)
         return None
 
-    out = mat(node)
-    return None if out is None else expand_products(simplify(out))
+    # -- matrices linear in u, as sums of outer products ---------------------------------
+    def split_hadamard(self, z: E.Node, c: E.Node | None
+                       ) -> tuple[E.Node | None, E.Node | None]:
+        """(C, D) with c .* z = C .* D, D the one factor that depends on u (None if not
+        one), C the product of c (None for all ones) and the other factors."""
+        fs = list(z.factors) if isinstance(z, E.Hadamard) else [z]
+        dep = [f for f in fs if self.depends(f)]
+        if len(dep) != 1:
+            return c, None
+        rest = tuple(f for f in fs if f is not dep[0]) + ((c,) if c is not None else ())
+        return (None if not rest else rest[0] if len(rest) == 1 else E.Hadamard(rest)), dep[0]
+
+    def outer(self, d: E.Node) -> list[tuple[E.Node | None, E.Node, E.Node]] | None:
+        """A matrix linear in u as Σ s a b' (s a constant scalar or None, a and b
+        columns, exactly one of them depending on u); None if it is not of that form."""
+        depends, outer = self.depends, self.outer
+        if isinstance(d, E.Add):
+            parts = [outer(t) for t in d.terms]
+            return None if any(p is None for p in parts) else [x for p in parts for x in p]
+        if isinstance(d, E.Scale) and not depends(d.s):
+            parts = outer(d.x)
+            return None if parts is None else \
+                [(d.s if s is None else E.Scale(d.s, s), a, b) for s, a, b in parts]
+        if isinstance(d, E.Transpose):                       # (a b')' = b a'
+            parts = outer(d.x)
+            return None if parts is None else [(s, b, a) for s, a, b in parts]
+        if isinstance(d, E.Broadcast):                       # x 1' (across), 1 x (down)
+            (r, c), x = d.shape, d.x
+            if x.shape[1] == 1:
+                a, b = (x if x.shape[0] == r else E.Broadcast(x, (r, 1))), E.Ones((c, 1))
+            else:
+                a, b = E.Ones((r, 1)), E.Transpose(x)
+            return [(None, a, b)] if depends(a) != depends(b) else None
+        if isinstance(d, E.MatMul):                          # (L a)(b' R): a column, a row
+            fs = d.factors
+            for k in range(1, len(fs)):
+                if fs[k - 1].shape[1] == 1:
+                    left, right = _product(fs[:k]), _product(fs[k:])
+                    if depends(left) != depends(right):
+                        return [(None, left, E.Transpose(right))]
+        return None
+
+    def sides(self, d: E.Node | None):
+        """(s, M, other, left) per term s a b' of `outer(d)`: M the matrix of the side
+        that depends on u (a = M u if `left`, else b = M u); None if d is not read."""
+        parts = None if d is None else self.outer(d)
+        if parts is None:
+            return None
+        out = []
+        for s, a, b in parts:
+            left = self.depends(a)
+            m = self.mat(a if left else b)
+            if m is None:
+                return None
+            out.append((s, m, b if left else a, left))
+        return out
+
+    def contract(self, c: E.Node | None, d: E.Node | None) -> E.Node | None:
+        # sum(C .* Σ s a b') = Σ s a' C b: the row s (C b)' M if a = M u, s a' C M if b = M u
+        sides = self.sides(d)
+        if sides is None:
+            return None
+        c = E.Ones(d.shape) if c is None else c
+        return _total(_scaled(s, ((c @ other).T if left else other.T @ c) @ m)
+                      for s, m, other, left in sides)
+
+    def diagonal(self, c: E.Node | None, d: E.Node | None) -> E.Node | None:
+        # diag(C .* Σ s a b') = Σ s diag(C) .* a .* b: s diag(diag(C) .* other) M
+        sides = self.sides(d)
+        if sides is None:
+            return None
+        dc = None if c is None else E.DiagVec(c)
+        return _total(_scaled(s, E.DiagMat(_hadamard(dc, other)) @ m)
+                      for s, m, other, _ in sides)
+
+    def through_outer(self, p, f, q) -> E.Node | None:
+        # P (C .* Σ s a b') q = Σ s P diag(a) C diag(b) q: s P diag(C (b .* q)) M if
+        # a = M u, s P diag(a) C diag(q) M if b = M u; without C, P a (b'q) = P a q' b
+        c, d = self.split_hadamard(f, None) if isinstance(f, E.Hadamard) else (None, f)
+        sides = self.sides(d)
+        if sides is None:
+            return None
+        terms = []
+        for s, m, other, left in sides:
+            if c is None:
+                t = E.Scale(other.T @ q, m) if left else other @ q.T @ m
+            elif left:
+                t = E.DiagMat(c @ E.Hadamard((other, q))) @ m
+            else:
+                t = E.DiagMat(other) @ c @ E.DiagMat(q) @ m
+            t = _scaled(s, t)
+            terms.append(t if p is None else p @ t)
+        return _total(terms)
 
 
 def dag_size(node: E.Node) -> int:
     """The number of distinct subexpressions: the size of a formula whose repeated parts
     are named."""
     return sum(1 for _ in E.walk(node))
-
-
-def multiply_out(node: E.Node, v: E.Var) -> E.Node:
-    """Products distributed over every sum that contains `v`: (dA + dA')*x is
-    dA*x + dA'*x, the form whose terms have Kronecker forms."""
-    depends: set[E.Node] = set()
-    for n in E.walk(node):
-        if n is v or any(c in depends for c in n.children):
-            depends.add(n)
-    memo: dict[E.Node, E.Node] = {}
-    for n in E.walk(node):
-        new = n.rebuild([memo[c] for c in n.children]) if n.children else n
-        if isinstance(new, E.MatMul):
-            fs = new.factors
-            i = next((i for i, f in enumerate(fs) if isinstance(f, E.Add) and f in depends
-                      or (isinstance(f, E.Add) and any(c is v or v in set(E.walk(c))
-                                                       for c in f.terms))), None)
-            if i is not None:
-                new = E.Add(tuple(E.MatMul(fs[:i] + (t,) + fs[i + 1:]) for t in fs[i].terms))
-        memo[n] = new
-    out = memo[node]
-    terms = out.terms if isinstance(out, E.Add) else (out,)
-    return E.Add(tuple(simplify(t) for t in terms)) if len(terms) > 1 else simplify(out)
 
 
 def expand_products(node: E.Node) -> E.Node:
@@ -303,6 +366,19 @@ def _diagonal_and_rest(p: E.Node) -> tuple[E.Node | None, E.Node | None]:
     else:
         d, rest = E.Ones((n, 1)), p
     return (d if c is None else simplify(E.Scale(c, d))), rest
+
+
+def _total(terms) -> E.Node:
+    terms = list(terms)
+    return terms[0] if len(terms) == 1 else E.Add(tuple(terms))
+
+
+def _scaled(s: E.Node | None, x: E.Node) -> E.Node:
+    return x if s is None else E.Scale(s, x)
+
+
+def _hadamard(c: E.Node | None, x: E.Node) -> E.Node:
+    return x if c is None else E.Hadamard((c, x))
 
 
 def _product(fs) -> E.Node | None:
@@ -521,7 +597,7 @@ class HigherDerivative:
             if self.node is not None:
                 self.node = pair_transposes(self.node)
         else:
-            kron = kron_form(jvp, dvar) or kron_form(multiply_out(jvp, dvar), dvar)
+            kron = kron_form(jvp, dvar)
             if kron is not None and not self.numerator_form and not self.symmetric:
                 kron = kron.transposed()
             self.kron = kron

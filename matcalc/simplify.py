@@ -837,6 +837,8 @@ def _norm_diagvec(n: DiagVec) -> Node:
 
 def _norm_diagmat(n: DiagMat) -> Node:
     x = n.x
+    if x.shape == SCALAR:                                        # diag(s) = s, a 1 x 1
+        return x
     if isinstance(x, Ones):
         return Identity(n.shape[0])
     if is_zero(x):
