@@ -429,7 +429,8 @@ def test_the_upstream_gradient_is_a_keyword_argument():
 
 def test_wrong_shapes_are_reported_in_the_variables_terms():
     mod = matcalc.derive("Y = X*A' + b'", shapes={"X": "N,n"}).compile()
-    with pytest.raises(ValueError, match=r"^A must be m x n; got \(2, 5\) with n = 4 from X$"):
+    with pytest.raises(ValueError, match=r"^A must be m x n; got \(2, 5\) "
+                                         r"with m = 2 from b, n = 4 from X$"):
         mod.forward(np.ones((3, 4)), np.ones((2, 5)), np.ones(2))
     with pytest.raises(ValueError, match=r"^b must be a vector of length m; got \(2, 1\) "
                                          r"with m = 2 from A$"):
@@ -440,6 +441,24 @@ def test_wrong_shapes_are_reported_in_the_variables_terms():
     mod = matcalc.derive("x'*A*x").compile()
     with pytest.raises(ValueError, match=r"^A must be n x n; got \(2, 3\) with n = 2 from x$"):
         mod.forward(np.ones(2), np.ones((2, 3)))
+
+
+def test_a_transposed_argument_is_blamed_not_the_arguments_that_agree():
+    # W1 passed transposed: x and b1 agree on the sizes, so W1 is the one named, even
+    # though it comes first and so used to set the sizes that x was measured against
+    mod = matcalc.derive("h = relu(W1*x + b1); f = w2'*h").compile()
+    W1, x, b1, w2 = np.ones((5, 4)), np.ones(4), np.ones(5), np.ones(5)
+    with pytest.raises(ValueError, match=r"^W1 must be n x m; got \(4, 5\) with n = 5 from "
+                                         r"b1, m = 4 from x \(transposed\?\)$"):
+        mod.forward(W1.T, x, b1, w2)
+    with pytest.raises(ValueError, match=r"^x must be a vector of length m; got \(5,\) "
+                                         r"with m = 4 from W1$"):
+        mod.forward(W1, np.ones(5), b1, w2)
+    # two arguments that contradict each other alone: the transposed matrix is named
+    mod = matcalc.derive("y = W*x").compile()
+    with pytest.raises(ValueError, match=r"^W must be n x m; got \(3, 2\) with m = 3 from x "
+                                         r"\(transposed\?\)$"):
+        mod.forward(np.ones((3, 2)), np.ones(3))
 
 
 def test_integers_and_lists_are_accepted_as_float64():
