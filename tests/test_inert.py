@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import matcalc
-from matcalc.codegen import inert, literal
+from matcalc import codegen
 from matcalc.errors import MatcalcError
 from matcalc.shapes import Declaration
 
@@ -40,27 +40,27 @@ SPECIMENS = [
 
 @pytest.mark.parametrize("text", SPECIMENS, ids=lambda t: ascii(t)[:40])
 def test_inert_text_reads_back_through_every_string_literal_and_ends_no_line(text):
-    out = inert(text)
+    out = codegen.inert(text)
     assert all(ch.isprintable() for ch in out)             # no line break, control, surrogate
     assert len(out.splitlines()) <= 1 and not any(ch in out for ch in LINE_BREAKS)
     out.encode("utf-8")                                   # a module is UTF-8
     for quotes in ('"', '"""'):
         assert ast.literal_eval(quotes + out + quotes) == text
-    assert ast.literal_eval(literal(text)) == text
+    assert ast.literal_eval(codegen.literal(text)) == text
     tree = ast.parse(f"# {out}\nX = 1\n")                 # a comment stays one comment
     assert [type(n) for n in tree.body] == [ast.Assign]
 
 
 def test_inert_leaves_ordinary_text_alone():
     for text in ("f = x'*A*x  # the bilinear form", "y = σ(W*x)", "tr(A*X*B)", "n x m"):
-        assert inert(text) == text
+        assert codegen.inert(text) == text
 
 
 def test_every_character_that_needs_escaping_reads_back():
     # the basic plane whole, and the astral planes' tags, private use and last character
     codes = [*range(0x10000), *range(0xE0000, 0xE0080), 0xF0000, 0x10FFFD, 0x10FFFF]
     text = "".join(ch for ch in map(chr, codes) if not ch.isprintable() or ch in '"\\')
-    assert ast.literal_eval('"' + inert(text) + '"') == text
+    assert ast.literal_eval('"' + codegen.inert(text) + '"') == text
 
 
 # ---- hostile programs through every target and mode -----------------------------------------
