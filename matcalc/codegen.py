@@ -1781,12 +1781,19 @@ class _Module:
                 'derived (not by tracing)."""')]
             out += ["", INDENT + "@staticmethod"]
             out += [INDENT + line for line in _wrap("def forward(", ["ctx"] + inputs, "):", 1)]
+            # save_for_backward takes tensors only: what no input feeds (t1 = 2, a size) is
+            # kept on ctx as it is
+            kept = {v.text for n, v in body.p.bound.items() if not body._has_var(n)}
+            numbers = [name for name in saved if name in kept]
+            saved = [name for name in saved if name not in kept]
             body_f = checks + self.dtype_lines(fwd_lines + [value], inputs) + fwd_lines
             body_f += _wrap("ctx.save_for_backward(", inputs + saved, ")", 1)
+            body_f += _wrap("ctx.numbers = (", numbers, ",)", 1) if numbers else []
             body_f.append(f"return {value}")
             out += [2 * INDENT + line for line in body_f]
             out += ["", INDENT + "@staticmethod", INDENT + f"def backward(ctx, {g}):"]
             body_b = _unpack(inputs + saved, "ctx.saved_tensors", [], "")
+            body_b += _unpack(numbers, "ctx.numbers", [], "")
             body_b += self.not_derived_guard()
             body_b += self.dtype_lines(bwd_lines + grads, inputs) + bwd_lines
             body_b.append("return " + (", ".join(grads) or "()"))
