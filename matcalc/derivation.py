@@ -23,9 +23,13 @@ if TYPE_CHECKING:
 
 
 
-def json_shape(shape: E.Shape) -> list:
-    """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix."""
+def json_shape(shape: E.Shape, two_d: bool = False) -> list:
+    """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix; [r, c] always for a
+    value kept 2-D (a variable declared with an explicit 1, and its derivatives: SPEC 4),
+    so that the shape is that of the NumPy array."""
     r, c = shape
+    if two_d:
+        return [r, c]
     if (r, c) == (1, 1):
         return []
     if c == 1:
@@ -58,7 +62,7 @@ class Derivative:
 
     @property
     def shape(self) -> list:
-        return json_shape(self.node.shape)
+        return json_shape(self.node.shape, self.name in self.derivation.keep_2d)
 
     @cached_property
     def text(self) -> str:
@@ -320,7 +324,8 @@ class Derivation:
             "output": {"name": self.output_name, "shape": json_shape(self.output.shape)},
             "upstream": None if self.upstream is None else
             {"name": self.upstream_name, "shape": _json_dims(self.upstream.shape)},
-            "inputs": {n: json_shape(v.shape) for n, v in self.inputs.items()},
+            "inputs": {n: json_shape(v.shape, n in self.keep_2d)
+                       for n, v in self.inputs.items()},
             "derivatives": {n: {"shape": d.shape, "text": d.text, "latex": d.latex,
                                 "numpy": d.numpy} for n, d in self.derivatives.items()},
         }

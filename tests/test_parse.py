@@ -583,7 +583,8 @@ opened, unpickled = [], []
 def refuse(*args, **kwargs):
     unpickled.append("called")
     raise RuntimeError("unpickling")
-pickle.load = pickle.loads = refuse
+if sys.argv[1:] == ["refuse"]:
+    pickle.load = pickle.loads = refuse
 def hook(event, args):
     if event == "open" and isinstance(args[0], (str, bytes)):
         opened.append(os.fsdecode(args[0]))
@@ -596,13 +597,15 @@ print(json.dumps({"opened": opened, "unpickled": unpickled, "tmp": tmp}))
 """
 
 
-def _watched(tmp_path) -> dict:
+def _watched(tmp_path, refuse: bool = True) -> dict:
+    """What a fresh process that derives opens and unpickles, with the temporary directory
+    (and home and cache directories) in tmp_path; `refuse`: with pickle's loaders broken."""
     import json
     import os
     env = dict(os.environ, TMPDIR=str(tmp_path), HOME=str(tmp_path / "home"),
                XDG_CACHE_HOME=str(tmp_path / "cache"))
-    out = subprocess.run([sys.executable, "-c", WATCH], env=env, capture_output=True,
-                         text=True, check=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", WATCH] + ["refuse"] * refuse, env=env,
+                         capture_output=True, text=True, check=True, timeout=120)
     return json.loads(out.stdout)
 
 
@@ -632,5 +635,5 @@ def test_a_planted_parser_cache_runs_nothing(tmp_path):
     for path in planted + [tmp_path / ".lark_cache_planted.tmp"]:
         first = path.read_bytes().split(b"\n", 1)[0] if path.exists() else b"0" * 64
         path.write_bytes(first + b"\n" + pickle.dumps(Payload()) * 2)
-    _watched(tmp_path)
+    _watched(tmp_path, refuse=False)
     assert not marker.exists()
