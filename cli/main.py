@@ -41,7 +41,7 @@ class MatcalcGroup(click.Group):
 
 
 @click.group(cls=MatcalcGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="matcalc", prog_name="matcalc")
+@click.version_option(version=matcalc.__version__, prog_name="matcalc")
 def cli():
     """Derive matrix-calculus formulas: gradients, backprop, Jacobians, Hessians.
 
@@ -419,3 +419,40 @@ def _write_generated(path: str, source: str, force: bool) -> None:
         if created:
             os.unlink(tmp)
         raise MatcalcError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+# --- the local web page -----------------------------------------------------------------------
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Only requests naming it (or localhost) are "
+                   "answered.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on; 0 picks a free one.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
+def serve(host, port, open_browser):
+    """Serve the web page, and its JSON API (POST /api/derive), on this machine.
+
+    Needs the web extra: pip install 'matcalc[web]'. Stop it with Ctrl-C.
+
+    \b
+    Example:
+      matcalc serve --open
+    """
+    try:
+        import starlette  # noqa: F401  (the extra, checked before anything starts)
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise MatcalcError(f"matcalc serve needs {e.name or 'Starlette and uvicorn'}, "
+                           "which come with the web extra",
+                           hint="install it with: pip install 'matcalc[web]'") from None
+    import ipaddress
+    try:
+        local = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = host == "localhost"
+    if not local:
+        click.echo(f"warning: listening on {host}: other machines can reach the page",
+                   err=True)
+    from matcalc.web.server import serve as run
+    run(host, port, open_browser, echo=click.echo)

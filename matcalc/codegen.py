@@ -36,7 +36,7 @@ import textwrap
 from dataclasses import dataclass
 from functools import cached_property
 
-from . import __version__
+from . import __version__, ops
 from .errors import MatcalcError, OptionError
 from .expr import (
     SCALAR,
@@ -64,9 +64,6 @@ from .expr import (
     add,
     broadcast_to,
     walk,
-)
-from .printing.numpy import (
-    ELEMENTWISE as ELEMENTWISE_CALLS,
 )
 from .printing.numpy import (
     NumpyPrinter,
@@ -603,10 +600,10 @@ def optimize(forward: Node | None, derivatives: list[Node]) -> tuple[Node | None
 
 # ---- the printer, reading named temporaries --------------------------------------------
 
-FRESH_CALLS = ("np.exp(", "np.log(", "np.sin(", "np.cos(", "np.tan(", "np.tanh(", "np.abs(",
-               "np.sign(", "np.sqrt(", "np.maximum(", "np.heaviside(", "np.outer(", "np.ones(",
-               "np.zeros(", "np.eye(", "np.tile(", "np.linalg.inv(", "np.linalg.multi_dot(",
-               "np.logaddexp(")
+# the elementwise functions' NumPy calls (matcalc.ops), and the other calls printed here
+FRESH_CALLS = tuple(f"{op.numpy}(" for op in ops.ELEMENTWISE.values() if op.numpy) + (
+    "np.maximum(", "np.heaviside(", "np.outer(", "np.ones(", "np.zeros(", "np.eye(",
+    "np.tile(", "np.linalg.inv(", "np.linalg.multi_dot(", "np.logaddexp(")
 
 
 def _fresh(v: Value) -> bool:
@@ -758,14 +755,14 @@ class CodePrinter(NumpyPrinter):
     # -- stable and fast forms ------------------------------------------------------------
     def positive_part(self, v: Value) -> Value:
         if self.dialect == "torch":
-            return self.call(f"torch.relu({v.text})", v.shape)
+            return self.call(f"{ops.ELEMENTWISE['relu'].torch}({v.text})", v.shape)
         return self.call(f"np.maximum({v.text}, 0)", v.shape)
 
     def sigmoid(self, v: Value, negate: bool) -> Value:
         if self.dialect != "torch":
             return super().sigmoid(v, negate)
         arg = self.negated_text(v) if negate else v.text
-        return self.call(f"torch.sigmoid({arg})", v.shape)
+        return self.call(f"{ops.ELEMENTWISE['sigmoid'].torch}({arg})", v.shape)
 
     def mask(self, x: Node) -> Value:
         """1[x > 0] as a boolean array (for products, where it keeps the other's dtype)."""
@@ -792,14 +789,14 @@ class CodePrinter(NumpyPrinter):
 
     def _print_Func(self, e: Func) -> Value:
         x = e.x
-        if x.shape == SCALAR and e.name in (*ELEMENTWISE_CALLS, "relu", "sigmoid") and \
+        if x.shape == SCALAR and e.name != "step" and \
                 not any(isinstance(n, Var) for n in walk(x)):     # sqrt(d): of a number
             v = self.typed(self.print(x))
             if e.name == "relu":
                 return self.positive_part(v)
             if e.name == "sigmoid":
                 return self.sigmoid(v, negate=False)
-            return self.call(f"{ELEMENTWISE_CALLS[e.name]}({v.text})", ())
+            return self.spelled(e, v.text, ())
         if e.name == "relu":
             return self.positive_part(self.print(x))
         if e.name == "step" and self.dialect == "torch":
@@ -946,7 +943,7 @@ def _reads(n: Node) -> tuple[Node, ...]:
 
 
 ELEMENTWISE = (Add, Hadamard, Scale, Divide, Func, Power)
-INPLACE_FUNCS = {"exp", "log", "sin", "cos", "tan", "tanh", "abs", "sign", "sqrt"}
+INPLACE_FUNCS = {op.name for op in ops.ELEMENTWISE.values() if op.inplace}   # take out=
 
 
 class Body:
@@ -1372,7 +1369,7 @@ class Body:
             return [f"np.greater({b}, 0, out={b})"]
         if f == "sigmoid":                  # 0.5 (1 + tanh(x / 2)): no overflow
             return [f"{b} *= 0.5", f"np.tanh({b}, out={b})", f"{b} += 1", f"{b} *= 0.5"]
-        return [f"np.{f}({b}, out={b})"]
+        return [f"{ops.ELEMENTWISE[f].numpy}({b}, out={b})"]
 
     # -- softmax and logsumexp, stable, as statements -------------------------------------
     def _columns(self, x: Node) -> tuple[Value, str, bool]:
@@ -1476,7 +1473,9 @@ class _Module:
     """Everything one generated module needs from a derivation."""
 
     def __init__(self, d, target: str):
-        for v in d.inputs.values():
+        for v in d.inputs.values():         # names and sizes are code here: names only
+            if not _is_identifier(v.name):
+                raise CodegenError(f"the variable {v.name!r} is not a name")
             for dim in v.shape:
                 if not isinstance(dim, int) and not _is_identifier(dim):
                     raise CodegenError(f"the size {dim!r} of {v.name} is not a name: "
@@ -1982,11 +1981,14 @@ DEFAULTS = {"numpy": {"dtype": "np.dtype(np.float64)"},
 
 
 def _rename_np(line: str, prefix: str) -> str:
-    """np.xxx as torch.xxx / jnp.xxx outside comments and strings."""
+    """np.xxx as torch.xxx / jnp.xxx outside comments and strings: an operation's own
+    spelling in the target where the registry has one (np.arcsin as torch.asin)."""
     code, hash_, comment = line.partition("#")
     if code.count('"') % 2:
         return line
-    return re.sub(r"\bnp\.", prefix, code) + hash_ + comment
+    spellings = ops.RENAMED["torch" if prefix == "torch." else "jax"]
+    return re.sub(r"\bnp\.[\w.]*", lambda m: spellings.get(m[0]) or prefix + m[0][3:],
+                  code) + hash_ + comment
 
 
 def _dims_literal(dims: tuple) -> str:

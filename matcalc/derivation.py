@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from . import expr as E
 from .assumptions import describe
@@ -19,11 +19,19 @@ from .layout import LAYOUTS, from_layout, to_layout, upstream_var
 from .printing.numpy import python_name
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from types import ModuleType
+
+    from .check import CheckReport
+    from .claims import ClaimResult
+    from .jacobian import HigherDerivation
+    from .printing.latex import LatexStyle
+    from .shapes import Typed
     from .steps import Step
 
 
 
-def json_shape(shape: E.Shape, two_d: bool = False) -> list:
+def json_shape(shape: E.Shape, two_d: bool = False) -> list[E.Dim]:
     """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix; [r, c] always for a
     value kept 2-D (a variable declared with an explicit 1, and its derivatives: SPEC 4),
     so that the shape is that of the NumPy array."""
@@ -61,11 +69,14 @@ class Derivative:
     derivation: "Derivation" = field(repr=False)
 
     @property
-    def shape(self) -> list:
+    def shape(self) -> list[E.Dim]:
+        """The shape as JSON writes it: [] scalar, [n] vector, [p, q] matrix, both axes of
+        a variable declared with an explicit 1 (a 2-D array in NumPy, SPEC 4)."""
         return json_shape(self.node.shape, self.name in self.derivation.keep_2d)
 
     @cached_property
     def text(self) -> str:
+        """The formula in matcalc's language (it parses back to the same formula)."""
         from .printing import to_text
         return to_text(_printable(self.node))
 
@@ -77,6 +88,7 @@ class Derivative:
 
     @cached_property
     def numpy(self) -> str:
+        """One Python expression: `eval(numpy, {"np": numpy}, values)` is the value."""
         return self.derivation._numpy(_printable(self.node),
                                       result_2d=self.name in self.derivation.keep_2d)
 
@@ -84,6 +96,12 @@ class Derivative:
         """Jupyter's display: `∂L/∂X = ...` in display style."""
         d = self.derivation
         return f"$\\displaystyle {d._lhs_latex(self.name)} = {self.latex}$"
+
+    def to_sympy(self, symbols: Mapping[str, Any] | None = None) -> Any:
+        """The formula as a SymPy matrix expression over the symbols it was derived from
+        (see `matcalc.interop.sympy.to_sympy`); needs the `sympy` extra."""
+        from .interop.sympy import to_sympy
+        return to_sympy(self, symbols=symbols)
 
     def __str__(self) -> str:
         return self.text
@@ -93,7 +111,7 @@ class Derivation:
     """Derivatives of one program's output with respect to its variables."""
 
     @E.gc_paused
-    def __init__(self, program: str, typed, wrt: list[str], layout: str,
+    def __init__(self, program: str, typed: Typed, wrt: list[str], layout: str,
                  onehot: dict[str, str] | None = None):
         self.program = program
         # label name -> "columns" / "rows" (one-hot: that axis sums to one) or "signs" (+-1)
@@ -137,7 +155,7 @@ class Derivation:
     def __getitem__(self, name: str) -> Derivative:
         return self.derivatives[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.derivatives)
 
     def __len__(self) -> int:
@@ -145,6 +163,7 @@ class Derivation:
 
     @property
     def output_shape(self) -> E.Shape:
+        """The output's IR shape (rows, cols); (1, 1) for a scalar."""
         return self.output.shape
 
     def adjoint_form(self, name: str) -> E.Node:
@@ -163,6 +182,7 @@ class Derivation:
     # -- spellings ---------------------------------------------------------------------
     @cached_property
     def python_names(self) -> dict[str, str]:
+        """Names spelled otherwise in Python (`{"lambda": "lambda_"}`)."""
         names = list(self.inputs) + ([self.upstream_name] if self.upstream_name else []) + \
             list(self.typed.intermediates)
         taken = set(names)
@@ -177,9 +197,9 @@ class Derivation:
         return out
 
     @cached_property
-    def dim_sources(self) -> dict:
+    def dim_sources(self) -> dict[E.Dim, str]:
         """A Python expression for the size of each symbolic dimension."""
-        src: dict = {}
+        src: dict[E.Dim, str] = {}
         vars_ = list(self.inputs.values()) + ([self.upstream] if self.upstream else [])
         for v in vars_:
             py = python_name(v.name)
@@ -221,6 +241,8 @@ class Derivation:
         return f"{r} x {c}"
 
     def text(self, steps: bool = False) -> str:
+        """The derivatives as text, one `dL/dX = ...` line each after a header naming
+        the layout (and the adjoint equations of a program first if `steps`)."""
         lines = [f"# layout: {self.layout}", *describe(self.onehot)]
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
@@ -237,7 +259,7 @@ class Derivation:
             lines.append("# no variables: nothing to differentiate")
         return "\n".join(lines)
 
-    def latex_style(self, **options):
+    def latex_style(self, **options: Any) -> LatexStyle:
         """The LaTeX style of `options` (see `printing.latex.latex_style`) with what this
         derivation knows: the upstream dY stands for ∂L/∂Y, a step's dz for ∂J/∂z, and the
         program's names."""
@@ -279,7 +301,7 @@ class Derivation:
 
         notes = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in describe(self.onehot)]
         if self.upstream is not None:
-            up = p.spell(self.upstream_name).text
+            up = p.spell(cast(str, self.upstream_name)).text
             notes.append(f"{up} is the upstream gradient "
                          f"({self._shape_text(self.upstream.shape)}) of a scalar loss L")
         rows = []
@@ -298,7 +320,7 @@ class Derivation:
         if upstream == "bar" and steps:                 # what the bars mean
             rows.append(f"&\\text{{where }} \\bar{{v}} = {p.partial(self._loss, 'v')}")
         elif upstream == "bar" and self.upstream is not None:
-            rows.append(f"&\\text{{where }} {p.spell(self.upstream_name).text} = "
+            rows.append(f"&\\text{{where }} {p.spell(cast(str, self.upstream_name)).text} = "
                         f"{p.partial('L', self.output_name)}")
         body = tex.comments(notes) + tex.align(rows)
         return tex.standalone(body) if standalone else body
@@ -309,6 +331,7 @@ class Derivation:
         return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 
     def numpy_code(self, steps: bool = False) -> str:
+        """Python statements `d_X = ...` computing every derivative with NumPy."""
         lines = [f"# layout: {self.layout}", *describe(self.onehot)]
         if steps and self.steps:
             for st in self.steps:
@@ -317,8 +340,9 @@ class Derivation:
             lines.append(f"d_{python_name(name)} = {d.numpy}")
         return "\n".join(lines)
 
-    def to_json(self, steps: bool = False) -> dict:
-        out = {
+    def to_json(self, steps: bool = False) -> dict[str, Any]:
+        """The JSON object of SPEC section 4 (a dict ready for `json.dumps`)."""
+        out: dict[str, Any] = {
             "program": self.program,
             "layout": self.layout,
             "output": {"name": self.output_name, "shape": json_shape(self.output.shape)},
@@ -340,7 +364,7 @@ class Derivation:
         return out
 
     # -- verification --------------------------------------------------------------------
-    def check(self, seed: int = 0):
+    def check(self, seed: int = 0) -> CheckReport:
         """Finite-difference report for every derivative (see matcalc.check)."""
         from dataclasses import replace
 
@@ -360,7 +384,7 @@ class Derivation:
                 results[key] = replace(res, name=key)
         return CheckReport(results, all(r.ok for r in results.values()), report.dims)
 
-    def verify_claim(self, text: str, seed: int = 0):
+    def verify_claim(self, text: str, seed: int = 0) -> ClaimResult:
         """Check a hand-derived `NAME = FORMULA` (see matcalc.claims); returns a ClaimResult."""
         from .claims import verify_claim
         return verify_claim(self, text, seed=seed)
@@ -381,7 +405,7 @@ class Derivation:
             raise LimitError("the generated code would be nested too deeply for Python to "
                              "compile; split the program into named steps") from None
 
-    def compile(self, target: str = "numpy"):
+    def compile(self, target: str = "numpy") -> ModuleType:
         """The generated module, imported from a temporary file (a fresh module object,
         not entered in sys.modules); tracebacks still show its source lines."""
         import importlib.util
@@ -395,6 +419,7 @@ class Derivation:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(source)
             spec = importlib.util.spec_from_file_location(name, path)
+            assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
         linecache.cache[path] = (len(source), None, source.splitlines(True), path)
@@ -436,9 +461,9 @@ def _label_options(onehot, signs, typed) -> dict[str, str]:
 MODES = ("gradient", "jacobian", "hessian", "hvp")
 
 
-def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
-           kinds: str = "ml", check: bool = False, onehot=(), mode: str = "gradient",
-           signs=()):
+def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: Any = None,
+           kinds: str = "ml", check: bool = False, onehot: Any = (), mode: str = "gradient",
+           signs: Any = ()) -> Derivation | HigherDerivation:
     """Parse, type and differentiate `program`; see SPEC section 6."""
     from .parse import parse
     from .shapes import Declaration, infer_shapes, parse_shape_option

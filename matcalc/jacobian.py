@@ -43,6 +43,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from . import expr as E
+from . import ops
 from .assumptions import apply_assumptions, describe
 from .derivation import Derivation, json_shape, python_name
 from .differentiate import vjp
@@ -374,11 +375,6 @@ def recognise_sigmoid(node: E.Node) -> E.Node:
 
 # ---- naming repeated subexpressions --------------------------------------------------------
 
-NAME_CHOICES = {"softmax": ("p", "q", "pi"), "sigmoid": ("s", "sigma", "r"),
-                "tanh": ("t", "tau"), "exp": ("e", "eps"), "log": ("ell",)}
-NOT_NAMED = ("step", "sign", "abs", "relu")
-
-
 def choose_names(roots: list[E.Node], taken: set[str], user: dict[E.Node, str]
                  ) -> dict[E.Node, E.Var]:
     """Vars for the softmax and elementwise-function subexpressions that occur more than
@@ -393,11 +389,10 @@ def choose_names(roots: list[E.Node], taken: set[str], user: dict[E.Node, str]
                      and n not in names), None)
         if pick is None:
             return names
-        kind = "softmax" if isinstance(pick, E.Softmax) else pick.name
         chosen = {v.name for v in names.values()}
         name = user.get(pick)                       # the program's own name for it, if any
         if name is None or name in chosen:
-            name = _fresh(NAME_CHOICES.get(kind, ("u", "z")), taken | chosen)
+            name = _fresh(ops.of(pick).names, taken | chosen)   # matcalc.ops: p, s, ...
         names[pick] = E.Var(name, pick.shape)
 
 
@@ -420,9 +415,8 @@ def _tree_counts(roots: list[E.Node]) -> list[tuple[E.Node, int]]:
 
 
 def _nameable(n: E.Node) -> bool:
-    if isinstance(n, E.Softmax):
-        return True
-    return isinstance(n, E.Func) and n.name not in NOT_NAMED
+    op = ops.of(n)
+    return op is not None and op.names is not None
 
 
 def _fresh(choices, taken: set[str]) -> str:
@@ -728,6 +722,13 @@ class HigherDerivative:
         if self.names:
             out["where"] = dict(self.where)
         return out
+
+    def to_sympy(self, form: str | None = None, symbols=None):
+        """The result as a SymPy matrix expression over the symbols it was derived from:
+        the matrix, else the Kronecker form; `form` "matrix", "kron" or "map" (a
+        `Lambda(dX, J(dX))`) chooses (see `matcalc.interop.sympy.to_sympy`)."""
+        from .interop.sympy import to_sympy
+        return to_sympy(self, form=form, symbols=symbols)
 
     def _repr_latex_(self) -> str:
         """Jupyter's display: the result and its named subexpressions, in display style."""
@@ -1168,8 +1169,8 @@ def nonnegative(n: E.Node) -> bool:
     if isinstance(n, E.Power):
         p = n.p
         return isinstance(p, E.Const) and float(p.value).is_integer() and p.value % 2 == 0
-    if isinstance(n, E.Func):
-        return n.name in ("exp", "sigmoid", "relu", "abs", "sqrt", "step")
+    if isinstance(n, E.Func):                 # by its registry entry's image (matcalc.ops)
+        return ops.ELEMENTWISE[n.name].domain.image in (ops.POSITIVE, ops.NONNEGATIVE)
     if isinstance(n, E.Hadamard):
         return all(nonnegative(f) for f in n.factors)
     if isinstance(n, E.Scale):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+from . import ops
 from .expr import (
     SCALAR,
     Add,
@@ -663,29 +664,22 @@ def _fold_power(a, b):
     return f
 
 
-_ZERO_AT_ZERO = {"sin", "tan", "tanh", "relu", "abs", "sign", "sqrt", "step"}
-
-
 def _norm_func(n: Func) -> Node:
+    # the facts about each function are its registry entry's (matcalc.ops)
+    op = ops.ELEMENTWISE[n.name]
     x = n.x
     if isinstance(x, Transpose):
         return mk(Transpose, mk(Func, n.name, x.x))                # f(X') = f(X)'
     if is_zero(x):
-        if n.name in _ZERO_AT_ZERO:
+        if op.at_zero == 0:                                      # sin 0 = 0
             return zero(n.shape)
-        if n.name in ("exp", "cos"):
+        if op.at_zero == 1:                                      # exp 0 = 1
             return Ones(n.shape) if n.shape != SCALAR else ONE
-    if n.name == "log" and isinstance(x, Func) and x.name == "exp":
-        return x.x
-    if n.name == "exp" and isinstance(x, Func) and x.name == "log":
-        return x.x
-    if isinstance(x, Const) and n.name in _EXACT_FOLD:
-        return Const(_EXACT_FOLD[n.name](x.value))               # exact: no rounding
+    if isinstance(x, Func) and x.name == op.undoes:
+        return x.x                                               # log(exp(x)) = x
+    if isinstance(x, Const) and op.fold is not None:
+        return Const(op.fold(x.value))                           # exact: no rounding
     return n
-
-
-_EXACT_FOLD = {"abs": abs, "sign": lambda v: (v > 0) - (v < 0), "step": lambda v: int(v > 0),
-               "relu": lambda v: max(v, 0)}
 
 
 def _pull_scale(n: Node, linear=True) -> Node | None:

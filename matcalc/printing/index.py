@@ -12,31 +12,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
+from .. import ops
 from ..expr import (
     Const,
-    Det,
-    DiagMat,
-    DiagVec,
     DimValue,
     Func,
     Identity,
-    Inv,
-    LogDet,
-    LogSumExp,
     Node,
-    Norm1,
-    Norm2,
-    Softmax,
-    Sum,
-    Trace,
     Transpose,
     Var,
 )
 from ..layout import substitute
 from .precedence import format_number
 
-CALLS = (Func, Inv, Softmax, LogSumExp, Sum, Trace, Norm1, Norm2, Det, LogDet, DiagMat,
-         DiagVec)
+CALLS = (Func, *ops.BY_NODE)             # every operation of the registry prints as a call
 
 
 def _atomic(node: Node) -> bool:

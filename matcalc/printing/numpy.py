@@ -23,6 +23,7 @@ from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from .. import ops
 from ..expr import (
     SCALAR,
     Add,
@@ -59,11 +60,6 @@ from .precedence import (
 )
 
 PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | {"np"}
-
-ELEMENTWISE = {"exp": "np.exp", "log": "np.log", "sin": "np.sin", "cos": "np.cos",
-               "tan": "np.tan", "tanh": "np.tanh", "abs": "np.abs", "sign": "np.sign",
-               "sqrt": "np.sqrt"}
-
 
 def python_name(name: str) -> str:
     """A variable's name in Python: keywords and `np` get a trailing underscore."""
@@ -534,8 +530,6 @@ class NumpyPrinter(Printer):
             if stable is not None:
                 return stable
         v = self.print(e.x)
-        if e.name in ELEMENTWISE:
-            return self.call(f"{ELEMENTWISE[e.name]}({v.text})", v.shape)
         if e.name == "relu":
             return self.call(f"np.maximum({v.text}, 0)", v.shape)
         if e.name == "step":                          # 1 where x > 0, keeping x's dtype
@@ -544,7 +538,14 @@ class NumpyPrinter(Printer):
             neg = self.negated(e.x)                   # sigmoid(-z): no double minus
             return self.sigmoid(neg, negate=True) if neg is not None else \
                 self.sigmoid(v, negate=False)
-        raise NotImplementedError(f"NumpyPrinter cannot print the function {e.name}")
+        return self.spelled(e, v.text, v.shape)
+
+    def spelled(self, e: Node, text: str, shape: tuple) -> Value:
+        """e's NumPy spelling (matcalc.ops) called on `text`: np.exp(x), np.trace(X)."""
+        spelling = ops.of(e).numpy
+        if spelling is None:
+            raise NotImplementedError(f"NumpyPrinter cannot print {e!r}")
+        return self.call(f"{spelling}({text})", shape)
 
     def sigmoid(self, v: Value, negate: bool) -> Value:
         """sigmoid(x) = exp(-log(1 + exp(-x))): no overflow, and full relative precision in
@@ -590,45 +591,45 @@ class NumpyPrinter(Printer):
         return self.full(self.print(x), x.shape)
 
     def _print_Sum(self, e) -> Value:
-        return self.call(f"np.sum({self.whole(e.x).text})", ())
+        return self.spelled(e, self.whole(e.x).text, ())
 
     def _print_Norm1(self, e) -> Value:
         return self.call(f"np.sum(np.abs({self.whole(e.x).text}))", ())
 
     def _print_Norm2(self, e) -> Value:
-        return self.call(f"np.linalg.norm({self.whole(e.x).text})", ())   # Frobenius
+        return self.spelled(e, self.whole(e.x).text, ())          # Frobenius
 
     def _print_Trace(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.print(e.x)
-        return self.call(f"np.trace({self.whole(e.x).text})", ())
+        return self.spelled(e, self.whole(e.x).text, ())
 
     def _print_Det(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.print(e.x)
-        return self.call(f"np.linalg.det({self.whole(e.x).text})", ())
+        return self.spelled(e, self.whole(e.x).text, ())
 
     def _print_LogDet(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.call(f"np.log({self.print(e.x).text})", ())
-        return Value(f"np.linalg.slogdet({self.whole(e.x).text})[1]", POSTFIX, ".", ())
+        return self.post(self.spelled(e, self.whole(e.x).text, ()), "[1]", ())  # log|det X|
 
     def _print_Inv(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.binary(self.number(1), "/", self.print(e.x), ())
         n = e.shape[0]
-        return self.call(f"np.linalg.inv({self.whole(e.x).text})", (n, n))
+        return self.spelled(e, self.whole(e.x).text, (n, n))
 
     def _print_DiagMat(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.print(e.x)
         n = e.shape[0]
-        return self.call(f"np.diag({self.flat(self.whole(e.x)).text})", (n, n))
+        return self.spelled(e, self.flat(self.whole(e.x)).text, (n, n))
 
     def _print_DiagVec(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.print(e.x)
-        return self.call(f"np.diag({self.whole(e.x).text})", (e.shape[0],))
+        return self.spelled(e, self.whole(e.x).text, (e.shape[0],))
 
     def columnwise(self, x: Node, body: Callable[[str, str], str], prec: int, family,
                    shape: tuple) -> Value:
