@@ -86,6 +86,7 @@ from .printing.precedence import (
     Product,
     reciprocal,
 )
+from .shapes import _is_identifier
 from .simplify import one_plus_exp
 
 # The first line of every generated module: the CLI overwrites only files that start so.
@@ -104,6 +105,48 @@ AMBIGUOUS = ("l", "O", "I")     # names pycodestyle flags (E741): kept for argum
 
 class CodegenError(MatcalcError):
     """A derivation that cannot become code (a size that no argument gives)."""
+
+
+# ---- text from the user in generated code ----------------------------------------------------
+# A generated module is imported (`d.compile()` runs it in the caller's process), so text
+# that the user wrote (the program, its comments, names, dimension names) must never be
+# able to end the string or the comment it stands in. Every such piece goes through `inert`.
+
+def inert(text: str) -> str:
+    r"""`text` as it may stand inside a double-quoted Python string (docstrings included) or
+    a comment: backslashes and double quotes escaped, and every character that is not
+    printable written as an escape (\xNN, \uNNNN, \UNNNNNNNN). That covers every line break
+    that Python or an editor knows (\n \r \x0b \x0c \x1c-\x1e \x85 \u2028 \u2029), NUL and the
+    other controls, the lone surrogates that undecodable bytes become (`caf\udce9`, which
+    UTF-8 cannot encode) and invisible format characters. So the result is one line of
+    printable text with no quote or backslash of its own, and a string literal around it
+    reads back as `text`."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return text                                        # the usual case: as it is
+    out = []
+    for ch in text:
+        if ch == "\\" or ch == '"':
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else
+                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
+def literal(text: str) -> str:
+    """`text` as a Python string literal (a dictionary key, a message)."""
+    return f'"{inert(text)}"'
+
+
+def program_lines(program: str, indent: str = "    ") -> list[str]:
+    """The program for a module docstring: a line per line of it, wrapped, each inert."""
+    out = []
+    for line in program.strip().splitlines():
+        out += [inert(piece) for piece in _lines(line.strip(), indent, indent * 2)]
+    return out
 
 
 def generate(derivation, target: str = "numpy") -> str:
@@ -737,8 +780,26 @@ class CodePrinter(NumpyPrinter):
             return self.call(f"torch.nn.functional.softplus({arg})", v.shape)
         return self.call(f"np.logaddexp(0, {arg})", v.shape)
 
+    def typed(self, v: Value) -> Value:
+        """A Python number (a size such as X.shape[0], a constant) as a scalar of the
+        arguments' dtype: torch's functions refuse a number, and NumPy's make it float64."""
+        self.dtype_used = True
+        if self.dialect == "torch":
+            return Value(f"torch.tensor({v.text}, dtype={self.dtype}, device={self.device})")
+        if self.dialect == "jax":
+            return Value(f"jnp.asarray({v.text}, dtype={self.dtype})")
+        return Value(f"{self.dtype}.type({v.text})")
+
     def _print_Func(self, e: Func) -> Value:
         x = e.x
+        if x.shape == SCALAR and e.name != "step" and \
+                not any(isinstance(n, Var) for n in walk(x)):     # sqrt(d): of a number
+            v = self.typed(self.print(x))
+            if e.name == "relu":
+                return self.positive_part(v)
+            if e.name == "sigmoid":
+                return self.sigmoid(v, negate=False)
+            return self.spelled(e, v.text, ())
         if e.name == "relu":
             return self.positive_part(self.print(x))
         if e.name == "step" and self.dialect == "torch":
@@ -1026,13 +1087,7 @@ class Body:
         """A scalar result computed from no argument (1, N) as a scalar of the dtype."""
         if node.shape != SCALAR or self._has_var(node):
             return f
-        self.p.dtype_used = True
-        dtype, device = self.p.dtype, self.p.device
-        if self.p.dialect == "torch":
-            return Value(f"torch.tensor({f.text}, dtype={dtype}, device={device})")
-        if self.p.dialect == "jax":
-            return Value(f"jnp.asarray({f.text}, dtype={dtype})")
-        return Value(f"{dtype}.type({f.text})")
+        return self.p.typed(f)
 
     def add_lines(self, code: list[str], node: Node | None) -> None:
         """Append a statement's lines, the last commented with the node's text form."""
@@ -1041,13 +1096,14 @@ class Body:
             return
         comment = self.describe(node, WIDTH - len(INDENT) - len(code[-1]) - 4)
         if comment is not None:
+            comment = inert(comment)
             self.lines += code[:-1] + [f"{code[-1]}  # {comment}"]
             return
         text = self.describe(node, None)
         if text == "...":
             self.lines += code
             return
-        self.lines += textwrap.wrap(text, WIDTH - len(INDENT) - 2, initial_indent="# ",
+        self.lines += textwrap.wrap(inert(text), WIDTH - len(INDENT) - 2, initial_indent="# ",
                                     subsequent_indent="#   ", break_on_hyphens=False)
         self.lines += code
 
@@ -1431,17 +1487,26 @@ class Arg:
 
 
 def _describe_dims(dims: tuple) -> str:
-    if len(dims) == 0:
+    """`scalar`, `vector of length n` or `N x n`, for a docstring (dimension names inert)."""
+    names = [inert(str(d)) for d in dims]
+    if len(names) == 0:
         return "scalar"
-    if len(dims) == 1:
-        return f"vector of length {dims[0]}"
-    return " x ".join(str(d) for d in dims)
+    if len(names) == 1:
+        return f"vector of length {names[0]}"
+    return " x ".join(names)
 
 
 class _Module:
     """Everything one generated module needs from a derivation."""
 
     def __init__(self, d, target: str):
+        for v in d.inputs.values():         # names and sizes are code here: names only
+            if not _is_identifier(v.name):
+                raise CodegenError(f"the variable {v.name!r} is not a name")
+            for dim in v.shape:
+                if not isinstance(dim, int) and not _is_identifier(dim):
+                    raise CodegenError(f"the size {dim!r} of {v.name} is not a name: "
+                                       "generated code keeps sizes by name")
         self.d = d
         self.target = target
         self.adjoint = target != "numpy"      # torch and JAX pass dY in the output's shape
@@ -1524,7 +1589,7 @@ class _Module:
         for n in _order(roots):
             for d in n.shape + ((n.dim,) if isinstance(n, DimValue) else ()):
                 if isinstance(d, str) and d not in given and d not in sizes:
-                    sizes[d] = self.fresh_name(d if d.isidentifier() else "size")
+                    sizes[d] = self.fresh_name(python_name(d) if d.isidentifier() else "size")
         return sizes
 
     def body(self, args: list[Arg], roots: list[Root], inplace: bool) -> tuple[Body, dict]:
@@ -1619,7 +1684,7 @@ class _Module:
         return _wrap(f"def {fn}(", names, "):", 0)
 
     def shapes_table(self) -> list[str]:
-        items = [f'"{a.py}": {_dims_literal(a.dims)}' for a in self.args(True)]
+        items = [f"{literal(a.py)}: {_dims_literal(a.dims)}" for a in self.args(True)]
         return _wrap("SHAPES = {", items, "}", 0)
 
     def _out_arg(self) -> Arg:
@@ -1628,14 +1693,12 @@ class _Module:
 
     def grad_description(self) -> str:
         top = f"d{self.out}" if self.upstream is None else "dL"
-        parts = [f'"{n}": {top}/d{self.pyname(n)}' for n in self.wrt]
+        parts = [f"{literal(n)}: {top}/d{self.pyname(n)}" for n in self.wrt]
         return "{" + ", ".join(parts) + "}"
 
     def header(self, kind: str) -> list[str]:
         """The marker line and the module docstring: the program, every shape."""
-        doc = [f'"""{kind} of', ""]
-        for line in self.d.program.strip().splitlines():
-            doc += _lines(line.strip(), "    ", "        ")
+        doc = [f'"""{kind} of', ""] + program_lines(self.d.program)
         doc += ["", "Arguments (vectors are 1-D arrays, scalars 0-d arrays or numbers):"]
         width = max((len(a.py) for a in self.args(True)), default=0)
         for a in self.inputs:
@@ -1649,14 +1712,13 @@ class _Module:
             from .assumptions import phrases
             doc += ["Assuming (the derivatives hold only for such values):"]
             for phrase in phrases(labels):
-                doc += _lines(phrase, "    ", "      ")
+                doc += [inert(line) for line in _lines(phrase, "    ", "      ")]
         doc += _lines(f"Output {self.out}: {_describe_dims(self._out_arg().dims)}. "
                       f"Derivatives ({self.layout} layout), keyed by variable name:", "", "")
-        width = max((len(n) for n in self.wrt), default=0) + 2
+        width = max((len(literal(n)) for n in self.wrt), default=0)
         for n in self.wrt:
             dims = self.derivative_dims(n)
-            doc += _lines(f'{chr(34) + n + chr(34):<{width}}  {_describe_dims(dims)}',
-                          "    ", "      ")
+            doc += _lines(f'{literal(n):<{width}}  {_describe_dims(dims)}', "    ", "      ")
         doc += ['"""']
         marker = f"{GENERATED_MARKER} {__version__}: edit the program, not this file."
         return [marker] + doc
@@ -1697,7 +1759,7 @@ class _Module:
             helpers |= body.helpers
             tail = [v.text for v in results.values()]
             lines = self.prologue(args, body, tail) + body.lines
-            grads = "{" + ", ".join(f'"{n}": {results[self.grad_names[n]].text}'
+            grads = "{" + ", ".join(f"{literal(n)}: {results[self.grad_names[n]].text}"
                                     for n in self.wrt) + "}" if grad else ""
             if fwd and not grad:
                 lines.append(f"return {results[self.out].text}")
@@ -1745,12 +1807,19 @@ class _Module:
                 'derived (not by tracing)."""')]
             out += ["", INDENT + "@staticmethod"]
             out += [INDENT + line for line in _wrap("def forward(", ["ctx"] + inputs, "):", 1)]
+            # save_for_backward takes tensors only: what no input feeds (t1 = 2, a size) is
+            # kept on ctx as it is
+            kept = {v.text for n, v in body.p.bound.items() if not body._has_var(n)}
+            numbers = [name for name in saved if name in kept]
+            saved = [name for name in saved if name not in kept]
             body_f = checks + self.dtype_lines(fwd_lines + [value], inputs) + fwd_lines
             body_f += _wrap("ctx.save_for_backward(", inputs + saved, ")", 1)
+            body_f += _wrap("ctx.numbers = (", numbers, ",)", 1) if numbers else []
             body_f.append(f"return {value}")
             out += [2 * INDENT + line for line in body_f]
             out += ["", INDENT + "@staticmethod", INDENT + f"def backward(ctx, {g}):"]
             body_b = _unpack(inputs + saved, "ctx.saved_tensors", [], "")
+            body_b += _unpack(numbers, "ctx.numbers", [], "")
             body_b += self.not_derived_guard()
             body_b += self.dtype_lines(bwd_lines + grads, inputs) + bwd_lines
             body_b.append("return " + (", ".join(grads) or "()"))
@@ -1800,7 +1869,7 @@ class _Module:
         test = _wrap("if any(ctx.needs_input_grad[i] for i in [", [str(i) for i in missing],
                      "]):", 2)
         lines = test + [INDENT + "raise RuntimeError("]
-        lines += [2 * INDENT + f'"{p}"' for p in pieces] + [INDENT + ")"]
+        lines += [2 * INDENT + literal(p) for p in pieces] + [INDENT + ")"]
         return lines
 
     def jax_fallback(self, g: str) -> tuple[list[str], list[str]]:
@@ -1814,7 +1883,7 @@ class _Module:
         inputs = [a.py for a in self.inputs]
         names = [self.fresh_name("d" + r) for r in rest]
         fn = self.fresh_name("_forward_of_the_rest")
-        lines = ["", "# no formula derived for " + ", ".join(rest) + " (--wrt): JAX "
+        lines = ["", "# no formula derived for " + inert(", ".join(rest)) + " (--wrt): JAX "
                  "differentiates the forward there"]
         lines += _wrap(f"def {fn}(", rest, "):", 1)
         lines += [INDENT + line for line in _wrap("return _forward(", inputs, ")[0]", 2)]
@@ -1955,8 +2024,7 @@ def _rename_np(line: str, prefix: str) -> str:
 
 
 def _dims_literal(dims: tuple) -> str:
-    items = [repr(d) if isinstance(d, str) else str(d) for d in dims]
-    items = [i.replace("'", '"') for i in items]
+    items = [literal(d) if isinstance(d, str) else str(d) for d in dims]
     if len(items) == 1:
         return f"({items[0]},)"
     return "(" + ", ".join(items) + ")"
@@ -2006,7 +2074,7 @@ def _docstring(summary: str, upstream: bool, m: _Module, sizes=None) -> list[str
         lines += [""] + _para(f"{u.py}: dL/d{m.out}, {_describe_dims(u.dims)}, the upstream "
                               f"gradient ({m.layout} layout).")
     for d, name in (sizes or {}).items():
-        lines += [""] + _para(f"{name}: the size {d}, which no other argument gives.")
+        lines += [""] + _para(f"{name}: the size {inert(str(d))}, which no other argument gives.")
     lines[0] = '"""' + lines[0]
     if len(lines) == 1 and len(lines[0]) + 3 + 2 * len(INDENT) <= WIDTH:
         return [lines[0] + '"""']
@@ -2030,31 +2098,56 @@ def _arrays(*values):
 
 
 def _shape_error(**values):
-    """The ValueError for the first argument whose shape does not fit SHAPES."""
-    sizes, source = {}, {}
-    for name, value in values.items():
-        want, got = SHAPES[name], tuple(value.shape)
-        seen = dict(sizes)
-        fits = len(want) == len(got)
-        for axis in range(len(want) if fits else 0):
-            dim = want[axis]
-            expected = dim if isinstance(dim, int) else seen.setdefault(dim, got[axis])
-            fits = fits and got[axis] == expected
-        if not fits:
-            if len(want) == 0:
-                shape = "a scalar"
-            elif len(want) == 1:
-                shape = f"a vector of length {want[0]}"
-            else:
-                shape = " x ".join(str(dim) for dim in want)
-            known = [f"{dim} = {sizes[dim]} from {source[dim]}"
-                     for dim in dict.fromkeys(want) if dim in sizes]
-            given = f" with {', '.join(known)}" if known else ""
-            return ValueError(f"{name} must be {shape}; got {got}{given}")
-        for axis, dim in enumerate(want):
-            if isinstance(dim, str) and dim not in sizes:
-                sizes[dim], source[dim] = got[axis], name
-    return ValueError("the arguments' shapes do not fit SHAPES")
+    """The ValueError naming the argument whose shape does not fit SHAPES. A size is
+    what most of the other arguments say it is; the argument they contradict on the
+    most axes is named (a matrix passed transposed, not the vector that agrees with
+    the rest), and between equals one whose transpose would fit, else the last."""
+    got = {name: tuple(value.shape) for name, value in values.items()}
+
+    def sizes(name):  # dim -> (size, names): what most of the other arguments say
+        says = {}
+        for other, shape in got.items():
+            if other != name and len(shape) == len(SHAPES[other]):
+                for dim, size in zip(SHAPES[other], shape, strict=True):
+                    says.setdefault(dim, {}).setdefault(size, []).append(other)
+        return {dim: max(by.items(), key=lambda item: len(item[1]))
+                for dim, by in says.items()}
+
+    def misfits(name, shape):  # axes that contradict the others (or name's own axes)
+        known = {dim: size for dim, (size, _) in sizes(name).items()}
+        wrong = 0
+        for dim, size in zip(SHAPES[name], shape, strict=True):
+            expected = dim if isinstance(dim, int) else known.setdefault(dim, size)
+            wrong += size != expected
+        return wrong
+
+    def message(name, note=""):
+        want = SHAPES[name]
+        if len(want) == 0:
+            shape = "a scalar"
+        elif len(want) == 1:
+            shape = f"a vector of length {want[0]}"
+        else:
+            shape = " x ".join(str(dim) for dim in want)
+        known = sizes(name)
+        known = [f"{dim} = {known[dim][0]} from {known[dim][1][0]}"
+                 for dim in dict.fromkeys(want) if dim in known]
+        given = f" with {', '.join(known)}" if known else ""
+        return ValueError(f"{name} must be {shape}; got {got[name]}{given}{note}")
+
+    for name, shape in got.items():
+        if len(shape) != len(SHAPES[name]):
+            return message(name)
+    scores = {name: misfits(name, shape) for name, shape in got.items()}
+    worst = max(scores.values())
+    if worst == 0:
+        return ValueError("the arguments' shapes do not fit SHAPES")
+    blamed = [name for name, score in scores.items() if score == worst]
+    turned = [name for name in blamed if len(got[name]) == 2 and
+              misfits(name, got[name][::-1]) == 0]
+    if turned:
+        return message(turned[-1], " (transposed?)")
+    return message(blamed[-1])
 '''
 
 ADD_SCALED = '''

@@ -31,9 +31,13 @@ if TYPE_CHECKING:
 
 
 
-def json_shape(shape: E.Shape) -> list[E.Dim]:
-    """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix."""
+def json_shape(shape: E.Shape, two_d: bool = False) -> list[E.Dim]:
+    """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix; [r, c] always for a
+    value kept 2-D (a variable declared with an explicit 1, and its derivatives: SPEC 4),
+    so that the shape is that of the NumPy array."""
     r, c = shape
+    if two_d:
+        return [r, c]
     if (r, c) == (1, 1):
         return []
     if c == 1:
@@ -92,8 +96,9 @@ class Derivative:
 
     @property
     def shape(self) -> list[E.Dim]:
-        """The shape as JSON writes it: [] scalar, [n] vector, [p, q] matrix."""
-        return json_shape(self.node.shape)
+        """The shape as JSON writes it: [] scalar, [n] vector, [p, q] matrix, both axes of
+        a variable declared with an explicit 1 (a 2-D array in NumPy, SPEC 4)."""
+        return json_shape(self.node.shape, self.name in self.derivation.keep_2d)
 
     @cached_property
     def text(self) -> str:
@@ -418,7 +423,8 @@ class Derivation:
             "output": {"name": self.output_name, "shape": json_shape(self.output.shape)},
             "upstream": None if self.upstream is None else
             {"name": self.upstream_name, "shape": _json_dims(self.upstream.shape)},
-            "inputs": {n: json_shape(v.shape) for n, v in self.inputs.items()},
+            "inputs": {n: json_shape(v.shape, n in self.keep_2d)
+                       for n, v in self.inputs.items()},
             "derivatives": {n: {"shape": d.shape, "text": d.text, "latex": d.latex,
                                 "numpy": d.numpy} if not omitted else
                             {"shape": d.shape, "text": None, "latex": None, "numpy": None}

@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from . import expr as E
 from . import ops
 from . import syntax as S
-from .errors import LimitError, MatcalcError, NameError_, OptionError, ShapeError, Span
+from .errors import (
+    LimitError,
+    MatcalcError,
+    NameError_,
+    OptionError,
+    ShapeError,
+    Span,
+    line_and_column,
+)
 
 GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota
 kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi varphi chi psi omega""".split())
@@ -299,8 +307,7 @@ class _Infer:
                 self.assigned.add(st.name)
 
     def _where(self, span: Span) -> str:
-        line = self.src.count("\n", 0, span.start) + 1
-        col = span.start - (self.src.rfind("\n", 0, span.start) + 1) + 1
+        line, col = line_and_column(self.src, span.start)
         return f"line {line}, column {col}"
 
     def visit(self, node) -> Type:

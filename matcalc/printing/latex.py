@@ -449,7 +449,9 @@ def align(rows: list[str]) -> str:
 
 def comments(lines: list[str]) -> str:
     """LaTeX comment lines, one per line of `lines` (which may hold newlines)."""
-    return "".join(f"% {line}".rstrip() + "\n" for text in lines for line in text.split("\n"))
+    import re  # a lone \r ends a line too, for TeX as for the language
+    return "".join(f"% {line}".rstrip() + "\n" for text in lines
+                   for line in re.split(r"\r\n?|\n", text))
 
 
 # a text block wide enough for long formulas, rows a little apart (fractions are tall),

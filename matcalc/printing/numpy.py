@@ -29,6 +29,7 @@ from ..expr import (
     Add,
     Broadcast,
     Const,
+    Det,
     DiagMat,
     Dim,
     Func,
@@ -577,7 +578,13 @@ class NumpyPrinter(Printer):
 
     def stable_log(self, x: Node) -> Value | None:
         """log of softmax, of sigmoid and of 1 - sigmoid, without forming the probability
-        (which under- or overflows at magnitude 1e3)."""
+        (which under- or overflows at magnitude 1e3); log of a determinant without forming
+        it (det(10*eye(400)) is 1e400)."""
+        if isinstance(x, Det) and x.x.shape != SCALAR:
+            # log det X = log|det X| + log(sign): slogdet's value where det X > 0, and nan
+            # (det < 0) or -inf (det = 0) as np.log(np.linalg.det(X)) would give
+            return Value("(lambda sign, logabsdet: logabsdet + np.log(sign))"
+                         f"(*np.linalg.slogdet({self.whole(x.x).text}))", POSTFIX, ".", ())
         if isinstance(x, Softmax) and x.x.shape[0] != 1 and x.shape != SCALAR:
             def body(z, axis):                   # log softmax = z - max - log sum exp(z - max)
                 m = f"np.max({z}{axis})"
