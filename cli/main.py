@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 
 import click
 
 import matcalc
-from matcalc.errors import MatcalcError
+from matcalc.errors import MatcalcError, Span
 
 OK, CHECK_FAILED, USER_ERROR, INTERNAL_ERROR, NOT_VERIFIED = 0, 1, 2, 3, 4
 
@@ -41,7 +42,7 @@ class MatcalcGroup(click.Group):
 
 
 @click.group(cls=MatcalcGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="matcalc", prog_name="matcalc")
+@click.version_option(version=matcalc.__version__, prog_name="matcalc")
 def cli():
     """Derive matrix-calculus formulas: gradients, backprop, Jacobians, Hessians.
 
@@ -127,26 +128,63 @@ def derivation_options(command):
 
 
 def _read_program(expr: str) -> str:
-    """EXPR itself; '-' the text of standard input; '@FILE' the text of FILE (UTF-8)."""
+    """EXPR itself; '-' the text of standard input; '@FILE' the text of FILE (UTF-8). At
+    most the parser's limit is read: `@/dev/zero` is refused after a few megabytes."""
     if expr == "-":
         source = "standard input"
         if sys.stdin is None:
             raise MatcalcError("cannot read standard input: there is none")
-        data = sys.stdin.buffer.read()
+        data = _read_limited(sys.stdin.buffer, source)
     elif expr.startswith("@"):
         source = expr[1:]
         try:
             with open(source, "rb") as f:
-                data = f.read()
+                data = _read_limited(f, source)
         except OSError as e:
             raise MatcalcError(f"cannot read {source}: {e.strerror or e}") from None
     else:
+        _refuse_undecodable(expr)
         return expr
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise MatcalcError(f"cannot read {source}: it is not UTF-8 text") from None
     return text.replace("\r\n", "\n").rstrip()
+
+
+def _read_limited(f, source: str) -> bytes:
+    """The bytes of the open file `f`, refused (never read whole) beyond what the parser
+    accepts: MAX_SOURCE_CHARS characters, of at most 4 bytes each in UTF-8."""
+    from matcalc.parse import MAX_SOURCE_CHARS
+    limit = 4 * MAX_SOURCE_CHARS
+    try:
+        size = os.fstat(f.fileno()).st_size
+    except (OSError, ValueError, AttributeError):     # not a real file (a test's stream)
+        size = 0
+    chunks, total = [], 0
+    while size <= limit and total <= limit:             # a regular file's size says at once
+        chunk = f.read(min(1 << 20, limit + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+    raise MatcalcError(f"cannot read {source}: more than {limit:,} bytes; a program is at "
+                       f"most {MAX_SOURCE_CHARS:,} characters (matcalc.parse.MAX_SOURCE_CHARS)")
+
+
+def _refuse_undecodable(expr: str) -> None:
+    """A program argument holding bytes that are not UTF-8 (Python passes them on as lone
+    surrogates, \\udce9 for the byte E9): a user error, with a caret under the first."""
+    try:
+        expr.encode("utf-8")
+        return
+    except UnicodeEncodeError as e:
+        bad = e.start
+    code = ord(expr[bad])
+    byte = f"the byte 0x{code - 0xDC00:02X}" if 0xDC80 <= code <= 0xDCFF else "a lone surrogate"
+    shown = expr.encode("utf-8", "replace").decode("utf-8")       # each one a ?, in place
+    raise MatcalcError(f"EXPR is not UTF-8 text: {byte}", Span(bad, bad + 1), shown,
+                       "write the program in UTF-8, or read it from a UTF-8 file with @FILE")
 
 
 def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, jacobian, hessian,
@@ -294,7 +332,10 @@ def codegen(expr, target, output, force, check, **how):
 
     The module defines forward(...), gradient(...) and value_and_gradient(...).
     With -o FILE it is written atomically; a FILE that matcalc did not generate is
-    only overwritten with --force.
+    only overwritten with --force, and a file replaced keeps its permissions. FILE
+    must be a regular file or new (never a pipe or a device, --force or not; -o -
+    is standard output); a symbolic link to a file that matcalc generated is written
+    through, the link kept.
 
     \b
     Example:
@@ -313,31 +354,117 @@ def codegen(expr, target, output, force, check, **how):
 # --- writing generated files --------------------------------------------------------------
 
 def _is_generated(path: str) -> bool:
-    """True if the file at `path` starts with matcalc's marker line."""
+    """True if the regular file at `path` starts with matcalc's marker line. Opened without
+    blocking and without following a link, and only read if it is still a regular file."""
     from matcalc.codegen import GENERATED_MARKER       # not at start-up: derive needs none
     try:
-        with open(path, "rb") as f:
-            return f.readline(256).startswith(GENERATED_MARKER.encode())
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return False
+    with os.fdopen(fd, "rb") as f:
+        return stat.S_ISREG(os.fstat(fd).st_mode) and \
+            f.readline(256).startswith(GENERATED_MARKER.encode())
+
+
+def _kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _target(path: str) -> tuple[str, os.stat_result | None]:
+    """Where `-o path` writes, and what is there now (None: nothing). A symbolic link is
+    written through: its target, which must be a file that matcalc generated, is replaced
+    and the link kept. Anything but a regular file is refused, --force or not."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return path, None
+    except OSError as e:
+        raise MatcalcError(f"cannot write {path}: {e.strerror or e}") from None
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise MatcalcError(f"{path} is a symbolic link to {os.readlink(path)}, which "
+                               f"cannot be written: {e.strerror or e}",
+                               hint="write to a regular file, or remove the link") from None
+        if stat.S_ISREG(st.st_mode):
+            target = os.path.realpath(path)
+            if not _is_generated(target):
+                raise MatcalcError(f"{path} is a symbolic link to {target}, which matcalc "
+                                   "did not generate; matcalc writes through a link only to "
+                                   "a file it generated",
+                                   hint=f"write to {target} itself (with --force to "
+                                   "overwrite it)")
+            path = target
+    if not stat.S_ISREG(st.st_mode):
+        raise MatcalcError(f"{path} is {_kind(st.st_mode)}: matcalc writes only regular files",
+                           hint="write the module to a regular file, or to standard output "
+                           "with -o - (and redirect that)")
+    return path, st
 
 
 def _write_generated(path: str, source: str, force: bool) -> None:
-    """Write `source` to `path` atomically (a temporary file beside it, then os.replace);
-    refuse to replace a file that matcalc did not generate, unless `force`."""
-    if os.path.lexists(path) and not force and not _is_generated(path):
+    """Write `source` to `path` atomically (a temporary file beside it, then os.replace),
+    over nothing or a regular file only; refuse to replace a file that matcalc did not
+    generate, unless `force`. A file replaced keeps its permission bits."""
+    target, st = _target(path)
+    if st is not None and not force and not _is_generated(target):
         raise MatcalcError(f"{path} exists and was not generated by matcalc",
                            hint="use --force to overwrite it")
-    directory, name = os.path.split(os.path.abspath(path))
+    directory, name = os.path.split(os.path.abspath(target))
     tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
     created = False
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         created = True
         with os.fdopen(fd, "wb") as f:
+            if st is not None:
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))
             f.write(source.encode("utf-8"))
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as e:
         if created:
             os.unlink(tmp)
         raise MatcalcError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+# --- the local web page -----------------------------------------------------------------------
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Only requests naming it (or localhost) are "
+                   "answered.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on; 0 picks a free one.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in a web browser.")
+def serve(host, port, open_browser):
+    """Serve the web page, and its JSON API (POST /api/derive), on this machine.
+
+    Needs the web extra: pip install 'matcalc[web]'. Stop it with Ctrl-C.
+
+    \b
+    Example:
+      matcalc serve --open
+    """
+    try:
+        import starlette  # noqa: F401  (the extra, checked before anything starts)
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise MatcalcError(f"matcalc serve needs {e.name or 'Starlette and uvicorn'}, "
+                           "which come with the web extra",
+                           hint="install it with: pip install 'matcalc[web]'") from None
+    import ipaddress
+    try:
+        local = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = host == "localhost"
+    if not local:
+        click.echo(f"warning: listening on {host}: other machines can reach the page",
+                   err=True)
+    from matcalc.web.server import serve as run
+    run(host, port, open_browser, echo=click.echo)

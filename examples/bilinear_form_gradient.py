@@ -75,28 +75,53 @@ def _arrays(*values):
 
 
 def _shape_error(**values):
-    """The ValueError for the first argument whose shape does not fit SHAPES."""
-    sizes, source = {}, {}
-    for name, value in values.items():
-        want, got = SHAPES[name], tuple(value.shape)
-        seen = dict(sizes)
-        fits = len(want) == len(got)
-        for axis in range(len(want) if fits else 0):
-            dim = want[axis]
-            expected = dim if isinstance(dim, int) else seen.setdefault(dim, got[axis])
-            fits = fits and got[axis] == expected
-        if not fits:
-            if len(want) == 0:
-                shape = "a scalar"
-            elif len(want) == 1:
-                shape = f"a vector of length {want[0]}"
-            else:
-                shape = " x ".join(str(dim) for dim in want)
-            known = [f"{dim} = {sizes[dim]} from {source[dim]}"
-                     for dim in dict.fromkeys(want) if dim in sizes]
-            given = f" with {', '.join(known)}" if known else ""
-            return ValueError(f"{name} must be {shape}; got {got}{given}")
-        for axis, dim in enumerate(want):
-            if isinstance(dim, str) and dim not in sizes:
-                sizes[dim], source[dim] = got[axis], name
-    return ValueError("the arguments' shapes do not fit SHAPES")
+    """The ValueError naming the argument whose shape does not fit SHAPES. A size is
+    what most of the other arguments say it is; the argument they contradict on the
+    most axes is named (a matrix passed transposed, not the vector that agrees with
+    the rest), and between equals one whose transpose would fit, else the last."""
+    got = {name: tuple(value.shape) for name, value in values.items()}
+
+    def sizes(name):  # dim -> (size, names): what most of the other arguments say
+        says = {}
+        for other, shape in got.items():
+            if other != name and len(shape) == len(SHAPES[other]):
+                for dim, size in zip(SHAPES[other], shape, strict=True):
+                    says.setdefault(dim, {}).setdefault(size, []).append(other)
+        return {dim: max(by.items(), key=lambda item: len(item[1]))
+                for dim, by in says.items()}
+
+    def misfits(name, shape):  # axes that contradict the others (or name's own axes)
+        known = {dim: size for dim, (size, _) in sizes(name).items()}
+        wrong = 0
+        for dim, size in zip(SHAPES[name], shape, strict=True):
+            expected = dim if isinstance(dim, int) else known.setdefault(dim, size)
+            wrong += size != expected
+        return wrong
+
+    def message(name, note=""):
+        want = SHAPES[name]
+        if len(want) == 0:
+            shape = "a scalar"
+        elif len(want) == 1:
+            shape = f"a vector of length {want[0]}"
+        else:
+            shape = " x ".join(str(dim) for dim in want)
+        known = sizes(name)
+        known = [f"{dim} = {known[dim][0]} from {known[dim][1][0]}"
+                 for dim in dict.fromkeys(want) if dim in known]
+        given = f" with {', '.join(known)}" if known else ""
+        return ValueError(f"{name} must be {shape}; got {got[name]}{given}{note}")
+
+    for name, shape in got.items():
+        if len(shape) != len(SHAPES[name]):
+            return message(name)
+    scores = {name: misfits(name, shape) for name, shape in got.items()}
+    worst = max(scores.values())
+    if worst == 0:
+        return ValueError("the arguments' shapes do not fit SHAPES")
+    blamed = [name for name, score in scores.items() if score == worst]
+    turned = [name for name in blamed if len(got[name]) == 2 and
+              misfits(name, got[name][::-1]) == 0]
+    if turned:
+        return message(turned[-1], " (transposed?)")
+    return message(blamed[-1])

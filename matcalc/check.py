@@ -45,7 +45,7 @@ import numpy as np
 
 from matcalc.evaluate import evaluate_all, shape_of
 from matcalc.expr import Add, Node, Var, walk
-from matcalc.magnitude import magnitudes, sensitivities
+from matcalc.magnitude import Slopes, magnitudes, sensitivities
 from matcalc.sampling import (  # noqa: F401  (the sampling API, as the checker uses it)
     EVAL_BUDGET,
     POINT_TRIES,
@@ -475,8 +475,9 @@ class _GradientRun:
         @np.errstate(all="ignore")
         def prefer(values, memo):
             weight = self._weight(values)
-            mags = magnitudes(memo)
-            sens = sensitivities(self.output, weight, memo)
+            slopes = Slopes(memo, self.dims)
+            mags = magnitudes(memo, self.dims, slopes=slopes)
+            sens = sensitivities(self.output, weight, memo, self.dims, slopes)
             for name, t in tallies.items():
                 if t.checked or name not in sens:
                     continue
@@ -494,8 +495,9 @@ class _GradientRun:
     def at(self, point, tallies: dict[str, Tally], directions: int) -> None:
         values, memo = point
         weight = self._weight(values)
-        mags = magnitudes(memo)
-        sens = sensitivities(self.output, weight, memo)
+        slopes = Slopes(memo, self.dims)
+        mags = magnitudes(memo, self.dims, slopes=slopes)
+        sens = sensitivities(self.output, weight, memo, self.dims, slopes)
         self.values, self.memo, self.mags, self.sens, self.weight = \
             values, memo, mags, sens, weight
         self.term_noise = self.target.term_noise(weight, mags)
@@ -654,13 +656,14 @@ def check_claim(output: Node, upstream: Var | None, true_grad: Node, claimed: No
     @np.errstate(all="ignore")
     def scales(values, memo) -> tuple[float, float]:
         """(the derivative's natural size, the round-off of the two formulas)."""
+        slopes = Slopes(memo, sampler.dims)
         mags = magnitudes({n: memo[n] for n in walk(true_grad)} |
-                          {n: memo[n] for n in walk(claimed)})
+                          {n: memo[n] for n in walk(claimed)}, sampler.dims, slopes=slopes)
         noise = NOISE * EPS * (norm(mags[true_grad]) + norm(mags[claimed]))
         if not used:
             return math.inf, noise       # exactly zero, everywhere: every point shows it
         weight = values[upstream.name] if upstream is not None else np.ones((1, 1))
-        sens = sensitivities(output, weight, memo).get(var, 0)
+        sens = sensitivities(output, weight, memo, sampler.dims, slopes).get(var, 0)
         return norm(sens), noise
 
     def live(values, memo) -> bool:

@@ -41,7 +41,7 @@ from .check import (
     unit,
 )
 from .evaluate import evaluate, shape_of, size_of
-from .magnitude import magnitudes, sensitivities
+from .magnitude import Slopes, magnitudes, sensitivities
 from .printing.numpy import python_name
 from .tensor import kron_value, term_values
 
@@ -74,7 +74,7 @@ def check_higher(hd, seed: int = 0, deadline: float | None = None) -> CheckRepor
     if sampler.skipped is None:
         for point in sampler.points(wanted=lambda: any(not t.checked
                                                        for t in tallies.values()),
-                                    live=lambda v, m: _live(hd, tallies, m)):
+                                    live=lambda v, m: _live(hd, tallies, m, sampler.dims)):
             checks = _Point(hd, sampler, point, targets)
             for key, d in hd.derivatives.items():
                 if not tallies[key].done and not sampler.out_of_time:
@@ -116,16 +116,17 @@ def _tensor_cost(hd, dims) -> int:
 
 
 @np.errstate(all="ignore")
-def _live(hd, tallies, memo) -> bool:
+def _live(hd, tallies, memo, dims) -> bool:
     """Whether the node some result not yet checked differentiates moves with its
     variable at this point, above round-off."""
-    mags = magnitudes(memo)
+    slopes = Slopes(memo, dims)
+    mags = magnitudes(memo, dims, slopes=slopes)
     for key, d in hd.derivatives.items():
         if tallies[key].checked:
             continue
         node = hd.gradients[d.name] if d.kind == "hvp" else d.of
         weight = np.ones(memo[node].shape)
-        sens = sensitivities(node, weight, memo)
+        sens = sensitivities(node, weight, memo, dims, slopes)
         noise = NOISE * EPS * float(np.sum(mags[node]))
         moved = hd.directions if d.kind == "hvp" else {d.wrt.name: None}
         natural = sum(float(np.sum(sens.get(n, 0))) * step(memo[hd.inputs[n]])
@@ -142,7 +143,8 @@ class _Point:
     def __init__(self, hd, sampler, point, targets: dict):
         self.hd, self.sampler, self.rng, self.dims = hd, sampler, sampler.rng, sampler.dims
         self.values, self.memo = point
-        self.mags = magnitudes(self.memo)
+        self.slopes = Slopes(self.memo, self.dims)
+        self.mags = magnitudes(self.memo, self.dims, slopes=self.slopes)
         self.targets = targets
 
     def target(self, node: E.Node) -> Target:
@@ -155,7 +157,7 @@ class _Point:
         hd, values, dims = self.hd, self.values, self.dims
         node = hd.gradients[d.name] if d.kind == "hvp" else d.of
         weight = self.rng.standard_normal(shape_of(node, dims))
-        sens = sensitivities(node, weight, self.memo)
+        sens = sensitivities(node, weight, self.memo, dims, self.slopes)
         target = self.target(node)
         present = target.variables
         t = t_size = None

@@ -36,7 +36,7 @@ import textwrap
 from dataclasses import dataclass
 from functools import cached_property
 
-from . import __version__
+from . import __version__, ops
 from .errors import MatcalcError, OptionError
 from .expr import (
     SCALAR,
@@ -86,6 +86,7 @@ from .printing.precedence import (
     Product,
     reciprocal,
 )
+from .shapes import _is_identifier
 from .simplify import one_plus_exp
 
 # The first line of every generated module: the CLI overwrites only files that start so.
@@ -106,6 +107,48 @@ class CodegenError(MatcalcError):
     """A derivation that cannot become code (a size that no argument gives)."""
 
 
+# ---- text from the user in generated code ----------------------------------------------------
+# A generated module is imported (`d.compile()` runs it in the caller's process), so text
+# that the user wrote (the program, its comments, names, dimension names) must never be
+# able to end the string or the comment it stands in. Every such piece goes through `inert`.
+
+def inert(text: str) -> str:
+    r"""`text` as it may stand inside a double-quoted Python string (docstrings included) or
+    a comment: backslashes and double quotes escaped, and every character that is not
+    printable written as an escape (\xNN, \uNNNN, \UNNNNNNNN). That covers every line break
+    that Python or an editor knows (\n \r \x0b \x0c \x1c-\x1e \x85 \u2028 \u2029), NUL and the
+    other controls, the lone surrogates that undecodable bytes become (`caf\udce9`, which
+    UTF-8 cannot encode) and invisible format characters. So the result is one line of
+    printable text with no quote or backslash of its own, and a string literal around it
+    reads back as `text`."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return text                                        # the usual case: as it is
+    out = []
+    for ch in text:
+        if ch == "\\" or ch == '"':
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else
+                       f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
+def literal(text: str) -> str:
+    """`text` as a Python string literal (a dictionary key, a message)."""
+    return f'"{inert(text)}"'
+
+
+def program_lines(program: str, indent: str = "    ") -> list[str]:
+    """The program for a module docstring: a line per line of it, wrapped, each inert."""
+    out = []
+    for line in program.strip().splitlines():
+        out += [inert(piece) for piece in _lines(line.strip(), indent, indent * 2)]
+    return out
+
+
 def generate(derivation, target: str = "numpy") -> str:
     """The source text of a module computing `derivation` (see the module docstring)."""
     if target not in TARGETS:
@@ -120,12 +163,13 @@ def generate(derivation, target: str = "numpy") -> str:
 # ---- identities on the DAG: each pass maps roots to roots of equal value -----------------
 
 def _order(roots) -> list[Node]:
-    """Every node under the roots once, children before parents, the roots in order."""
+    """Every node under the roots once, children before parents, the roots in order.
+    Each root's walk skips what the earlier roots' walks met (the derivatives of an MLP
+    share its whole forward pass: walking each in full made this quadratic)."""
     seen: dict[Node, None] = {}
     for root in roots:
-        for n in walk(root):
-            if n not in seen:
-                seen[n] = None
+        for n in walk(root, known=seen):
+            seen[n] = None
     return list(seen)
 
 
@@ -165,10 +209,12 @@ def _log_softmax(z: Node) -> Node:
 
 def stable_forms(roots: list[Node]) -> list[Node]:
     """relu'(z) read off the activation; log-softmax and softmax through logsumexp;
-    exp(x)./(1 + exp(x)) as sigmoid(x); (A + B)*x as A*x + B*x."""
+    exp(x)./(1 + exp(x)) as sigmoid(x); (A + B)*x as A*x + B*x; (x')' as x."""
     relu_args = {n.x for n in _order(roots) if isinstance(n, Func) and n.name == "relu"}
 
     def first(old, new):
+        if isinstance(new, Transpose) and isinstance(new.x, Transpose):
+            return new.x.x                  # (x')' = x: a forward x'' ... ' is not .T.T ...
         if isinstance(new, Func) and new.name == "step" and old.x in relu_args:
             return Func("step", Func("relu", new.x))            # 1[z > 0] = 1[relu(z) > 0]
         if isinstance(new, Func) and new.name == "log":
@@ -557,10 +603,10 @@ def optimize(forward: Node | None, derivatives: list[Node]) -> tuple[Node | None
 
 # ---- the printer, reading named temporaries --------------------------------------------
 
-FRESH_CALLS = ("np.exp(", "np.log(", "np.sin(", "np.cos(", "np.tan(", "np.tanh(", "np.abs(",
-               "np.sign(", "np.sqrt(", "np.maximum(", "np.heaviside(", "np.outer(", "np.ones(",
-               "np.zeros(", "np.eye(", "np.tile(", "np.linalg.inv(", "np.linalg.multi_dot(",
-               "np.logaddexp(")
+# the elementwise functions' NumPy calls (matcalc.ops), and the other calls printed here
+FRESH_CALLS = tuple(f"{op.numpy}(" for op in ops.ELEMENTWISE.values() if op.numpy) + (
+    "np.maximum(", "np.heaviside(", "np.outer(", "np.ones(", "np.zeros(", "np.eye(",
+    "np.tile(", "np.linalg.inv(", "np.linalg.multi_dot(", "np.logaddexp(")
 
 
 def _fresh(v: Value) -> bool:
@@ -712,14 +758,14 @@ class CodePrinter(NumpyPrinter):
     # -- stable and fast forms ------------------------------------------------------------
     def positive_part(self, v: Value) -> Value:
         if self.dialect == "torch":
-            return self.call(f"torch.relu({v.text})", v.shape)
+            return self.call(f"{ops.ELEMENTWISE['relu'].torch}({v.text})", v.shape)
         return self.call(f"np.maximum({v.text}, 0)", v.shape)
 
     def sigmoid(self, v: Value, negate: bool) -> Value:
         if self.dialect != "torch":
             return super().sigmoid(v, negate)
         arg = self.negated_text(v) if negate else v.text
-        return self.call(f"torch.sigmoid({arg})", v.shape)
+        return self.call(f"{ops.ELEMENTWISE['sigmoid'].torch}({arg})", v.shape)
 
     def mask(self, x: Node) -> Value:
         """1[x > 0] as a boolean array (for products, where it keeps the other's dtype)."""
@@ -734,8 +780,26 @@ class CodePrinter(NumpyPrinter):
             return self.call(f"torch.nn.functional.softplus({arg})", v.shape)
         return self.call(f"np.logaddexp(0, {arg})", v.shape)
 
+    def typed(self, v: Value) -> Value:
+        """A Python number (a size such as X.shape[0], a constant) as a scalar of the
+        arguments' dtype: torch's functions refuse a number, and NumPy's make it float64."""
+        self.dtype_used = True
+        if self.dialect == "torch":
+            return Value(f"torch.tensor({v.text}, dtype={self.dtype}, device={self.device})")
+        if self.dialect == "jax":
+            return Value(f"jnp.asarray({v.text}, dtype={self.dtype})")
+        return Value(f"{self.dtype}.type({v.text})")
+
     def _print_Func(self, e: Func) -> Value:
         x = e.x
+        if x.shape == SCALAR and e.name != "step" and \
+                not any(isinstance(n, Var) for n in walk(x)):     # sqrt(d): of a number
+            v = self.typed(self.print(x))
+            if e.name == "relu":
+                return self.positive_part(v)
+            if e.name == "sigmoid":
+                return self.sigmoid(v, negate=False)
+            return self.spelled(e, v.text, ())
         if e.name == "relu":
             return self.positive_part(self.print(x))
         if e.name == "step" and self.dialect == "torch":
@@ -882,7 +946,7 @@ def _reads(n: Node) -> tuple[Node, ...]:
 
 
 ELEMENTWISE = (Add, Hadamard, Scale, Divide, Func, Power)
-INPLACE_FUNCS = {"exp", "log", "sin", "cos", "tan", "tanh", "abs", "sign", "sqrt"}
+INPLACE_FUNCS = {op.name for op in ops.ELEMENTWISE.values() if op.inplace}   # take out=
 
 
 class Body:
@@ -900,6 +964,7 @@ class Body:
         self.helpers: set[str] = set()           # module helpers the statements call
         self._sizes: dict = {}
         self._local_sizes: dict = {}
+        self._text = None                        # one TextPrinter for every comment
         self.counter = 0
         self.plan()
 
@@ -987,10 +1052,13 @@ class Body:
     def emit(self) -> dict[str, Value]:
         """The statements; returns each root's final value (by root name)."""
         results: dict[str, Value] = {}
+        roots_of: dict[Node, list[Root]] = {}
+        for r in self.roots:
+            roots_of.setdefault(r.node, []).append(r)
         for i, n in enumerate(self.statements):
             self.current = i
             self.starts.append((n, len(self.lines)))
-            mine = [r for r in self.roots if r.node is n]
+            mine = roots_of.get(n, [])
             # a derivative that is also a forward intermediate keeps a temporary's name
             name = mine[0].name if mine and n not in self.interior else None
             if isinstance(n, Softmax) and n.x.shape[0] != 1:
@@ -1019,13 +1087,7 @@ class Body:
         """A scalar result computed from no argument (1, N) as a scalar of the dtype."""
         if node.shape != SCALAR or self._has_var(node):
             return f
-        self.p.dtype_used = True
-        dtype, device = self.p.dtype, self.p.device
-        if self.p.dialect == "torch":
-            return Value(f"torch.tensor({f.text}, dtype={dtype}, device={device})")
-        if self.p.dialect == "jax":
-            return Value(f"jnp.asarray({f.text}, dtype={dtype})")
-        return Value(f"{dtype}.type({f.text})")
+        return self.p.typed(f)
 
     def add_lines(self, code: list[str], node: Node | None) -> None:
         """Append a statement's lines, the last commented with the node's text form."""
@@ -1034,13 +1096,14 @@ class Body:
             return
         comment = self.describe(node, WIDTH - len(INDENT) - len(code[-1]) - 4)
         if comment is not None:
+            comment = inert(comment)
             self.lines += code[:-1] + [f"{code[-1]}  # {comment}"]
             return
         text = self.describe(node, None)
         if text == "...":
             self.lines += code
             return
-        self.lines += textwrap.wrap(text, WIDTH - len(INDENT) - 2, initial_indent="# ",
+        self.lines += textwrap.wrap(inert(text), WIDTH - len(INDENT) - 2, initial_indent="# ",
                                     subsequent_indent="#   ", break_on_hyphens=False)
         self.lines += code
 
@@ -1048,25 +1111,45 @@ class Body:
         """The node's text form, in full if it fits `room` (None: any length), else with
         named temporaries standing for their formulas; None for a formula too large to
         be worth a comment."""
-        from .layout import substitute
-        from .printing import to_text
+        if self._text is None:
+            from .printing.text import TextPrinter
+            self._text = TextPrinter()
+
+        def to_text(n: Node) -> str:         # what the comments share is printed once
+            return self._text.doprint(n).text
         if self._size(node, self._sizes, False) > COMMENT_NODES:
             if self._size(node, self._local_sizes, True) > COMMENT_NODES:
                 return None if room is not None else "..."
-            names = {n: Var(v.text, n.shape) for n, v in self.p.bound.items() if n is not node}
-            short = to_text(substitute(node, names))
+            short = to_text(self._with_names(node))
             return short if room is None or len(short) <= room else None
         full = to_text(node)
         if room is None or len(full) <= room:
             if room is None:
-                names = {n: Var(v.text, n.shape) for n, v in self.p.bound.items()
-                         if n is not node}
-                short = to_text(substitute(node, names)) if names else full
+                short = to_text(self._with_names(node))
                 return short if len(short) < len(full) else full
             return full
-        names = {n: Var(v.text, n.shape) for n, v in self.p.bound.items() if n is not node}
-        short = to_text(substitute(node, names)) if names else full
+        short = to_text(self._with_names(node))
         return short if len(short) <= room else None
+
+    def _with_names(self, node: Node) -> Node:
+        """node with the other named temporaries as Vars of their names. The walk stops at
+        them: a statement's comment costs its own formula, not the whole DAG below it."""
+        bound = self.p.bound
+        memo: dict[Node, Node] = {}
+        stack: list[tuple[Node, bool]] = [(node, False)]
+        while stack:
+            m, expanded = stack.pop()
+            if expanded:
+                memo[m] = m.rebuild([memo[c] for c in m.children])
+            elif m not in memo:
+                if m is not node and m in bound:
+                    memo[m] = Var(bound[m].text, m.shape)
+                elif not m.children:
+                    memo[m] = m
+                else:
+                    stack.append((m, True))
+                    stack.extend((c, False) for c in reversed(m.children) if c not in memo)
+        return memo[node]
 
     def _size(self, node: Node, memo: dict, local: bool) -> int:
         """Nodes in node's formula (counted with repeats, capped), or in its own statement
@@ -1313,7 +1396,7 @@ class Body:
             return [f"np.greater({b}, 0, out={b})"]
         if f == "sigmoid":                  # 0.5 (1 + tanh(x / 2)): no overflow
             return [f"{b} *= 0.5", f"np.tanh({b}, out={b})", f"{b} += 1", f"{b} *= 0.5"]
-        return [f"np.{f}({b}, out={b})"]
+        return [f"{ops.ELEMENTWISE[f].numpy}({b}, out={b})"]
 
     # -- softmax and logsumexp, stable, as statements -------------------------------------
     def _columns(self, x: Node) -> tuple[Value, str, bool]:
@@ -1404,17 +1487,26 @@ class Arg:
 
 
 def _describe_dims(dims: tuple) -> str:
-    if len(dims) == 0:
+    """`scalar`, `vector of length n` or `N x n`, for a docstring (dimension names inert)."""
+    names = [inert(str(d)) for d in dims]
+    if len(names) == 0:
         return "scalar"
-    if len(dims) == 1:
-        return f"vector of length {dims[0]}"
-    return " x ".join(str(d) for d in dims)
+    if len(names) == 1:
+        return f"vector of length {names[0]}"
+    return " x ".join(names)
 
 
 class _Module:
     """Everything one generated module needs from a derivation."""
 
     def __init__(self, d, target: str):
+        for v in d.inputs.values():         # names and sizes are code here: names only
+            if not _is_identifier(v.name):
+                raise CodegenError(f"the variable {v.name!r} is not a name")
+            for dim in v.shape:
+                if not isinstance(dim, int) and not _is_identifier(dim):
+                    raise CodegenError(f"the size {dim!r} of {v.name} is not a name: "
+                                       "generated code keeps sizes by name")
         self.d = d
         self.target = target
         self.adjoint = target != "numpy"      # torch and JAX pass dY in the output's shape
@@ -1497,7 +1589,7 @@ class _Module:
         for n in _order(roots):
             for d in n.shape + ((n.dim,) if isinstance(n, DimValue) else ()):
                 if isinstance(d, str) and d not in given and d not in sizes:
-                    sizes[d] = self.fresh_name(d if d.isidentifier() else "size")
+                    sizes[d] = self.fresh_name(python_name(d) if d.isidentifier() else "size")
         return sizes
 
     def body(self, args: list[Arg], roots: list[Root], inplace: bool) -> tuple[Body, dict]:
@@ -1592,7 +1684,7 @@ class _Module:
         return _wrap(f"def {fn}(", names, "):", 0)
 
     def shapes_table(self) -> list[str]:
-        items = [f'"{a.py}": {_dims_literal(a.dims)}' for a in self.args(True)]
+        items = [f"{literal(a.py)}: {_dims_literal(a.dims)}" for a in self.args(True)]
         return _wrap("SHAPES = {", items, "}", 0)
 
     def _out_arg(self) -> Arg:
@@ -1601,14 +1693,12 @@ class _Module:
 
     def grad_description(self) -> str:
         top = f"d{self.out}" if self.upstream is None else "dL"
-        parts = [f'"{n}": {top}/d{self.pyname(n)}' for n in self.wrt]
+        parts = [f"{literal(n)}: {top}/d{self.pyname(n)}" for n in self.wrt]
         return "{" + ", ".join(parts) + "}"
 
     def header(self, kind: str) -> list[str]:
         """The marker line and the module docstring: the program, every shape."""
-        doc = [f'"""{kind} of', ""]
-        for line in self.d.program.strip().splitlines():
-            doc += _lines(line.strip(), "    ", "        ")
+        doc = [f'"""{kind} of', ""] + program_lines(self.d.program)
         doc += ["", "Arguments (vectors are 1-D arrays, scalars 0-d arrays or numbers):"]
         width = max((len(a.py) for a in self.args(True)), default=0)
         for a in self.inputs:
@@ -1622,14 +1712,13 @@ class _Module:
             from .assumptions import phrases
             doc += ["Assuming (the derivatives hold only for such values):"]
             for phrase in phrases(labels):
-                doc += _lines(phrase, "    ", "      ")
+                doc += [inert(line) for line in _lines(phrase, "    ", "      ")]
         doc += _lines(f"Output {self.out}: {_describe_dims(self._out_arg().dims)}. "
                       f"Derivatives ({self.layout} layout), keyed by variable name:", "", "")
-        width = max((len(n) for n in self.wrt), default=0) + 2
+        width = max((len(literal(n)) for n in self.wrt), default=0)
         for n in self.wrt:
             dims = self.derivative_dims(n)
-            doc += _lines(f'{chr(34) + n + chr(34):<{width}}  {_describe_dims(dims)}',
-                          "    ", "      ")
+            doc += _lines(f'{literal(n):<{width}}  {_describe_dims(dims)}', "    ", "      ")
         doc += ['"""']
         marker = f"{GENERATED_MARKER} {__version__}: edit the program, not this file."
         return [marker] + doc
@@ -1670,7 +1759,7 @@ class _Module:
             helpers |= body.helpers
             tail = [v.text for v in results.values()]
             lines = self.prologue(args, body, tail) + body.lines
-            grads = "{" + ", ".join(f'"{n}": {results[self.grad_names[n]].text}'
+            grads = "{" + ", ".join(f"{literal(n)}: {results[self.grad_names[n]].text}"
                                     for n in self.wrt) + "}" if grad else ""
             if fwd and not grad:
                 lines.append(f"return {results[self.out].text}")
@@ -1718,12 +1807,19 @@ class _Module:
                 'derived (not by tracing)."""')]
             out += ["", INDENT + "@staticmethod"]
             out += [INDENT + line for line in _wrap("def forward(", ["ctx"] + inputs, "):", 1)]
+            # save_for_backward takes tensors only: what no input feeds (t1 = 2, a size) is
+            # kept on ctx as it is
+            kept = {v.text for n, v in body.p.bound.items() if not body._has_var(n)}
+            numbers = [name for name in saved if name in kept]
+            saved = [name for name in saved if name not in kept]
             body_f = checks + self.dtype_lines(fwd_lines + [value], inputs) + fwd_lines
             body_f += _wrap("ctx.save_for_backward(", inputs + saved, ")", 1)
+            body_f += _wrap("ctx.numbers = (", numbers, ",)", 1) if numbers else []
             body_f.append(f"return {value}")
             out += [2 * INDENT + line for line in body_f]
             out += ["", INDENT + "@staticmethod", INDENT + f"def backward(ctx, {g}):"]
             body_b = _unpack(inputs + saved, "ctx.saved_tensors", [], "")
+            body_b += _unpack(numbers, "ctx.numbers", [], "")
             body_b += self.not_derived_guard()
             body_b += self.dtype_lines(bwd_lines + grads, inputs) + bwd_lines
             body_b.append("return " + (", ".join(grads) or "()"))
@@ -1773,7 +1869,7 @@ class _Module:
         test = _wrap("if any(ctx.needs_input_grad[i] for i in [", [str(i) for i in missing],
                      "]):", 2)
         lines = test + [INDENT + "raise RuntimeError("]
-        lines += [2 * INDENT + f'"{p}"' for p in pieces] + [INDENT + ")"]
+        lines += [2 * INDENT + literal(p) for p in pieces] + [INDENT + ")"]
         return lines
 
     def jax_fallback(self, g: str) -> tuple[list[str], list[str]]:
@@ -1787,7 +1883,7 @@ class _Module:
         inputs = [a.py for a in self.inputs]
         names = [self.fresh_name("d" + r) for r in rest]
         fn = self.fresh_name("_forward_of_the_rest")
-        lines = ["", "# no formula derived for " + ", ".join(rest) + " (--wrt): JAX "
+        lines = ["", "# no formula derived for " + inert(", ".join(rest)) + " (--wrt): JAX "
                  "differentiates the forward there"]
         lines += _wrap(f"def {fn}(", rest, "):", 1)
         lines += [INDENT + line for line in _wrap("return _forward(", inputs, ")[0]", 2)]
@@ -1824,23 +1920,28 @@ def _groups(code: str) -> list[tuple[int, int]]:
     return out
 
 
+_SPLITTERS: dict[tuple[str, ...], re.Pattern] = {}
+
+
 def _split_top(code: str, seps: tuple[str, ...]) -> list[str]:
-    """code cut at the separators that sit at bracket depth 0 (kept at the piece's start)."""
-    pieces, depth, last, i = [], 0, 0, 0
-    while i < len(code):
-        ch = code[i]
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0:
-            for sep in seps:
-                if code.startswith(sep, i) and i > last:
-                    pieces.append(code[last:i])
-                    last = i + (2 if sep == ", " else 1)
-                    i = last - 1
-                    break
-        i += 1
+    """code cut at the separators that sit at bracket depth 0 (kept at the piece's start).
+    The scan visits the brackets and separators only (a regex finds them): a line of a
+    few thousand characters is folded at every depth of its brackets."""
+    splitter = _SPLITTERS.get(seps)
+    if splitter is None:
+        splitter = _SPLITTERS[seps] = re.compile(
+            r"[()\[\]{}]|" + "|".join(f"(?={re.escape(sep)})" for sep in seps))
+    pieces, depth, last, resume = [], 0, 0, 0
+    for m in splitter.finditer(code):
+        i = m.start()
+        if i < resume:                        # inside a separator just cut at
+            continue
+        if m.group():
+            depth += 1 if m.group() in "([{" else -1
+        elif depth == 0 and i > last:
+            sep = next(sep for sep in seps if code.startswith(sep, i))
+            pieces.append(code[last:i])
+            last = resume = i + (2 if sep == ", " else 1)
     pieces.append(code[last:])
     return [p.strip() for p in pieces]
 
@@ -1912,16 +2013,18 @@ DEFAULTS = {"numpy": {"dtype": "np.dtype(np.float64)"},
 
 
 def _rename_np(line: str, prefix: str) -> str:
-    """np.xxx as torch.xxx / jnp.xxx outside comments and strings."""
+    """np.xxx as torch.xxx / jnp.xxx outside comments and strings: an operation's own
+    spelling in the target where the registry has one (np.arcsin as torch.asin)."""
     code, hash_, comment = line.partition("#")
     if code.count('"') % 2:
         return line
-    return re.sub(r"\bnp\.", prefix, code) + hash_ + comment
+    spellings = ops.RENAMED["torch" if prefix == "torch." else "jax"]
+    return re.sub(r"\bnp\.[\w.]*", lambda m: spellings.get(m[0]) or prefix + m[0][3:],
+                  code) + hash_ + comment
 
 
 def _dims_literal(dims: tuple) -> str:
-    items = [repr(d) if isinstance(d, str) else str(d) for d in dims]
-    items = [i.replace("'", '"') for i in items]
+    items = [literal(d) if isinstance(d, str) else str(d) for d in dims]
     if len(items) == 1:
         return f"({items[0]},)"
     return "(" + ", ".join(items) + ")"
@@ -1971,7 +2074,7 @@ def _docstring(summary: str, upstream: bool, m: _Module, sizes=None) -> list[str
         lines += [""] + _para(f"{u.py}: dL/d{m.out}, {_describe_dims(u.dims)}, the upstream "
                               f"gradient ({m.layout} layout).")
     for d, name in (sizes or {}).items():
-        lines += [""] + _para(f"{name}: the size {d}, which no other argument gives.")
+        lines += [""] + _para(f"{name}: the size {inert(str(d))}, which no other argument gives.")
     lines[0] = '"""' + lines[0]
     if len(lines) == 1 and len(lines[0]) + 3 + 2 * len(INDENT) <= WIDTH:
         return [lines[0] + '"""']
@@ -1995,31 +2098,56 @@ def _arrays(*values):
 
 
 def _shape_error(**values):
-    """The ValueError for the first argument whose shape does not fit SHAPES."""
-    sizes, source = {}, {}
-    for name, value in values.items():
-        want, got = SHAPES[name], tuple(value.shape)
-        seen = dict(sizes)
-        fits = len(want) == len(got)
-        for axis in range(len(want) if fits else 0):
-            dim = want[axis]
-            expected = dim if isinstance(dim, int) else seen.setdefault(dim, got[axis])
-            fits = fits and got[axis] == expected
-        if not fits:
-            if len(want) == 0:
-                shape = "a scalar"
-            elif len(want) == 1:
-                shape = f"a vector of length {want[0]}"
-            else:
-                shape = " x ".join(str(dim) for dim in want)
-            known = [f"{dim} = {sizes[dim]} from {source[dim]}"
-                     for dim in dict.fromkeys(want) if dim in sizes]
-            given = f" with {', '.join(known)}" if known else ""
-            return ValueError(f"{name} must be {shape}; got {got}{given}")
-        for axis, dim in enumerate(want):
-            if isinstance(dim, str) and dim not in sizes:
-                sizes[dim], source[dim] = got[axis], name
-    return ValueError("the arguments' shapes do not fit SHAPES")
+    """The ValueError naming the argument whose shape does not fit SHAPES. A size is
+    what most of the other arguments say it is; the argument they contradict on the
+    most axes is named (a matrix passed transposed, not the vector that agrees with
+    the rest), and between equals one whose transpose would fit, else the last."""
+    got = {name: tuple(value.shape) for name, value in values.items()}
+
+    def sizes(name):  # dim -> (size, names): what most of the other arguments say
+        says = {}
+        for other, shape in got.items():
+            if other != name and len(shape) == len(SHAPES[other]):
+                for dim, size in zip(SHAPES[other], shape, strict=True):
+                    says.setdefault(dim, {}).setdefault(size, []).append(other)
+        return {dim: max(by.items(), key=lambda item: len(item[1]))
+                for dim, by in says.items()}
+
+    def misfits(name, shape):  # axes that contradict the others (or name's own axes)
+        known = {dim: size for dim, (size, _) in sizes(name).items()}
+        wrong = 0
+        for dim, size in zip(SHAPES[name], shape, strict=True):
+            expected = dim if isinstance(dim, int) else known.setdefault(dim, size)
+            wrong += size != expected
+        return wrong
+
+    def message(name, note=""):
+        want = SHAPES[name]
+        if len(want) == 0:
+            shape = "a scalar"
+        elif len(want) == 1:
+            shape = f"a vector of length {want[0]}"
+        else:
+            shape = " x ".join(str(dim) for dim in want)
+        known = sizes(name)
+        known = [f"{dim} = {known[dim][0]} from {known[dim][1][0]}"
+                 for dim in dict.fromkeys(want) if dim in known]
+        given = f" with {', '.join(known)}" if known else ""
+        return ValueError(f"{name} must be {shape}; got {got[name]}{given}{note}")
+
+    for name, shape in got.items():
+        if len(shape) != len(SHAPES[name]):
+            return message(name)
+    scores = {name: misfits(name, shape) for name, shape in got.items()}
+    worst = max(scores.values())
+    if worst == 0:
+        return ValueError("the arguments' shapes do not fit SHAPES")
+    blamed = [name for name, score in scores.items() if score == worst]
+    turned = [name for name in blamed if len(got[name]) == 2 and
+              misfits(name, got[name][::-1]) == 0]
+    if turned:
+        return message(turned[-1], " (transposed?)")
+    return message(blamed[-1])
 '''
 
 ADD_SCALED = '''

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from . import expr as E
 from .assumptions import describe
@@ -20,13 +20,25 @@ from .layout import LAYOUTS, from_layout, to_layout, upstream_var
 from .printing.numpy import python_name
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from types import ModuleType
+
+    from .check import CheckReport
+    from .claims import ClaimResult
+    from .jacobian import HigherDerivation
+    from .printing.latex import LatexStyle
+    from .shapes import Typed
     from .steps import Step
 
 
 
-def json_shape(shape: E.Shape) -> list:
-    """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix."""
+def json_shape(shape: E.Shape, two_d: bool = False) -> list[E.Dim]:
+    """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix; [r, c] always for a
+    value kept 2-D (a variable declared with an explicit 1, and its derivatives: SPEC 4),
+    so that the shape is that of the NumPy array."""
     r, c = shape
+    if two_d:
+        return [r, c]
     if (r, c) == (1, 1):
         return []
     if c == 1:
@@ -35,6 +47,12 @@ def json_shape(shape: E.Shape) -> list:
 
 
 PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
+# Tree size of everything one call prints (text, LaTeX, NumPy code or JSON, steps
+# included), each spelling counted: JSON spells every formula three times. Printing costs
+# about half a microsecond and three to seven characters per term, so the cap keeps any
+# output under about half a second and a few megabytes; a 200-layer MLP's gradient,
+# written out, is 90 MB (its steps, 100 kB). Configurable.
+OUTPUT_LIMIT = 1_000_000
 
 
 def _printable(node: E.Node) -> E.Node:
@@ -49,6 +67,26 @@ def _printable(node: E.Node) -> E.Node:
     return node
 
 
+def output_terms(nodes) -> int:
+    """The tree size of `nodes` written out, one after another."""
+    from .simplify import size
+    return sum(size(n) for n in nodes)
+
+
+def refuse_output(terms: int, named_steps: bool = False) -> None:
+    """Raise the LimitError of an output of `terms` terms if that is over OUTPUT_LIMIT;
+    `named_steps`: the program has named intermediates, so --steps can write it in terms
+    of them."""
+    if terms <= OUTPUT_LIMIT:
+        return
+    from .errors import LimitError
+    ways = "use --steps, which writes each adjoint in terms of the program's named " \
+        "intermediates, or generated code (matcalc codegen)" if named_steps else \
+        "generated code (matcalc codegen) names the repeated subexpressions"
+    raise LimitError(f"the output, written out, would have {terms:,} terms (more than "
+                     f"matcalc.derivation.OUTPUT_LIMIT = {OUTPUT_LIMIT:,}); {ways}")
+
+
 @dataclass
 class Derivative:
     """d(output)/d(name) in one layout: the IR node and its spellings."""
@@ -58,22 +96,24 @@ class Derivative:
     derivation: "Derivation" = field(repr=False)
 
     @property
-    def shape(self) -> list:
-        return json_shape(self.node.shape)
+    def shape(self) -> list[E.Dim]:
+        """The shape as JSON writes it: [] scalar, [n] vector, [p, q] matrix, both axes of
+        a variable declared with an explicit 1 (a 2-D array in NumPy, SPEC 4)."""
+        return json_shape(self.node.shape, self.name in self.derivation.keep_2d)
 
     @cached_property
     def text(self) -> str:
-        from .printing import to_text
-        return to_text(_printable(self.node))
+        """The formula in matcalc's language (it parses back to the same formula)."""
+        return self.derivation._printers["text"].doprint(_printable(self.node)).text
 
     @cached_property
     def latex(self) -> str:
         """The formula in LaTeX, its adjoints as the derivatives they stand for."""
-        from .printing.latex import to_latex
-        return to_latex(_printable(self.node), self.derivation._latex_style)
+        return self.derivation._printers["latex"].doprint(_printable(self.node)).text
 
     @cached_property
     def numpy(self) -> str:
+        """One Python expression: `eval(numpy, {"np": numpy}, values)` is the value."""
         return self.derivation._numpy(_printable(self.node),
                                       result_2d=self.name in self.derivation.keep_2d)
 
@@ -81,6 +121,12 @@ class Derivative:
         """Jupyter's display: `∂L/∂X = ...` in display style."""
         d = self.derivation
         return f"$\\displaystyle {d._lhs_latex(self.name)} = {self.latex}$"
+
+    def to_sympy(self, symbols: Mapping[str, Any] | None = None) -> Any:
+        """The formula as a SymPy matrix expression over the symbols it was derived from
+        (see `matcalc.interop.sympy.to_sympy`); needs the `sympy` extra."""
+        from .interop.sympy import to_sympy
+        return to_sympy(self, symbols=symbols)
 
     def __str__(self) -> str:
         return self.text
@@ -90,7 +136,7 @@ class Derivation:
     """Derivatives of one program's output with respect to its variables."""
 
     @E.gc_paused
-    def __init__(self, program: str, typed, wrt: list[str], layout: str,
+    def __init__(self, program: str, typed: Typed, wrt: list[str], layout: str,
                  onehot: dict[str, str] | None = None):
         self.program = program
         # label name -> "columns" / "rows" (one-hot: that axis sums to one) or "signs" (+-1)
@@ -134,7 +180,7 @@ class Derivation:
     def __getitem__(self, name: str) -> Derivative:
         return self.derivatives[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self.derivatives)
 
     def __len__(self) -> int:
@@ -142,6 +188,7 @@ class Derivation:
 
     @property
     def output_shape(self) -> E.Shape:
+        """The output's IR shape (rows, cols); (1, 1) for a scalar."""
         return self.output.shape
 
     def adjoint_form(self, name: str) -> E.Node:
@@ -160,6 +207,7 @@ class Derivation:
     # -- spellings ---------------------------------------------------------------------
     @cached_property
     def python_names(self) -> dict[str, str]:
+        """Names spelled otherwise in Python (`{"lambda": "lambda_"}`)."""
         names = list(self.inputs) + ([self.upstream_name] if self.upstream_name else []) + \
             list(self.typed.intermediates)
         taken = set(names)
@@ -174,9 +222,9 @@ class Derivation:
         return out
 
     @cached_property
-    def dim_sources(self) -> dict:
+    def dim_sources(self) -> dict[E.Dim, str]:
         """A Python expression for the size of each symbolic dimension."""
-        src: dict = {}
+        src: dict[E.Dim, str] = {}
         vars_ = list(self.inputs.values()) + ([self.upstream] if self.upstream else [])
         for v in vars_:
             py = python_name(v.name)
@@ -193,7 +241,28 @@ class Derivation:
                     src[d] = f"{py}.shape[0]"
         return src
 
+    @cached_property
+    def _printers(self) -> dict:
+        """One printer per spelling for every formula of this derivation, so that what
+        the formulas share is printed once (the 400 derivatives of tr(A1*...*A400) read
+        the same 400 transposes). The NumPy printer is shared when the sizes of the
+        variables give every dimension a formula can name (as they do unless a dimension
+        is only an intermediate's); else each formula gets its own (see _numpy)."""
+        from .printing.latex import LatexPrinter
+        from .printing.numpy import NumpyPrinter
+        from .printing.text import TextPrinter
+        named = list(self.inputs.values()) + list(self.typed.intermediates.values()) + \
+            ([self.upstream] if self.upstream is not None else [])
+        dims = {d for v in named for d in v.shape if isinstance(d, str)}
+        numpy = NumpyPrinter(self.keep_2d, self.python_names, self.dim_sources) \
+            if dims <= set(self.dim_sources) else None
+        return {"text": TextPrinter(), "latex": LatexPrinter(self._latex_style),
+                "numpy": numpy}
+
     def _numpy(self, node: E.Node, result_2d: bool = False) -> str:
+        p = self._printers["numpy"]
+        if p is not None:
+            return p.finish(p.doprint(node), node.shape, result_2d).text
         from .printing import to_numpy
         return to_numpy(node, keep_2d=self.keep_2d, python_names=self.python_names,
                         dim_sources=self.dim_sources, result_2d=result_2d)
@@ -217,16 +286,38 @@ class Derivation:
             return "scalar"
         return f"{r} x {c}"
 
+    def _inlined(self, steps: bool, spellings: int = 1) -> str | None:
+        """None if the formulas in terms of the inputs fit OUTPUT_LIMIT (beside the steps,
+        if `steps`), else the notice that stands for them after the steps; raises a
+        LimitError when the output does not fit even so. `spellings`: how many times the
+        output writes each formula."""
+        step_terms = output_terms(st.node for st in self.steps) if steps else 0
+        inlined = output_terms(d.node for d in self.derivatives.values())
+        if (step_terms + inlined) * spellings <= OUTPUT_LIMIT:
+            return None
+        if steps and self.steps and step_terms * spellings <= OUTPUT_LIMIT:
+            return (f"in terms of the inputs: omitted, {inlined * spellings:,} terms written "
+                    f"out (more than matcalc.derivation.OUTPUT_LIMIT = {OUTPUT_LIMIT:,})")
+        refuse_output((step_terms + inlined) * spellings,
+                      not steps and len(self.typed.statements) > 1)
+        return None                     # not reached: refuse_output raised
+
     def text(self, steps: bool = False) -> str:
+        """The derivatives as text, one `dL/dX = ...` line each after a header naming
+        the layout (and the adjoint equations of a program first if `steps`)."""
         lines = [f"# layout: {self.layout}", *describe(self.onehot)]
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
                          f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")
+        omitted = self._inlined(steps)
         if steps and self.steps:
             top = "L" if not self.is_scalar else self.output_name
             lines.append(f"# steps, in reverse program order; dv stands for d{top}/dv")
             for st in self.steps:
                 lines.append(f"{st.name} = {st.text}")
+            if omitted:
+                lines.append(f"# the same, {omitted}")
+                return "\n".join(lines)
             lines.append("# the same, inlined")
         for name, d in self.derivatives.items():
             lines.append(f"{self._lhs(name)} = {d.text}")
@@ -234,7 +325,7 @@ class Derivation:
             lines.append("# no variables: nothing to differentiate")
         return "\n".join(lines)
 
-    def latex_style(self, **options):
+    def latex_style(self, **options: Any) -> LatexStyle:
         """The LaTeX style of `options` (see `printing.latex.latex_style`) with what this
         derivation knows: the upstream dY stands for ∂L/∂Y, a step's dz for ∂J/∂z, and the
         program's names."""
@@ -269,14 +360,17 @@ class Derivation:
         from .printing import latex as tex
         p = tex.LatexPrinter(self.latex_style(transpose=transpose, numbered=numbered,
                                               upstream=upstream, shapes=shapes))
+        omitted = self._inlined(steps)
         steps = self.steps if steps else []
 
         def formula(node: E.Node) -> str:
             return p.doprint(_printable(node)).text
 
         notes = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in describe(self.onehot)]
+        if omitted:
+            notes.append(f"the derivatives {omitted}; the steps give them")
         if self.upstream is not None:
-            up = p.spell(self.upstream_name).text
+            up = p.spell(cast(str, self.upstream_name)).text
             notes.append(f"{up} is the upstream gradient "
                          f"({self._shape_text(self.upstream.shape)}) of a scalar loss L")
         rows = []
@@ -288,43 +382,57 @@ class Derivation:
             rows += [f"{p.spell(v.name).text} &\\in {tex.shape_latex(v.shape, p)}"
                      for v in vars_]
         rows += [f"{p.spell(st.name).text} &= {formula(st.node)}" for st in steps]
-        if steps:
-            rows.append(tex.intertext("and in terms of the inputs:"))
-        rows += [f"{p.partial(self._loss, n)} &= {formula(d.node)}"
-                 for n, d in self.derivatives.items()]
+        if not omitted:
+            if steps:
+                rows.append(tex.intertext("and in terms of the inputs:"))
+            rows += [f"{p.partial(self._loss, n)} &= {formula(d.node)}"
+                     for n, d in self.derivatives.items()]
         if upstream == "bar" and steps:                 # what the bars mean
             rows.append(f"&\\text{{where }} \\bar{{v}} = {p.partial(self._loss, 'v')}")
         elif upstream == "bar" and self.upstream is not None:
-            rows.append(f"&\\text{{where }} {p.spell(self.upstream_name).text} = "
+            rows.append(f"&\\text{{where }} {p.spell(cast(str, self.upstream_name)).text} = "
                         f"{p.partial('L', self.output_name)}")
         body = tex.comments(notes) + tex.align(rows)
         return tex.standalone(body) if standalone else body
 
     def _repr_latex_(self) -> str:
         """Jupyter's display: the equations in an aligned block."""
+        self._inlined(False)
         rows = [f"{self._lhs_latex(n)} &= {d.latex}" for n, d in self.derivatives.items()]
         return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 
     def numpy_code(self, steps: bool = False) -> str:
+        """Python statements `d_X = ...` computing every derivative with NumPy."""
         lines = [f"# layout: {self.layout}", *describe(self.onehot)]
+        omitted = self._inlined(steps)
         if steps and self.steps:
             for st in self.steps:
                 lines.append(f"{python_name(st.name)} = {st.numpy}")
+            if omitted:
+                lines.append(f"# the derivatives {omitted}; the steps above compute them")
+                return "\n".join(lines)
         for name, d in self.derivatives.items():
             lines.append(f"d_{python_name(name)} = {d.numpy}")
         return "\n".join(lines)
 
-    def to_json(self, steps: bool = False) -> dict:
-        out = {
+    def to_json(self, steps: bool = False) -> dict[str, Any]:
+        """The JSON object of SPEC section 4 (a dict ready for `json.dumps`)."""
+        omitted = self._inlined(steps, spellings=3)
+        out: dict[str, Any] = {
             "program": self.program,
             "layout": self.layout,
             "output": {"name": self.output_name, "shape": json_shape(self.output.shape)},
             "upstream": None if self.upstream is None else
             {"name": self.upstream_name, "shape": _json_dims(self.upstream.shape)},
-            "inputs": {n: json_shape(v.shape) for n, v in self.inputs.items()},
+            "inputs": {n: json_shape(v.shape, n in self.keep_2d)
+                       for n, v in self.inputs.items()},
             "derivatives": {n: {"shape": d.shape, "text": d.text, "latex": d.latex,
-                                "numpy": d.numpy} for n, d in self.derivatives.items()},
+                                "numpy": d.numpy} if not omitted else
+                            {"shape": d.shape, "text": None, "latex": None, "numpy": None}
+                            for n, d in self.derivatives.items()},
         }
+        if omitted:
+            out["omitted"] = f"the derivatives {omitted}; the steps give them"
         if steps:
             out["steps"] = [{"name": st.name, "of": st.of, "shape": st.derivative.shape,
                              "text": st.text, "latex": st.latex, "numpy": st.numpy}
@@ -336,7 +444,7 @@ class Derivation:
         return out
 
     # -- verification --------------------------------------------------------------------
-    def check(self, seed: int = 0, deadline: float | None = None):
+    def check(self, seed: int = 0, deadline: float | None = None) -> CheckReport:
         """Finite-difference report for every derivative (see matcalc.check), the steps
         of a program included, all within one time limit (`deadline`, a
         matcalc.check.clock(); by default matcalc.check.TIME_LIMIT from now)."""
@@ -365,7 +473,7 @@ class Derivation:
                 results[key] = replace(res, name=key)
         return CheckReport(results, all(r.ok for r in results.values()), report.dims)
 
-    def verify_claim(self, text: str, seed: int = 0):
+    def verify_claim(self, text: str, seed: int = 0) -> ClaimResult:
         """Check a hand-derived `NAME = FORMULA` (see matcalc.claims); returns a ClaimResult."""
         from .claims import verify_claim
         return verify_claim(self, text, seed=seed)
@@ -386,7 +494,7 @@ class Derivation:
             raise LimitError("the generated code would be nested too deeply for Python to "
                              "compile; split the program into named steps") from None
 
-    def compile(self, target: str = "numpy"):
+    def compile(self, target: str = "numpy") -> ModuleType:
         """The generated module, imported from a temporary file (a fresh module object,
         not entered in sys.modules); tracebacks still show its source lines."""
         import importlib.util
@@ -400,6 +508,7 @@ class Derivation:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(source)
             spec = importlib.util.spec_from_file_location(name, path)
+            assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
         linecache.cache[path] = (len(source), None, source.splitlines(True), path)
@@ -441,23 +550,16 @@ def _label_options(onehot, signs, typed) -> dict[str, str]:
 MODES = ("gradient", "jacobian", "hessian", "hvp")
 
 
-def derive(program: str, wrt=None, layout: str = "denominator", shapes=None,
-           kinds: str = "ml", check: bool = False, onehot=(), mode: str = "gradient",
-           signs=()):
+def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: Any = None,
+           kinds: str = "ml", check: bool = False, onehot: Any = (), mode: str = "gradient",
+           signs: Any = ()) -> Derivation | HigherDerivation:
     """Parse, type and differentiate `program`; see SPEC section 6."""
     from .parse import parse
-    from .shapes import Declaration, infer_shapes, parse_shape_option
+    from .shapes import Declaration, declaration, infer_shapes
     if layout not in LAYOUTS:
         raise OptionError(f"unknown layout {layout!r}: expected numerator, denominator or mixed")
-    decls: dict[str, Declaration] = {}
-    for name, dims in (shapes or {}).items():
-        if isinstance(dims, Declaration):
-            decls[name] = dims
-            continue
-        if isinstance(dims, (tuple, list)):
-            dims = ",".join(str(d) for d in dims) if dims else "scalar"
-        n, decl = parse_shape_option(f"{name}={dims}")
-        decls[n] = decl
+    decls: dict[str, Declaration] = dict(declaration(name, dims)
+                                         for name, dims in (shapes or {}).items())
     if not isinstance(program, str):
         raise OptionError("the program must be a string")
     from .expr import reset_work

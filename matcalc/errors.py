@@ -6,6 +6,7 @@ CPython shows a syntax error: position, the source line, carets, then a hint.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -21,6 +22,14 @@ class Span:
 
 
 WINDOW = 100          # characters of a long source line shown around an error
+_NEW_LINE = re.compile(r"\r\n?|\n")      # a new line in the language (grammar.lark's _NL)
+_LINE_END = re.compile(r"[\r\n]")
+
+
+def line_and_column(source: str, offset: int) -> tuple[int, int]:
+    r"""The 1-based line and column of `offset` in `source` (a line ends at \n, \r\n or \r)."""
+    line_start = max(source.rfind("\n", 0, offset), source.rfind("\r", 0, offset)) + 1
+    return len(_NEW_LINE.findall(source, 0, offset)) + 1, offset - line_start + 1
 
 
 class MatcalcError(Exception):
@@ -48,12 +57,10 @@ class MatcalcError(Exception):
             src = self.source
             start = max(0, min(self.span.start, len(src)))
             end = max(start, min(self.span.end, len(src)))
-            line_no = src.count("\n", 0, start) + 1
-            line_start = src.rfind("\n", 0, start) + 1
-            line_end = src.find("\n", start)
-            if line_end < 0:
-                line_end = len(src)
-            col = start - line_start + 1
+            line_no, col = line_and_column(src, start)
+            line_start = start - col + 1
+            line_end = _LINE_END.search(src, start)
+            line_end = len(src) if line_end is None else line_end.start()
             text = src[line_start:line_end].expandtabs(1)
             width = max(1, min(end, line_end) - start)
             lines.append(f"line {line_no}, column {col}: {self.message}")

@@ -15,32 +15,22 @@ from functools import reduce
 
 import numpy as np
 
+from matcalc import ops
 from matcalc.expr import (
     Add,
     Broadcast,
     Const,
-    Det,
-    DiagMat,
-    DiagVec,
     Dim,
     DimValue,
     Divide,
     Func,
     Hadamard,
     Identity,
-    Inv,
-    LogDet,
-    LogSumExp,
     MatMul,
     Node,
-    Norm1,
-    Norm2,
     Ones,
     Power,
     Scale,
-    Softmax,
-    Sum,
-    Trace,
     Transpose,
     Var,
     Zero,
@@ -74,6 +64,17 @@ def evaluate_all(roots: Iterable[Node], values: Values, dims: Dims,
                 raise NotImplementedError(f"evaluate: no rule for {type(node).__name__}")
             memo[node] = rule(node, [memo[c] for c in node.children], env)
     return memo
+
+
+def evaluate_over(root: Node, known: Mapping[Node, np.ndarray], dims: Dims) -> np.ndarray:
+    """The value of `root`, a formula over nodes whose values `known` holds (read, not
+    copied: a derivative f'(x) at values the checker has at hand)."""
+    new: dict[Node, np.ndarray] = {}
+    env = _Env({}, dims)
+    for node in walk(root, known=known):
+        xs = [new[c] if c in new else known[c] for c in node.children]
+        new[node] = EVAL[type(node)](node, xs, env)
+    return new[root] if root in new else known[root]
 
 
 def shape_of(node: Node, dims: Dims) -> tuple[int, int]:
@@ -121,18 +122,6 @@ def _power(node: Power, xs, env) -> np.ndarray:
     return x ** p[0, 0]
 
 
-def _softmax(node: Softmax, xs, env) -> np.ndarray:
-    # softmax(x) = exp(x - max x) / sum exp(x - max x), column by column
-    e = np.exp(xs[0] - xs[0].max(axis=0, keepdims=True))
-    return e / e.sum(axis=0, keepdims=True)
-
-
-def _logsumexp(node: LogSumExp, xs, env) -> np.ndarray:
-    # log sum exp(x) = m + log sum exp(x - m), m = max x, column by column -> (1, N)
-    m = xs[0].max(axis=0, keepdims=True)
-    return m + np.log(np.exp(xs[0] - m).sum(axis=0, keepdims=True))
-
-
 def _scalar(v) -> np.ndarray:
     try:
         return np.full((1, 1), float(v))
@@ -140,20 +129,10 @@ def _scalar(v) -> np.ndarray:
         return np.full((1, 1), math.inf if v > 0 else -math.inf)
 
 
-FUNCS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "exp": np.exp,
-    "log": np.log,
-    "sin": np.sin,
-    "cos": np.cos,
-    "tan": np.tan,
-    "tanh": np.tanh,
-    "sigmoid": lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)),   # 1/(1+e^-x), without overflow
-    "relu": lambda x: np.maximum(x, 0.0),
-    "abs": np.abs,
-    "sign": np.sign,
-    "sqrt": np.sqrt,
-    "step": lambda x: (x > 0).astype(np.float64),
-}
+def _operation(op: ops.Op) -> Callable[[Node, list, _Env], np.ndarray]:
+    f = op.evaluate
+    return lambda n, xs, env: f(xs[0])
+
 
 EVAL: dict[type, Callable[[Node, list, _Env], np.ndarray]] = {
     Var:       _var,
@@ -170,18 +149,9 @@ EVAL: dict[type, Callable[[Node, list, _Env], np.ndarray]] = {
     Hadamard:  lambda n, xs, env: reduce(np.multiply, xs),
     Divide:    lambda n, xs, env: xs[0] / xs[1],
     Power:     _power,
-    Func:      lambda n, xs, env: FUNCS[n.name](xs[0]),
-    Sum:       lambda n, xs, env: _scalar(xs[0].sum()),
-    Trace:     lambda n, xs, env: _scalar(np.trace(xs[0])),
-    Norm1:     lambda n, xs, env: _scalar(np.abs(xs[0]).sum()),
-    Norm2:     lambda n, xs, env: _scalar(np.linalg.norm(xs[0])),          # Frobenius
-    Det:       lambda n, xs, env: _scalar(np.linalg.det(xs[0])),
-    LogDet:    lambda n, xs, env: _scalar(np.linalg.slogdet(xs[0])[1]),    # log |det X|
-    Inv:       lambda n, xs, env: np.linalg.inv(xs[0]),
-    DiagMat:   lambda n, xs, env: np.diag(xs[0][:, 0]),
-    DiagVec:   lambda n, xs, env: np.diag(xs[0]).reshape(-1, 1),
-    Softmax:   _softmax,
-    LogSumExp: _logsumexp,
+    # the functions, as their registry entries evaluate them (matcalc.ops)
+    Func:      lambda n, xs, env: ops.ELEMENTWISE[n.name].evaluate(xs[0]),
+    **{op.node: _operation(op) for op in ops.BY_NODE.values()},
 }
 
 

@@ -33,9 +33,12 @@ class IllShaped(Exception):
 
 _TABLE: dict[tuple, "Node"] = {}
 
-# Work allowed to one derivation, in operand slots of newly built nodes: a program whose
-# derivative would be quadratically large (a product of 10,000 factors of one matrix) is
-# refused in a fraction of a second instead of running for minutes. Configurable.
+# Work allowed to one derivation, in operand slots of newly built nodes and of sums and
+# products built again (flattening and hashing their operands costs as much as building
+# them): a program whose derivative would be quadratically large (a product of 10,000
+# factors of one matrix, or x .* x .* ... with 4,096 factors, which a_k = a_{k-1} .*
+# a_{k-1} .* a_{k-1} .* a_{k-1} flattens into) is refused in a fraction of a second
+# instead of running for minutes. Configurable.
 WORK_LIMIT = 1_000_000
 _work = [0]
 
@@ -44,10 +47,19 @@ def reset_work() -> None:
     _work[0] = 0
 
 
+def charge(operands: int) -> None:
+    """Count work that builds no node against WORK_LIMIT: the terms of an index form, which
+    a shared DAG multiplies out (a_k = exp(a_{k-1}) + a_{k-1} has 2^k), and passes that
+    count a DAG's paths again for every name chosen."""
+    _work[0] += operands
+    if _work[0] > WORK_LIMIT:
+        _over_budget()
+
+
 def _over_budget() -> None:
     from .errors import LimitError
     _work[0] = 0
-    raise LimitError(f"this derivation is too large: it would build more than {WORK_LIMIT:,} "
+    raise LimitError(f"this derivation is too large: it would handle more than {WORK_LIMIT:,} "
                      f"expression operands (matcalc.expr.WORK_LIMIT); split the program "
                      f"or differentiate with respect to fewer variables")
 
@@ -72,6 +84,9 @@ class Node:
     """Base of all IR nodes. Subclasses set `fields` (names of the constructor args)."""
 
     __slots__ = ("args", "shape", "children", "_key", "__weakref__")
+    args: tuple
+    shape: Shape
+    children: tuple[Node, ...]
     fields: tuple[str, ...] = ()
     children_fields: tuple[str, ...] = ()   # which fields hold child nodes (or tuples of them)
     nary = False                  # one field, a tuple of children (sums, product chains)
@@ -87,6 +102,10 @@ class Node:
         key = (cls, args)
         node = _TABLE.get(key)
         if node is not None:
+            if cls.nary:
+                _work[0] += len(args[0])
+                if _work[0] > WORK_LIMIT:
+                    _over_budget()
             return node
         if len(args) != len(cls.fields):
             raise TypeError(f"{cls.__name__} takes {cls.fields}, got {len(args)} arguments")
@@ -244,6 +263,8 @@ def _require(cond: bool, node: Node, why: str) -> None:
 class Var(Node):
     """A user variable (or the upstream gradient) with its shape."""
     __slots__ = fields = ("name", "vshape")
+    name: str
+    vshape: Shape
 
     def _check(self):
         return self.args[1]
@@ -457,17 +478,15 @@ class Power(Node):
         return self.args[0].shape
 
 
-ELEMENTWISE = ("exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs",
-               "sign", "sqrt", "step")
-
-
 class Func(Node):
-    """An elementwise function. `step` is the indicator (x > 0), relu's derivative."""
+    """An elementwise function, by its name in the registry (matcalc.ops.ELEMENTWISE,
+    which the language checks names against). `step` is the indicator (x > 0), relu's
+    derivative."""
     __slots__ = fields = ("name", "x")
     children_fields = ("x",)
 
     def _check(self):
-        _require(self.args[0] in ELEMENTWISE, self, f"unknown function {self.args[0]}")
+        _require(isinstance(self.args[0], str), self, "a function's name is a string")
         return self.args[1].shape
 
 

@@ -7,10 +7,14 @@ new derivation but a reading of `G`:
 - its transpose, the JVP `dX ↦ J(dX)`, is the VJP of `G` in `U` (reverse mode over a
   linear map transposes it, as jax's `linear_transpose` does);
 - for vectors, a structural pass over the canonical `G(U)` recognises the matrix `M` with
-  `G(U) = M U`: `A*U` gives `A`, `a .* U` gives `diag(a)`, `(a'U) b` gives `b a'`. `M` is
-  the Jacobian in denominator layout, `M'` in numerator layout;
-- for matrices, the JVP's terms `L dX R` and `L dX' R` give the Kronecker form
-  `d vec(Y)/d vec(X) = Σ (R' ⊗ L) [K]` (column-major vec, K the commutation matrix);
+  `G(U) = M U`: `A*U` gives `A`, `a .* U` gives `diag(a)`, `(a'U) b` gives `b a'`, and a
+  matrix linear in U read as outer products, `(C .* (U b')) q`, gives
+  `diag(C (b .* q))`. `M` is the Jacobian in denominator layout, `M'` in numerator
+  layout. The pass is exact or gives up (then the index form is the answer): it asks
+  whether a node depends on U of nodes it builds as it goes, too (`tensor.depends_on`);
+- for matrices, the JVP's terms `L dX R` and `L dX' R` (or their transposes) give the
+  Kronecker form `d vec(Y)/d vec(X) = Σ (R' ⊗ L) [K]` (column-major vec, K the
+  commutation matrix);
 - always, and exactly, the index form (`matcalc.tensor`): one einsum over the factors of
   `G`, which also gives NumPy code for the full tensor.
 
@@ -43,13 +47,14 @@ from __future__ import annotations
 from functools import cached_property
 
 from . import expr as E
+from . import ops
 from .assumptions import apply_assumptions, describe
-from .derivation import Derivation, json_shape, python_name
+from .derivation import Derivation, json_shape, output_terms, python_name, refuse_output
 from .differentiate import vjp
 from .errors import OptionError
 from .layout import substitute
 from .simplify import one_plus_exp, simplify, transposes
-from .tensor import Kron, Tensor, axes, index_form, kron_form
+from .tensor import Kron, Tensor, axes, depends_on, index_form, kron_form
 
 MODES = ("jacobian", "hessian", "hvp")
 OUT_LETTERS, IN_LETTERS = "ij", "kl"
@@ -69,42 +74,47 @@ def matrix_of(node: E.Node, u: E.Var) -> E.Node | None:
     """The matrix M with node = M*u, for a column (or scalar) `node` linear in the column
     Var `u`, simplified; None where the structure is not recognised (the index form
     still holds the exact answer)."""
-    depends: set[E.Node] = set()
-    for n in E.walk(node):
-        if n is u or any(c in depends for c in n.children):
-            depends.add(n)
-    m = u.shape[0]
+    out = _MatrixReading(u).mat(node)
+    return None if out is None else expand_products(simplify(out))
 
-    def mat(n: E.Node) -> E.Node | None:
+
+class _MatrixReading:
+    """One pass over a linear map of the column `u`, a rule per node kind: each returns
+    the matrix M of its node (node = M u), or None where it cannot say exactly. Whether a
+    node depends on u is asked of `tensor.depends_on`, which also knows the nodes that
+    the reading builds (a pushed transpose, a product split over a sum)."""
+
+    def __init__(self, u: E.Var):
+        self.u = u
+        self.depends = depends_on(u)
+
+    def mat(self, n: E.Node) -> E.Node | None:
+        depends, mat = self.depends, self.mat
         if n.shape[1] != 1:
             return None
-        if n not in depends:
-            return E.Zero((n.shape[0], m))
-        if n is u:
-            return E.Identity(m)
+        if not depends(n):
+            return E.Zero((n.shape[0], self.u.shape[0]))
+        if n is self.u:
+            return E.Identity(self.u.shape[0])
         if isinstance(n, E.Add):
             parts = [mat(t) for t in n.terms]
             return None if any(p is None for p in parts) else _collect_diagonals(parts)
         if isinstance(n, E.Scale):
-            if n.s in depends and n.x in depends:
+            if depends(n.s) and depends(n.x):
                 return None
-            if n.s in depends:                              # x (r'u) = (x r') u
+            if depends(n.s):                                # x (r'u) = (x r') u
                 r = mat(n.s)
                 return None if r is None else n.x @ r
             inner = mat(n.x)
             return None if inner is None else E.Scale(n.s, inner)
         if isinstance(n, E.MatMul):
-            return chain(n)
+            return self.chain(n)
         if isinstance(n, E.Hadamard):                        # c .* F = diag(c) F
-            dep = [f for f in n.factors if f in depends]
-            if len(dep) != 1:
-                return None
-            rest = tuple(f for f in n.factors if f is not dep[0])
-            inner = mat(dep[0])
-            c = rest[0] if len(rest) == 1 else E.Hadamard(rest)
+            c, f = self.split_hadamard(n, None)
+            inner = None if f is None else mat(f)
             return None if inner is None else E.DiagMat(c) @ inner
         if isinstance(n, E.Divide):                          # F ./ c = diag(1 ./ c) F
-            if n.b in depends:
+            if depends(n.b):
                 return None
             inner = mat(n.a)
             return None if inner is None else \
@@ -116,40 +126,24 @@ def matrix_of(node: E.Node, u: E.Var) -> E.Node | None:
             r = mat(n.x)
             return None if r is None else E.Ones((n.shape[0], 1)) @ r
         if isinstance(n, E.Sum) and n.x.shape[0] != 1 and n.x.shape[1] != 1:
-            return matrix_sum(n.x)
+            return self.contract(*self.split_hadamard(n.x, None))     # sum(X) = sum(1 .* X)
         if isinstance(n, E.Sum):                             # sum(F) = 1'F
             x = n.x if n.x.shape[1] == 1 else _push_transpose(n.x)
             inner = None if x is None else mat(x)
             return None if inner is None else E.Ones((1, x.shape[0])) @ inner
+        if isinstance(n, E.Trace):                           # tr(X) = sum(I .* X)
+            return self.contract(*self.split_hadamard(n.x, E.Identity(n.x.shape[0])))
+        if isinstance(n, E.DiagVec):
+            return self.diagonal(*self.split_hadamard(n.x, None))
         if isinstance(n, E.Power) and n.p is E.Const(1):
             return mat(n.x)
         return None
 
-    def matrix_sum(z: E.Node) -> E.Node | None:
-        # sum(C .* (L u R)) = (L u)' C R' = u' (L' C R'): the row (L' C R')'
-        c = None
-        if isinstance(z, E.Hadamard):
-            dep = [f for f in z.factors if f in depends]
-            if len(dep) != 1:
-                return None
-            rest = tuple(f for f in z.factors if f is not dep[0])
-            c = rest[0] if len(rest) == 1 else E.Hadamard(rest)
-            z = dep[0]
-        fs = z.factors if isinstance(z, E.MatMul) else (z,)
-        hits = [i for i, f in enumerate(fs) if f is u]
-        if len(hits) != 1 or any(f in depends for f in fs if f is not u):
-            return None
-        i = hits[0]
-        left, right = _product(fs[:i]), _product(fs[i + 1:])
-        if right is None:
-            return None
-        c = c if c is not None else E.Ones(z.shape)
-        inner = c @ right.T if left is None else left.T @ c @ right.T
-        return inner.T
-
-    def chain(n: E.MatMul) -> E.Node | None:
+    def chain(self, n: E.MatMul) -> E.Node | None:
+        """P F q with F the one factor that depends on u."""
+        depends, mat = self.depends, self.mat
         fs = n.factors
-        dep = [i for i, f in enumerate(fs) if f in depends]
+        dep = [i for i, f in enumerate(fs) if depends(f)]
         if len(dep) != 1:
             return None
         i = dep[0]
@@ -182,7 +176,7 @@ def matrix_of(node: E.Node, u: E.Var) -> E.Node | None:
             parts = [mat(E.MatMul(tuple(x for x in (p, t, q) if x is not None)))
                      for t in f.terms]
             return None if any(x is None for x in parts) else E.Add(tuple(parts))
-        if isinstance(f, E.Scale) and f.s not in depends:
+        if isinstance(f, E.Scale) and not depends(f.s):
             inner = mat(E.MatMul(tuple(x for x in (p, f.x, q) if x is not None)))
             return None if inner is None else E.Scale(f.s, inner)
         if isinstance(f, E.Transpose):
@@ -190,39 +184,109 @@ def matrix_of(node: E.Node, u: E.Var) -> E.Node | None:
             if pushed is None:
                 return None
             return mat(E.MatMul(tuple(x for x in (p, pushed, q) if x is not None)))
+        if isinstance(f, (E.Hadamard, E.Broadcast)):
+            return self.through_outer(p, f, q)
         return None
 
-    out = mat(node)
-    return None if out is None else expand_products(simplify(out))
+    # -- matrices linear in u, as sums of outer products ---------------------------------
+    def split_hadamard(self, z: E.Node, c: E.Node | None
+                       ) -> tuple[E.Node | None, E.Node | None]:
+        """(C, D) with c .* z = C .* D, D the one factor that depends on u (None if not
+        one), C the product of c (None for all ones) and the other factors."""
+        fs = list(z.factors) if isinstance(z, E.Hadamard) else [z]
+        dep = [f for f in fs if self.depends(f)]
+        if len(dep) != 1:
+            return c, None
+        rest = tuple(f for f in fs if f is not dep[0]) + ((c,) if c is not None else ())
+        return (None if not rest else rest[0] if len(rest) == 1 else E.Hadamard(rest)), dep[0]
+
+    def outer(self, d: E.Node) -> list[tuple[E.Node | None, E.Node, E.Node]] | None:
+        """A matrix linear in u as Σ s a b' (s a constant scalar or None, a and b
+        columns, exactly one of them depending on u); None if it is not of that form."""
+        depends, outer = self.depends, self.outer
+        if isinstance(d, E.Add):
+            parts = [outer(t) for t in d.terms]
+            return None if any(p is None for p in parts) else [x for p in parts for x in p]
+        if isinstance(d, E.Scale) and not depends(d.s):
+            parts = outer(d.x)
+            return None if parts is None else \
+                [(d.s if s is None else E.Scale(d.s, s), a, b) for s, a, b in parts]
+        if isinstance(d, E.Transpose):                       # (a b')' = b a'
+            parts = outer(d.x)
+            return None if parts is None else [(s, b, a) for s, a, b in parts]
+        if isinstance(d, E.Broadcast):                       # x 1' (across), 1 x (down)
+            (r, c), x = d.shape, d.x
+            if x.shape[1] == 1:
+                a, b = (x if x.shape[0] == r else E.Broadcast(x, (r, 1))), E.Ones((c, 1))
+            else:
+                a, b = E.Ones((r, 1)), E.Transpose(x)
+            return [(None, a, b)] if depends(a) != depends(b) else None
+        if isinstance(d, E.MatMul):                          # (L a)(b' R): a column, a row
+            fs = d.factors
+            for k in range(1, len(fs)):
+                if fs[k - 1].shape[1] == 1:
+                    left, right = _product(fs[:k]), _product(fs[k:])
+                    if depends(left) != depends(right):
+                        return [(None, left, E.Transpose(right))]
+        return None
+
+    def sides(self, d: E.Node | None):
+        """(s, M, other, left) per term s a b' of `outer(d)`: M the matrix of the side
+        that depends on u (a = M u if `left`, else b = M u); None if d is not read."""
+        parts = None if d is None else self.outer(d)
+        if parts is None:
+            return None
+        out = []
+        for s, a, b in parts:
+            left = self.depends(a)
+            m = self.mat(a if left else b)
+            if m is None:
+                return None
+            out.append((s, m, b if left else a, left))
+        return out
+
+    def contract(self, c: E.Node | None, d: E.Node | None) -> E.Node | None:
+        # sum(C .* Σ s a b') = Σ s a' C b: the row s (C b)' M if a = M u, s a' C M if b = M u
+        sides = self.sides(d)
+        if sides is None:
+            return None
+        c = E.Ones(d.shape) if c is None else c
+        return _total(_scaled(s, ((c @ other).T if left else other.T @ c) @ m)
+                      for s, m, other, left in sides)
+
+    def diagonal(self, c: E.Node | None, d: E.Node | None) -> E.Node | None:
+        # diag(C .* Σ s a b') = Σ s diag(C) .* a .* b: s diag(diag(C) .* other) M
+        sides = self.sides(d)
+        if sides is None:
+            return None
+        dc = None if c is None else E.DiagVec(c)
+        return _total(_scaled(s, E.DiagMat(_hadamard(dc, other)) @ m)
+                      for s, m, other, _ in sides)
+
+    def through_outer(self, p, f, q) -> E.Node | None:
+        # P (C .* Σ s a b') q = Σ s P diag(a) C diag(b) q: s P diag(C (b .* q)) M if
+        # a = M u, s P diag(a) C diag(q) M if b = M u; without C, P a (b'q) = P a q' b
+        c, d = self.split_hadamard(f, None) if isinstance(f, E.Hadamard) else (None, f)
+        sides = self.sides(d)
+        if sides is None:
+            return None
+        terms = []
+        for s, m, other, left in sides:
+            if c is None:
+                t = E.Scale(other.T @ q, m) if left else other @ q.T @ m
+            elif left:
+                t = E.DiagMat(c @ E.Hadamard((other, q))) @ m
+            else:
+                t = E.DiagMat(other) @ c @ E.DiagMat(q) @ m
+            t = _scaled(s, t)
+            terms.append(t if p is None else p @ t)
+        return _total(terms)
 
 
 def dag_size(node: E.Node) -> int:
     """The number of distinct subexpressions: the size of a formula whose repeated parts
     are named."""
     return sum(1 for _ in E.walk(node))
-
-
-def multiply_out(node: E.Node, v: E.Var) -> E.Node:
-    """Products distributed over every sum that contains `v`: (dA + dA')*x is
-    dA*x + dA'*x, the form whose terms have Kronecker forms."""
-    depends: set[E.Node] = set()
-    for n in E.walk(node):
-        if n is v or any(c in depends for c in n.children):
-            depends.add(n)
-    memo: dict[E.Node, E.Node] = {}
-    for n in E.walk(node):
-        new = n.rebuild([memo[c] for c in n.children]) if n.children else n
-        if isinstance(new, E.MatMul):
-            fs = new.factors
-            i = next((i for i, f in enumerate(fs) if isinstance(f, E.Add) and f in depends
-                      or (isinstance(f, E.Add) and any(c is v or v in set(E.walk(c))
-                                                       for c in f.terms))), None)
-            if i is not None:
-                new = E.Add(tuple(E.MatMul(fs[:i] + (t,) + fs[i + 1:]) for t in fs[i].terms))
-        memo[n] = new
-    out = memo[node]
-    terms = out.terms if isinstance(out, E.Add) else (out,)
-    return E.Add(tuple(simplify(t) for t in terms)) if len(terms) > 1 else simplify(out)
 
 
 def expand_products(node: E.Node) -> E.Node:
@@ -304,6 +368,19 @@ def _diagonal_and_rest(p: E.Node) -> tuple[E.Node | None, E.Node | None]:
     return (d if c is None else simplify(E.Scale(c, d))), rest
 
 
+def _total(terms) -> E.Node:
+    terms = list(terms)
+    return terms[0] if len(terms) == 1 else E.Add(tuple(terms))
+
+
+def _scaled(s: E.Node | None, x: E.Node) -> E.Node:
+    return x if s is None else E.Scale(s, x)
+
+
+def _hadamard(c: E.Node | None, x: E.Node) -> E.Node:
+    return x if c is None else E.Hadamard((c, x))
+
+
 def _product(fs) -> E.Node | None:
     if not fs:
         return None
@@ -372,12 +449,25 @@ def recognise_sigmoid(node: E.Node) -> E.Node:
     return simplify(memo[node]) if changed else node
 
 
+def _clearer(a: E.Node, b: E.Node) -> E.Node:
+    """The one of two equal matrices with fewer transposes, then the smaller DAG, then the
+    first text in order; texts are written only to break a tie, and only of formulas that
+    are not astronomically long as trees (then the structural key decides)."""
+    from .derivation import PRINT_LIMIT
+    from .printing import to_text
+    from .simplify import size
+    if a is b:
+        return a
+    ka, kb = (transposes(a), dag_size(a)), (transposes(b), dag_size(b))
+    if ka == kb:
+        if size(a) <= PRINT_LIMIT and size(b) <= PRINT_LIMIT:
+            ka, kb = to_text(a), to_text(b)
+        else:
+            ka, kb = a.sort_key, b.sort_key
+    return b if kb < ka else a
+
+
 # ---- naming repeated subexpressions --------------------------------------------------------
-
-NAME_CHOICES = {"softmax": ("p", "q", "pi"), "sigmoid": ("s", "sigma", "r"),
-                "tanh": ("t", "tau"), "exp": ("e", "eps"), "log": ("ell",)}
-NOT_NAMED = ("step", "sign", "abs", "relu")
-
 
 def choose_names(roots: list[E.Node], taken: set[str], user: dict[E.Node, str]
                  ) -> dict[E.Node, E.Var]:
@@ -387,42 +477,56 @@ def choose_names(roots: list[E.Node], taken: set[str], user: dict[E.Node, str]
     Outermost first, so `s = sigmoid(-y .* (X*w))` is named, not its argument."""
     names: dict[E.Node, E.Var] = {}
     while True:
-        visible = [substitute(r, names) for r in roots] + \
-            [substitute(n, {m: v for m, v in names.items() if m is not n}) for n in names]
-        pick = next((n for n, k in _tree_counts(visible) if k >= 2 and _nameable(n)
+        pick = next((n for n, k in _tree_counts(roots, names) if k >= 2 and _nameable(n)
                      and n not in names), None)
         if pick is None:
             return names
-        kind = "softmax" if isinstance(pick, E.Softmax) else pick.name
         chosen = {v.name for v in names.values()}
         name = user.get(pick)                       # the program's own name for it, if any
         if name is None or name in chosen:
-            name = _fresh(NAME_CHOICES.get(kind, ("u", "z")), taken | chosen)
+            name = _fresh(ops.of(pick).names, taken | chosen)   # matcalc.ops: p, s, ...
         names[pick] = E.Var(name, pick.shape)
 
 
-def _tree_counts(roots: list[E.Node]) -> list[tuple[E.Node, int]]:
-    """(node, number of occurrences in the trees of `roots`), parents before children."""
+def _tree_counts(roots: list[E.Node], named=()) -> list[tuple[E.Node, int]]:
+    """(node, number of occurrences in the trees of `roots` and of the definitions of the
+    `named` nodes), parents before children. A named node occurs as its name, so what is
+    below it counts once, in its definition: the counts of the roots with the named nodes
+    substituted, read off the DAG itself (substituting afresh for every name chosen made
+    choosing k names cost k times the DAG for each root and name, cubic in a deep nest)."""
     order: list[E.Node] = []
     seen: set[E.Node] = set()
-    for root in roots:
-        for n in E.walk(root):
-            if n not in seen:
-                seen.add(n)
+    for start in [r for r in roots if r not in named] + list(named):
+        stack: list[tuple[E.Node, bool]] = [(start, False)]
+        while stack:                                # children first, not into a name
+            n, expanded = stack.pop()
+            if expanded:
                 order.append(n)
+            elif n not in seen:
+                seen.add(n)
+                stack.append((n, True))
+                stack.extend((c, False) for c in reversed(n.children)
+                             if c not in seen and c not in named)
     uses: dict[E.Node, int] = {}
-    for root in roots:
-        uses[root] = uses.get(root, 0) + 1
+    for r in roots:
+        if r not in named:
+            uses[r] = uses.get(r, 0) + 1
+    for n in named:
+        uses[n] = uses.get(n, 0) + 1                # its definition
+    edges = 0
     for n in reversed(order):                       # parents before children: path counts
+        k = uses.get(n, 0)
+        edges += len(n.children)
         for c in n.children:
-            uses[c] = uses.get(c, 0) + uses.get(n, 0)
+            if c not in named:
+                uses[c] = uses.get(c, 0) + k
+    E.charge(len(order) + edges)
     return [(n, uses.get(n, 0)) for n in reversed(order)]
 
 
 def _nameable(n: E.Node) -> bool:
-    if isinstance(n, E.Softmax):
-        return True
-    return isinstance(n, E.Func) and n.name not in NOT_NAMED
+    op = ops.of(n)
+    return op is not None and op.names is not None
 
 
 def _fresh(choices, taken: set[str]) -> str:
@@ -493,7 +597,7 @@ class HigherDerivative:
             if self.node is not None:
                 self.node = pair_transposes(self.node)
         else:
-            kron = kron_form(jvp, dvar) or kron_form(multiply_out(jvp, dvar), dvar)
+            kron = kron_form(jvp, dvar)
             if kron is not None and not self.numerator_form and not self.symmetric:
                 kron = kron.transposed()
             self.kron = kron
@@ -524,9 +628,7 @@ class HigherDerivative:
         num = num if num is not None else simplify(den.T)
         den = den if den is not None else simplify(num.T)
         if self.symmetric:                                  # H = H': the clearer spelling
-            from .printing import to_text
-            best = min((num, den), key=lambda m: (transposes(m), dag_size(m), to_text(m)))
-            return best, best
+            return (best := _clearer(num, den)), best
         return num, den
 
     # -- shapes and axes -----------------------------------------------------------------
@@ -603,6 +705,16 @@ class HigherDerivative:
                                lambda n: owner.base._numpy(self._rename(n, names)),
                                owner.dim_code)
         return pairs, body
+
+    def printed_nodes(self) -> list[E.Node]:
+        """What its spellings write out: the matrix, or the linear map and the factors of
+        the index form, and the definitions of the named subexpressions."""
+        if self.node is not None:
+            main = [self.node]
+        else:
+            main = ([self.jvp] if self.jvp is not None else []) + \
+                [f.node for t in self.tensor.terms for f in t.factors]
+        return [self._rename(n) for n in main] + [d for _, d in self._ordered_names()]
 
     @cached_property
     def where(self) -> dict[str, str]:
@@ -728,6 +840,13 @@ class HigherDerivative:
         if self.names:
             out["where"] = dict(self.where)
         return out
+
+    def to_sympy(self, form: str | None = None, symbols=None):
+        """The result as a SymPy matrix expression over the symbols it was derived from:
+        the matrix, else the Kronecker form; `form` "matrix", "kron" or "map" (a
+        `Lambda(dX, J(dX))`) chooses (see `matcalc.interop.sympy.to_sympy`)."""
+        from .interop.sympy import to_sympy
+        return to_sympy(self, form=form, symbols=symbols)
 
     def _repr_latex_(self) -> str:
         """Jupyter's display: the result and its named subexpressions, in display style."""
@@ -930,9 +1049,13 @@ class HigherDerivation:
         return len(self.derivatives)
 
     # -- spellings -----------------------------------------------------------------------------
-    def _no_steps(self, steps: bool) -> None:
+    def _no_steps(self, steps: bool, spellings: int = 1) -> None:
+        """Refuse --steps, and an output over OUTPUT_LIMIT (`spellings`: how many times
+        the output writes each formula)."""
         if steps:
             raise OptionError(f"--steps lists backprop steps; it does not apply to --{self.mode}")
+        refuse_output(spellings * output_terms(n for d in self.derivatives.values()
+                                               for n in d.printed_nodes()))
 
     def _axes_comment(self, d: HigherDerivative) -> str:
         dims = " x ".join(str(x) for x in d.shape) or "scalar"
@@ -1012,6 +1135,7 @@ class HigherDerivation:
 
     def _repr_latex_(self) -> str:
         """Jupyter's display: the results in an aligned block."""
+        self._no_steps(False)
         rows = [f"{d.lhs_latex} &= {d.latex}" for d in self.derivatives.values()]
         return "$\\begin{aligned}" + " \\\\ ".join(rows) + "\\end{aligned}$"
 
@@ -1028,7 +1152,7 @@ class HigherDerivation:
         return "\n".join(lines)
 
     def to_json(self, steps: bool = False) -> dict:
-        self._no_steps(steps)
+        self._no_steps(steps, spellings=3)
         out = {
             "program": self.program,
             "layout": self.layout,
@@ -1059,18 +1183,21 @@ class HigherDerivation:
         out_code = self.base._numpy(self.output)
         what = {"jacobian": "Jacobians", "hessian": "Hessian blocks",
                 "hvp": "Hessian-vector products"}[self.mode]
-        listing = [f"    {d.name!r}: {d.lhs_text}, {' x '.join(map(str, d.shape)) or 'scalar'}"
-                   + (f", axes [{', '.join(d.axis_letters)}] = {d.index_lhs}"
-                      if d.kind != "hvp" else "") for d in self.derivatives.values()]
         from .assumptions import phrases
+        from .codegen import inert, literal, program_lines  # user text: inert, always
+        listing = [inert(f"    {d.name!r}: {d.lhs_text}, "
+                         f"{' x '.join(map(str, d.shape)) or 'scalar'}"
+                         + (f", axes [{', '.join(d.axis_letters)}] = {d.index_lhs}"
+                            if d.kind != "hvp" else "")) for d in self.derivatives.values()]
         assuming = ["", "Assuming (the results hold only for such values):",
-                    *(f"    {p}" for p in phrases(self.onehot))] if self.onehot else []
+                    *(inert(f"    {p}") for p in phrases(self.onehot))] if self.onehot else []
         lines = ["# Generated by matcalc: do not edit; regenerate instead.",
-                 f'"""{what} of {self.program!r}, {self.layout} layout.', "",
+                 f'"""{what} ({self.layout} layout) of', "", *program_lines(self.program), "",
                  "NumPy conventions as in SPEC section 4: vectors are 1-D arrays.",
                  *assuming, '"""', "import numpy as np", "", "",
                  f"def forward({', '.join(python_name(n) for n in self.inputs)}):",
-                 f'    """The output {self.output_name}."""', f"    return {out_code}", "", "",
+                 f'    """The output {inert(self.output_name)}."""', f"    return {out_code}",
+                 "", "",
                  f"def {self.mode}({sig}):",
                  f'    """The {what}, keyed by variable:', "", *listing,
                  '    """']
@@ -1080,7 +1207,7 @@ class HigherDerivation:
             target = self._target(d)
             code = self._gram_lines(d, target, bound) or d.numpy_lines(target, bound)
             lines += ["    " + s for s in code]
-            results.append(f"{d.name!r}: {target}")
+            results.append(f"{literal(d.name)}: {target}")
         lines.append("    return {" + ", ".join(results) + "}")
         return "\n".join(lines) + "\n"
 
@@ -1167,8 +1294,8 @@ def nonnegative(n: E.Node) -> bool:
     if isinstance(n, E.Power):
         p = n.p
         return isinstance(p, E.Const) and float(p.value).is_integer() and p.value % 2 == 0
-    if isinstance(n, E.Func):
-        return n.name in ("exp", "sigmoid", "relu", "abs", "sqrt", "step")
+    if isinstance(n, E.Func):                 # by its registry entry's image (matcalc.ops)
+        return ops.ELEMENTWISE[n.name].domain.image in (ops.POSITIVE, ops.NONNEGATIVE)
     if isinstance(n, E.Hadamard):
         return all(nonnegative(f) for f in n.factors)
     if isinstance(n, E.Scale):

@@ -17,8 +17,13 @@ mistake), a nesting limit, at most `MAX_DEPTH` levels of parentheses, calls, sig
 powers, and a size limit, at most `MAX_TOKENS` tokens (each costs about 5 us from here to
 the AST). (Long flat chains of `+` or `*` still make deep left-leaning trees; stages that
 walk them should not recurse along a chain.) Every lark exception is translated here into
-a `ParseError` in the user's words; none escapes. The parser is built on the first call to
-`parse`, from lark's cache of the grammar analysis when a previous process left one.
+a `ParseError` in the user's words; none escapes.
+
+The parse tables come from lark's standalone generator, run on grammar.lark ahead of time
+(`python -m matcalc.parse` writes `_lark_parser.py`; a test keeps it current): a new process
+loads them without analysing the grammar and without lark itself, and nothing is ever read
+from a cache file (lark's cache is a pickle in the shared temporary directory, which any
+local user could plant). The parser is made on the first call to `parse`.
 """
 from __future__ import annotations
 
@@ -32,8 +37,7 @@ from .expr import gc_paused
 from .syntax import Binary, Call, Name, Neg, Number, Program, Statement, Transpose
 
 if TYPE_CHECKING:
-    from lark import Lark
-    from lark.lexer import Token
+    from ._lark_parser import Lark, Token
 
 __all__ = ["MAX_DEPTH", "MAX_SOURCE_CHARS", "MAX_STATEMENTS", "MAX_TOKENS", "parse"]
 
@@ -43,6 +47,7 @@ MAX_STATEMENTS = 2_000
 MAX_TOKENS = 100_000      # names, numbers, operators: a megabyte of them is refused at once
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
+_STANDALONE = Path(__file__).with_name("_lark_parser.py")
 
 
 @gc_paused
@@ -61,7 +66,7 @@ def parse(source: str) -> Program:
     tokens, stop = scanner.scan(source)
     _check_statements(source)
     try:
-        statements = parser.parse(_stream(tokens, stop, source))
+        statements = _run(parser, tokens, stop, source)
     except MatcalcError as exc:
         raise exc.with_source(source)
     except RecursionError:  # not expected (nothing here recurses); never let one escape
@@ -84,13 +89,13 @@ def parse(source: str) -> Program:
 # The parser, built once on first use.
 
 _PARSER = None
-_SEPARATORS = re.compile(r"[();\n]")
+_SEPARATORS = re.compile(r"\r\n?|[();\n]")
 
 
 def _check_statements(source: str) -> None:
     """Refuse, before parsing, a program of more than MAX_STATEMENTS statements (an upper
     bound: every ';' and new line outside parentheses may end one)."""
-    if source.count(";") + source.count("\n") < MAX_STATEMENTS:
+    if source.count(";") + source.count("\n") + source.count("\r") < MAX_STATEMENTS:
         return
     count, depth = 1, 0
     for m in _SEPARATORS.finditer(source):
@@ -108,36 +113,44 @@ def _check_statements(source: str) -> None:
 
 
 def _parser() -> tuple[Lark, _Scanner]:
-    global _PARSER, _TokenStream
+    global _PARSER
     if _PARSER is None:
-        from lark import Lark
-        from lark.lexer import Lexer
-
-        # a module global (lark's cache refers to the lexer class by its name)
-        class _TokenStream(Lexer):
-            """lark's lexer slot: what lark is given to parse is the stream of tokens that
-            `_Scanner` made."""
-
-            def __init__(self, lexer_conf):
-                pass
-
-            def lex(self, stream):
-                return stream
-
-        # cache=True keeps lark's grammar analysis in a file of the temp directory, keyed
-        # by the grammar's hash: a new process then loads the parser instead of building it
-        parser = Lark(_GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer=_TokenStream,
-                      transformer=_Build(), maybe_placeholders=False, cache=True)
+        from . import _lark_parser
+        parser = _lark_parser.Lark_StandAlone(transformer=_Build())
         _PARSER = parser, _Scanner(parser)
     return _PARSER
 
 
-def _stream(tokens: list[Token], stop: int | None, source: str):
-    """The tokens, then the error for the character at `stop` that no token matches: lark
-    reaches it only if nothing before it is a syntax error, as a lexer of its own would."""
-    yield from tokens
+def _run(parser: Lark, tokens: list[Token], stop: int | None, source: str):
+    """The statements lark's parser builds from the tokens (fed one by one: the tokens are
+    `_Scanner`'s, not lark's lexer's), then the error for the character at `stop` that no
+    token matches: lark reaches it only if nothing before it is a syntax error, as a
+    lexer of its own would."""
+    interactive = parser.parse_interactive()
+    for token in tokens:
+        interactive.feed_token(token)
     if stop is not None:
         raise _unexpected_character(stop, source)
+    return interactive.feed_eof(tokens[-1] if tokens else None)
+
+
+def write_standalone(path: Path = _STANDALONE) -> None:
+    """Write the parser module for grammar.lark with lark's standalone generator (needs lark;
+    a step of development, run as `python -m matcalc.parse`). The first line records the
+    grammar's SHA-256, by which tests/test_parse.py knows the module is current."""
+    import hashlib
+    import io
+
+    from lark import Lark
+    from lark.tools.standalone import gen_standalone
+
+    grammar = _GRAMMAR.read_text(encoding="utf-8")
+    out = io.StringIO()
+    gen_standalone(Lark(grammar, parser="lalr", lexer="basic", maybe_placeholders=False),
+                   out=out)
+    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()
+    path.write_text(f"# grammar.lark sha256 {digest}: written by `python -m matcalc.parse`"
+                    "; do not edit\n" + out.getvalue(), encoding="utf-8")
 
 
 _OPERANDS = frozenset({"NAME", "NUMBER", "TRANSPOSE"})
@@ -150,7 +163,7 @@ class _Scanner:
     (lark's order of preference: priority, then the longest possible match, then name)."""
 
     def __init__(self, parser: Lark):
-        from lark.lexer import Token
+        from ._lark_parser import Token
 
         self.token = Token
         terminals = sorted(parser.terminals, key=lambda t: (
@@ -302,12 +315,12 @@ class _Build:
 
 _OPERAND_START = {"NAME", "NUMBER"}   # expected exactly where an operand may start
 _IDENTIFIER_CHAR = re.compile(r"[A-Za-z0-9_]*")
-_BLANK = re.compile(r"(?:\s|#[^\n]*)*")
+_BLANK = re.compile(r"(?:\s|#[^\r\n]*)*")
 
 
 def _translate(exc: Exception, source: str) -> ParseError | None:
     """The ParseError for a lark exception; None for anything else."""
-    from lark.exceptions import LarkError, UnexpectedToken
+    from ._lark_parser import LarkError, UnexpectedToken
 
     if isinstance(exc, UnexpectedToken):
         return _unexpected_token(exc, source)
@@ -398,7 +411,7 @@ def _previous_operand(exc, source: str) -> str | None:
         if i > 0 and getattr(stack[i - 1], "type", None) == "NAME":
             i -= 1                        # a call
     text = source[_extent(stack[i]).start:end]
-    return text if 0 < len(text) <= 24 and "\n" not in text else None
+    return text if 0 < len(text) <= 24 and "\n" not in text and "\r" not in text else None
 
 
 def _extent(value) -> Span:
@@ -412,3 +425,7 @@ def _quote(text: str) -> str:
     if len(text) > 24:
         text = text[:21] + "..."
     return f'"{text}"' if "'" in text else f"'{text}'"
+
+
+if __name__ == "__main__":
+    write_standalone()

@@ -28,28 +28,28 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from matcalc import ops
 from matcalc.evaluate import evaluate, evaluate_all, shape_of, size_of
 from matcalc.expr import (
     Const,
-    Det,
     DimValue,
     Divide,
     Func,
+    Det,
     Inv,
     LogDet,
     MatMul,
     Node,
-    Norm1,
-    Norm2,
     Power,
     Scale,
-    Softmax,
     Transpose,
     Var,
     walk,
 )
+from matcalc.ops import BOUNDED, POSITIVE, SPD, WELL_CONDITIONED
 
-MARGIN = 1e-3              # distance kept from 0 by log/sqrt arguments and denominators
+MARGIN = 1e-3              # distance kept from 0 by log/sqrt arguments and denominators,
+                           # and from -1 and 1 by bounded arguments (arcsin)
 KINK_MARGIN = 1e-3         # relative distance kept from the kink of relu/abs/sign/step
 MAX_COND = 1e4             # worst condition number allowed under inv/det/logdet
 POINT_TRIES = 50           # draws before giving up on finding a valid point
@@ -59,9 +59,6 @@ KEEP_LITERAL = 16          # literal dimensions up to this size are checked as t
 EVAL_BUDGET = 20_000_000   # floating-point operations one evaluation may cost; a check
                            # makes a few dozen evaluations
 WIDE = 6.0                 # a wide draw scales the point by 2^u, u uniform in [-WIDE, WIDE]
-
-POSITIVE, SPD, WELL_CONDITIONED = "positive", "spd", "well-conditioned"
-KINKS = ("relu", "abs", "sign", "step")
 
 
 # ---- sizes ----------------------------------------------------------------------------------
@@ -297,10 +294,11 @@ def _tied_in(roots: list[Node], variables: dict[str, Var], tied) -> list[Node]:
 
 def domain_needs(roots: list[Node]) -> dict[str, set[str]]:
     """For each variable name, what its values must be: POSITIVE (under log, sqrt, a
-    denominator, a negative or fractional power), SPD (a square matrix under logdet or
-    log det), WELL_CONDITIONED (a matrix under inv or det, square or a factor of a
-    product that is). A need flows from a node to everything below it, so log(A*x + b)
-    makes A, x and b positive."""
+    denominator, a negative or fractional power), BOUNDED (in (-1, 1), under arcsin),
+    SPD (a square matrix under logdet or log det), WELL_CONDITIONED (a matrix under inv
+    or det, square or a factor of a product that is): each operation's domain in the
+    registry (matcalc.ops) says which. A need flows from a node to everything below it,
+    so log(A*x + b) makes A, x and b positive."""
     order: list[Node] = []
     seen: set[Node] = set()
     for root in roots:
@@ -322,23 +320,15 @@ def domain_needs(roots: list[Node]) -> dict[str, set[str]]:
 def _child_needs(node: Node, need: set[str]) -> list[set[str]]:
     """What a node asks of each of its children, given what is asked of the node."""
     n = len(node.children)
-    if isinstance(node, Func) and node.name in ("log", "sqrt"):
-        return [need | {POSITIVE}]
-    if (isinstance(node, Func) and node.name in ("exp", "sigmoid", "abs")) \
-            or isinstance(node, (Softmax, Norm1, Norm2)):
-        return [need - {POSITIVE}]       # positive whatever the argument
+    op = ops.of(node)
+    if op is not None:
+        return [op.domain.needs(need)]
     if isinstance(node, Divide):
         return [need, need | {POSITIVE}]
     if isinstance(node, Power):
         natural = isinstance(node.p, Const) and isinstance(node.p.value, int) \
             and node.p.value >= 0
         return [need if natural else need | {POSITIVE}, need]
-    if isinstance(node, LogDet):
-        return [need - {POSITIVE} | {SPD}]
-    if isinstance(node, Det):            # log det X and sqrt det X need det X > 0
-        return [need - {POSITIVE} | ({SPD} if POSITIVE in need else {WELL_CONDITIONED})]
-    if isinstance(node, Inv):
-        return [need | {WELL_CONDITIONED}]
     return [need] * n
 
 
@@ -376,6 +366,10 @@ def draw(rng: np.random.Generator, shape: tuple[int, int], need: set[str],
         # I + E with every row of |E| summing below 1/2: condition number below 3.
         e = rng.uniform(0.1, 0.5, (r, r)) if positive else rng.uniform(-0.5, 0.5, (r, r))
         return spread * (np.eye(r) + e / r)
+    if BOUNDED in need:
+        # well inside (-1, 1): products and sums of a few such entries mostly stay there
+        return min(spread, 1.0) * (rng.uniform(0.1, 0.5, shape) if positive else
+                                   rng.uniform(-0.5, 0.5, shape))
     if WELL_CONDITIONED in need and not positive and min(r, c) > 1:
         # a factor of a product under inv/det (A*X*B): near orthonormal rows or columns,
         # so that the product of several stays well conditioned
@@ -404,14 +398,9 @@ def _domain_violation(node: Node, memo: Mapping[Node, np.ndarray]) -> str | None
     if not node.children:
         return None
     x = memo[node.children[0]]
-    if isinstance(node, Func) and node.name in ("log", "sqrt") and x.min() < MARGIN:
-        return f"{node.name} of {x.min():.2g}"
-    if isinstance(node, Func) and node.name == "tan" and np.abs(np.cos(x)).min() < MARGIN:
-        return "tan near a pole"
-    if is_kink(node) and np.abs(x).min() <= KINK_MARGIN * np.abs(x).max():
-        return f"{_kind(node)} near its kink at 0"
-    if isinstance(node, Norm2) and not np.any(x):
-        return "norm of zero"
+    op = ops.of(node)
+    if op is not None:
+        return _outside(op, x)
     if isinstance(node, Divide) and np.abs(memo[node.b]).min() < MARGIN:
         return "a denominator near 0"
     if isinstance(node, Power):
@@ -420,16 +409,34 @@ def _domain_violation(node: Node, memo: Mapping[Node, np.ndarray]) -> str | None
             return f"a power {p:g} of {x.min():.2g}"
         if p < 0 and np.abs(x).min() < MARGIN:
             return f"a power {p:g} of a value near 0"
-    if isinstance(node, LogDet) and np.linalg.slogdet(x)[0] <= 0:
-        return "logdet of a matrix with det <= 0"
-    if isinstance(node, (Inv, Det, LogDet)) and np.linalg.cond(x) > MAX_COND:
-        return f"{_kind(node)} of an ill-conditioned matrix"
+    return None
+
+
+def _outside(op: ops.Op, x: np.ndarray) -> str | None:
+    """Why the argument x is too close to the edge of op's domain (matcalc.ops.Domain), to
+    a pole or to a kink, or None."""
+    domain, need = op.domain, op.domain.argument
+    if POSITIVE in need and x.min() < MARGIN:
+        return f"{op.name} of {x.min():.2g}"
+    if BOUNDED in need and np.abs(x).max() > 1 - MARGIN:
+        return f"{op.name} of {x.flat[np.abs(x).argmax()]:.2g}"
+    if domain.pole is not None and np.abs(domain.pole(x)).min() < MARGIN:
+        return f"{op.name} near a pole"
+    if domain.kink and np.abs(x).min() <= KINK_MARGIN * np.abs(x).max():
+        return f"{op.name} near its kink at 0"
+    if domain.nonzero and not np.any(x):
+        return f"{op.name} of zero"
+    if SPD in need and np.linalg.slogdet(x)[0] <= 0:
+        return f"{op.name} of a matrix with det <= 0"
+    if (SPD in need or WELL_CONDITIONED in need) and np.linalg.cond(x) > MAX_COND:
+        return f"{op.name} of an ill-conditioned matrix"
     return None
 
 
 def is_kink(node: Node) -> bool:
     """Whether node is f(u) with a kink of f at u = 0 (relu, abs, sign, step, norm1)."""
-    return (isinstance(node, Func) and node.name in KINKS) or isinstance(node, Norm1)
+    op = ops.of(node)
+    return op is not None and op.domain.kink
 
 
 def variables_of(roots: list[Node]) -> dict[str, Var]:

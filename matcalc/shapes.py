@@ -17,26 +17,30 @@ import re
 from dataclasses import dataclass, field
 
 from . import expr as E
+from . import ops
 from . import syntax as S
-from .errors import LimitError, MatcalcError, NameError_, OptionError, ShapeError, Span
+from .errors import (
+    LimitError,
+    MatcalcError,
+    NameError_,
+    OptionError,
+    ShapeError,
+    Span,
+    line_and_column,
+)
 
 GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota
 kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi varphi chi psi omega""".split())
 
-ELEMENTWISE_FUNCS = ("exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "abs",
-                     "sign", "sqrt")
-FUNCTIONS = ELEMENTWISE_FUNCS + ("sum", "norm1", "norm2", "tr", "det", "logdet", "inv",
-                                 "diag", "softmax", "logsumexp", "vector", "matrix", "eye")
-RESERVED = frozenset(FUNCTIONS)
-# what other tools call our functions
-OTHER_NAMES = {"trace": "tr", "transpose": "x'", "log_softmax": "log(softmax(x))",
-               "logsoftmax": "log(softmax(x))", "softplus": "log(1 + exp(x))",
-               "ln": "log", "frobenius": "norm2", "norm": "norm2", "inverse": "inv",
-               "identity": "eye", "ones": "vector(1) or matrix(1)", "logistic": "sigmoid"}
 DIM_POOL = ("n", "m", "p", "q", "k", "r", "s", "t", "u", "v", "w", "l", "j", "i")
 # Each variable costs its own derivative and formula (about 0.1 ms): ten thousand of them
 # are derived and printed in about a second. Configurable.
 MAX_VARIABLES = 10_000
+# A literal dimension has at most this many digits: a derivation does not depend on the
+# size, so any number is accepted, as long as it, and a product of two, stays within
+# double precision, where the formulas carry it (sum(X)/N, N = 10^300). A size that
+# large is better a name. Configurable.
+MAX_DIM_DIGITS = 150
 
 
 class DimVar:
@@ -129,6 +133,25 @@ class Declaration:
     explicit_2d: bool = False   # `n,1` or `1,n`: keep 2-D in NumPy
 
 
+def declaration(name: str, dims) -> tuple[str, Declaration]:
+    """(name, Declaration) of a declaration as the API takes it: a Declaration, a string
+    ("N,n", "scalar") or a sequence of dimensions (("N", 3); () for a scalar)."""
+    if isinstance(dims, Declaration):
+        return name, dims
+    if isinstance(dims, (tuple, list)):
+        for d in dims:               # digits counted before str(), which refuses 4,301
+            if isinstance(d, int) and d.bit_length() > 3.33 * MAX_DIM_DIGITS + 4:
+                raise _too_many_digits(name, int(d.bit_length() * 0.30103) + 1)
+        dims = ",".join(str(d) for d in dims) if dims else "scalar"
+    return parse_shape_option(f"{name}={dims}")
+
+
+def _too_many_digits(name: str, digits: int) -> LimitError:
+    return LimitError(f"--shape {name}: a dimension of {digits:,} digits is over the limit "
+                      f"of {MAX_DIM_DIGITS} (matcalc.shapes.MAX_DIM_DIGITS); name it instead, "
+                      f"as n (the formulas do not depend on the size)")
+
+
 def parse_shape_option(text: str) -> tuple[str, Declaration]:
     """`X=N,n` -> ("X", Declaration("N", "n")); `b=m`, `r=1,m`, `c=scalar`."""
     if "=" not in text:
@@ -145,7 +168,10 @@ def parse_shape_option(text: str) -> tuple[str, Declaration]:
                           f"(b=m, X=N,n, r=1,m) or 'scalar'")
     vals: list[str | int] = []
     for p in parts:
-        if p.isdigit():
+        if p.isascii() and p.isdigit():
+            digits = len(p.lstrip("0"))
+            if digits > MAX_DIM_DIGITS:
+                raise _too_many_digits(name, digits)
             v = int(p)
             if v <= 0:
                 raise OptionError(f"bad --shape {text!r}: a dimension must be positive")
@@ -257,7 +283,7 @@ class _Infer:
             if st.name is not None:
                 if st.name in self.assigned:
                     raise NameError_(f"{st.name} is assigned twice", st.name_span, self.src)
-                if st.name in RESERVED:
+                if st.name in ops.LANGUAGE:
                     raise NameError_(f"{st.name} is a function name and cannot be assigned",
                                      st.name_span, self.src)
                 if st.name in self.dim_symbols:
@@ -281,8 +307,7 @@ class _Infer:
                 self.assigned.add(st.name)
 
     def _where(self, span: Span) -> str:
-        line = self.src.count("\n", 0, span.start) + 1
-        col = span.start - (self.src.rfind("\n", 0, span.start) + 1) + 1
+        line, col = line_and_column(self.src, span.start)
         return f"line {line}, column {col}"
 
     def visit(self, node) -> Type:
@@ -317,10 +342,10 @@ class _Infer:
             return self.stmt_types[name]
         if name in self.dim_symbols:
             return SCALAR_T()
-        if name == "eye":
-            d = DimVar()
-            return Type(d, d)
-        if name in RESERVED:
+        function = ops.LANGUAGE.get(name)
+        if function is not None and function.arity == 0:      # a constant: eye
+            return function.shape(Call(self, n))
+        if function is not None:
             raise NameError_(f"{name} is a function; call it as {name}(...)", n.span, self.src)
         if name in self.var_types:
             return self.var_types[name]
@@ -462,77 +487,68 @@ class _Infer:
 
     def _call(self, n: S.Call) -> Type:
         f = n.func
-        if f not in RESERVED:
+        function = ops.LANGUAGE.get(f)
+        if function is None:
             if f in self.stmt_types or f in self.var_types or f in self.decls:
                 raise NameError_(f"{f} is not a function", n.name_span, self.src)
             import difflib  # only for this message
-            close = [OTHER_NAMES[f]] if f in OTHER_NAMES else \
-                difflib.get_close_matches(f, FUNCTIONS, n=1)
+            close = [ops.ALIASES[f]] if f in ops.ALIASES else \
+                difflib.get_close_matches(f, list(ops.LANGUAGE), n=1)
             raise NameError_(f"unknown function {f}", n.name_span, self.src,
                              hint=f"did you mean {close[0]} ?" if close else
-                             "known functions: " + ", ".join(FUNCTIONS))
-        arity = 0 if f == "eye" else 1
+                             "known functions: " + ", ".join(ops.LANGUAGE))
+        arity = function.arity
         if len(n.args) != arity:
             want = "no arguments" if arity == 0 else "one argument"
             raise ShapeError(f"{f} takes {want}, got {len(n.args)}", n.span, self.src)
-        if f == "eye":
-            d = DimVar()
-            return Type(d, d)
-        arg = n.args[0]
-        t = self.types[id(arg)]
-        shown = _Lazy(lambda: f"{self.text(arg)} ({self.show(t)})")   # for error messages
-        if f in ELEMENTWISE_FUNCS:
-            return t
-        if f in ("sum", "norm1", "norm2"):
-            return SCALAR_T()
-        if f in ("tr", "det", "logdet", "inv"):
-            try:
-                _unify(t.rows, t.cols)
-            except _Mismatch:
-                self.fail(f"{f} needs a square matrix, but {shown} is not square", n.span)
-            return SCALAR_T() if f != "inv" else t
-        if f == "diag":
-            if t.is_col:
-                return Type(t.rows, t.rows)
-            if t.is_row:
-                self.fail(f"diag needs a column vector or a square matrix, not the row vector "
-                          f"{shown}", n.span, hint=f"did you mean diag({self._transposed(arg)}) ?")
-            if t.is_scalar:
-                self.fail(f"diag needs a column vector or a square matrix, not the scalar "
-                          f"{self.text(arg)}", n.span)
-            try:
-                _unify(t.rows, t.cols)
-            except _Mismatch:
-                self.fail(f"diag of a matrix needs a square matrix, but {shown} is not square",
-                          n.span)
-            return Type(t.rows, 1)
-        if f == "softmax":
-            if t.is_row:
-                self.fail(f"softmax works on a column vector or on each column of a matrix; "
-                          f"{shown} is a row vector", n.span,
-                          hint=f"did you mean softmax({self._transposed(arg)})' ?")
-            return t
-        if f == "logsumexp":
-            if t.is_row:
-                self.fail(f"logsumexp works on a column vector or on each column of a matrix; "
-                          f"{shown} is a row vector", n.span,
-                          hint=f"did you mean logsumexp({self._transposed(arg)}) ?")
-            return Type(1, t.cols)
-        if f in ("vector", "matrix"):
-            if not t.is_scalar:
-                self.fail(f"{f}(c) needs a scalar c, not {shown}", n.span)
-            return Type(DimVar(), 1) if f == "vector" else Type(DimVar(), DimVar())
-        raise AssertionError(f)
+        return function.shape(Call(self, n))
 
 
-class _Lazy:
-    """A string computed only if a message is actually formatted."""
+class Call:
+    """What a function's shape rule (matcalc.ops) sees of one call: the argument's type
+    `arg`, unification, new types, and a failure at the call's span that shows the
+    argument as the user wrote it."""
 
-    def __init__(self, make):
-        self.make = make
+    def __init__(self, inf: _Infer, n):
+        self._inf, self._n = inf, n
+        self.name = n.func if isinstance(n, S.Call) else n.name
+        self._arg = n.args[0] if isinstance(n, S.Call) and n.args else None
+        self.arg: Type | None = None if self._arg is None else inf.types[id(self._arg)]
 
-    def __format__(self, spec) -> str:
-        return format(self.make(), spec)
+    def unify(self, a: Dimish, b: Dimish) -> bool:
+        """Whether the dimensions a and b can be one (they are, from now on)."""
+        try:
+            _unify(a, b)
+        except _Mismatch:
+            return False
+        return True
+
+    def fail(self, message: str, hint: str | None = None):
+        self._inf.fail(message, self._n.span, hint)
+
+    def type(self, rows: Dimish, cols: Dimish) -> Type:
+        return Type(rows, cols)
+
+    def scalar(self) -> Type:
+        return SCALAR_T()
+
+    def fresh(self) -> DimVar:
+        return DimVar()
+
+    @property
+    def text(self) -> str:
+        """The argument as the user wrote it: `A*x`."""
+        return self._inf.text(self._arg)
+
+    @property
+    def shown(self) -> str:
+        """The argument with its shape: `A*x (n x 1)`."""
+        return f"{self.text} ({self._inf.show(self.arg)})"
+
+    @property
+    def transposed(self) -> str:
+        """The argument transposed, as the user would write it: `x'`, `(A*x)'`."""
+        return self._inf._transposed(self._arg)
 
 
 def _dim_names():
@@ -737,10 +753,11 @@ class _Build:
                 return node
             if n.name in self.inf.dim_symbols:
                 return E.DimValue(n.name)
-            if n.name == "eye":
-                t = self.inf.types[id(n)]
-                self._sized(n, self.shape(t))
-                return E.Identity(self.dim(t.rows))
+            function = ops.LANGUAGE.get(n.name)
+            if function is not None and function.arity == 0:      # eye
+                shape = self.shape(self.inf.types[id(n)])
+                self._sized(n, shape)
+                return function.build(shape)
             raise AssertionError(n.name)
         if kind is S.Binary:
             a, b = kids
@@ -779,28 +796,13 @@ class _Build:
         if kind is S.Neg:
             return E.Scale(E.Const(-1), kids[0])
         if kind is S.Call:
-            f = n.func
-            if f in _REDUCTIONS:
-                return _REDUCTIONS[f](kids[0])
-            if f in ELEMENTWISE_FUNCS:
-                return E.Func(f, kids[0])
-            shape = self.shape(self.inf.types[id(n)])
-            if f in ("eye", "vector", "matrix"):
+            function = ops.LANGUAGE[n.func]
+            if function.sized:                        # a constant: its size is the program's
+                shape = self.shape(self.inf.types[id(n)])
                 self._sized(n, shape)
-            if f == "eye":
-                return E.Identity(shape[0])
-            x = kids[0]
-            if f == "diag":
-                return E.DiagMat(x) if x.shape[1] == 1 and x.shape[0] != 1 else E.DiagVec(x)
-            if f in ("vector", "matrix"):
-                ones = E.Ones(shape)
-                return ones if x is E.Const(1) else E.Scale(x, ones)
+                return function.build(shape, *kids)
+            return function.build(*kids)
         raise AssertionError(n)
-
-
-_REDUCTIONS = {"sum": E.Sum, "norm1": E.Norm1, "norm2": E.Norm2, "tr": E.Trace, "det": E.Det,
-               "logdet": E.LogDet, "inv": E.Inv, "softmax": E.Softmax,
-               "logsumexp": E.LogSumExp}
 
 
 def _bare_output_name(node: E.Node, taken: set[str]) -> str:

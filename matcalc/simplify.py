@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+from . import ops
 from .expr import (
     SCALAR,
     Add,
@@ -304,6 +305,8 @@ def _common_scalar(terms: list[Node]):
 
 def _fewer_transposes(n: Add) -> Node:
     """A sum of transposed terms is written (a + b)' when that needs fewer transposes."""
+    if transposes(n) < 2:                 # nothing to gain: no transposed copy of the terms
+        return n
     flipped = [mk(Transpose, t) for t in n.terms]       # terms only: no loop through Add
     if 1 + sum(map(transposes, flipped)) < transposes(n):
         return Transpose(Add(tuple(flipped)))
@@ -363,8 +366,9 @@ def _expand_if_smaller(terms: list[Node]) -> list[Node]:
 
 # Multiplying out is tried only on formulas up to this tree size: the trial normalises
 # the candidate, which may multiply out again, and on a DAG whose tree is exponential
-# (a_k = exp(a_{k-1}) + a_{k-1}) that search would be exponential too.
-EXPAND_LIMIT = 400
+# (a_k = exp(a_{k-1}) + a_{k-1}) that search would be exponential too. At 400 the chain
+# a_k = (a_{k-1} + x) .* (a_{k-1} - x) took a second on the polynomials it multiplies out.
+EXPAND_LIMIT = 200
 
 
 def _has_sum_factor(t: Node) -> bool:
@@ -599,7 +603,7 @@ def _norm_elementwise(n: Node) -> Node:
 def _distribute(out: Node, core: Hadamard) -> Node:
     """a .* (b + c) = a .* b + a .* c, kept only where the result is smaller
     (p .* (s 1 - y ./ p) becomes s p - y; sigmoid(z) .* (1 - sigmoid(z)) stays)."""
-    if size(out) > EXPAND_LIMIT:
+    if size(out) > EXPAND_LIMIT or _monomials(core) > DISTRIBUTE_LIMIT:
         return out
     for i, f in enumerate(core.factors):
         if isinstance(f, Add):
@@ -610,6 +614,25 @@ def _distribute(out: Node, core: Hadamard) -> Node:
             if size(cand) < size(out):
                 return cand
     return out
+
+
+# Distributing is tried only over products that multiply out to at most this many terms
+# (two binomials, or one sum of up to four terms): each trial normalises its candidates,
+# which distribute again, so a product of k sums is a search over k! orders of 2^k terms
+# unless bounded (the derivative of tanh(tanh(...(x))) at depth 8 took 2.8 s, a chain of
+# (a + x) .* (a + y) .* (a + z) 11 s at 16 terms). The products that do get smaller are
+# of this kind (sigmoid with binary cross-entropy: s .* (1 - s) .* (y ./ s - (1 - y) ./
+# (1 - s)) is s - y).
+DISTRIBUTE_LIMIT = 4
+
+
+def _monomials(core: Hadamard) -> int:
+    """The number of terms of `core` multiplied out (its sum factors' term counts' product)."""
+    count = 1
+    for f in core.factors:
+        if isinstance(f, Add):
+            count *= len(f.terms)
+    return count
 
 
 def _norm_power(n: Power) -> Node:
@@ -663,29 +686,22 @@ def _fold_power(a, b):
     return f
 
 
-_ZERO_AT_ZERO = {"sin", "tan", "tanh", "relu", "abs", "sign", "sqrt", "step"}
-
-
 def _norm_func(n: Func) -> Node:
+    # the facts about each function are its registry entry's (matcalc.ops)
+    op = ops.ELEMENTWISE[n.name]
     x = n.x
     if isinstance(x, Transpose):
         return mk(Transpose, mk(Func, n.name, x.x))                # f(X') = f(X)'
     if is_zero(x):
-        if n.name in _ZERO_AT_ZERO:
+        if op.at_zero == 0:                                      # sin 0 = 0
             return zero(n.shape)
-        if n.name in ("exp", "cos"):
+        if op.at_zero == 1:                                      # exp 0 = 1
             return Ones(n.shape) if n.shape != SCALAR else ONE
-    if n.name == "log" and isinstance(x, Func) and x.name == "exp":
-        return x.x
-    if n.name == "exp" and isinstance(x, Func) and x.name == "log":
-        return x.x
-    if isinstance(x, Const) and n.name in _EXACT_FOLD:
-        return Const(_EXACT_FOLD[n.name](x.value))               # exact: no rounding
+    if isinstance(x, Func) and x.name == op.undoes:
+        return x.x                                               # log(exp(x)) = x
+    if isinstance(x, Const) and op.fold is not None:
+        return Const(op.fold(x.value))                           # exact: no rounding
     return n
-
-
-_EXACT_FOLD = {"abs": abs, "sign": lambda v: (v > 0) - (v < 0), "step": lambda v: int(v > 0),
-               "relu": lambda v: max(v, 0)}
 
 
 def _pull_scale(n: Node, linear=True) -> Node | None:
@@ -821,6 +837,8 @@ def _norm_diagvec(n: DiagVec) -> Node:
 
 def _norm_diagmat(n: DiagMat) -> Node:
     x = n.x
+    if x.shape == SCALAR:                                        # diag(s) = s, a 1 x 1
+        return x
     if isinstance(x, Ones):
         return Identity(n.shape[0])
     if is_zero(x):

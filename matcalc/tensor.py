@@ -17,14 +17,16 @@ Conventions. A factor is an IR node (constant in the map's argument) with one in
 non-singleton axis, so vectors carry one index and scalars none; `Identity` factors are
 deltas. The indices in `free` are the tensor's own (the left-hand side's); every other
 index is summed (Einstein summation over the indices absent on the left, so a free index
-may repeat on the right, as in `δ_ik exp(x)_i`).
+may repeat on the right, as in `δ_ik exp(x)_i`). Summed indices are named a, b, ..., z
+(without i, j, k, l), then a₁, b₁, ...: a term may need more than the alphabet (the
+Hessian of tr(X^26)). np.einsum takes 52 letters, so its specs take letters per call, and
+a term with more indices is contracted two operands at a time (`einsum_plan`).
 The `Kron` form, `d vec(Y)/d vec(X)` as sums of Kronecker products, uses the column-major
 vec (vec stacks columns), with `K` the commutation matrix, `K vec(A) = vec(A')`.
 """
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .expr import (
@@ -48,11 +50,14 @@ from .expr import (
     Transpose,
     Var,
     Zero,
+    charge,
     walk,
 )
 from .simplify import simplify
 
 DUMMIES = "abcdefghmnopqrstuvwxyz"     # summed indices; i, j, k, l name the free ones
+SUBSCRIPT_DIGITS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"   # all np.einsum takes
 
 
 class NotLinear(ValueError):
@@ -104,6 +109,23 @@ def axes(shape) -> list[Dim]:
     return [d for d in shape if d != 1]
 
 
+def depends_on(arg: Node) -> Callable[[Node], bool]:
+    """`depends(n)`: whether `arg` occurs in n, memoised. A reading that builds new nodes
+    as it goes (a transpose pushed down, a product split over a sum) asks about nodes that
+    were not there at the start: a set computed once from the root would call them
+    constant, and their derivative zero."""
+    memo: dict[Node, bool] = {arg: True}
+
+    def depends(n: Node) -> bool:
+        got = memo.get(n)
+        if got is None:
+            for m in walk(n, known=memo):
+                memo[m] = any(memo[c] for c in m.children)
+            got = memo[n]
+        return got
+    return depends
+
+
 # ---- the tensor of a linear map ---------------------------------------------------------
 
 def index_form(node: Node, arg: Var, node_idx: tuple[str, ...], arg_idx: tuple[str, ...]
@@ -127,10 +149,7 @@ class _Builder:
         self.arg_idx = self.assign(arg.shape, arg_idx)
         self.sizes: dict[str, Dim] = {}
         self.count = 0
-        self.depends: set[Node] = set()
-        for n in walk(root):
-            if n is arg or any(c in self.depends for c in n.children):
-                self.depends.add(n)
+        self.depends = depends_on(arg)
 
     @staticmethod
     def assign(shape, names) -> tuple[str | None, str | None]:
@@ -155,7 +174,7 @@ class _Builder:
 
     def lin(self, n: Node, idx) -> list[Term]:
         """Terms of ∂n[idx]/∂arg[arg_idx] (idx: (row, col), None on singleton axes)."""
-        if n not in self.depends:
+        if not self.depends(n):
             return []
         r, c = idx
         if n is self.arg:
@@ -167,22 +186,22 @@ class _Builder:
         if isinstance(n, Add):
             return [t for term in n.terms for t in self.lin(term, idx)]
         if isinstance(n, Scale):
-            if n.s in self.depends and n.x in self.depends:
+            if self.depends(n.s) and self.depends(n.x):
                 raise NotLinear(repr(n))
-            if n.s in self.depends:
+            if self.depends(n.s):
                 return self.times([self.factor(n.x, idx)], self.lin(n.s, (None, None)))
             return self.times([Factor(n.s, ())], self.lin(n.x, idx))
         if isinstance(n, MatMul):
             return self.matmul(n, idx)
         if isinstance(n, Hadamard):
-            dep = [f for f in n.factors if f in self.depends]
+            dep = [f for f in n.factors if self.depends(f)]
             if len(dep) != 1:
                 raise NotLinear(repr(n))
             rest = [f for f in n.factors if f is not dep[0]]
             const = rest[0] if len(rest) == 1 else Hadamard(tuple(rest))
             return self.times([self.factor(const, idx)], self.lin(dep[0], idx))
         if isinstance(n, Divide):
-            if n.b in self.depends:
+            if self.depends(n.b):
                 raise NotLinear(repr(n))
             recip = simplify(Divide(Ones(n.b.shape), n.b))
             return self.times([self.factor(recip, idx)], self.lin(n.a, idx))
@@ -214,7 +233,7 @@ class _Builder:
 
     def matmul(self, n: MatMul, idx) -> list[Term]:
         fs = n.factors
-        dep = [i for i, f in enumerate(fs) if f in self.depends]
+        dep = [i for i, f in enumerate(fs) if self.depends(f)]
         if len(dep) != 1:
             raise NotLinear(repr(n))
         i = dep[0]
@@ -234,6 +253,7 @@ class _Builder:
 
     @staticmethod
     def times(factors: list[Factor], terms: list[Term]) -> list[Term]:
+        charge(len(terms) * (len(factors) + 1))       # exponential on a shared DAG: bounded
         return [Term(t.coef, tuple(factors) + t.factors) for t in terms]
 
 
@@ -241,10 +261,12 @@ class _Builder:
 
 def tidy(t: Tensor) -> Tensor:
     """Deltas on summed indices substituted away, transposes turned into swapped indices,
-    numeric factors in the coefficient, summed indices renamed a, b, c, ... per term."""
+    numeric factors in the coefficient, summed indices renamed a, b, c, ... per term
+    (`dummy`)."""
     sizes = dict(t.sizes)
     terms = []
     for term in t.terms:
+        charge(len(term.factors) ** 2)           # a delta substituted restarts the scan
         term = _tidy_term(term, set(t.free), sizes)
         if term is not None:
             terms.append(term)
@@ -289,10 +311,11 @@ def _tidy_term(term: Term, free: set[str], sizes: dict) -> Term | None:
                 continue
             a, b = f.idx
             rest = factors[:n] + factors[n + 1:]
-            if a == b:
-                if a in free:                               # δ_aa = 1 for each a
-                    if not any(a in g.idx for g in rest):
-                        rest = rest + [Factor(Ones((sizes[a], 1)), (a,))]
+            if a == b:                                      # δ_aa = 1 for each a
+                if any(a in g.idx for g in rest):
+                    pass                                    # Σ_a δ_aa f_a = Σ_a f_a
+                elif a in free:
+                    rest = rest + [Factor(Ones((sizes[a], 1)), (a,))]
                 else:                                       # Σ_a δ_aa = n
                     rest = rest + [Factor(simplify(DimValue(sizes[a])), ())]
             elif b not in free or a not in free:
@@ -326,15 +349,74 @@ def _tidy_term(term: Term, free: set[str], sizes: dict) -> Term | None:
     factors.sort(key=first)
     # summed indices named a, b, c, ... in order of appearance
     mapping: dict[str, str] = {}
-    letters = iter(DUMMIES)
     for f in factors:
         for i in f.idx:
             if i not in free and i not in mapping:
-                mapping[i] = next(letters)
+                mapping[i] = dummy(len(mapping))
                 sizes[mapping[i]] = sizes[i]
     factors = [Factor(f.node, tuple(mapping.get(i, i) for i in f.idx)) for f in factors]
     factors = [Factor(f.node, tuple(sorted(f.idx))) if f.is_delta else f for f in factors]
     return Term(coef, tuple(factors))
+
+
+def dummy(n: int) -> str:
+    """The name of the n-th summed index of a term (from 0): a, b, ..., z without the free
+    i, j, k, l, then a₁, ..., z₁, a₂, ...: as many as a term needs."""
+    rounds, r = divmod(n, len(DUMMIES))
+    return DUMMIES[r] + (str(rounds).translate(SUBSCRIPT_DIGITS) if rounds else "")
+
+
+# ---- contraction: one einsum, or pairwise beyond the letters np.einsum has ------------------
+
+def einsum_plan(subs: list[tuple[str, ...]], out: tuple[str, ...]):
+    """How to contract operands indexed by `subs` into `out` with np.einsum, whose labels
+    are the 52 letters a-z, A-Z. A term with at most 52 distinct indices is one call:
+    `("einsum", spec, [0, 1, ...])`. Beyond that, operands are contracted two at a time
+    (first the pair whose result keeps the fewest indices), each call with letters of its
+    own: `("einsum", spec, [plan or operand number, ...])`, nested. Only operands that
+    share an index are paired while any do."""
+    labels = list(dict.fromkeys([i for s in subs for i in s] + list(out)))
+    if len(labels) <= len(EINSUM_LETTERS):
+        return ("einsum", _spec(subs, out), list(range(len(subs))))
+    parts: list[tuple[object, tuple[str, ...]]] = [(n, tuple(s)) for n, s in enumerate(subs)]
+    while len(parts) > 1:
+        holders: dict[str, list[int]] = {}
+        for n, (_, s) in enumerate(parts):
+            for i in dict.fromkeys(s):
+                holders.setdefault(i, []).append(n)
+        pairs = {(a, b) for ns in holders.values() for a in ns for b in ns if a < b} or {(0, 1)}
+        best = None
+        for a, b in sorted(pairs):
+            sa, sb = set(parts[a][1]), set(parts[b][1])
+            keep = tuple(i for i in dict.fromkeys(parts[a][1] + parts[b][1])
+                         if i in out or len(holders[i]) > (i in sa) + (i in sb))
+            if best is None or len(keep) < len(best[2]):
+                best = (a, b, keep)
+        a, b, keep = best
+        pa, pb = parts[a], parts[b]
+        step = ("einsum", _spec([pa[1], pb[1]], keep), [pa[0], pb[0]])
+        parts = [p for n, p in enumerate(parts) if n not in (a, b)] + [(step, keep)]
+    last, idx = parts[0]
+    return ("einsum", _spec([idx], out), [last])
+
+
+def _spec(subs, out) -> str:
+    """An einsum spec over letters: single-letter indices keep their letter (so the free
+    i, j, k, l read as printed), the others take the letters left."""
+    labels = list(dict.fromkeys(list(out) + [i for s in subs for i in s]))
+    taken = {i for i in labels if len(i) == 1 and i in EINSUM_LETTERS}
+    spare = iter(c for c in EINSUM_LETTERS if c not in taken)
+    letter = {i: (i if i in taken else next(spare)) for i in labels}
+    return ",".join("".join(letter[i] for i in s) for s in subs) + "->" + \
+        "".join(letter[i] for i in out)
+
+
+def run_plan(plan, operands):
+    """The value of an `einsum_plan` over the arrays `operands` (NumPy imported here)."""
+    import numpy as np
+    _, spec, args = plan
+    vals = [run_plan(a, operands) if isinstance(a, tuple) else operands[a] for a in args]
+    return np.einsum(spec, *vals, optimize=len(vals) > 2)
 
 
 # ---- the Kronecker (vec) form ------------------------------------------------------------
@@ -368,32 +450,36 @@ class Kron:
 
 def kron_form(jvp: Node, v: Var) -> Kron | None:
     """The Kronecker form of the linear map `dX ↦ jvp` (linear in `v` = dX), when every
-    term is a product chain with one factor dX or dX' (vec(L dX R) = (R' ⊗ L) vec(dX),
-    vec(L dX' R) = (R' ⊗ L) K vec(dX)); None otherwise."""
-    terms = jvp.terms if isinstance(jvp, Add) else (jvp,)
+    term, once products are multiplied out over sums, is a product chain with one factor
+    dX or dX', or the transpose of one (vec(L dX R) = (R' ⊗ L) vec(dX),
+    vec(L dX' R) = (R' ⊗ L) K vec(dX), (L dX R)' = R' dX' L'); None otherwise."""
+    depends = depends_on(v)
+    for form in (jvp, multiply_out(jvp, depends)):
+        terms = [t for p in products(form) for t in products(simplify(term_node(*p)))]
+        kron = _kron(terms, v, depends)
+        if kron is not None:
+            return kron
+    return None
+
+
+def _kron(terms, v: Var, depends) -> Kron | None:
     out = []
     vector = 1 in v.shape
-    for term in terms:
-        coef, scalars, core = 1, [], term
-        while isinstance(core, Scale):
-            if isinstance(core.s, Const):
-                coef *= core.s.value
-            else:
-                scalars.append(core.s)
-            core = core.x
-        if any(v in set(walk(s)) for s in scalars):
+    for coef, scalars, core, flipped in terms:
+        if any(depends(s) for s in scalars):
             return None
-        fs = list(core.factors) if isinstance(core, MatMul) else [core]
+        fs = _factors(core)
         hits = [i for i, f in enumerate(fs) if f is v or (isinstance(f, Transpose) and f.x is v)]
         if len(hits) != 1:
             return None
         i = hits[0]
-        if any(v in set(walk(f)) for n, f in enumerate(fs) if n != i):
+        if any(depends(f) for n, f in enumerate(fs) if n != i):
             return None
-        transposed = fs[i] is not v
         rows, cols = fs[i].shape
-        left = _chain(fs[:i], rows)
-        right = _chain(fs[i + 1:], cols)
+        left, right = _chain(fs[:i], rows), _chain(fs[i + 1:], cols)
+        if flipped:                                   # (L D R)' = R' D' L'
+            left, right = simplify(Transpose(right)), simplify(Transpose(left))
+        transposed = (fs[i] is not v) != flipped
         scalar = None
         for s in scalars:
             scalar = s if scalar is None else Scale(s, scalar)
@@ -401,6 +487,59 @@ def kron_form(jvp: Node, v: Var) -> Kron | None:
                             simplify(Transpose(right)), left,
                             "right" if transposed and not vector else None))
     return Kron(tuple(out), v.shape)
+
+
+def products(node: Node, flipped: bool = False) -> list:
+    """(coefficient, scalar factors, product, transposed) for each term of a sum, with
+    transposes and scalings of sums moved onto their terms: the sum is
+    Σ coef Π scalars (product' if transposed else product)."""
+    if isinstance(node, Add):
+        return [t for term in node.terms for t in products(term, flipped)]
+    if isinstance(node, Transpose):
+        return products(node.x, not flipped)
+    if isinstance(node, Scale):
+        const = isinstance(node.s, Const)
+        return [(coef * node.s.value if const else coef, scalars if const else
+                 [node.s, *scalars], core, f) for coef, scalars, core, f in
+                products(node.x, flipped)]
+    return [(1, [], node, flipped)]
+
+
+def term_node(coef, scalars, core: Node, flipped: bool) -> Node:
+    """The node of one term of `products`."""
+    t = Transpose(core) if flipped else core
+    for s in reversed(scalars):
+        t = Scale(s, t)
+    return t if coef == 1 else Scale(Const(coef), t)
+
+
+def multiply_out(node: Node, depends) -> Node:
+    """Products distributed over every sum (or scaled or transposed sum) that depends on
+    the map's argument: (dA + dA')*x is dA*x + dA'*x, the form whose terms have
+    Kronecker forms. Not simplified (that would factor the terms again)."""
+    memo: dict[Node, Node] = {}
+    for n in walk(node):
+        new = n.rebuild([memo[c] for c in n.children]) if n.children else n
+        if isinstance(new, MatMul):
+            fs = new.factors
+            i = next((i for i, f in enumerate(fs) if depends(f) and len(products(f)) > 1),
+                     None)
+            if i is not None:
+                new = Add(tuple(MatMul(fs[:i] + (term_node(*t),) + fs[i + 1:])
+                                for t in products(fs[i])))
+        memo[n] = new
+    return memo[node]
+
+
+def _factors(node: Node) -> list[Node]:
+    """The factors of a product chain, transposed products expanded: (A B)' = B' A'."""
+    if isinstance(node, MatMul):
+        return [g for f in node.factors for g in _factors(f)]
+    if isinstance(node, Transpose) and isinstance(node.x, Transpose):
+        return _factors(node.x.x)
+    if isinstance(node, Transpose) and isinstance(node.x, MatMul):
+        return [g for f in reversed(node.x.factors) for g in _factors(Transpose(f))]
+    return [node]
 
 
 def _chain(fs, n) -> Node:
@@ -413,7 +552,6 @@ def _chain(fs, n) -> Node:
 
 def tensor_value(t: Tensor, values, dims, order: tuple[str, ...] | None = None):
     """The tensor's entries as an array with axes in `order` (default `t.free`)."""
-    import numpy as np
     parts = term_values(t, values, dims, order)
     return sum(parts[1:], parts[0])
 
@@ -422,7 +560,8 @@ def term_values(t: Tensor, values, dims, order: tuple[str, ...] | None = None,
                 memo=None) -> list:
     """Each term's entries (its coefficient included) as an array with axes in `order`
     (default `t.free`); at least one array (zeros when there is no term). `memo`: node
-    values already known (as matcalc.evaluate.evaluate_all returns them)."""
+    values already known (as matcalc.evaluate.evaluate_all returns them), which the
+    checker has at hand."""
     import numpy as np
 
     from .evaluate import evaluate_all, size_of
@@ -435,34 +574,16 @@ def term_values(t: Tensor, values, dims, order: tuple[str, ...] | None = None,
         ops, subs = [], []
         for f in term.factors:
             a = vals[f.node]
-            ops.append(a.reshape([s for s in a.shape if s != 1]) if len(f.idx) < 2 else a)
-            if len(f.idx) == 0:
-                ops[-1] = a.reshape(())
-            subs.append("".join(_letter(i) for i in f.idx))
-        present = set("".join(subs))
+            ops.append(a.reshape([s for s in a.shape if s != 1]) if f.idx else a.reshape(()))
+            subs.append(f.idx)
+        present = {i for s in subs for i in s}
         for i in order:
-            if _letter(i) not in present:
+            if i not in present:
                 ops.append(np.ones(size_of(t.sizes[i], dims)))
-                subs.append(_letter(i))
-        spec = ",".join(subs) + "->" + "".join(_letter(i) for i in order)
-        part = np.einsum(spec, *ops, optimize=_einsum_path(spec, tuple(o.shape for o in ops))) \
-            if ops else np.ones(shape)
+                subs.append((i,))
+        part = run_plan(einsum_plan(subs, order), ops) if ops else np.ones(shape)
         parts.append(term.coef * part)
     return parts or [np.zeros(shape)]
-
-
-@functools.lru_cache(maxsize=4096)
-def _einsum_path(spec: str, shapes: tuple) -> list:
-    """A good contraction order for the einsum (found once per spec and shapes: a naive
-    einsum of a Hessian's many-factor term loops over every index at once)."""
-    import numpy as np
-    stand_ins = [np.broadcast_to(np.zeros(()), s) for s in shapes]     # no memory
-    return np.einsum_path(spec, *stand_ins, optimize="greedy")[0]
-
-
-def _letter(i: str) -> str:
-    assert len(i) == 1, i
-    return i
 
 
 def kron_value(k: Kron, values, dims):

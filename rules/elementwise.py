@@ -29,6 +29,9 @@ DERIVATIVE = {
     "sign":    lambda x, y: Zero(x.shape),           # piecewise constant
     "step":    lambda x, y: Zero(x.shape),
     "sqrt":    lambda x, y: 0.5 / y,                 # (sqrt x)' = 1 / (2 sqrt x)
+    "arcsin":  lambda x, y: 1 / Func("sqrt", 1 - x ** 2),    # (arcsin x)' = 1/sqrt(1 - x^2)
+    "arccos":  lambda x, y: -1 / Func("sqrt", 1 - x ** 2),   # (arccos x)' = -1/sqrt(1 - x^2)
+    "arctan":  lambda x, y: 1 / (1 + x ** 2),                # (arctan x)' = 1/(1 + x^2)
 }
 
 VJP = {

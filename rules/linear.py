@@ -7,14 +7,14 @@ from matcalc.expr import (Add, Broadcast, DiagMat, DiagVec, Identity, MatMul, On
 def _matmul(g, y, need):
     # d(A1 ... An) = sum_i A1..A(i-1) dAi A(i+1)..An  =>  Ai <- (A1..A(i-1))' g (A(i+1)..An)'
     fs = y.factors
+    ts = [f.T for f in reversed(fs)]           # An' ... A1', made once for every i
+    n = len(fs)
     out = []
-    for i in range(len(fs)):
+    for i in range(n):
         if not need[i]:
             out.append(None)
             continue
-        left = [f.T for f in reversed(fs[:i])]
-        right = [f.T for f in reversed(fs[i + 1:])]
-        chain = left + [g] + right
+        chain = ts[n - i:] + [g] + ts[:n - 1 - i]
         out.append(MatMul(tuple(chain)) if len(chain) > 1 else g)
     return tuple(out)
 

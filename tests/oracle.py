@@ -86,20 +86,27 @@ def _step(x):
     return sympy.Piecewise((1, x > 0), (0, True))
 
 
-SYMPY_FUNCS = {
-    "exp": sympy.exp,
-    "log": sympy.log,
-    "sin": sympy.sin,
-    "cos": sympy.cos,
-    "tan": sympy.tan,
-    "tanh": sympy.tanh,
-    "sigmoid": lambda x: 1 / (1 + sympy.exp(-x)),
-    "relu": _relu,
-    "abs": sympy.Abs,
-    "sign": sympy.sign,
-    "sqrt": sympy.sqrt,
-    "step": _step,
+# each elementwise function, from its definition: in SymPy (exact derivatives) and in
+# NumPy (finite differences)
+FUNCS = {
+    "exp":     (sympy.exp, np.exp),
+    "log":     (sympy.log, np.log),
+    "sin":     (sympy.sin, np.sin),
+    "cos":     (sympy.cos, np.cos),
+    "tan":     (sympy.tan, np.tan),
+    "tanh":    (sympy.tanh, np.tanh),
+    "sigmoid": (lambda x: 1 / (1 + sympy.exp(-x)), lambda x: 1.0 / (1.0 + np.exp(-x))),
+    "relu":    (_relu, lambda x: np.where(x > 0, x, 0.0)),
+    "abs":     (sympy.Abs, np.abs),
+    "sign":    (sympy.sign, np.sign),
+    "sqrt":    (sympy.sqrt, np.sqrt),
+    "arcsin":  (sympy.asin, np.arcsin),
+    "arccos":  (sympy.acos, np.arccos),
+    "arctan":  (sympy.atan, np.arctan),
+    "step":    (_step, lambda x: np.where(x > 0, 1.0, 0.0)),
 }
+SYMPY_FUNCS = {name: f for name, (f, _) in FUNCS.items()}
+NP_FUNCS = {name: f for name, (_, f) in FUNCS.items()}
 
 
 def _sym_const(value):
@@ -218,22 +225,6 @@ def _np_softmax(x):
 def _np_logsumexp(x):
     m = x.max(axis=0, keepdims=True)
     return m + np.log(np.exp(x - m).sum(axis=0, keepdims=True))
-
-
-NP_FUNCS = {
-    "exp": np.exp,
-    "log": np.log,
-    "sin": np.sin,
-    "cos": np.cos,
-    "tan": np.tan,
-    "tanh": np.tanh,
-    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
-    "relu": lambda x: np.where(x > 0, x, 0.0),
-    "abs": np.abs,
-    "sign": np.sign,
-    "sqrt": np.sqrt,
-    "step": lambda x: np.where(x > 0, 1.0, 0.0),
-}
 
 
 def _np_node(n: E.Node, xs: list, values, dims) -> np.ndarray:

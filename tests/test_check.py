@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import matcalc
-from matcalc import check
+from matcalc import check, ops, sampling
 from matcalc.check import (
     CheckFailed,
     assign_dims,
@@ -192,6 +192,34 @@ def test_positive_definite_draws_are_not_symmetric():
     assert np.linalg.cond(w) < 3
     p = draw(np.random.default_rng(0), (4, 4), {"spd", "positive"})
     assert np.all(p > 0) and np.linalg.det(p) > 0
+
+
+def test_bounded_draws_stay_inside_minus_one_and_one():
+    b = draw(np.random.default_rng(0), (30, 30), {"bounded"})
+    assert np.abs(b).max() < 1 and b.min() < 0 < b.max()
+    p = draw(np.random.default_rng(0), (30, 30), {"bounded", "positive"})
+    assert 0 < p.min() and p.max() < 1
+
+
+def test_a_bounded_domain_flows_down_and_rejects_points_near_its_edge():
+    # what arcsin asks of its argument: |x| < 1, and x > 0 where arcsin x must be > 0;
+    # what arccos asks: |x| < 1 only (arccos x > 0 on the whole domain)
+    bounded = ops.Domain(argument=frozenset({ops.BOUNDED}))
+    assert bounded.needs(set()) == {"bounded"}
+    assert bounded.needs({"positive"}) == {"positive", "bounded"}
+    positive = ops.Domain(argument=frozenset({ops.BOUNDED}), image=ops.POSITIVE)
+    assert positive.needs({"positive"}) == {"bounded"}
+    op = ops.Op(name="f", node=Func, evaluate=np.arcsin, domain=bounded, latex="f")
+    assert sampling._outside(op, np.array([[0.5, -0.9995]])) == "f of -1"
+    assert sampling._outside(op, np.array([[0.5, -0.99]])) is None
+
+
+@pytest.mark.parametrize("name", [name for name, op in ops.ELEMENTWISE.items()
+                                  if op.arity is not None])
+def test_every_function_is_checked_inside_its_domain(name):
+    # each function's domain (matcalc.ops) flows through W*x + b to W, x and b
+    report = matcalc.derive(f"sum({name}(W*x + b))").check()
+    assert report.ok, report.summary()
 
 
 def test_points_near_kinks_and_singularities_are_redrawn():

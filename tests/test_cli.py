@@ -5,6 +5,7 @@ Most tests stand a fake `matcalc.derive` in for the core, so they test the shell
 """
 import json
 import os
+import stat
 import subprocess
 import sys
 
@@ -476,3 +477,169 @@ def test_cli_start_up_imports_neither_sympy_nor_numpy(tmp_path):
                           check=False, capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "[]\n"
+
+
+# --- input: undecodable bytes, and no more than the limit ---------------------------------
+
+def _cli(*args, stdin=None, env=None, timeout=120):
+    """`python -m matcalc ARGS` in a fresh process (arguments may be bytes)."""
+    return subprocess.run([sys.executable, "-m", "matcalc", *args], stdin=stdin,
+                          capture_output=True, timeout=timeout, check=False,
+                          env=dict(os.environ, **(env or {})))
+
+
+@pytest.mark.parametrize("command", [["derive"], ["derive", "--format", "json"],
+                                     ["codegen"], ["check"]], ids=" ".join)
+def test_a_program_argument_that_is_not_utf8_is_a_user_error(command):
+    # under PYTHONIOENCODING=utf-8 the byte E9 reached the output as a lone surrogate
+    # and crashed the encoder (exit 3)
+    proc = _cli(*command, b"x'*x  # caf\xe9", env={"PYTHONIOENCODING": "utf-8"})
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 2, err
+    assert err.startswith("error: line 1, column 12: EXPR is not UTF-8 text: the byte 0xE9\n")
+    assert "Traceback" not in err and "internal error" not in err
+    assert proc.stdout == b""
+
+
+@pytest.mark.parametrize("how", ["@/dev/zero", "- </dev/zero"])
+def test_an_endless_input_is_refused_at_the_limit(how, tmp_path):
+    # it was read whole: 3 GB, then exit 3. Now at most the limit plus one byte is read
+    from matcalc.parse import MAX_SOURCE_CHARS
+    expr = how.split()[0]
+    with open("/dev/zero", "rb") as zero:
+        proc = _peak(["derive", expr], stdin=zero if expr == "-" else None)
+    assert proc.returncode == 2, proc.stderr
+    assert f"more than {4 * MAX_SOURCE_CHARS:,} bytes" in proc.stderr
+    assert "matcalc.parse.MAX_SOURCE_CHARS" in proc.stderr
+    assert proc.peak_mb < 150, f"peak resident memory {proc.peak_mb:.0f} MB"
+
+
+def test_a_large_file_is_refused_without_reading_it(tmp_path):
+    big = tmp_path / "big.mc"
+    with open(big, "wb") as f:                    # 300 MB, sparse: no disk used
+        f.truncate(300 << 20)
+    proc = _peak(["derive", f"@{big}"])
+    assert proc.returncode == 2 and "more than 4,000,000 bytes" in proc.stderr, proc.stderr
+    assert proc.peak_mb < 150, f"peak resident memory {proc.peak_mb:.0f} MB"
+
+
+def test_a_pipe_as_at_file_is_read_up_to_the_limit(tmp_path):
+    fifo = tmp_path / "program.fifo"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", "import sys\ntry:\n    f = open(sys.argv[1], 'wb')\n"
+         "    while True: f.write(b'x + ' * 65536)\nexcept OSError: pass", str(fifo)],
+        stderr=subprocess.DEVNULL)
+    try:
+        proc = _cli("derive", f"@{fifo}", timeout=60)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert proc.returncode == 2 and b"more than 4,000,000 bytes" in proc.stderr, proc.stderr
+    small = tmp_path / "small.fifo"                  # a short program through a pipe: read
+    os.mkfifo(small)
+    writer = subprocess.Popen(["sh", "-c", f"printf \"x'*x\\n\" > {small}"])
+    proc = _cli("derive", f"@{small}", "--no-check", timeout=60)
+    writer.wait()
+    assert proc.returncode == 0 and b"df/dx = 2*x" in proc.stdout, proc.stderr
+
+
+PEAK = r"""
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))   # old code: MemoryError, not 3 GB
+sys.argv = ["matcalc", *sys.argv[1:]]
+from matcalc.cli.main import main
+try:
+    main()
+except SystemExit as e:
+    code = e.code
+print(f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _peak(args, stdin=None):
+    """The CLI run in a fresh process under a 1 GB address-space limit; its peak resident
+    memory (MB) as `.peak_mb`, its output as text."""
+    proc = subprocess.run([sys.executable, "-c", PEAK, *args], stdin=stdin, text=True,
+                          capture_output=True, timeout=120, check=False)
+    lines = proc.stderr.splitlines()
+    proc.peak_mb = int(lines[-1].split()[1]) / 1024 if lines and lines[-1].startswith("peak")\
+        else float("inf")
+    return proc
+
+
+# --- output: only over regular files --------------------------------------------------------
+
+def test_codegen_refuses_a_named_pipe_without_opening_it(tmp_path):
+    # the overwrite check opened the target for reading: a FIFO blocked it forever
+    fifo = tmp_path / "grad.py"
+    os.mkfifo(fifo)
+    for extra in ([], ["--force"]):
+        proc = _cli("codegen", "x'*A*x", "--no-check", "-o", str(fifo), *extra, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert b"is a named pipe: matcalc writes only regular files" in proc.stderr
+        assert b"-o -" in proc.stderr
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_codegen_to_dev_stdout_through_a_pipe_does_not_hang():
+    proc = subprocess.run(f"'{sys.executable}' -m matcalc codegen \"x'*A*x\" --no-check "
+                          "-o /dev/stdout | cat", shell=True, capture_output=True, timeout=60)
+    assert b"/dev/stdout is a named pipe" in proc.stderr, proc.stderr
+
+
+def test_codegen_never_replaces_a_device_even_with_force(tmp_path):
+    # as root, --force made /dev/null a regular file
+    node = tmp_path / "null"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except (PermissionError, AttributeError):
+        pytest.skip("cannot make a device node here (the refusal of FIFOs is tested above)")
+    for path in (node, "/dev/null"):              # a copy first: old code fails there
+        proc = _cli("codegen", "x'*A*x", "--no-check", "-o", str(path), "--force", timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert b"is a character device: matcalc writes only regular files" in proc.stderr
+        assert stat.S_ISCHR(os.lstat(path).st_mode)
+
+
+def test_codegen_keeps_the_mode_of_the_file_it_replaces(fake, tmp_path):
+    out = tmp_path / "grad.py"
+    out.write_text(f"{GENERATED_MARKER} from 'old'\n")
+    out.chmod(0o600)
+    assert run("codegen", "x'*A*x", "-o", str(out)).exit_code == 0
+    assert "x'*A*x" in out.read_text()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    out.chmod(0o750)
+    assert run("codegen", "x'*A*x", "-o", str(out)).exit_code == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o750
+
+
+def test_codegen_writes_through_a_symlink_to_a_generated_file(fake, tmp_path):
+    real = tmp_path / "build" / "grad_v2.py"
+    real.parent.mkdir()
+    real.write_text(f"{GENERATED_MARKER} from 'old'\n")
+    link = tmp_path / "grad.py"
+    link.symlink_to(os.path.join("build", "grad_v2.py"))
+    result = run("codegen", "x'*A*x", "-o", str(link))
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and os.readlink(link) == os.path.join("build", "grad_v2.py")
+    assert "x'*A*x" in real.read_text()
+    assert sorted(os.listdir(real.parent)) == ["grad_v2.py"]
+
+
+def test_codegen_refuses_a_symlink_to_a_users_file_even_with_force(fake, tmp_path):
+    mine = tmp_path / "mine.py"
+    mine.write_text("print('my own code')\n")
+    link = tmp_path / "grad.py"
+    link.symlink_to(mine)
+    for extra in ([], ["--force"]):
+        result = run("codegen", "x'*A*x", "-o", str(link), *extra)
+        assert result.exit_code == 2
+        assert "symbolic link to" in result.stderr and "did not generate" in result.stderr
+        assert mine.read_text() == "print('my own code')\n" and link.is_symlink()
+    dangling = tmp_path / "dangling.py"
+    dangling.symlink_to(tmp_path / "nowhere.py")
+    result = run("codegen", "x'*A*x", "-o", str(dangling), "--force")
+    assert result.exit_code == 2 and "symbolic link" in result.stderr
+    assert not (tmp_path / "nowhere.py").exists()

@@ -429,7 +429,8 @@ def test_the_upstream_gradient_is_a_keyword_argument():
 
 def test_wrong_shapes_are_reported_in_the_variables_terms():
     mod = matcalc.derive("Y = X*A' + b'", shapes={"X": "N,n"}).compile()
-    with pytest.raises(ValueError, match=r"^A must be m x n; got \(2, 5\) with n = 4 from X$"):
+    with pytest.raises(ValueError, match=r"^A must be m x n; got \(2, 5\) "
+                                         r"with m = 2 from b, n = 4 from X$"):
         mod.forward(np.ones((3, 4)), np.ones((2, 5)), np.ones(2))
     with pytest.raises(ValueError, match=r"^b must be a vector of length m; got \(2, 1\) "
                                          r"with m = 2 from A$"):
@@ -440,6 +441,24 @@ def test_wrong_shapes_are_reported_in_the_variables_terms():
     mod = matcalc.derive("x'*A*x").compile()
     with pytest.raises(ValueError, match=r"^A must be n x n; got \(2, 3\) with n = 2 from x$"):
         mod.forward(np.ones(2), np.ones((2, 3)))
+
+
+def test_a_transposed_argument_is_blamed_not_the_arguments_that_agree():
+    # W1 passed transposed: x and b1 agree on the sizes, so W1 is the one named, even
+    # though it comes first and so used to set the sizes that x was measured against
+    mod = matcalc.derive("h = relu(W1*x + b1); f = w2'*h").compile()
+    W1, x, b1, w2 = np.ones((5, 4)), np.ones(4), np.ones(5), np.ones(5)
+    with pytest.raises(ValueError, match=r"^W1 must be n x m; got \(4, 5\) with n = 5 from "
+                                         r"b1, m = 4 from x \(transposed\?\)$"):
+        mod.forward(W1.T, x, b1, w2)
+    with pytest.raises(ValueError, match=r"^x must be a vector of length m; got \(5,\) "
+                                         r"with m = 4 from W1$"):
+        mod.forward(W1, np.ones(5), b1, w2)
+    # two arguments that contradict each other alone: the transposed matrix is named
+    mod = matcalc.derive("y = W*x").compile()
+    with pytest.raises(ValueError, match=r"^W must be n x m; got \(3, 2\) with m = 3 from x "
+                                         r"\(transposed\?\)$"):
+        mod.forward(np.ones((3, 2)), np.ones(3))
 
 
 def test_integers_and_lists_are_accepted_as_float64():
@@ -713,3 +732,67 @@ def test_generated_modules_state_the_label_assumptions_they_rely_on():
                           wrt=["w"], signs=["y"]).codegen()
     assert "y: labels -1 or +1" in hess
     assert "Assuming" not in matcalc.derive("f = x'*A*x").codegen()
+
+
+# ---- numbers the generated code must not lose ------------------------------------------------
+
+def test_log_det_goes_through_slogdet_in_code_and_json():
+    # log det(10 I) = 400 log 10 at n = 400, where det itself is 1e400: np.log(np.linalg.det)
+    # overflowed to inf and the module returned -inf
+    n = 400
+    X, S = 10 * np.eye(n), np.eye(n)
+    want = np.trace(S @ X) - n * np.log(10.0)                       # 3078.97
+    assert abs(want - 3078.966) < 1e-3
+    mod = matcalc.derive("tr(S*X) - log(det(X))", wrt=["X"]).compile()
+    np.testing.assert_allclose(mod.forward(S, X), want, rtol=1e-13)
+    np.testing.assert_allclose(mod.gradient(S, X)["X"], S.T - np.linalg.inv(X).T, rtol=1e-13)
+    # the JSON numpy field: d log(det X)^2 / dX = 2 log(det X) X^-T (Cookbook (51))
+    d = matcalc.derive("log(det(X))^2")
+    assert "slogdet" in d["X"].numpy and "np.linalg.det(" not in d["X"].numpy
+    np.testing.assert_allclose(eval(d["X"].numpy, {"np": np}, {"X": X}),
+                               2 * n * np.log(10.0) * np.linalg.inv(X).T, rtol=1e-13)
+    # where det X <= 0, log det X is what np.log(np.linalg.det(X)) says: nan, -inf
+    with np.errstate(invalid="ignore", divide="ignore"):
+        assert np.isnan(mod.forward(np.eye(2), np.diag([-1.0, 2.0])))
+        assert mod.forward(np.eye(2), np.zeros((2, 2))) == np.inf      # 0 - log 0
+        small = np.array([[2.0, 1.0], [1.0, 3.0]])
+        assert mod.forward(np.eye(2), small) == np.trace(small) - np.log(np.linalg.det(small))
+
+
+ATTENTION = "S = Q*K'/sqrt(d); P = softmax(S')'; O = P*V"
+
+
+@pytest.mark.parametrize("target", ["numpy", "torch", "jax"])
+def test_scaled_dot_product_attention_runs_in_every_target_and_keeps_float32(target):
+    # sqrt(d) of a size: torch.sqrt(Q.shape[1]) refused the int, and NumPy's np.sqrt of it
+    # made a float64 that turned float32 attention into float64
+    d = matcalc.derive(ATTENTION, shapes={"Q": "T,d", "K": "T,d"})
+    rng = np.random.default_rng(5)
+    Q, K, V, dO = (rng.standard_normal(s) for s in ((4, 3), (4, 3), (4, 2), (4, 2)))
+    S = Q @ K.T / np.sqrt(3)
+    P = np.exp(S - S.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    want = P @ V
+    ref = d.compile().gradient(Q, K, V, dO=dO)
+    if target == "numpy":
+        mod = d.compile()
+        np.testing.assert_allclose(mod.forward(Q, K, V), want, rtol=1e-12)
+        f32 = [a.astype(np.float32) for a in (Q, K, V)]
+        assert mod.forward(*f32).dtype == np.float32
+        return
+    lib = pytest.importorskip(target, reason=f"{target} is not installed (an optional extra)")
+    mod = d.compile(target)
+    if target == "torch":
+        ts = [lib.tensor(a, requires_grad=True) for a in (Q, K, V)]
+        out = mod.forward(*ts)
+        out.backward(lib.tensor(dO))
+        got = [t.grad.numpy() for t in ts]
+        assert mod.forward(*[t.detach().float() for t in ts]).dtype == lib.float32
+    else:
+        with lib.enable_x64(True):
+            out, vjp = lib.vjp(mod.forward, Q, K, V)
+            got = [np.asarray(g) for g in vjp(dO)]
+    np.testing.assert_allclose(np.asarray(out.detach() if target == "torch" else out), want,
+                               rtol=1e-12)
+    for name, g in zip("QKV", got, strict=True):
+        np.testing.assert_allclose(g, ref[name], rtol=1e-10, err_msg=name)

@@ -7,6 +7,7 @@ independent interpreter of the IR, tests/oracle.py) on small concrete shapes, th
 NumPy code the result prints. Layouts are checked against each other: the numerator form
 is the transpose (or, for tensors, the axis permutation) of the denominator form.
 """
+import itertools
 import json
 
 import numpy as np
@@ -547,3 +548,91 @@ def test_cli_hessian_prints_and_checks():
     assert json.loads(r.output.split("\ncheck:")[0])["derivatives"]["x"]["text"] == "W"
     r = CliRunner().invoke(cli, ["derive", "W*x", "--hessian"])
     assert r.exit_code == 2 and "scalar output" in r.output
+
+
+# ---- issue 12: reading a matrix off a VJP; index names beyond the alphabet ----------------------
+
+def test_cli_prints_the_right_jacobian_of_an_outer_product_chain_without_a_check():
+    # d(u (u'v))/du = (u'v) I + u v' (numerator); the product u*u'*v has u in two places
+    from matcalc.cli.main import cli
+    r = CliRunner().invoke(cli, ["derive", "u*u'*v", "--jacobian", "--wrt", "u", "--no-check",
+                                 "--layout", "numerator"])
+    assert r.exit_code == 0, r.output
+    assert "dy/du = (u'*v)*eye + u*v'" in r.output, r.output
+
+
+def test_matrix_of_reads_nodes_built_while_reading():
+    # (du u' + u du') v = ((u'v) I + u v') du: splitting the product over the sum builds
+    # du*u'*v and u*du'*v, which a dependency set taken at the start would not know
+    from matcalc.evaluate import evaluate
+    from matcalc.jacobian import matrix_of
+    u, v, du = (E.Var(n, ("n", 1)) for n in ("u", "v", "du"))
+    node = E.MatMul((E.Add((E.MatMul((du, E.Transpose(u))), E.MatMul((u, E.Transpose(du))))), v))
+    m = matrix_of(node, du)
+    rng = np.random.default_rng(0)
+    vals = {"u": rng.standard_normal((3, 1)), "v": rng.standard_normal((3, 1))}
+    want = (vals["u"].T @ vals["v"]).item() * np.eye(3) + vals["u"] @ vals["v"].T
+    np.testing.assert_allclose(evaluate(m, vals, {"n": 3}), want, rtol=1e-12)
+
+
+def test_a_repeated_summed_delta_counts_once():
+    # ∂ tr(diag(u))/∂u_k = Σ_a δ_aa δ_ak = 1, not n
+    from matcalc.tensor import index_form, tensor_value
+    u = E.Var("u", ("n", 1))
+    t = index_form(E.Trace(E.DiagMat(u)), u, (), ("k",))
+    np.testing.assert_allclose(tensor_value(t, {"u": np.ones((4, 1))}, {"n": 4}), np.ones(4))
+
+
+def _power_chain(n_factors: int):
+    """tr(X*X*...*X) with n_factors factors."""
+    return "tr(" + "*".join(["X"] * n_factors) + ")"
+
+
+def test_hessian_with_more_summed_indices_than_letters():
+    # d²tr(X^26)/dX_ij dX_kl has terms with 24 summed indices: a, ..., z, then a₁, ...
+    d = matcalc.derive(_power_chain(26), mode="hessian")
+    x = d["X"]
+    assert "a₁" in x.index and "a_{1}" in x.index_latex
+    rng = np.random.default_rng(0)
+    X = np.eye(3) + 0.1 * rng.standard_normal((3, 3))
+    # the Hessian of tr(X^p) applied to dX is p Σ_{a+b=p-2} (X^a dX X^b)' (as a map)
+    dX = rng.standard_normal((3, 3))
+    want = 26 * sum(np.linalg.matrix_power(X, a) @ dX @ np.linalg.matrix_power(X, 24 - a)
+                    for a in range(25)).T
+    got = np.tensordot(eval(x.numpy, {"np": np}, {"X": X}), dX, axes=2)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    assert d.check().ok
+
+
+def test_hessian_of_a_deep_tanh_chain():
+    # 14 layers of tanh(W*...): 29 indices in a term (a StopIteration in _tidy_term before)
+    s = "x"
+    for _ in range(14):
+        s = f"tanh(W*{s})"
+    d = matcalc.derive(f"sum({s})", mode="hessian", wrt=["x"])
+    assert d.check().ok
+
+
+def test_contraction_beyond_the_letters_of_einsum():
+    # a chain of 60 matrices, (X^60)_ik = X_ia X_ab ... X_zk: 61 indices, more than the 52
+    # labels np.einsum takes; values and NumPy code contract pairwise
+    from matcalc.printing.index import einsum_code
+    from matcalc.tensor import Factor, Tensor, Term, tensor_value, tidy
+    X = E.Var("X", ("n", "n"))
+    idx = ["i"] + [f"_{n}" for n in range(59)] + ["k"]
+    chain = tuple(Factor(X, pair) for pair in itertools.pairwise(idx))
+    t = tidy(Tensor(("i", "k"), (Term(1, chain),), {i: "n" for i in idx}))
+    assert len({i for f in t.terms[0].factors for i in f.idx}) == 61
+    rng = np.random.default_rng(1)
+    X0 = np.eye(3) + 0.05 * rng.standard_normal((3, 3))
+    want = np.linalg.matrix_power(X0, 60)
+    np.testing.assert_allclose(tensor_value(t, {"X": X0}, {"n": 3}, ("i", "k")), want, rtol=1e-12)
+    code = einsum_code(t, ("i", "k"), lambda n: n.name, lambda d: "X.shape[0]")
+    np.testing.assert_allclose(eval(code, {"np": np}, {"X": X0}), want, rtol=1e-12)
+
+
+def test_vec_form_of_a_transposed_map():
+    # H(dX) = (X (4 X dX + 4 dX X) + 4 dX X X)' for tr(X^4): each term transposed,
+    # (L dX R)' = R' dX' L', so vec H = 4 (XX ⊗ I) K + 4 (X ⊗ X') K + 4 (I ⊗ X'X') K
+    x = derive("tr(X*X*X*X)", "hessian")["X"]
+    assert x.kron_text == "4*((X*X) ⊗ I_n)*K + 4*(X ⊗ X')*K + 4*(I_n ⊗ (X'*X'))*K"

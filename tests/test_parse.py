@@ -196,6 +196,29 @@ def test_crlf_and_tabs():
     assert [show(s.expr) for s in program.statements] == ["1", "(a * 2)"]
 
 
+def test_a_lone_cr_ends_a_statement_as_a_new_line_does():
+    # old Mac line endings: `t = x'*x<CR>-y'*y` is two statements, not t = x'*x - y'*y
+    assert [s.name for s in parse("t = x'*x\r-y'*y").statements] == ["t", None]
+    for nl in ("\n", "\r\n", "\r"):
+        program = parse(f"h = relu(W*x){nl}# a note{nl}f = sum(h)  # the loss{nl}")
+        assert [s.name for s in program.statements] == ["h", "f"]
+        assert [show(s.expr) for s in program.statements] == ["relu[(W * x)]", "sum[h]"]
+    assert [s.name for s in parse("a = (1\r+ 2)\rb = a").statements] == ["a", "b"]
+
+
+def test_spans_and_errors_count_a_cr_as_a_new_line():
+    source = "a = x\rb = y\r\nc = a +\r"
+    (_, b, c) = [s for s in parse("a = x\rb = y\r\nc = a*b").statements]
+    assert (b.span, c.name_span) == (Span(6, 11), Span(13, 14))
+    for nl in ("\r", "\r\n", "\n"):
+        assert error(f"a = x{nl}b = y{nl}c = a +{nl}") == (
+            "line 3, column 8: unexpected end of input: expected an expression\n"
+            "  c = a +\n"
+            "         ^")
+    assert error(source).startswith("line 3, column 8: ")
+    assert error("t = x\r\n\r\nf = t + )").startswith("line 3, column 9: unexpected ')'")
+
+
 def test_a_new_line_inside_parentheses_is_whitespace():
     program = parse("y = f(a,\n      b)\nz = (y\n  + 1)")
     assert [show(s.expr) for s in program.statements] == ["f[a, b]", "(y + 1)"]
@@ -445,7 +468,7 @@ def test_syntax_errors_are_of_kind_syntax():
 
 _PIECES = ["x", "A", "f", "2", ".5", "2.", "1e-3", "+", "-", "*", "@", "/", ".*", "./",
            "⊙", "∘", "^", ".^", "'", "ᵀ", ".T", ">", "(", ")", ",", ";", "=", "\n", " ",
-           "#", ".", "$", "α", "e", "T"]
+           "#", ".", "$", "α", "e", "T", "\r", "\r\n", "\t", "\f"]
 
 
 @settings(max_examples=400, deadline=None)
@@ -527,3 +550,90 @@ def test_the_parser_is_built_once():
 def test_statement_fields():
     (statement,) = parse("z = x").statements
     assert statement == Statement("z", Span(0, 1), Name("x", Span(4, 5)), Span(0, 5))
+
+
+# --- the parser's tables: generated ahead, never a cache --------------------------------
+
+def test_the_parser_module_is_generated_from_this_grammar(tmp_path):
+    # matcalc/_lark_parser.py is lark's standalone parser for grammar.lark; after an edit of
+    # the grammar, `python -m matcalc.parse` writes it again
+    import hashlib
+
+    from matcalc import parse as parser_module
+    grammar = parser_module._GRAMMAR.read_bytes()
+    committed = parser_module._STANDALONE.read_text(encoding="utf-8")
+    assert committed.startswith(f"# grammar.lark sha256 {hashlib.sha256(grammar).hexdigest()}:"), \
+        "matcalc/_lark_parser.py is stale: run python -m matcalc.parse"
+    fresh = tmp_path / "fresh.py"
+    parser_module.write_standalone(fresh)
+    namespaces = [{}, {}]
+    for ns, text in zip(namespaces, (committed, fresh.read_text(encoding="utf-8")), strict=True):
+        exec(compile(text, "<standalone>", "exec"), ns)
+    # the terminals and rules agree (lark numbers the LALR states differently from one run
+    # to the next, so the tables are compared by what they accept, below and in every test)
+    assert namespaces[0]["MEMO"] == namespaces[1]["MEMO"]
+    assert len(namespaces[0]["DATA"]["parser"]["parser"]["states"]) == \
+        len(namespaces[1]["DATA"]["parser"]["parser"]["states"])
+
+
+WATCH = r"""
+import json, os, pickle, sys, tempfile
+tmp = tempfile.gettempdir()        # (which tries a file there: before the watch begins)
+opened, unpickled = [], []
+def refuse(*args, **kwargs):
+    unpickled.append("called")
+    raise RuntimeError("unpickling")
+if sys.argv[1:] == ["refuse"]:
+    pickle.load = pickle.loads = refuse
+def hook(event, args):
+    if event == "open" and isinstance(args[0], (str, bytes)):
+        opened.append(os.fsdecode(args[0]))
+    if event.startswith("pickle."):
+        unpickled.append(event)
+sys.addaudithook(hook)
+import matcalc
+matcalc.derive("f = x'*A*x")
+print(json.dumps({"opened": opened, "unpickled": unpickled, "tmp": tmp}))
+"""
+
+
+def _watched(tmp_path, refuse: bool = True) -> dict:
+    """What a fresh process that derives opens and unpickles, with the temporary directory
+    (and home and cache directories) in tmp_path; `refuse`: with pickle's loaders broken."""
+    import json
+    import os
+    env = dict(os.environ, TMPDIR=str(tmp_path), HOME=str(tmp_path / "home"),
+               XDG_CACHE_HOME=str(tmp_path / "cache"))
+    out = subprocess.run([sys.executable, "-c", WATCH] + ["refuse"] * refuse, env=env,
+                         capture_output=True, text=True, check=True, timeout=120)
+    return json.loads(out.stdout)
+
+
+def test_parsing_reads_no_cache_and_unpickles_nothing(tmp_path):
+    # lark's cache=True kept a pickle at a predictable name in the shared temporary
+    # directory and unpickled it before any check: any local user could plant one
+    seen = _watched(tmp_path)
+    assert seen["tmp"] == str(tmp_path)
+    assert not [p for p in seen["opened"] if p.startswith(str(tmp_path))]
+    assert seen["unpickled"] == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_planted_parser_cache_runs_nothing(tmp_path):
+    # whatever lies in the temporary directory (here: every file a first run left there,
+    # turned into a pickle that writes a marker when loaded) is never loaded
+    import pickle
+    marker = tmp_path / "MARKER"
+    (tmp_path / "home").mkdir()
+    _watched(tmp_path)
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    planted = [p for p in tmp_path.iterdir() if p.is_file()]
+    for path in planted + [tmp_path / ".lark_cache_planted.tmp"]:
+        first = path.read_bytes().split(b"\n", 1)[0] if path.exists() else b"0" * 64
+        path.write_bytes(first + b"\n" + pickle.dumps(Payload()) * 2)
+    _watched(tmp_path, refuse=False)
+    assert not marker.exists()

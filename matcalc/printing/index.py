@@ -12,31 +12,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
+from .. import ops
 from ..expr import (
     Const,
-    Det,
-    DiagMat,
-    DiagVec,
     DimValue,
     Func,
     Identity,
-    Inv,
-    LogDet,
-    LogSumExp,
     Node,
-    Norm1,
-    Norm2,
-    Softmax,
-    Sum,
-    Trace,
     Transpose,
     Var,
 )
 from ..layout import substitute
 from .precedence import format_number
 
-CALLS = (Func, Inv, Softmax, LogSumExp, Sum, Trace, Norm1, Norm2, Det, LogDet, DiagMat,
-         DiagVec)
+CALLS = (Func, *ops.BY_NODE)             # every operation of the registry prints as a call
 
 
 def _atomic(node: Node) -> bool:
@@ -164,6 +153,15 @@ def index_text(tensor, rename=None) -> str:
 _SIMPLE_LATEX = re.compile(r"[A-Za-z]|\\[A-Za-z]+|\\mathrm\{[^{}]*\}")
 
 
+_PLAIN_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def _index_tex(i: str) -> str:
+    """An index in LaTeX: `a₁` (a summed index beyond the alphabet) is a_{1}."""
+    base = i.rstrip("₀₁₂₃₄₅₆₇₈₉")
+    return i if base == i else f"{base}_{{{i[len(base):].translate(_PLAIN_DIGITS)}}}"
+
+
 def index_latex(tensor, rename=None, names=None) -> str:
     from .latex import to_latex
     parts = []
@@ -171,7 +169,7 @@ def index_latex(tensor, rename=None, names=None) -> str:
         scalars, indexed = _split_term(term)
         bits = []
         for f in indexed:
-            sub = "".join(f.idx)
+            sub = "".join(_index_tex(i) for i in f.idx)
             if f.is_delta:
                 bits.append(f"\\delta_{{{sub}}}")
                 continue
@@ -187,9 +185,10 @@ def index_latex(tensor, rename=None, names=None) -> str:
 def einsum_code(tensor, order: tuple[str, ...], numpy_of: Callable[[Node], str],
                 dim: Callable[[object], str]) -> str:
     """One NumPy expression for the full tensor, axes in `order`: a sum of `np.einsum`
-    calls (an index present only on the left is carried by `np.ones`)."""
+    calls (an index present only on the left is carried by `np.ones`; a term with more
+    indices than np.einsum has letters is contracted pairwise, see `einsum_plan`)."""
+    from ..tensor import einsum_plan
     parts = []
-    out = "".join(order)
     for term in tensor.terms:
         ops, subs = [], []
         for f in term.factors:
@@ -197,24 +196,29 @@ def einsum_code(tensor, order: tuple[str, ...], numpy_of: Callable[[Node], str],
                 ops.append(f"np.eye({dim(f.node.n)})")
             else:
                 ops.append(numpy_of(f.node))
-            subs.append("".join(f.idx))
-        present = set("".join(subs))
+            subs.append(f.idx)
+        present = {i for s in subs for i in s}
         for i in order:
             if i not in present:
                 ops.append(f"np.ones({dim(tensor.sizes[i])})")
-                subs.append(i)
-        spec = ",".join(subs) + "->" + out
-        if len(ops) == 1 and subs[0] == out:
+                subs.append((i,))
+        if len(ops) == 1 and subs[0] == tuple(order):
             body = ops[0] if len(ops[0].split()) == 1 else f"({ops[0]})"
         else:
-            extra = ", optimize=True" if len(ops) > 2 else ""
-            body = f"np.einsum('{spec}', {', '.join(ops)}{extra})"
+            body = _plan_code(einsum_plan(subs, tuple(order)), ops)
         sign, mag = _coef_text(term.coef, " * ")
         parts.append((sign, mag + body))
     if not parts:
         shape = ", ".join(dim(tensor.sizes[i]) for i in order)
         return f"np.zeros(({shape}{',' if len(order) == 1 else ''}))"
     return _join(parts)
+
+
+def _plan_code(plan, ops: list[str]) -> str:
+    _, spec, args = plan
+    codes = [_plan_code(a, ops) if isinstance(a, tuple) else ops[a] for a in args]
+    extra = ", optimize=True" if len(codes) > 2 else ""
+    return f"np.einsum('{spec}', {', '.join(codes)}{extra})"
 
 
 # ---- Kronecker forms ----------------------------------------------------------------------

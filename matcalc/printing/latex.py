@@ -32,27 +32,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 
+from .. import ops
 from ..errors import OptionError
 from ..expr import (
     Broadcast,
     Const,
-    Det,
-    DiagMat,
-    DiagVec,
     Divide,
     Func,
     Hadamard,
     Inv,
     LogDet,
-    LogSumExp,
     MatMul,
     Node,
-    Norm1,
-    Norm2,
     Scale,
-    Softmax,
-    Sum,
-    Trace,
     Transpose,
     Var,
 )
@@ -75,14 +67,6 @@ GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta va
 kappa lambda mu nu xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega
 Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega""".split())
 
-FUNCS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",
-         "tanh": r"\tanh", "sigmoid": r"\sigma", "relu": r"\operatorname{relu}",
-         "sign": r"\operatorname{sign}"}
-
-CALLS = {Sum: r"\operatorname{sum}", Trace: r"\operatorname{tr}", Det: r"\det",
-         LogDet: r"\log \det", DiagMat: r"\operatorname{diag}", DiagVec: r"\operatorname{diag}",
-         Softmax: r"\operatorname{softmax}", LogSumExp: r"\operatorname{logsumexp}"}
-
 # the options of `--format latex`: their values, the first one the default
 TRANSPOSES = {"top": r"\top", "T": "T"}                 # A^\top, A^T
 NUMBERED = ("subscript", "superscript")                 # W_1, W^{(1)}
@@ -104,7 +88,7 @@ class LatexStyle:
     adjoints: tuple[tuple[str, str, str], ...] = ()
     differentials: tuple[tuple[str, str], ...] = ()
     spellings: tuple[tuple[str, str], ...] = ()
-    sigmoid: str = r"\sigma"
+    sigmoid: str = ops.ELEMENTWISE["sigmoid"].latex
 
 
 def latex_style(transpose: str = "top", numbered: str = "subscript",
@@ -379,7 +363,7 @@ class LatexPrinter(ElementwiseOperands, Printer):
         return Piece(f"{self.operand(self.print(e.x), '^', 'left')}^{self.top}", POW, "^")
 
     def _print_Inv(self, e: Inv) -> Piece:
-        return Piece(self.operand(self.print(e.x), "^", "left") + "^{-1}", POW, "^")
+        return Piece(self.operand(self.print(e.x), "^", "left") + ops.of(e).latex, POW, "^")
 
     def _print_Broadcast(self, e: Broadcast) -> Piece:
         # where a Broadcast is an operand of + - \odot \oslash its parent prints x alone
@@ -398,31 +382,31 @@ class LatexPrinter(ElementwiseOperands, Printer):
     def apply(self, fn: str, x: Node) -> Piece:
         return Piece(fn + self.delimit("(", self.print(x).text, ")"))
 
+    def spelled(self, latex: str | tuple[str, str], x: Node) -> Piece:
+        """x under an operation's LaTeX spelling (matcalc.ops): an operator applied with
+        parentheses, or the pair of delimiters around it."""
+        if isinstance(latex, tuple):
+            return Piece(self.delimit(latex[0], self.print(x).text, latex[1]))
+        return self.apply(latex, x)
+
     def _print_Func(self, e: Func) -> Piece:
-        if e.name == "step":
-            return Piece(r"\mathbb{I}" + self.delimit("[", self.comparison(e.x), "]"))
-        if e.name == "abs":
-            return Piece(self.delimit(r"\lvert ", self.print(e.x).text, r" \rvert"))
-        if e.name == "sqrt":
-            return Piece(rf"\sqrt{{{self.print(e.x).text}}}")
+        spelling = ops.ELEMENTWISE[e.name].latex
+        if e.name == "step":                                     # \mathbb{I}[a > b]
+            return Piece(spelling + self.delimit("[", self.comparison(e.x), "]"))
+        if e.name == "sqrt":                                     # a radical, not a call
+            return Piece(f"{spelling}{{{self.print(e.x).text}}}")
         if e.name == "sigmoid":
             return self.apply(self.style.sigmoid, e.x)
-        return self.apply(FUNCS[e.name], e.x)
+        return self.spelled(spelling, e.x)
 
     def call(self, e) -> Piece:
-        return self.apply(CALLS[type(e)], e.x)
+        return self.spelled(ops.of(e).latex, e.x)
 
     _print_Sum = _print_Trace = _print_Det = _print_DiagMat = _print_DiagVec = call
-    _print_Softmax = _print_LogSumExp = call
+    _print_Softmax = _print_LogSumExp = _print_Norm1 = _print_Norm2 = call
 
     def _print_LogDet(self, e: LogDet) -> Piece:
         return Piece(self.call(e).text, POW)        # \log \det(X)^{2} would mislead
-
-    def _print_Norm1(self, e: Norm1) -> Piece:
-        return Piece(self.delimit(r"\lVert ", self.print(e.x).text, r" \rVert") + "_1")
-
-    def _print_Norm2(self, e: Norm2) -> Piece:
-        return Piece(self.delimit(r"\lVert ", self.print(e.x).text, r" \rVert") + "_2")
 
 
 def to_latex(node: Node, names: Mapping[str, str] | LatexStyle | None = None) -> str:
@@ -465,7 +449,9 @@ def align(rows: list[str]) -> str:
 
 def comments(lines: list[str]) -> str:
     """LaTeX comment lines, one per line of `lines` (which may hold newlines)."""
-    return "".join(f"% {line}".rstrip() + "\n" for text in lines for line in text.split("\n"))
+    import re  # a lone \r ends a line too, for TeX as for the language
+    return "".join(f"% {line}".rstrip() + "\n" for text in lines
+                   for line in re.split(r"\r\n?|\n", text))
 
 
 # a text block wide enough for long formulas, rows a little apart (fractions are tall),

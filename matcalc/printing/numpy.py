@@ -23,11 +23,13 @@ from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from .. import ops
 from ..expr import (
     SCALAR,
     Add,
     Broadcast,
     Const,
+    Det,
     DiagMat,
     Dim,
     Func,
@@ -58,11 +60,6 @@ from .precedence import (
 )
 
 PY_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | {"np"}
-
-ELEMENTWISE = {"exp": "np.exp", "log": "np.log", "sin": "np.sin", "cos": "np.cos",
-               "tan": "np.tan", "tanh": "np.tanh", "abs": "np.abs", "sign": "np.sign",
-               "sqrt": "np.sqrt"}
-
 
 def python_name(name: str) -> str:
     """A variable's name in Python: keywords and `np` get a trailing underscore."""
@@ -426,15 +423,35 @@ class NumpyPrinter(Printer):
             for it in ends:                  # x' A y with x kept 2-D and y 1-D: 0-d, not (1,)
                 it.value = self.flat(it.value)
         kind, shape, acc = live[0].kind, live[0].shape, live[0].value
-        for it in live[1:]:
-            kind, acc = self.times(kind, shape, acc, it)
-            shape = (shape[0], it.shape[1])
+        i = 1
+        while i < len(live):
+            j = i
+            if kind == "node" and len(acc.shape) == 2 and acc.shape == tuple(shape):
+                while j < len(live) and live[j].kind == "node" and \
+                        len(live[j].value.shape) == 2 and live[j].shape[1] != 1:
+                    j += 1
+            if j - i >= 2:                # matrices: A @ B @ C written at once, not
+                acc = self.matmuls(acc, [it.value for it in live[i:j]])  # pairwise again
+                shape = (shape[0], live[j - 1].shape[1])
+                i = j
+                continue
+            kind, acc = self.times(kind, shape, acc, live[i])
+            shape = (shape[0], live[i].shape[1])
+            i += 1
         if kind == "ones":
             return Value("1.0", ATOM, None, (), 1)
         if kind == "diag":
             n = shape[0]
             return self.call(f"np.diag({self.flat(acc).text})", (n, n))
         return acc
+
+    def matmuls(self, left: Value, rights: list[Value]) -> Value:
+        """left @ r1 @ r2 @ ... of 2-D values: what `times` gives one factor at a time,
+        in one join (a chain of n factors would copy its text n times)."""
+        texts = [self.operand(left, "@", "left")]
+        texts += [self.operand(r, "@", "right") for r in rights]
+        return Value(" @ ".join(texts), self.ops["@"].level, "@",
+                     (left.shape[0], rights[-1].shape[1]))
 
     def times(self, kind: str, shape: Shape, acc: Value | None, it: _Item):
         """(kind, value) of acc (of IR `shape`, a "node", "ones" or "diag") times `it`."""
@@ -533,8 +550,6 @@ class NumpyPrinter(Printer):
             if stable is not None:
                 return stable
         v = self.print(e.x)
-        if e.name in ELEMENTWISE:
-            return self.call(f"{ELEMENTWISE[e.name]}({v.text})", v.shape)
         if e.name == "relu":
             return self.call(f"np.maximum({v.text}, 0)", v.shape)
         if e.name == "step":                          # 1 where x > 0, keeping x's dtype
@@ -543,7 +558,14 @@ class NumpyPrinter(Printer):
             neg = self.negated(e.x)                   # sigmoid(-z): no double minus
             return self.sigmoid(neg, negate=True) if neg is not None else \
                 self.sigmoid(v, negate=False)
-        raise NotImplementedError(f"NumpyPrinter cannot print the function {e.name}")
+        return self.spelled(e, v.text, v.shape)
+
+    def spelled(self, e: Node, text: str, shape: tuple) -> Value:
+        """e's NumPy spelling (matcalc.ops) called on `text`: np.exp(x), np.trace(X)."""
+        spelling = ops.of(e).numpy
+        if spelling is None:
+            raise NotImplementedError(f"NumpyPrinter cannot print {e!r}")
+        return self.call(f"{spelling}({text})", shape)
 
     def sigmoid(self, v: Value, negate: bool) -> Value:
         """sigmoid(x) = exp(-log(1 + exp(-x))): no overflow, and full relative precision in
@@ -556,7 +578,13 @@ class NumpyPrinter(Printer):
 
     def stable_log(self, x: Node) -> Value | None:
         """log of softmax, of sigmoid and of 1 - sigmoid, without forming the probability
-        (which under- or overflows at magnitude 1e3)."""
+        (which under- or overflows at magnitude 1e3); log of a determinant without forming
+        it (det(10*eye(400)) is 1e400)."""
+        if isinstance(x, Det) and x.x.shape != SCALAR:
+            # log det X = log|det X| + log(sign): slogdet's value where det X > 0, and nan
+            # (det < 0) or -inf (det = 0) as np.log(np.linalg.det(X)) would give
+            return Value("(lambda sign, logabsdet: logabsdet + np.log(sign))"
+                         f"(*np.linalg.slogdet({self.whole(x.x).text}))", POSTFIX, ".", ())
         if isinstance(x, Softmax) and x.x.shape[0] != 1 and x.shape != SCALAR:
             def body(z, axis):                   # log softmax = z - max - log sum exp(z - max)
                 m = f"np.max({z}{axis})"
@@ -583,45 +611,45 @@ class NumpyPrinter(Printer):
         return self.full(self.print(x), x.shape)
 
     def _print_Sum(self, e) -> Value:
-        return self.call(f"np.sum({self.whole(e.x).text})", ())
+        return self.spelled(e, self.whole(e.x).text, ())
 
     def _print_Norm1(self, e) -> Value:
         return self.call(f"np.sum(np.abs({self.whole(e.x).text}))", ())
 
     def _print_Norm2(self, e) -> Value:
-        return self.call(f"np.linalg.norm({self.whole(e.x).text})", ())   # Frobenius
+        return self.spelled(e, self.whole(e.x).text, ())          # Frobenius
 
     def _print_Trace(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.print(e.x)
-        return self.call(f"np.trace({self.whole(e.x).text})", ())
+        return self.spelled(e, self.whole(e.x).text, ())
 
     def _print_Det(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.print(e.x)
-        return self.call(f"np.linalg.det({self.whole(e.x).text})", ())
+        return self.spelled(e, self.whole(e.x).text, ())
 
     def _print_LogDet(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.call(f"np.log({self.print(e.x).text})", ())
-        return Value(f"np.linalg.slogdet({self.whole(e.x).text})[1]", POSTFIX, ".", ())
+        return self.post(self.spelled(e, self.whole(e.x).text, ()), "[1]", ())  # log|det X|
 
     def _print_Inv(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.binary(self.number(1), "/", self.print(e.x), ())
         n = e.shape[0]
-        return self.call(f"np.linalg.inv({self.whole(e.x).text})", (n, n))
+        return self.spelled(e, self.whole(e.x).text, (n, n))
 
     def _print_DiagMat(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.print(e.x)
         n = e.shape[0]
-        return self.call(f"np.diag({self.flat(self.whole(e.x)).text})", (n, n))
+        return self.spelled(e, self.flat(self.whole(e.x)).text, (n, n))
 
     def _print_DiagVec(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.print(e.x)
-        return self.call(f"np.diag({self.whole(e.x).text})", (e.shape[0],))
+        return self.spelled(e, self.whole(e.x).text, (e.shape[0],))
 
     def columnwise(self, x: Node, body: Callable[[str, str], str], prec: int, family,
                    shape: tuple) -> Value:

@@ -14,16 +14,11 @@ where the language broadcasts by itself (an operand of + - .* ./) and explicit e
 """
 from __future__ import annotations
 
-from ..expr import (Add, Broadcast, Const, DiagMat, DiagVec, Det, Divide, Func, Hadamard, Inv,
-                    LogDet, LogSumExp, MatMul, Node, Norm1, Norm2, Ones, Scale, Softmax, Sum,
-                    Trace, Transpose, Zero)
+from .. import ops
+from ..expr import (Add, Broadcast, Const, Divide, Func, Hadamard, MatMul, Node, Ones, Scale,
+                    Transpose, Zero)
 from .precedence import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Piece, Printer, Product,
                          format_number, needs_parens, product_of)
-
-CALLS = {Sum: "sum", Trace: "tr", Norm1: "norm1", Norm2: "norm2", Det: "det",
-         LogDet: "logdet", Inv: "inv", DiagMat: "diag", DiagVec: "diag", Softmax: "softmax",
-         LogSumExp: "logsumexp"}
-
 
 def unbroadcast(x: Node) -> Node:
     """x without the Broadcasts the language makes by itself in elementwise operations
@@ -229,10 +224,11 @@ class TextPrinter(ElementwiseOperands, Printer):
     def _print_Func(self, e: Func) -> Piece:
         if e.name == "step":
             return Piece("(" + self.comparison(e.x) + ")")
-        return Piece(f"{e.name}({self.print(e.x).text})")
+        return self.call(e)
 
     def call(self, e) -> Piece:
-        return Piece(f"{CALLS[type(e)]}({self.print(e.x).text})")
+        """name(x): the text spelling of an operation is its name in the language."""
+        return Piece(f"{ops.of(e).name}({self.print(e.x).text})")
 
     _print_Sum = _print_Trace = _print_Norm1 = _print_Norm2 = _print_Det = call
     _print_LogDet = _print_Inv = _print_DiagMat = _print_DiagVec = call
