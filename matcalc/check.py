@@ -228,6 +228,9 @@ class Sampler:
         self.needs = point_needs(roots, variables, tied)
         self.dims, self.rng, point = first_point(roots, variables, fixed_dims, seed,
                                                  labels, tied, resize_all, self.needs)
+        if isinstance(point, str):          # none near the origin: far and near, then
+            wide = self._draw(wide=True)    # (sqrt(tau - 8) needs tau > 8)
+            point = point if isinstance(wide, str) else wide
         if isinstance(point, str):
             self.skipped = point
         else:
