@@ -28,6 +28,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from matcalc import ops
 from matcalc.evaluate import evaluate_over, multiply_chain
 from matcalc.expr import (
     Add,
@@ -88,8 +89,7 @@ class Slopes:
 
 
 def _softmax_of(u: np.ndarray) -> np.ndarray:
-    e = np.exp(u - u.max(axis=0, keepdims=True))
-    return e / e.sum(axis=0, keepdims=True)
+    return ops.BY_NODE[Softmax].evaluate(u)             # the registry's softmax
 
 
 # ---- round-off scale: (node, child values, child magnitudes, value) -> magnitude --------

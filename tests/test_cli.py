@@ -553,7 +553,12 @@ try:
     main()
 except SystemExit as e:
     code = e.code
-print(f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+try:       # this process's own peak: ru_maxrss also counts the parent's pages at fork
+    with open("/proc/self/status") as status:
+        peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(f"peak {peak}", file=sys.stderr)
 sys.exit(code)
 """
 
