@@ -1128,6 +1128,7 @@ def _signs_check(out: Outcome, d, deep: bool) -> None:
         if wrong is None:
             out.notes.append("oracle: no reliable point")
         else:
+            out.notes.append("oracle disagrees" if wrong else "oracle agrees")
             findings += wrong
     out.deep = findings
 
