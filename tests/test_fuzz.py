@@ -128,10 +128,11 @@ def _inject(d, key, other):
 
 @pytest.mark.parametrize("program, factor, where, body, wrong", [
     # right only where the relu is off (alpha > 0), or where exp(-1000*x'*x) underflows,
-    # or below the normal floats
+    # or below the normal floats; or wrong where (x'*x)^2000 is neither 0 nor inf
     ("relu(-alpha)*x*x'*y + x", "relu(-alpha)", "", "", "x"),
     ("exp(-1000*x'*x)*x*x'*y + x", "exp(-1000*x'*x)", "small x", "", "x"),
     ("1e-320*(x*x'*y)", "1e-320", "constant", "x*x'*y", "1e-320*x*x'*x"),
+    ("(x'*x)^2000*(x*x'*y)", "(x'*x)^2000", "unit x", "", "(x'*x)^2000*(x*x'*x)"),
 ])
 def test_the_signs_oracle_catches_a_wrong_formula(program, factor, where, body, wrong):
     case = _signs_case(program, factor, where, body)
