@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ast
-import re
 import textwrap
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
 
-from .. import __version__, ops
+from .. import __version__
 from ..errors import MatcalcError, OptionError
 from ..expr import (
     DimValue,
@@ -26,7 +25,7 @@ from ..printing.precedence import (
 from ..shapes import _is_identifier
 from .passes import _order, optimize
 from .plan import Body, Root
-from .printers import CodePrinter
+from .printers import PRINTERS, NumpyCode
 from .text import (
     AMBIGUOUS,
     INDENT,
@@ -149,14 +148,14 @@ class _Module:
     def args(self, upstream: bool) -> list[Arg]:
         return self.inputs + ([self.upstream] if upstream and self.upstream else [])
 
-    def printer(self, args: list[Arg]) -> CodePrinter:
+    def printer(self, args: list[Arg]) -> NumpyCode:
         sources: dict = {}
         for a in args:
             for axis, dim in enumerate(a.dims):
                 if isinstance(dim, str) and dim not in sources:
                     sources[dim] = f"{a.py}.shape[{axis}]"
-        return CodePrinter(self.keep_2d, self.py, sources, self.target, self.dtype,
-                           self.device, self.free if self.target == "numpy" else {})
+        return PRINTERS[self.target](self.keep_2d, self.py, sources, self.dtype, self.device,
+                                     self.free if self.target == "numpy" else {})
 
     @cached_property
     def free(self) -> dict:
@@ -171,10 +170,10 @@ class _Module:
                     sizes[d] = self.fresh_name(python_name(d) if d.isidentifier() else "size")
         return sizes
 
-    def body(self, args: list[Arg], roots: list[Root], inplace: bool) -> tuple[Body, dict]:
+    def body(self, args: list[Arg], roots: list[Root]) -> tuple[Body, dict]:
         printer = self.printer(args)
         forward = self.forward if roots and roots[0].node is self.forward else None
-        body = Body(roots, printer, self.taken, inplace=inplace, forward=forward)
+        body = Body(roots, printer, self.taken, forward=forward)
         try:
             results = body.emit()
         except PrintError:
@@ -228,31 +227,14 @@ class _Module:
                 rows.append(("or " if rows else "") + c)
         return ["if ("] + [INDENT + r for r in rows] + ["):"] + [INDENT + line for line in call]
 
-    def prologue(self, args: list[Arg], body: Body, extra: list[str]) -> list[str]:
+    def prologue(self, args: list[Arg], body: Body) -> list[str]:
         names = [a.py for a in args]
         lines = []
         if self.target == "numpy" and names:
             lines += _unpack(names, "_arrays(", names, ")")
         lines += self.checks(args)
-        lines += self.dtype_lines(body.lines + extra, [a.py for a in args])
+        lines += body.p.dtype_lines(body.needs(), names)
         return lines
-
-    def dtype_lines(self, lines: list[str], args: list[str]) -> list[str]:
-        """`dtype = ...` (and torch's `device`) if the code makes arrays of its own."""
-        code = "\n".join(line.partition("#")[0] for line in lines)
-        used = [(name, local) for name, local in (("dtype", self.dtype), ("device", self.device))
-                if re.search(rf"\b{local}\b", code)]
-        if self.target != "torch":
-            used = [u for u in used if u[0] == "dtype"]
-        if not used:
-            return []
-        if not args:
-            values = [DEFAULTS[self.target][name] for name, _ in used]
-        elif self.target == "jax":
-            values = [f"jnp.result_type({', '.join(args)})"]
-        else:
-            values = [f"{args[0]}.{name}" for name, _ in used]
-        return [f"{', '.join(local for _, local in used)} = {', '.join(values)}"]
 
     def signature(self, fn: str, args: list[Arg], upstream: bool, sizes=()) -> list[str]:
         names = [a.py for a in self.inputs]
@@ -334,10 +316,9 @@ class _Module:
                                    ("value_and_gradient", True, True, vdoc)):
             args = self.args(grad)
             roots = self.roots(fwd, grad)
-            body, results = self.body(args, roots, inplace=True)
+            body, results = self.body(args, roots)
             helpers |= body.helpers
-            tail = [v.text for v in results.values()]
-            lines = self.prologue(args, body, tail) + body.lines
+            lines = self.prologue(args, body) + body.lines
             grads = "{" + ", ".join(f"{literal(n)}: {results[self.grad_names[n]].text}"
                                     for n in self.wrt) + "}" if grad else ""
             if fwd and not grad:
@@ -361,7 +342,7 @@ class _Module:
         pass it."""
         up = self.upstream is not None
         roots = self.roots(True, True)
-        body, results = self.body(self.inputs, roots, inplace=False)   # forward's sizes
+        body, results = self.body(self.inputs, roots)   # the forward's sizes
         g = self.upstream.py if up else self.fresh_name("d" + self.out)
         inputs = [a.py for a in self.inputs]
         grads = []
@@ -372,7 +353,9 @@ class _Module:
             v = results[self.grad_names[n]]
             text = v.text if v.prec >= POSTFIX else f"({v.text})"
             grads.append(text if up else f"{g} * {text}")
-        fwd_lines, bwd_lines, saved = self._split(body, set(_order([self.forward])), grads)
+        fwd_lines, bwd_lines, kept, need_f, need_b = body.split(
+            set(_order([self.forward])), [self.out], [self.grad_names[n] for n in self.wrt])
+        saved = [name for name, _ in kept]
         value = results[self.out].text
         checks = self.checks(self.inputs)
         if self.target == "torch":
@@ -386,10 +369,9 @@ class _Module:
             out += [INDENT + line for line in _wrap("def forward(", ["ctx"] + inputs, "):", 1)]
             # save_for_backward takes tensors only: what no input feeds (t1 = 2, a size) is
             # kept on ctx as it is
-            kept = {v.text for n, v in body.p.bound.items() if not body._has_var(n)}
-            numbers = [name for name in saved if name in kept]
-            saved = [name for name in saved if name not in kept]
-            body_f = checks + self.dtype_lines(fwd_lines + [value], inputs) + fwd_lines
+            numbers = [name for name, n in kept if not body._has_var(n)]
+            saved = [name for name in saved if name not in numbers]
+            body_f = checks + body.p.dtype_lines(need_f, inputs) + fwd_lines
             body_f += _wrap("ctx.save_for_backward(", inputs + saved, ")", 1)
             body_f += _wrap("ctx.numbers = (", numbers, ",)", 1) if numbers else []
             body_f.append(f"return {value}")
@@ -398,7 +380,7 @@ class _Module:
             body_b = _unpack(inputs + saved, "ctx.saved_tensors", [], "")
             body_b += _unpack(numbers, "ctx.numbers", [], "")
             body_b += self.not_derived_guard()
-            body_b += self.dtype_lines(bwd_lines + grads, inputs) + bwd_lines
+            body_b += body.p.dtype_lines(need_b, inputs) + bwd_lines
             body_b.append("return " + (", ".join(grads) or "()"))
             out += [2 * INDENT + line for line in body_b]
             out += ["", ""] + _wrap("def forward(", inputs, "):", 0)
@@ -413,7 +395,7 @@ class _Module:
             out += [INDENT + line for line in _wrap("return _forward(", inputs, ")[0]", 0)]
             out += ["", ""] + _wrap("def _forward(", inputs, "):", 0)
             body_f = _unpack(inputs, "", [f"jnp.asarray({a})" for a in inputs], "")
-            body_f += checks + self.dtype_lines(fwd_lines + [value], inputs) + fwd_lines
+            body_f += checks + body.p.dtype_lines(need_f, inputs) + fwd_lines
             kept = inputs + saved
             body_f.append(f"return {value}, ({', '.join(kept)}{',' if len(kept) == 1 else ''})")
             out += [INDENT + line for line in body_f]
@@ -421,17 +403,12 @@ class _Module:
             body_b = _unpack(inputs + saved, "residuals", [], "")
             rest, fallback = self.jax_fallback(g)
             cts = [x if x != "None" else rest.pop(0) for x in grads]
-            body_b += self.dtype_lines(bwd_lines + cts, inputs) + bwd_lines + fallback
+            body_b += body.p.dtype_lines(need_b, inputs) + bwd_lines + fallback
             body_b.append(f"return ({', '.join(cts)}{',' if len(cts) == 1 else ''})")
             out += [INDENT + line if line else "" for line in body_b]
             out += ["", "", "forward.defvjp(_forward, _backward)"]
         out += runtime_source("_shape_error")
-        prefix = "torch." if self.target == "torch" else "jnp."
-        lines = [_rename_np(line, prefix) for line in out]
-        if self.target == "jax" and not any("jnp." in line.partition("#")[0]
-                                            for line in lines):
-            lines.remove("import jax.numpy as jnp")
-        return "\n".join(lines) + "\n"
+        return "\n".join(out) + "\n"
 
     def not_derived_guard(self) -> list[str]:
         """Torch's backward: an error, not a silent zero, when autograd asks for the
@@ -466,38 +443,6 @@ class _Module:
         lines += [INDENT + line for line in _wrap("return _forward(", inputs, ")[0]", 2)]
         lines += [""] + _unpack(names, "jax.vjp(", [fn] + rest, f")[1]({g})")
         return names, lines
-
-    def _split(self, body: Body, forward_nodes: set, after: list[str]):
-        """The body's lines up to the forward output and the rest (statements come in
-        traversal order, the forward output's DAG first), and the names the rest (and
-        the `after` expressions) read from the first part."""
-        cut = next((start for n, start in body.starts if n not in forward_nodes),
-                   len(body.lines))
-        lines_f, lines_b = body.lines[:cut], body.lines[cut:]
-        made = [m.group(1) for line in lines_f
-                for m in [re.match(r"([A-Za-z_]\w*) = ", line)] if m]
-        text_b = "\n".join([line.partition("#")[0] for line in lines_b] + after)
-        saved = [n for n in dict.fromkeys(made)
-                 if re.search(rf"\b{re.escape(n)}\b", text_b)]
-        return lines_f, lines_b, saved
-
-
-
-DEFAULTS = {"numpy": {"dtype": "np.dtype(np.float64)"},
-            "jax": {"dtype": "jnp.result_type(float)"},
-            "torch": {"dtype": "torch.get_default_dtype()", "device": "None"}}
-
-
-def _rename_np(line: str, prefix: str) -> str:
-    """np.xxx as torch.xxx / jnp.xxx outside comments and strings: an operation's own
-    spelling in the target where the registry has one (np.arcsin as torch.asin)."""
-    code, hash_, comment = line.partition("#")
-    if code.count('"') % 2:
-        return line
-    spellings = ops.RENAMED["torch" if prefix == "torch." else "jax"]
-    return re.sub(r"\bnp\.[\w.]*", lambda m: spellings.get(m[0]) or prefix + m[0][3:],
-                  code) + hash_ + comment
-
 
 def _docstring(summary: str, upstream: bool, m: _Module, sizes=None) -> list[str]:
     lines = _para(summary)

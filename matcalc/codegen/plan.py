@@ -38,7 +38,7 @@ from ..printing.precedence import (
     reciprocal,
 )
 from .passes import LEAVES, _new_nodes, _order, _strip
-from .printers import CodePrinter, _fresh, _reads
+from .printers import DEVICE, DTYPE, NumpyCode, _reads
 from .text import INDENT, WIDTH, inert
 
 COMMENT_NODES = 400          # a statement's formula longer than this gets no comment
@@ -96,16 +96,22 @@ INPLACE_FUNCS = {op.name for op in ops.ELEMENTWISE.values() if op.inplace}   # t
 
 class Body:
     """The statements of one function computing `roots`. Plans first (which nodes get
-    names, where each name is last read), then emits in traversal order."""
+    names, where each name is last read), then emits in traversal order, updating in
+    place where the printer's target allows it. It records, per group of lines, what
+    they read (named nodes, DTYPE, DEVICE) and which name each named node got, so that
+    `split` tells the forward statements from the rest and what the rest keeps."""
 
-    def __init__(self, roots: list[Root], printer: CodePrinter, taken: set[str],
-                 inplace: bool = True, forward: Node | None = None):
+    def __init__(self, roots: list[Root], printer: NumpyCode, taken: set[str],
+                 forward: Node | None = None):
         self.roots = roots
         self.interior = set(_order([forward])) - {forward} if forward is not None else set()
         self.p = printer
-        self.inplace = inplace
+        self.inplace = printer.inplace
         self.taken = set(taken) | {r.name for r in roots}
         self.lines: list[str] = []
+        self.records: list[tuple[int, frozenset]] = []    # (first line, what the lines read)
+        self.names: list[tuple[str, Node, int]] = []     # (name, node, lines before it)
+        self.result_reads: dict[str, frozenset] = {}     # what each result's code reads
         self.helpers: set[str] = set()           # module helpers the statements call
         self._sizes: dict = {}
         self._local_sizes: dict = {}
@@ -220,7 +226,36 @@ class Body:
             if r.name not in results:                      # an argument or a constant
                 f = self.p.finish(self.p.print(r.node), r.node.shape, r.result_2d)
                 results[r.name] = self.constant(f, r.node)
+                self.result_reads[r.name] = self.p.harvest()
         return results
+
+    def bind(self, n: Node, name: str, shape: tuple) -> Value:
+        """n's value is now in the variable `name` (after the lines that assign it)."""
+        self.names.append((name, n, len(self.lines)))
+        return self.p.bind(n, name, shape)
+
+    def needs(self, reads=None) -> frozenset:
+        """What of DTYPE and DEVICE the lines (and results) read; `reads`: only these."""
+        if reads is None:
+            reads = [r for _, r in self.records] + list(self.result_reads.values())
+        return frozenset().union(*reads) & {DTYPE, DEVICE}
+
+    def split(self, forward_nodes: set, forward: list[str], backward: list[str]):
+        """(the forward statements' lines, the rest, the names that the rest and the
+        `backward` results read from the forward lines as (name, node) pairs, what each
+        part with its results needs of DTYPE and DEVICE). Statements come in traversal
+        order, the forward output's DAG first."""
+        cut = next((start for n, start in self.starts if n not in forward_nodes),
+                   len(self.lines))
+        before = [r for start, r in self.records if start < cut] + \
+            [self.result_reads[name] for name in forward]
+        after = [r for start, r in self.records if start >= cut] + \
+            [self.result_reads[name] for name in backward]
+        read = frozenset().union(*after)
+        kept = dict.fromkeys((name, n) for name, n, at in self.names
+                             if at <= cut and n in read)
+        return (self.lines[:cut], self.lines[cut:], list(kept),
+                self.needs(before), self.needs(after))
 
     def _has_var(self, node: Node) -> bool:
         memo = self.__dict__.setdefault("_vars", {})
@@ -236,6 +271,7 @@ class Body:
 
     def add_lines(self, code: list[str], node: Node | None) -> None:
         """Append a statement's lines, the last commented with the node's text form."""
+        self.records.append((len(self.lines), self.p.harvest()))
         if node is None or not code:
             self.lines += code
             return
@@ -343,11 +379,11 @@ class Body:
         v = self.expr(n, WIDTH - len(INDENT) - len(r.name) - 30)
         f = self.p.finish(v, n.shape, r.result_2d)
         self.add_lines([f"{r.name} = {f.text}"], n)
-        if _fresh(f):
+        if self.p.fresh(f):
             self.owned.add(n)
         else:
             self.protected.update(self.refs.get(n, {}))
-        self.p.bind(n, r.name, f.shape)
+        self.bind(n, r.name, f.shape)
 
     def statement(self, n: Node, name: str | None, split: bool = False) -> Value:
         """Emit n's value into a named variable (in place where it can be)."""
@@ -360,18 +396,18 @@ class Body:
             buf = self.run(recipe, name, code)
             self.add_lines(code, n)
             self.owned.add(n)
-            return self.p.bind(n, buf, v.shape)
+            return self.bind(n, buf, v.shape)
         name = name or self.temp()
         v = self.expr(n, WIDTH - len(INDENT) - len(name) - 3)
         self.add_lines([f"{name} = {v.text}"], n)
-        if _fresh(v) and v.prec != CMP:
+        if self.p.fresh(v) and v.prec != CMP:
             self.owned.add(n)
         else:                                 # a view or an argument: what it reads stays
             self.protected.update(self.refs.get(n, {}))
         if split:
             self.last_use[n] = self.current
             self.refs[self.statements[self.current]][n] = 1
-        return self.p.bind(n, name, v.shape)
+        return self.bind(n, name, v.shape)
 
     # -- in-place recipes: ("take", n) | ("fresh", n) | (op, n, base recipe, ...) --------
     def recipe(self, n: Node, shape: tuple, top: bool = False):
@@ -423,9 +459,9 @@ class Body:
             r = self.recipe(n.x, shape)
             if r is not None:
                 return ("pow", n, r)
-        if _fresh(v) and not top:
+        if self.p.fresh(v) and not top:
             return ("fresh", n)
-        return ("fresh", n) if top and _fresh(v) else None
+        return ("fresh", n) if top and self.p.fresh(v) else None
 
     @staticmethod
     def _rank(r) -> int:
@@ -467,6 +503,7 @@ class Body:
         kind, n = r[0], r[1]
         if kind == "take":
             buf = self.p.bound[n].text
+            self.p.need(n)                      # the buffer is read, then overwritten
             if name is not None and name != buf:
                 code.append(f"{name} = {buf}")
                 return name
@@ -508,7 +545,7 @@ class Body:
         elif kind == "div":
             code.append(f"{buf} /= {self.expr(n.b, room).text}")
         elif kind == "func":
-            code += self._func_in_place(n.name, buf)
+            code += self.p.in_place(n.name, buf)
         elif kind == "pow":
             code.append(f"{buf} **= {self.p.print(n.p).text}")
         return buf
@@ -533,51 +570,21 @@ class Body:
             return self.p.negated(t)
         return self.expr(t, room)
 
-    @staticmethod
-    def _func_in_place(f: str, b: str) -> list[str]:
-        if f == "relu":
-            return [f"np.maximum({b}, 0, out={b})"]
-        if f == "step":
-            return [f"np.greater({b}, 0, out={b})"]
-        if f == "sigmoid":                  # 0.5 (1 + tanh(x / 2)): no overflow
-            return [f"{b} *= 0.5", f"np.tanh({b}, out={b})", f"{b} += 1", f"{b} *= 0.5"]
-        return [f"{ops.ELEMENTWISE[f].numpy}({b}, out={b})"]
-
     # -- softmax and logsumexp, stable, as statements -------------------------------------
-    def _columns(self, x: Node) -> tuple[Value, str, bool]:
-        """The value whose columns are x's columns: (value, axis keyword, transposed)."""
+    def _columns(self, x: Node) -> tuple[Value, int | None, bool]:
+        """The value whose columns are x's columns: (value, axis, transposed)."""
         v = self.p.full(self.p.print(x), x.shape)
         if len(v.shape) < 2:
-            return v, "", False
+            return v, None, False
         if v.transpose_of is not None:
-            return v.transpose_of, "axis=1", True
-        return v, "axis=0", False
-
-    def _reduce(self, v: str, op: str, axis: str, keep: bool) -> str:
-        if self.p.dialect == "torch":
-            fn = {"max": "amax", "sum": "sum"}[op]
-            dim = axis.replace("axis", "dim")
-            args = ", ".join(a for a in (dim, "keepdim=True" if keep and dim else "") if a)
-            return f"{v}.{fn}({args})"
-        args = ", ".join(a for a in (axis, "keepdims=True" if keep and axis else "") if a)
-        return f"{v}.{op}({args})"
+            return v.transpose_of, 1, True
+        return v, 0, False
 
     def softmax(self, n: Softmax, name: str | None) -> None:
         z, axis, transposed = self._columns(n.x)
         buf = name if name is not None and not transposed else self.temp()
-        shape = z.shape
-        if self.p.dialect == "torch":
-            dim = {"axis=1": 1, "axis=0": 0}.get(axis, 0)
-            code = [f"{buf} = torch.softmax({z.text}, dim={dim})"]
-        else:
-            zt = self.p.operand(z, "-", "left")
-            code = [f"{buf} = np.exp({zt} - {self._reduce(z.text, 'max', axis, True)})"]
-            if self.inplace:
-                code.append(f"{buf} /= {self._reduce(buf, 'sum', axis, True)}")
-            else:
-                code.append(f"{buf} = {buf} / {self._reduce(buf, 'sum', axis, True)}")
-        self.add_lines(code, n)
-        value = self.p.bind(n, buf, shape)
+        self.add_lines(self.p.softmax_lines(buf, z, axis), n)
+        value = self.bind(n, buf, z.shape)
         self.owned.add(n)
         if transposed:                         # the softmax of x' is buf' for buf of x
             t = self.p.transpose(value, (n.shape[1], n.shape[0]))
@@ -588,33 +595,30 @@ class Body:
         z, axis, _ = self._columns(n.x)
         m = self.temp()
         buf = name or self.temp()
-        if self.p.dialect == "torch":
-            dim = {"axis=1": 1, "axis=0": 0}.get(axis)
-            arg = "" if dim is None else f", dim={dim}"
-            code = [f"{buf} = torch.logsumexp({z.text}{arg or ', dim=0'})"]
+        code, uses_m = self.p.logsumexp_lines(buf, m, z, axis)
+        if not uses_m:
             self.taken.discard(m)
-        else:
-            mx = self._reduce(z.text, "max", axis, False)
-            zt = self.p.operand(z, "-", "left")
-            col = f"{m}[:, None]" if axis == "axis=1" else m
-            sm = self._reduce(f"np.exp({zt} - {col})", "sum", axis, False)
-            code = [f"{m} = {mx}", f"{buf} = {m} + np.log({sm})"]
         self.add_lines(code, n)
         shape = numpy_shape(n.shape) if n.x.shape[1] != 1 else ()
-        self.p.bind(n, buf, shape)
+        self.bind(n, buf, shape)
         self.owned.add(n)
 
     # -- results ----------------------------------------------------------------------------
     def finish(self, r: Root, alias: bool = True) -> Value:
         """The result r as returned; bound to its own name unless `alias` is off."""
-        v = self.p.bound.get(r.node) or self.p.print(r.node)
+        v = self.p.bound.get(r.node)
+        reads = frozenset((r.node,)) if v is not None else frozenset()
+        v = v or self.p.print(r.node)
         f = self.constant(self.p.finish(v, r.node.shape, r.result_2d), r.node)
+        self.result_reads[r.name] = reads | self.p.harvest()
         self.protected.add(r.node)
         if not alias:
             return f
         if f.text != r.name:
             if f.text != v.text:
                 self.protected.add(r.node)
+            self.records.append((len(self.lines), self.result_reads[r.name]))
+            self.result_reads[r.name] = frozenset()
             self.lines.append(f"{r.name} = {f.text}")
             f = Value(r.name, ATOM, None, f.shape)
         return f
