@@ -32,10 +32,12 @@ updates: the forward statements in the forward rule, the others in the backward 
 from __future__ import annotations
 
 from ..errors import OptionError
-from .module import GENERATED_MARKER, CodegenError, _Module
+from .functional import JaxModule, TorchModule
+from .module import GENERATED_MARKER, CodegenError, GradientModule
 from .text import inert, literal, program_lines
 
-TARGETS = ("numpy", "torch", "jax")
+# the module of a gradient derivation, by target
+TARGETS = {"numpy": GradientModule, "torch": TorchModule, "jax": JaxModule}
 
 
 def generate(derivation, target: str = "numpy") -> str:
@@ -45,8 +47,7 @@ def generate(derivation, target: str = "numpy") -> str:
     mode = getattr(derivation, "mode", None)
     if mode not in (None, "gradient"):
         raise OptionError(f"codegen writes gradients; it cannot write a {mode}")
-    module = _Module(derivation, target)
-    return module.source()
+    return TARGETS[target](derivation).source()
 
 
 __all__ = ["GENERATED_MARKER", "TARGETS", "CodegenError", "generate", "inert", "literal",

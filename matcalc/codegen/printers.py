@@ -70,7 +70,7 @@ class NumpyCode(NumpyPrinter):
     """NumPy code over named temporaries (see the module docstring)."""
 
     target, alias = "numpy", "np"      # the library, and the name a module imports it as
-    imports = ("import numpy as np",)
+    modules = ("np",)                  # the names the module's imports bind
     inplace = True                     # temporaries the function owns are updated in place
     masks_in_products = True           # a .* 1[x > 0] as a .* (x > 0): keeps a's dtype
     # the dtype (and device) of a function without arguments
@@ -406,7 +406,7 @@ class TorchCode(NumpyCode):
     the forward's tensors for the backward)."""
 
     target, alias = "torch", "torch"
-    imports = ("import torch",)
+    modules = ("torch",)
     inplace = False
     masks_in_products = False
     default: ClassVar[dict[str, str]] = {DTYPE: "torch.get_default_dtype()", DEVICE: "None"}
@@ -466,7 +466,7 @@ class JaxCode(NumpyCode):
     immutable)."""
 
     target, alias = "jax", "jnp"
-    imports = ("import jax", "import jax.numpy as jnp")
+    modules = ("jax", "jnp")
     inplace = False
     default: ClassVar[dict[str, str]] = {DTYPE: "jnp.result_type(float)"}
 
@@ -477,8 +477,6 @@ class JaxCode(NumpyCode):
     def dtype_of(self, what: str, args: list[str]) -> str:
         return f"jnp.result_type({', '.join(args)})"
 
-
-PRINTERS = {cls.target: cls for cls in (NumpyCode, TorchCode, JaxCode)}
 
 
 def _reduce(v: str, op: str, axis: int | None, keep: bool) -> str:
