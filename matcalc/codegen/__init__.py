@@ -31,8 +31,11 @@ updates: the forward statements in the forward rule, the others in the backward 
 """
 from __future__ import annotations
 
-from ..errors import OptionError
+from types import ModuleType
+
+from ..errors import LimitError, OptionError
 from .functional import JaxModule, TorchModule
+from .higher import HigherModule
 from .module import GENERATED_MARKER, CodegenError, GradientModule
 from .text import inert, literal, program_lines
 
@@ -41,14 +44,39 @@ TARGETS = {"numpy": GradientModule, "torch": TorchModule, "jax": JaxModule}
 
 
 def generate(derivation, target: str = "numpy") -> str:
-    """The source text of a module computing `derivation` (see the module docstring)."""
+    """The source text of a module computing `derivation`, a Derivation (gradients) or a
+    HigherDerivation (Jacobians, Hessians, Hessian-vector products; NumPy only)."""
     if target not in TARGETS:
         raise OptionError(f"unknown codegen target {target!r}: expected numpy, torch or jax")
-    mode = getattr(derivation, "mode", None)
-    if mode not in (None, "gradient"):
-        raise OptionError(f"codegen writes gradients; it cannot write a {mode}")
-    return TARGETS[target](derivation).source()
+    mode = getattr(derivation, "mode", "gradient")
+    if mode != "gradient" and target != "numpy":
+        raise OptionError(f"--{mode} generates NumPy code only (--target numpy)")
+    try:
+        kind = TARGETS[target] if mode == "gradient" else HigherModule
+        return kind(derivation).source()
+    except RecursionError:        # Python's own parser and compiler recurse on nesting
+        raise LimitError("the generated code would be nested too deeply for Python to "
+                         "compile; split the program into named steps") from None
 
 
-__all__ = ["GENERATED_MARKER", "TARGETS", "CodegenError", "generate", "inert", "literal",
-           "program_lines"]
+def compile_module(source: str, name: str) -> ModuleType:
+    """The module of `source`, imported from a temporary file under `name` (a fresh module
+    object, not entered in sys.modules); tracebacks still show its source lines."""
+    import importlib.util
+    import linecache
+    import os
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="matcalc-") as tmp:
+        path = os.path.join(tmp, name + ".py")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(source)
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    linecache.cache[path] = (len(source), None, source.splitlines(True), path)
+    return module
+
+
+__all__ = ["GENERATED_MARKER", "TARGETS", "CodegenError", "compile_module", "generate",
+           "inert", "literal", "program_lines"]

@@ -3,6 +3,7 @@ of equal value (see the package docstring for what each buys the generated code)
 """
 from __future__ import annotations
 
+from .. import ops
 from ..expr import (
     SCALAR,
     Add,
@@ -470,3 +471,60 @@ def optimize(forward: Node | None, derivatives: list[Node]) -> tuple[Node | None
     roots = share_subchains(roots)
     roots = share_partial_sums(roots)
     return (roots[0] if forward is not None else None), roots[k:]
+
+
+def gram_forms(roots: list[Node]) -> tuple[list[Node], set[Node]]:
+    """Each root A'*diag(w)*A with w >= 0 by its form as B'*B, B = A .* sqrt(w) row by
+    row: NumPy computes B.T @ B with BLAS's syrk, the symmetric product, half the
+    multiplications of A.T @ (w[:, None] * A) (the logistic Hessian X'*diag(s .* (1 -
+    s))*X). Returns the roots and the B nodes."""
+    out, scaled = [], set()
+    for root in roots:
+        gram = _weighted_gram(root)
+        if gram is None:
+            out.append(root)
+            continue
+        a, w = gram
+        b = Hadamard((a, Broadcast(Func("sqrt", w), a.shape)))
+        scaled.add(b)
+        out.append(MatMul((Transpose(b), b)))
+    return out, scaled
+
+
+def _weighted_gram(node: Node) -> tuple[Node, Node] | None:
+    """(A, w) when node is A'*diag(w)*A, A a matrix and w >= 0 by its form; else None."""
+    if not isinstance(node, MatMul) or len(node.factors) != 3:
+        return None
+    first, mid, a = node.factors
+    if not (isinstance(first, Transpose) and first.x is a and isinstance(mid, DiagMat)):
+        return None
+    return (a, mid.x) if 1 not in a.shape and nonnegative(mid.x) else None
+
+
+def nonnegative(n: Node) -> bool:
+    """Whether every entry of n is >= 0 by its form alone, in floating point as well:
+    even powers, exp, sigmoid, 1 - sigmoid (NumPy's sigmoid never exceeds 1), relu, abs,
+    sqrt, and products of those."""
+    if isinstance(n, Broadcast):
+        return nonnegative(n.x)
+    if isinstance(n, (Ones, Identity)):
+        return True
+    if isinstance(n, Const):
+        return n.value >= 0
+    if isinstance(n, Power):
+        p = n.p
+        return isinstance(p, Const) and float(p.value).is_integer() and p.value % 2 == 0
+    if isinstance(n, Func):                 # by its registry entry's image (matcalc.ops)
+        return ops.ELEMENTWISE[n.name].domain.image in (ops.POSITIVE, ops.NONNEGATIVE)
+    if isinstance(n, Hadamard):
+        return all(nonnegative(f) for f in n.factors)
+    if isinstance(n, Scale):
+        return nonnegative(n.s) and nonnegative(n.x)
+    if isinstance(n, Add) and len(n.terms) == 2:              # 1 - sigmoid(u)
+        for one, other in (n.terms, n.terms[::-1]):
+            ones = one.x if isinstance(one, Broadcast) else one
+            if (isinstance(ones, Ones) or ones == Const(1)) and \
+                    isinstance(other, Scale) and other.s == Const(-1) and \
+                    isinstance(other.x, Func) and other.x.name == "sigmoid":
+                return True
+    return False

@@ -102,8 +102,14 @@ class Body:
     `split` tells the forward statements from the rest and what the rest keeps."""
 
     def __init__(self, roots: list[Root], printer: NumpyCode, taken: set[str],
-                 forward: Node | None = None):
+                 forward: Node | None = None, keep: tuple[Node, ...] = (),
+                 hints: dict[Node, str] | None = None):
+        """`forward`: the forward output, if the roots begin with it; `keep`: nodes that
+        code after the body reads (each read counts as a use: one read twice gets a
+        statement, and no statement overwrites it); `hints`: names for some nodes."""
         self.roots = roots
+        self.keep = keep
+        self.hints = hints or {}
         self.interior = set(_order([forward])) - {forward} if forward is not None else set()
         self.p = printer
         self.inplace = printer.inplace
@@ -122,7 +128,7 @@ class Body:
     # -- planning -------------------------------------------------------------------------
     def plan(self) -> None:
         nodes = [r.node for r in self.roots]
-        order = _order(nodes)
+        order = _order(nodes + list(self.keep))
         parents: dict[Node, list[Node]] = {n: [] for n in order}
         for n in order:
             for c in _reads(n):
@@ -133,7 +139,7 @@ class Body:
         named: dict[Node, bool] = {}
         uses: dict[Node, int] = {}
         as_root: dict[Node, int] = {}
-        for r in nodes:
+        for r in nodes + list(self.keep):
             as_root[r] = as_root.get(r, 0) + 1
         for n in reversed(order):                     # parents first
             k = as_root.get(n, 0)
@@ -162,9 +168,22 @@ class Body:
                 else:
                     stack.extend(_reads(c))
         self.owned: set[Node] = set()
-        self.protected: set[Node] = set(root_nodes)
+        self.protected: set[Node] = root_nodes | self._read_after(named)
         self.current = -1
         self.starts: list[tuple[Node, int]] = []      # (statement, its first line)
+
+    def _read_after(self, named: dict) -> set[Node]:
+        """The named nodes that the code after the body reads (`keep`, or what the
+        unnamed ones among them read): no statement may overwrite them."""
+        out, stack = set(), list(self.keep)
+        while stack:
+            n = stack.pop()
+            if named[n]:
+                out.add(n)
+            elif n not in out:
+                out.add(n)
+                stack.extend(_reads(n))
+        return out
 
     @staticmethod
     def _chain(n: Node, parents: list[Node], named: dict) -> bool:
@@ -190,6 +209,16 @@ class Body:
             if name not in self.taken:
                 self.taken.add(name)
                 return name
+
+    def hinted(self, n: Node) -> str | None:
+        """The name hinted for n, made clear of the names taken."""
+        name = self.hints.get(n)
+        if name is None:
+            return None
+        while name in self.taken:
+            name += "_"
+        self.taken.add(name)
+        return name
 
     def consumable(self, n: Node, shape: tuple) -> bool:
         """Whether the buffer of the named node n may be overwritten by the statement
@@ -397,7 +426,7 @@ class Body:
             self.add_lines(code, n)
             self.owned.add(n)
             return self.bind(n, buf, v.shape)
-        name = name or self.temp()
+        name = name or self.hinted(n) or self.temp()
         v = self.expr(n, WIDTH - len(INDENT) - len(name) - 3)
         self.add_lines([f"{name} = {v.text}"], n)
         if self.p.fresh(v) and v.prec != CMP:
