@@ -24,10 +24,25 @@ NumPy by hand, and it gets there by construction rather than by tuning:
   softmax, logsumexp, log-sigmoid and softplus are written in their stable forms;
   arrays are made in the arguments' dtype.
 
-The printer is the NumPy printer (printing/numpy.py), taught to read named temporaries
-(`CodePrinter`); `Body` plans and emits one function's statements; `_Module` writes the
-module around them. Torch and JAX targets reuse the same statements without in-place
-updates: the forward statements in the forward rule, the others in the backward rule.
+The package, a module per job, in the order a module is made:
+
+    passes.py      the identities above, each a pass over the DAG (`optimize`, `gram_forms`)
+    printers.py    a code printer per target: NumpyCode, TorchCode and JaxCode (subclasses)
+    plan.py        `Body`: which nodes become statements, updates in place, and a record
+                   of what each statement reads (the backward pass's kept names, the dtype)
+    module.py      `Module`: what every generated module says and checks; the NumPy
+                   gradient module
+    functional.py  torch's autograd.Function and JAX's custom_vjp, from one plan
+    higher.py      Jacobian, Hessian and Hessian-vector-product modules (NumPy)
+    text.py        `inert`, the one door for the user's text; lines folded to WIDTH
+    _runtime.py    the helpers every module carries, as Python (its text is copied)
+
+Adding a target: a printer class (printers.py) that subclasses NumpyCode or one of its
+subclasses, names its library (`target`, `alias`, `modules`) and overrides a method per
+form its library writes differently; a Module subclass that writes the library's wrapper
+(module.py, functional.py); its entry in TARGETS; its spellings in the registry
+(matcalc.ops, an `Op` field) where they are not NumPy's name in the library; and its run
+over the corpus in tests/test_targets.py.
 """
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import textwrap
 from ..printing.precedence import POSTFIX
 from .module import GradientModule, runtime_source
 from .passes import _order
+from .plan import Body, Split
 from .printers import JaxCode, TorchCode
 from .text import INDENT, WIDTH, _para, _unpack, _wrap, inert, literal
 
@@ -23,6 +24,7 @@ class FunctionalModule(GradientModule):
     """The plan shared by the torch and JAX modules; `wrap` writes the library's form."""
 
     adjoint = True               # torch and JAX pass dY in the output's shape
+    title: str                   # the first words of the module docstring
     sizes_as_arguments = False   # autograd calls the function with the inputs only
 
     def text(self) -> str:
@@ -37,27 +39,29 @@ class FunctionalModule(GradientModule):
             v = results[self.grad_names[n]]
             text = v.text if v.prec >= POSTFIX else f"({v.text})"
             grads.append(text if up else f"{g} * {text}")
-        parts = body.split(set(_order([self.forward])), [self.out],
+        split = body.split(set(_order([self.forward])), [self.out],
                            [self.grad_names[n] for n in self.wrt])
-        out = self.wrap(body, results[self.out].text, g, grads, *parts)
+        out = self.gradient_header(self.title) + self.wrap(body, results[self.out].text, g,
+                                                           grads, split)
         return "\n".join(out + runtime_source("_shape_error")) + "\n"
 
-    def wrap(self, body, value, g, grads, forward, backward, kept, need_f, need_b
+    def wrap(self, body: Body, value: str, g: str, grads: list[str], split: Split
              ) -> list[str]:
-        """The module's lines: the forward lines returning `value`, the backward lines
-        returning `grads` (cotangents of the inputs, "None" where not derived), `kept`
-        the (name, node) pairs the backward reads of the forward."""
+        """The module's lines after its docstring: the forward part returning `value`,
+        the backward part taking `g` and returning `grads` (the inputs' cotangents, "None"
+        where not derived)."""
         raise NotImplementedError
 
 
 class TorchModule(FunctionalModule):
     printer = TorchCode
+    title = "A torch.autograd.Function with matcalc's backward"
 
-    def wrap(self, body, value, g, grads, forward, backward, kept, need_f, need_b
+    def wrap(self, body: Body, value: str, g: str, grads: list[str], split: Split
              ) -> list[str]:
         inputs = [a.py for a in self.inputs]
-        out = self.gradient_header("A torch.autograd.Function with matcalc's backward")
-        out += ["import torch", ""] + self.shapes_table() + ["", ""]
+        kept = split.kept
+        out = ["import torch", ""] + self.shapes_table() + ["", ""]
         out += ["class Function(torch.autograd.Function):"]
         out += [INDENT + line for line in _para(
             f'"""{self.out} of the program, differentiated with the formulas matcalc '
@@ -68,7 +72,8 @@ class TorchModule(FunctionalModule):
         # kept on ctx as it is
         numbers = [name for name, n in kept if not body._has_var(n)]
         saved = [name for name, _ in kept if name not in numbers]
-        body_f = self.checks(self.inputs) + body.p.dtype_lines(need_f, inputs) + forward
+        body_f = self.checks(self.inputs) + body.p.dtype_lines(split.forward_needs, inputs)
+        body_f += split.forward
         body_f += _wrap("ctx.save_for_backward(", inputs + saved, ")", 1)
         body_f += _wrap("ctx.numbers = (", numbers, ",)", 1) if numbers else []
         body_f.append(f"return {value}")
@@ -77,7 +82,7 @@ class TorchModule(FunctionalModule):
         body_b = _unpack(inputs + saved, "ctx.saved_tensors", [], "")
         body_b += _unpack(numbers, "ctx.numbers", [], "")
         body_b += self.not_derived_guard()
-        body_b += body.p.dtype_lines(need_b, inputs) + backward
+        body_b += body.p.dtype_lines(split.backward_needs, inputs) + split.backward
         body_b.append("return " + (", ".join(grads) or "()"))
         out += [2 * INDENT + line for line in body_b]
         out += ["", ""] + _wrap("def forward(", inputs, "):", 0)
@@ -104,19 +109,20 @@ class TorchModule(FunctionalModule):
 
 class JaxModule(FunctionalModule):
     printer = JaxCode
+    title = "A jax.custom_vjp function with matcalc's backward"
 
-    def wrap(self, body, value, g, grads, forward, backward, kept, need_f, need_b
+    def wrap(self, body: Body, value: str, g: str, grads: list[str], split: Split
              ) -> list[str]:
         inputs = [a.py for a in self.inputs]
-        saved = [name for name, _ in kept]
-        out = self.gradient_header("A jax.custom_vjp function with matcalc's backward")
-        out += ["import jax", "import jax.numpy as jnp", ""] + self.shapes_table()
+        saved = [name for name, _ in split.kept]
+        out = ["import jax", "import jax.numpy as jnp", ""] + self.shapes_table()
         out += ["", "", "@jax.custom_vjp"] + _wrap("def forward(", inputs, "):", 0)
         out += [INDENT + f'"""{self.out}, differentiable by JAX with matcalc\'s formulas."""']
         out += [INDENT + line for line in _wrap("return _forward(", inputs, ")[0]", 0)]
         out += ["", ""] + _wrap("def _forward(", inputs, "):", 0)
         body_f = _unpack(inputs, "", [f"jnp.asarray({a})" for a in inputs], "")
-        body_f += self.checks(self.inputs) + body.p.dtype_lines(need_f, inputs) + forward
+        body_f += self.checks(self.inputs) + body.p.dtype_lines(split.forward_needs, inputs)
+        body_f += split.forward
         residuals = inputs + saved
         body_f.append(f"return {value}, ({', '.join(residuals)}"
                       f"{',' if len(residuals) == 1 else ''})")
@@ -125,7 +131,7 @@ class JaxModule(FunctionalModule):
         body_b = _unpack(inputs + saved, "residuals", [], "")
         rest, fallback = self.fallback(g)
         cts = [x if x != "None" else rest.pop(0) for x in grads]
-        body_b += body.p.dtype_lines(need_b, inputs) + backward + fallback
+        body_b += body.p.dtype_lines(split.backward_needs, inputs) + split.backward + fallback
         body_b.append(f"return ({', '.join(cts)}{',' if len(cts) == 1 else ''})")
         out += [INDENT + line if line else "" for line in body_b]
         return out + ["", "", "forward.defvjp(_forward, _backward)"]

@@ -1,5 +1,9 @@
-"""Exact identities on the DAG of a module's results, each a pass mapping roots to roots
-of equal value (see the package docstring for what each buys the generated code).
+"""Exact identities on the DAG of a module's results, each a pass from roots to roots of
+equal value: forms that compute the same numbers with fewer operations or without
+overflow (the package docstring says what each buys). They are passes over the
+interned DAG, not rewrites of the simplifier, because what they choose depends on what
+else the module computes: a subexpression met again transposed, a scalar that every
+use applies, a run of factors two chains share.
 """
 from __future__ import annotations
 

@@ -1,9 +1,18 @@
-"""The statement planner: one function's statements for some roots.
+"""The statement planner: the statements of one function computing some roots.
+
+A node becomes a statement when it is used more than once (or is a result, or is written
+as several statements, as softmax is); the rest is printed inline. A statement may
+update in place a buffer the function owns at its last use, never an argument, and a
+long statement names its longest subexpression first. Planning is separate from
+printing so that uses and last uses are known before the first line is written; the
+record kept while emitting (what each group of lines reads, which name each node got)
+is what the module writer asks instead of reading the code back.
 """
 from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .. import ops
 from ..expr import (
@@ -88,6 +97,15 @@ def _forced(order: list[Node]) -> set[Node]:
                 out.add(base)
     return out
 
+
+
+class Split(NamedTuple):
+    """A body cut after its forward statements (see Body.split)."""
+    forward: list[str]                  # the forward statements' lines
+    backward: list[str]                 # the other lines
+    kept: list[tuple[str, Node]]        # forward names the backward lines and results read
+    forward_needs: frozenset            # of DTYPE and DEVICE
+    backward_needs: frozenset
 
 
 ELEMENTWISE = (Add, Hadamard, Scale, Divide, Func, Power)
@@ -269,11 +287,10 @@ class Body:
             reads = [r for _, r in self.records] + list(self.result_reads.values())
         return frozenset().union(*reads) & {DTYPE, DEVICE}
 
-    def split(self, forward_nodes: set, forward: list[str], backward: list[str]):
-        """(the forward statements' lines, the rest, the names that the rest and the
-        `backward` results read from the forward lines as (name, node) pairs, what each
-        part with its results needs of DTYPE and DEVICE). Statements come in traversal
-        order, the forward output's DAG first."""
+    def split(self, forward_nodes: set, forward: list[str], backward: list[str]) -> Split:
+        """The lines in a forward and a backward part, the first the statements of the
+        forward output's DAG (statements come in traversal order, that DAG first);
+        `forward` and `backward` name each part's results."""
         cut = next((start for n, start in self.starts if n not in forward_nodes),
                    len(self.lines))
         before = [r for start, r in self.records if start < cut] + \
@@ -283,8 +300,8 @@ class Body:
         read = frozenset().union(*after)
         kept = dict.fromkeys((name, n) for name, n, at in self.names
                              if at <= cut and n in read)
-        return (self.lines[:cut], self.lines[cut:], list(kept),
-                self.needs(before), self.needs(after))
+        return Split(self.lines[:cut], self.lines[cut:], list(kept),
+                     self.needs(before), self.needs(after))
 
     def _has_var(self, node: Node) -> bool:
         memo = self.__dict__.setdefault("_vars", {})
