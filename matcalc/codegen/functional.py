@@ -59,7 +59,7 @@ class TorchModule(FunctionalModule):
 
     def wrap(self, body: Body, value: str, g: str, grads: list[str], split: Split
              ) -> list[str]:
-        inputs = [a.py for a in self.inputs]
+        inputs = self.names
         kept = split.kept
         out = ["import torch", ""] + self.shapes_table() + ["", ""]
         out += ["class Function(torch.autograd.Function):"]
@@ -113,7 +113,7 @@ class JaxModule(FunctionalModule):
 
     def wrap(self, body: Body, value: str, g: str, grads: list[str], split: Split
              ) -> list[str]:
-        inputs = [a.py for a in self.inputs]
+        inputs = self.names
         saved = [name for name, _ in split.kept]
         out = ["import jax", "import jax.numpy as jnp", ""] + self.shapes_table()
         out += ["", "", "@jax.custom_vjp"] + _wrap("def forward(", inputs, "):", 0)
@@ -144,7 +144,7 @@ class JaxModule(FunctionalModule):
         rest = [a.py for a in self.inputs if a.name not in self.wrt]
         if not rest:
             return [], []
-        inputs = [a.py for a in self.inputs]
+        inputs = self.names
         names = [self.fresh_name("d" + r) for r in rest]
         fn = self.fresh_name("_forward_of_the_rest")
         lines = ["", "# no formula derived for " + inert(", ".join(rest)) + " (--wrt): JAX "

@@ -14,6 +14,7 @@ that the planner (plan.Body) emits; `source()` folds the lines to WIDTH.
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
@@ -130,6 +131,11 @@ class Module:
             name += "_"
         self.taken.add(name)
         return name
+
+    @property
+    def names(self) -> list[str]:
+        """The inputs' Python names."""
+        return [a.py for a in self.inputs]
 
     def arg(self, v: Var) -> Arg:
         dims = tuple(v.shape) if v.name in self.keep_2d else numpy_shape(v.shape)
@@ -279,7 +285,7 @@ class Module:
         raise NotImplementedError
 
 
-def docstring(summary: str, notes: list[str] = (), sizes=None) -> list[str]:
+def docstring(summary: str, notes: Sequence[str] = (), sizes=None) -> list[str]:
     """A function's docstring: the summary, a paragraph per note and per size argument."""
     lines = _para(summary)
     for note in notes:

@@ -70,7 +70,7 @@ class NumpyCode(NumpyPrinter):
     """NumPy code over named temporaries (see the module docstring)."""
 
     target, alias = "numpy", "np"      # the library, and the name a module imports it as
-    modules = ("np",)                  # the names the module's imports bind
+    modules: tuple[str, ...] = ("np",)   # the names the module's imports bind
     inplace = True                     # temporaries the function owns are updated in place
     masks_in_products = True           # a .* 1[x > 0] as a .* (x > 0): keeps a's dtype
     # the dtype (and device) of a function without arguments
