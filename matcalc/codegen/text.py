@@ -6,12 +6,12 @@ reaches it only through `inert`, the one door (tests/test_inert.py guards it).
 """
 from __future__ import annotations
 
-import re
 import textwrap
 
 WIDTH = 88                   # ruff's default line length: generated code lints clean anywhere
 FOLD_LIMIT = 4096            # longer lines (a megabyte name) are left as they are
 INDENT = "    "
+BRACKETS = ("(", ")", "[", "]", "{", "}")
 AMBIGUOUS = ("l", "O", "I")     # names pycodestyle flags (E741): kept for arguments, with noqa
 
 # ---- text from the user in generated code ----------------------------------------------------
@@ -83,30 +83,47 @@ def _groups(code: str) -> list[tuple[int, int]]:
     return out
 
 
-_SPLITTERS: dict[tuple[str, ...], re.Pattern] = {}
+def _positions(code: str, marks: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(index, mark) of every place a mark starts in code, in order (str.find does the
+    scanning: a line of a few thousand characters is folded at every depth of its
+    brackets, and a loop over its characters would be the cost of the folding)."""
+    out = []
+    for mark in marks:
+        i = code.find(mark)
+        while i >= 0:
+            out.append((i, mark))
+            i = code.find(mark, i + 1)
+    out.sort()
+    return out
 
 
 def _split_top(code: str, seps: tuple[str, ...]) -> list[str]:
-    """code cut at the separators that sit at bracket depth 0 (kept at the piece's start).
-    The scan visits the brackets and separators only (a regex finds them): a line of a
-    few thousand characters is folded at every depth of its brackets."""
-    splitter = _SPLITTERS.get(seps)
-    if splitter is None:
-        splitter = _SPLITTERS[seps] = re.compile(
-            r"[()\[\]{}]|" + "|".join(f"(?={re.escape(sep)})" for sep in seps))
+    """code cut at the separators that sit at bracket depth 0 (kept at the piece's start)."""
     pieces, depth, last, resume = [], 0, 0, 0
-    for m in splitter.finditer(code):
-        i = m.start()
+    for i, mark in _positions(code, BRACKETS + seps):
         if i < resume:                        # inside a separator just cut at
             continue
-        if m.group():
-            depth += 1 if m.group() in "([{" else -1
+        if mark in BRACKETS:
+            depth += 1 if mark in "([{" else -1
         elif depth == 0 and i > last:
-            sep = next(sep for sep in seps if code.startswith(sep, i))
             pieces.append(code[last:i])
-            last = resume = i + (2 if sep == ", " else 1)
+            last = resume = i + (2 if mark == ", " else 1)
     pieces.append(code[last:])
     return [p.strip() for p in pieces]
+
+
+def _assignment(code: str) -> tuple[str, str]:
+    """(`return ` or `names = ` (`+=`, `-=`, ...), the expression) of a statement; ("",
+    code) for any other."""
+    if code.startswith("return "):
+        return "return ", code[7:]
+    i = 0                                    # the names: word characters, commas, spaces
+    while i < len(code) and (code[i].isalnum() or code[i] in "_, "):
+        i += 1
+    op = i + 1 if code[i:i + 1] in ("-", "+", "*", "/", "@") else i
+    if i > 1 and code[i - 1] == " " and code.startswith("= ", op):
+        return code[:op + 2], code[op + 2:]
+    return "", code
 
 
 def _fold(line: str, depth: int = 0, inside: bool = False) -> list[str]:
@@ -123,8 +140,7 @@ def _fold(line: str, depth: int = 0, inside: bool = False) -> list[str]:
                               subsequent_indent="#   ", break_on_hyphens=False)
         return [indent + c for c in above] + _fold(indent + code, depth)
     inner = indent + INDENT
-    m = None if inside else re.match(r"(return |[\w, ]+ [-+*/@]?= )(.*)$", code)
-    prefix, expr = (m.group(1), m.group(2)) if m else ("", code)
+    prefix, expr = ("", code) if inside else _assignment(code)
     comma = expr.endswith(",") and inside
     if comma:
         expr = expr[:-1]
