@@ -1,9 +1,10 @@
 """The command line: a thin click shell over the API in `matcalc/__init__.py`.
 
 Each command reads EXPR, calls `matcalc.derive`, prints, and maps what happened to an
-exit status: 0 success, 1 a finite-difference check failed, 2 a user error (a
-`MatcalcError`, or a usage error that click reports), 3 a bug in matcalc. No traceback is
-ever shown. Only click and the light `matcalc` package load at start-up; the core imports
+exit status (SPEC section 8): 0 success, 1 a finite-difference check or a claim failed (a
+real mismatch), 2 a user error (a `MatcalcError`, or a usage error that click reports),
+3 a bug in matcalc, 4 not everything could be verified (the formulas are printed). No
+traceback is ever shown. Only click and the light `matcalc` package load at start-up; the core imports
 its heavy modules when a command needs them.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import click
 import matcalc
 from matcalc.errors import MatcalcError, Span
 
-CHECK_FAILED, USER_ERROR, INTERNAL_ERROR = 1, 2, 3
+OK, CHECK_FAILED, USER_ERROR, INTERNAL_ERROR, NOT_VERIFIED = 0, 1, 2, 3, 4
 
 MODES = ("jacobian", "hessian", "hvp")
 
@@ -51,8 +52,13 @@ def cli():
     options, so an expression may start with a minus.
 
     \b
-    Exit status: 0 success, 1 a finite-difference check failed,
-                 2 a user error (syntax, shapes, names, options), 3 an internal error.
+    Exit status: 0 success,
+                 1 a finite-difference check or a claim failed (a mismatch),
+                 2 a user error (syntax, shapes, names, options),
+                 3 an internal error,
+                 4 not everything could be verified (no valid point, values that
+                   vanish or underflow, sizes too large, or the check's time limit);
+                   the formulas are printed.
     """
 
 
@@ -201,8 +207,9 @@ def _echo(text: str, err: bool = False) -> None:
     click.echo(text, nl=not text.endswith("\n"), err=err)
 
 
-def _report_check(derivation, err: bool) -> bool:
-    """Run the finite-difference check, print its summary; True if it passed."""
+def _report_check(derivation, err: bool) -> int:
+    """Run the finite-difference check and print its summary; return the exit status it
+    calls for: OK, CHECK_FAILED (a mismatch) or NOT_VERIFIED (something not checked)."""
     report = derivation.check()
     results = getattr(report, "results", None)
     if report.ok and results and err:      # derive, codegen: one line when all is well
@@ -212,15 +219,20 @@ def _report_check(derivation, err: bool) -> bool:
     else:
         click.echo("\n".join(f"check: {line}" for line in report.summary().splitlines()),
                    err=err)
-    if not report.ok:
-        import math
-        mismatch = results is None or any(not r.ok and not math.isnan(r.max_rel_error)
-                                          for r in results.values())
+    if report.ok:
+        return OK
+    if getattr(report, "mismatch", True):
         click.echo("warning: the derivation failed its finite-difference check; "
-                   "please report this" if mismatch else
-                   "warning: not every formula could be checked at this program's values "
-                   "(see above); the unchecked ones are not verified", err=True)
-    return report.ok
+                   "please report this", err=True)
+        return CHECK_FAILED
+    click.echo("warning: not every formula could be verified (see above): the formulas "
+               "are printed, but those NOT CHECKED are unverified", err=True)
+    return NOT_VERIFIED
+
+
+def _worst(*statuses: int) -> int:
+    """The exit status of several outcomes: a mismatch over anything not verified."""
+    return CHECK_FAILED if CHECK_FAILED in statuses else max(statuses, default=OK)
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -276,8 +288,8 @@ def derive(expr, fmt, steps, standalone, latex_transpose, latex_numbered, latex_
     else:
         out = json.dumps(d.to_json(**extra), indent=2, ensure_ascii=False)
     _echo(out)
-    if check and not _report_check(d, err=True):
-        click.get_current_context().exit(CHECK_FAILED)
+    if check:
+        click.get_current_context().exit(_report_check(d, err=True))
 
 
 @cli.command("check")
@@ -288,7 +300,7 @@ def check_command(expr, claims, check, **how):
     """Verify derivatives of EXPR against finite differences.
 
     Checks matcalc's own result (unless --no-check) and each --claim; exits 1 if any
-    of them is wrong.
+    of them is wrong, 4 if none is wrong but not everything could be verified.
 
     \b
     Example:
@@ -298,13 +310,13 @@ def check_command(expr, claims, check, **how):
         raise click.UsageError("nothing to check: --no-check without --claim",
                                ctx=click.get_current_context())
     d = _derivation(expr, **how)
-    ok = _report_check(d, err=False) if check else True
+    statuses = [_report_check(d, err=False)] if check else []
     for claim in claims:
         verdict = d.verify_claim(claim)
         click.echo(verdict.message)
-        ok = ok and verdict.ok
-    if not ok:
-        click.get_current_context().exit(CHECK_FAILED)
+        statuses.append(OK if verdict.ok else NOT_VERIFIED
+                        if getattr(verdict, "verdict", "") == "not checked" else CHECK_FAILED)
+    click.get_current_context().exit(_worst(*statuses))
 
 
 @cli.command()
@@ -335,8 +347,8 @@ def codegen(expr, target, output, force, check, **how):
         _echo(source)
     else:
         _write_generated(output, source, force)
-    if check and not _report_check(d, err=True):
-        click.get_current_context().exit(CHECK_FAILED)
+    if check:
+        click.get_current_context().exit(_report_check(d, err=True))
 
 
 # --- writing generated files --------------------------------------------------------------

@@ -36,8 +36,9 @@ class ClaimResult:
         return self.message
 
 
-def verify_claim(d, text: str, seed: int = 0) -> ClaimResult:
-    """Check `NAME = FORMULA` (also `dJ/dNAME = ...`, or `dNAME = ...`) against `d`."""
+def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> ClaimResult:
+    """Check `NAME = FORMULA` (also `dJ/dNAME = ...`, or `dNAME = ...`) against `d`
+    (until the matcalc.check.clock() reads `deadline`; by default TIME_LIMIT from now)."""
     from .parse import parse
     from .shapes import Declaration, infer_shapes
     from .check import check_claim
@@ -100,15 +101,16 @@ def verify_claim(d, text: str, seed: int = 0) -> ClaimResult:
                       f"{name}: WRONG SHAPE: your formula is {_shape(got)}, but {d._lhs(name)} in "
                       f"{layout} layout is {_shape(want)}{hint}\n  correct: {name} = {correct}")
     truth = d.adjoint_form(name) if name in d.derivatives else expansions[name]
-    ok, err = check_claim(d.output, d.adjoint_upstream, truth,
+    verdict = check_claim(d.output, d.adjoint_upstream, truth,
                           from_layout(claimed, layout, d.adjoint_upstream), name, seed=seed,
-                          labels=d.onehot)
-    if ok:
+                          labels=d.onehot, deadline=deadline)
+    err = verdict.error
+    if verdict.ok:
         return result(True, "right", err,
                       f"{name}: RIGHT (max rel. error {err:.1e} against {correct})")
-    if math.isnan(err):                   # no valid point: no evidence either way
+    if math.isnan(err):                   # nothing to compare: no evidence either way
         return result(False, "not checked", err,
-                      f"{name}: NOT CHECKED (no valid point to compare at)\n  yours:   "
+                      f"{name}: NOT CHECKED ({verdict.reason})\n  yours:   "
                       f"{name} = {formula.strip()}\n  correct: {name} = {correct}")
     return result(False, "wrong", err,
                   f"{name}: WRONG (relative error {err:.2g})\n  yours:   {name} = "

@@ -8,6 +8,7 @@ imported only when those methods are called.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
@@ -443,23 +444,32 @@ class Derivation:
         return out
 
     # -- verification --------------------------------------------------------------------
-    def check(self, seed: int = 0) -> CheckReport:
-        """Finite-difference report for every derivative (see matcalc.check)."""
+    def check(self, seed: int = 0, deadline: float | None = None) -> CheckReport:
+        """Finite-difference report for every derivative (see matcalc.check), the steps
+        of a program included, all within one time limit (`deadline`, a
+        matcalc.check.clock(); by default matcalc.check.TIME_LIMIT from now)."""
         from dataclasses import replace
 
-        from .check import CheckReport, check_gradients
+        from .check import (CUT_SHORT, CheckReport, VarCheck, check_gradients, clock,
+                            deadline_after)
+        deadline = deadline if deadline is not None else deadline_after()
         grads = {n: self.adjoint_form(n) for n in self.derivatives}
         report = check_gradients(self.output, grads, self.adjoint_upstream, seed=seed,
-                                 labels=self.onehot)
+                                 labels=self.onehot, deadline=deadline)
         if not self.steps:
             return report
         from .steps import step_checks
         results = dict(report.results)
         for label, fn, step_grads, tied in step_checks(self):
-            r = check_gradients(fn, step_grads, self.adjoint_upstream, seed=seed,
-                                labels=self.onehot, tied=tied)
-            for name, res in r.results.items():
-                key = f"step d{name}" + (" (through every step)" if label == "inputs" else "")
+            through = " (through every step)" if label == "inputs" else ""
+            if clock() > deadline:
+                r = {name: VarCheck(name, math.nan, False, CUT_SHORT) for name in step_grads}
+            else:
+                r = check_gradients(fn, step_grads, self.adjoint_upstream, seed=seed,
+                                    labels=self.onehot, tied=tied,
+                                    deadline=deadline).results
+            for name, res in r.items():
+                key = f"step d{name}{through}"
                 results[key] = replace(res, name=key)
         return CheckReport(results, all(r.ok for r in results.values()), report.dims)
 

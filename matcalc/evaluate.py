@@ -66,14 +66,27 @@ def evaluate_all(roots: Iterable[Node], values: Values, dims: Dims,
     return memo
 
 
+def evaluate_over(root: Node, known: Mapping[Node, np.ndarray], dims: Dims) -> np.ndarray:
+    """The value of `root`, a formula over nodes whose values `known` holds (read, not
+    copied: a derivative f'(x) at values the checker has at hand)."""
+    new: dict[Node, np.ndarray] = {}
+    env = _Env({}, dims)
+    for node in walk(root, known=known):
+        xs = [new[c] if c in new else known[c] for c in node.children]
+        new[node] = EVAL[type(node)](node, xs, env)
+    return new[root] if root in new else known[root]
+
+
 def shape_of(node: Node, dims: Dims) -> tuple[int, int]:
     """The node's shape with every symbolic dimension replaced by its size."""
     return (size_of(node.shape[0], dims), size_of(node.shape[1], dims))
 
 
 def size_of(dim: Dim, dims: Dims) -> int:
+    """The size of a dimension: a symbol's from `dims`; a literal is itself, unless `dims`
+    maps it to another size (the checker runs `x --shape x=5000` at a small size)."""
     if isinstance(dim, int):
-        return dim
+        return int(dims.get(dim, dim))
     if dim not in dims:
         raise KeyError(f"no size given for dimension {dim!r}")
     return int(dims[dim])

@@ -552,14 +552,24 @@ def _chain(fs, n) -> Node:
 
 def tensor_value(t: Tensor, values, dims, order: tuple[str, ...] | None = None):
     """The tensor's entries as an array with axes in `order` (default `t.free`)."""
+    parts = term_values(t, values, dims, order)
+    return sum(parts[1:], parts[0])
+
+
+def term_values(t: Tensor, values, dims, order: tuple[str, ...] | None = None,
+                memo=None) -> list:
+    """Each term's entries (its coefficient included) as an array with axes in `order`
+    (default `t.free`); at least one array (zeros when there is no term). `memo`: node
+    values already known (as matcalc.evaluate.evaluate_all returns them), which the
+    checker has at hand."""
     import numpy as np
 
-    from .evaluate import evaluate, size_of
+    from .evaluate import evaluate_all, size_of
     order = tuple(order or t.free)
     shape = tuple(size_of(t.sizes[i], dims) for i in order)
-    total = np.zeros(shape)
     nodes = list({f.node: None for term in t.terms for f in term.factors})
-    vals = dict(zip(nodes, evaluate(nodes, values, dims))) if nodes else {}
+    vals = evaluate_all(nodes, values, dims, memo) if nodes else {}
+    parts = []
     for term in t.terms:
         ops, subs = [], []
         for f in term.factors:
@@ -572,8 +582,8 @@ def tensor_value(t: Tensor, values, dims, order: tuple[str, ...] | None = None):
                 ops.append(np.ones(size_of(t.sizes[i], dims)))
                 subs.append((i,))
         part = run_plan(einsum_plan(subs, order), ops) if ops else np.ones(shape)
-        total = total + term.coef * part
-    return total
+        parts.append(term.coef * part)
+    return parts or [np.zeros(shape)]
 
 
 def kron_value(k: Kron, values, dims):

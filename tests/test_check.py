@@ -7,12 +7,13 @@ brings its own small reverse mode for the same reason."""
 import math
 import random
 import re
+import time
 
 import numpy as np
 import pytest
 
 import matcalc
-from matcalc import check, ops
+from matcalc import check, ops, sampling
 from matcalc.check import (
     CheckFailed,
     assign_dims,
@@ -209,8 +210,8 @@ def test_a_bounded_domain_flows_down_and_rejects_points_near_its_edge():
     positive = ops.Domain(argument=frozenset({ops.BOUNDED}), image=ops.POSITIVE)
     assert positive.needs({"positive"}) == {"bounded"}
     op = ops.Op(name="f", node=Func, evaluate=np.arcsin, domain=bounded, latex="f")
-    assert check._outside(op, np.array([[0.5, -0.9995]])) == "f of -1"
-    assert check._outside(op, np.array([[0.5, -0.99]])) is None
+    assert sampling._outside(op, np.array([[0.5, -0.9995]])) == "f of -1"
+    assert sampling._outside(op, np.array([[0.5, -0.99]])) is None
 
 
 @pytest.mark.parametrize("name", [name for name, op in ops.ELEMENTWISE.items()
@@ -268,9 +269,13 @@ def test_the_same_seed_gives_the_same_report():
 
 
 def test_a_check_costs_a_few_evaluations_per_direction_whatever_the_size(monkeypatch):
+    # two points, `directions` joint moves at each, six evaluations of the output a move
+    from matcalc import sampling
     calls = []
-    real = check.evaluate_all
-    monkeypatch.setattr(check, "evaluate_all", lambda *a: calls.append(1) or real(*a))
+    for module in (check, sampling):
+        real = module.evaluate_all
+        monkeypatch.setattr(module, "evaluate_all",
+                            lambda *a, real=real: calls.append(1) or real(*a))
     f = Sum(Func("sin", X))
     g = {"X": Func("cos", X)}
     counts = []
@@ -278,7 +283,7 @@ def test_a_check_costs_a_few_evaluations_per_direction_whatever_the_size(monkeyp
         calls.clear()
         assert check_gradients(f, g, directions=3, fixed_dims={"n": size, "m": size}).ok
         counts.append(len(calls))
-    assert counts[0] == counts[1] == 1 + 3 * 6
+    assert counts[0] == counts[1] == check.POINTS * (1 + 3 * 6)
 
 
 # ---- the report --------------------------------------------------------------------------------
@@ -299,10 +304,11 @@ def test_summary_and_raise_if_failed():
 
 def test_check_claim_compares_two_forms_of_one_derivative():
     f = LogDet(S)
-    assert check_claim(f, None, Inv(S).T, Inv(S.T), "S") == (True, pytest.approx(0, abs=1e-12))
-    ok, err = check_claim(f, None, Inv(S).T, Inv(S), "S")
-    assert not ok and err > 1e-3
-    assert check_claim(Trace(MatMul((A, X, B))), None, A.T @ B.T, B @ A, "X") == \
+    right = check_claim(f, None, Inv(S).T, Inv(S.T), "S")
+    assert right.ok and right.error == pytest.approx(0, abs=1e-12)
+    wrong = check_claim(f, None, Inv(S).T, Inv(S), "S")
+    assert not wrong.ok and wrong.error > 1e-3
+    assert check_claim(Trace(MatMul((A, X, B))), None, A.T @ B.T, B @ A, "X")[:2] == \
         (False, math.inf)
 
 
@@ -495,6 +501,213 @@ def test_values_too_small_for_double_precision_are_no_verdict():
     import sys
     out = subprocess.run([sys.executable, "-m", "matcalc", "derive", "1e-320*norm2(Wx - y)^2"],
                          capture_output=True, text=True)
-    assert out.returncode == 1
-    assert "not every formula could be checked" in out.stderr
+    assert out.returncode == 4                     # not verified, and no mismatch either
+    assert "not every formula could be verified" in out.stderr
     assert "please report" not in out.stderr
+
+
+# ---- issue 12: no wrong formula verified, a check that ends fast ------------------------------
+
+alpha = Var("alpha", (1, 1))
+y = Var("y", ("n", 1))
+
+
+def test_a_comparison_where_both_sides_vanish_is_no_evidence():
+    # relu(-alpha) x'x is 0 for every alpha > 0: there, any formula matches the
+    # differences. The checker draws alpha of both signs, and finds the wrong ones.
+    f = Scale(Func("relu", -alpha), Sum(Hadamard((x, x))))
+    right = {"x": Scale(Func("relu", -alpha), 2 * x),
+             "alpha": -Func("step", -alpha) * Sum(Hadamard((x, x)))}
+    for seed in range(5):
+        assert check_gradients(f, right, seed=seed).ok
+        report = check_gradients(f, {"x": Zero(("n", 1)), "alpha": right["alpha"]}, seed=seed)
+        assert verdict(report, "x").status == "MISMATCH"
+        assert verdict(report, "alpha").ok
+
+
+def test_scalars_are_drawn_with_both_signs_across_points():
+    f = Sum(alpha * x) + Sum(Func("log", Var("beta", (1, 1)) * Ones(("n", 1))))
+    roots = [f]
+    sampler = check.Sampler(roots, check.variables_of(roots), None, 0)
+    points = list(sampler.points(wanted=lambda: False))
+    assert len(points) == check.POINTS
+    alphas = [float(values["alpha"][0, 0]) for values, _ in points]
+    betas = [float(values["beta"][0, 0]) for values, _ in points]
+    assert min(alphas) < 0 < max(alphas)
+    assert min(betas) > 0                          # under a log: positive, always
+
+
+def test_an_output_that_underflows_is_checked_where_it_does_not():
+    # exp(-1000 x'x) x: at |x| ~ 1 everything is 0; points drawn small show the truth
+    e = Func("exp", Scale(Const(-1000), Sum(Hadamard((x, x)))))
+    f = Sum(Scale(e, x))
+    right = Scale(e, Ones(("n", 1))) + Scale(Const(-2000) * e * Sum(x), x)
+    wrong = Scale(e, Ones(("n", 1)))              # the exponent's derivative forgotten
+    for seed in range(3):
+        assert check_gradients(f, {"x": right}, seed=seed).ok
+        assert verdict(check_gradients(f, {"x": wrong}, seed=seed), "x").status == "MISMATCH"
+
+
+def test_values_below_double_precision_are_not_checked_whatever_the_formula():
+    f = Sum(Scale(Const(1e-320), Hadamard((x, y))))
+    for grad in (Zero(("n", 1)), Scale(Const(1e-320), y), y):
+        r = verdict(check_gradients(f, {"x": grad}), "x")
+        assert r.status == "NOT CHECKED" and "does not move" in r.message
+
+
+def test_a_relu_that_is_off_at_the_first_points_is_checked_further_out():
+    # relu(x - 3) is 0 at most points near the origin; wider draws reach x > 3
+    three = Scale(Const(3), Ones(("n", 1)))
+    f = Sum(Func("relu", x - three))
+    assert check_gradients(f, {"x": Func("step", x - three)}).ok
+    assert verdict(check_gradients(f, {"x": Zero(("n", 1))}), "x").status == "MISMATCH"
+
+
+def test_a_constant_function_verifies_a_zero_gradient_and_only_that():
+    # x'x - norm2(x)^2 = 0: its differences are round-off, against an absolute scale
+    f = Sum(Hadamard((x, x))) - Power(Norm2(x), Const(2))
+    assert check_gradients(f, {"x": Zero(("n", 1))}).ok
+    assert verdict(check_gradients(f, {"x": 1e-6 * x}), "x").status == "MISMATCH"
+
+
+def test_claims_are_not_right_because_zero_equals_zero():
+    cases = [("sum(relu(x - 3))", "x = vector(0)"),
+             ("relu(-alpha)*x'*x", "x = vector(0)"),
+             ("(x'*x)^2000", "x = x - x")]
+    for program, claim in cases:
+        verdict_ = matcalc.derive(program).verify_claim(claim)
+        assert not verdict_.ok and verdict_.verdict == "wrong", (program, verdict_.message)
+
+
+def test_a_right_zero_claim_is_right_against_an_absolute_scale():
+    # the true gradient evaluates to 1e-17: it is 0 to the round-off of its terms
+    d = matcalc.derive("sum(softmax(u))")
+    assert d.verify_claim("u = vector(0)").ok
+    assert not d.verify_claim("u = 1e-6*u").ok
+
+
+def test_a_claim_equal_to_the_formula_is_right_without_sampling():
+    # log(-x'x) is defined nowhere: no point to compare at, yet the claim is matcalc's
+    d = matcalc.derive("log(-x'*x)")
+    assert not d.check().ok
+    same = d.verify_claim(f"x = {d['x'].text}")
+    assert same.ok, same.message
+    other = d.verify_claim("x = 3*x/(x'*x)")
+    assert other.verdict == "not checked"
+
+
+def _sum_program(n, coefs=None):
+    xs = [Var(f"x{i}", ("n", 1)) for i in range(n)]
+    coefs = coefs or [1.0] * n
+    terms = [Scale(Const(c), Sum(v)) for c, v in zip(coefs, xs)]
+    return xs, Add(tuple(terms)), {v.name: Scale(Const(c), Ones(("n", 1)))
+                                   for c, v in zip(coefs, xs)}
+
+
+def test_one_wrong_gradient_among_a_thousand_is_named():
+    xs, f, grads = _sum_program(1000)
+    assert check_gradients(f, grads).ok
+    wrong = dict(grads, x617=Scale(Const(1.001), Ones(("n", 1))))
+    report = check_gradients(f, wrong)
+    bad = [name for name, r in report.results.items() if not r.ok]
+    assert bad == ["x617"] and report.results["x617"].status == "MISMATCH"
+
+
+def test_a_small_wrong_gradient_is_not_hidden_by_large_ones():
+    # shares of 1e6 and of 1e-6 in one joint move: each is held to its own tolerance
+    rng = random.Random(3)
+    coefs = [10.0 ** rng.uniform(-6, 6) for _ in range(200)]
+    xs, f, grads = _sum_program(200, coefs)
+    smallest = min(range(200), key=lambda i: coefs[i])
+    assert check_gradients(f, grads).ok
+    wrong = dict(grads, **{f"x{smallest}": Scale(Const(coefs[smallest] * 1.0001),
+                                                 Ones(("n", 1)))})
+    report = check_gradients(f, wrong)
+    assert [n for n, r in report.results.items() if not r.ok] == [f"x{smallest}"]
+
+
+def test_a_check_is_linear_in_the_number_of_variables(monkeypatch):
+    # joint moves: the work of a check (operands read by the nodes it computes) grows
+    # like the program, not like its square (one check per variable, each reading the
+    # sum of all the terms)
+    import importlib
+    computed = []
+    for name in ("matcalc.check", "matcalc.sampling"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        real = module.evaluate_all
+
+        def counting(roots, values, dims, known=None, real=real):
+            memo = real(roots, values, dims, known)
+            computed.append(sum(1 + len(n.children) for n in memo if n not in (known or ())))
+            return memo
+        monkeypatch.setattr(module, "evaluate_all", counting)
+    work = []
+    for n in (100, 1000):
+        computed.clear()
+        _, f, grads = _sum_program(n)
+        assert check_gradients(f, grads).ok
+        work.append(sum(computed))
+    assert work[1] < 20 * work[0], work
+
+
+def test_a_check_that_runs_out_of_time_says_what_it_did_not_verify(monkeypatch):
+    monkeypatch.setattr(check, "TIME_LIMIT", 0.0)
+    report = check_gradients(Sum(Hadamard((x, x))), {"x": 2 * x})
+    r = verdict(report, "x")
+    assert r.status == "NOT CHECKED" and r.message.startswith("cut short")
+    assert not report.ok and not report.mismatch
+
+
+def test_a_thousand_variable_program_is_checked_in_seconds():
+    program = " + ".join(f"sum(x{i})" for i in range(1000))
+    d = matcalc.derive(program)
+    start = time.process_time()
+    report = d.check()
+    assert report.ok and len(report.results) == 1000
+    assert time.process_time() - start < check.TIME_LIMIT
+
+
+# ---- sizes: a check runs at small sizes whatever the declared ones ----------------------------
+
+def _costs(program, shapes):
+    import tracemalloc
+    d = matcalc.derive(program, shapes=shapes)
+    tracemalloc.start()
+    start = time.process_time()
+    report = d.check()
+    seconds = time.process_time() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return report, seconds, peak
+
+
+@pytest.mark.parametrize("program, shapes", [
+    ("x'*A*x", {"x": "5000"}),
+    ("x'*A*x", {"x": "100000"}),
+    ("log(det(X))", {"X": "1500,1500"}),
+    ("sum(W*x + b)", {"W": "100000,30000"}),
+])
+def test_large_declared_sizes_are_checked_at_small_ones(program, shapes):
+    report, seconds, peak = _costs(program, shapes)
+    assert report.ok, report.summary()
+    assert all(isinstance(k, str) or v < 30 for k, v in report.dims.items()), report.dims
+    assert seconds < 2 and peak < 20e6, (seconds, peak)
+
+
+def test_a_constant_that_may_be_a_size_keeps_the_size_or_makes_a_mismatch_no_evidence():
+    # x'x/5000 with x of size 5000: the 5000 may be the size; a vector of 5000 is cheap
+    report, _, _ = _costs("x'*x/5000", {"x": "5000"})
+    assert report.ok and 5000 not in report.dims
+    # n sum(x'Ax) written with the size as a number, A 5000 x 5000: too costly, so it
+    # is checked at a small n, where 5000 does not shrink: no mismatch, no verdict
+    big = Var("x", (5000, 1))
+    A_ = Var("A", (5000, 5000))
+    f = Scale(Sum(Ones((5000, 1))), Sum(big.T @ A_ @ big))
+    grads = {"x": Scale(Const(5000), (A_ + A_.T) @ big)}
+    r = verdict(check_gradients(f, grads), "x")
+    assert r.status == "NOT CHECKED" and "may be one of the literal sizes" in r.message
+    grads = {"x": Scale(Sum(Ones((5000, 1))), (A_ + A_.T) @ big)}
+    assert check_gradients(f, grads).ok

@@ -271,6 +271,64 @@ def test_check_command_with_nothing_to_check_is_a_usage_error(fake):
     assert run("check", "x'*A*x", "--no-check").exit_code == 2
 
 
+# --- exit status 4: not everything could be verified (issue 12, item 7) -------------------
+
+class UnverifiedReport(FakeReport):
+    """Nothing wrong, something not checked."""
+    mismatch = False
+
+    def __init__(self):
+        super().__init__(False)
+
+    def summary(self):
+        return "X NOT CHECKED (no valid point)"
+
+
+def test_an_unverified_check_exits_4_with_the_formulas_printed(fake, monkeypatch):
+    monkeypatch.setattr(FakeDerivation, "check", lambda self: UnverifiedReport())
+    result = run("derive", "x'*A*x")
+    assert result.exit_code == 4
+    assert result.stdout == "text of x'*A*x\n"
+    assert "not every formula could be verified" in result.stderr
+    assert "please report" not in result.stderr
+    assert run("check", "x'*A*x").exit_code == 4
+    assert run("codegen", "x'*A*x").exit_code == 4
+    # a wrong claim is a failure, whatever else could not be verified
+    assert run("check", "x'*A*x", "--claim", "A = wrong").exit_code == 1
+
+
+@pytest.mark.parametrize("program", ["det(A*X*B)", "x'*x - norm2(x)^2"])
+def test_programs_once_not_checked_are_verified(program):
+    result = run("derive", program)
+    assert result.exit_code == 0, result.stderr
+    assert "verified by finite differences" in result.stderr
+
+
+def test_values_below_double_precision_exit_4():
+    result = run("derive", "1e-320*x*x'*y", "--jacobian", "--wrt", "x")
+    assert result.exit_code == 4, result.stderr
+    assert "x: NOT CHECKED" in result.stderr
+
+
+def test_a_claim_that_cannot_be_compared_exits_4_and_a_wrong_one_1():
+    # log(-x'x) is defined nowhere: no point; a claim equal to the formula is RIGHT
+    assert run("check", "log(-x'*x)").exit_code == 4
+    result = run("check", "log(-x'*x)", "--no-check", "--claim", "x = 3*x/(x'*x)")
+    assert result.exit_code == 4 and "x: NOT CHECKED" in result.stdout
+    result = run("check", "sum(relu(x - 3))", "--claim", "x = vector(0)")
+    assert result.exit_code == 1 and "x: WRONG" in result.stdout
+    result = run("check", "--claim", "u = vector(0)", "sum(softmax(u))")
+    assert result.exit_code == 0 and "u: RIGHT" in result.stdout
+
+
+def test_the_help_documents_every_exit_status():
+    text = " ".join(run("--help").output.split())
+    for status in ("0 success", "1 a finite-difference check or a claim failed",
+                   "2 a user error", "3 an internal error",
+                   "4 not everything could be verified"):
+        assert status in text
+
+
 # --- codegen -----------------------------------------------------------------------------
 
 def test_codegen_prints_the_module(fake):
@@ -495,7 +553,12 @@ try:
     main()
 except SystemExit as e:
     code = e.code
-print(f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+try:       # this process's own peak: ru_maxrss also counts the parent's pages at fork
+    with open("/proc/self/status") as status:
+        peak = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(f"peak {peak}", file=sys.stderr)
 sys.exit(code)
 """
 

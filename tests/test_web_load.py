@@ -1,7 +1,7 @@
 """`matcalc serve` under concurrent load: the smaller run of `benchmarks/web_load.py`.
 
 Forty requests at once, every pathological input of the benchmark among them (nesting far
-over the limit, a megabyte program, a size too large to check, a runaway check stopped at
+over the limit, a megabyte program, a declared size of 100,000, a runaway check stopped at
 a one-second limit, a body over the cap, JSON nested 100,000 deep), the rest valid and
 invalid programs: each must get the status its class allows (never a 5xx, a dropped
 connection or no answer), and afterwards every worker must be alive and idle again.
