@@ -60,12 +60,15 @@ MODES = ("jacobian", "hessian", "hvp")
 OUT_LETTERS, IN_LETTERS = "ij", "kl"
 
 
-def derive_higher(program, typed, wrt, layout, mode, onehot_labels=None) -> HigherDerivation:
+def derive_higher(program, typed, wrt, layout, mode, onehot_labels=None,
+                  convention: str = "projected") -> HigherDerivation:
     """Jacobians (`mode="jacobian"`), Hessians ("hessian") or Hessian-vector products
-    ("hvp") of the program's output with respect to `wrt`, in `layout`."""
+    ("hvp") of the program's output with respect to `wrt`, in `layout`; second
+    derivatives with respect to a structured variable in `convention`."""
     if mode not in MODES:
         raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
-    return HigherDerivation(program, typed, list(wrt), layout, mode, onehot_labels or {})
+    return HigherDerivation(program, typed, list(wrt), layout, mode, onehot_labels or {},
+                            convention)
 
 
 # ---- the matrix of a linear map of vectors -------------------------------------------------
@@ -880,7 +883,7 @@ class HigherDerivation:
     like `Derivation` (`text`, `latex`, `numpy_code`, `to_json`, `check`, `[name]`)."""
 
     def __init__(self, program: str, typed, wrt: list[str], layout: str, mode: str,
-                 onehot: dict[str, str]):
+                 onehot: dict[str, str], convention: str = "projected"):
         self.program = program
         self.typed = typed
         self.layout = layout

@@ -1,0 +1,120 @@
+"""Structured matrices (issue 17): declarations, both conventions, simplification with
+S' = S, checks along structured directions, claims and generated code.
+
+The conventions (Srinivasan & Panda 2019, arXiv:1911.06491; Matrix Cookbook 2.8): for a
+symmetric S with unconstrained gradient G, the projected gradient is (G + G')/2 and the
+derivative with respect to the independent entries is G + G' - diag(diag(G)).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import matcalc
+from matcalc.cli.main import cli
+from matcalc.errors import MatcalcError
+
+
+def grad(program, name, assume, convention="projected", **kw):
+    return matcalc.derive(program, assume=assume, convention=convention, **kw)[name].text
+
+
+# ---- the issue's examples ------------------------------------------------------------------
+
+def test_quadratic_form_with_symmetric_matrix():
+    # d x'Sx/dx = (S + S')x = 2Sx; d x'Sx/dS = x x' (symmetric already)
+    d = matcalc.derive("x'*S*x", assume={"S": "symmetric"})
+    assert d["x"].text == "2*S*x"
+    assert d["S"].text == "x*x'"
+
+
+def test_logdet_of_spd_matrix_in_both_conventions():
+    # Cookbook (57): d log det S/dS = inv(S)'; symmetric: inv(S); entries: 2 inv(S) - diag
+    assert grad("logdet(S)", "S", {"S": "spd"}) == "inv(S)"
+    assert grad("logdet(S)", "S", {"S": "spd"}, "entries") == "2*inv(S) - diag(diag(inv(S)))"
+
+
+def test_trace_form_is_the_symmetric_part():
+    # Cookbook (100): d tr(AS)/dS = A'; within the symmetric matrices (A + A')/2
+    assert grad("tr(A*S)", "S", {"S": "symmetric"}) == "0.5*(A' + A)"
+
+
+def test_gaussian_negative_log_likelihood():
+    nll = "0.5*logdet(S) + 0.5*(x - m)'*inv(S)*(x - m)"
+    d = matcalc.derive(nll, assume={"S": "spd"})
+    assert d["S"].text == "0.5*inv(S) - 0.5*inv(S)*(x - m)*(x - m)'*inv(S)"
+    assert d["m"].text == "-inv(S)*(x - m)"
+    assert d.check().ok
+
+
+def test_no_transpose_of_a_symmetric_factor_remains():
+    for layout in ("denominator", "numerator"):
+        d = matcalc.derive("x'*inv(S)*A*inv(S)'*x + tr(S'*B)", assume={"S": "spd"},
+                           layout=layout)
+        for name in d:
+            assert "S'" not in d[name].text and "inv(S)'" not in d[name].text, d[name].text
+
+
+def test_the_header_states_the_convention_in_every_format():
+    d = matcalc.derive("logdet(S)", assume={"S": "spd"}, convention="entries")
+    assert "# convention: entries" in d.text()
+    assert "% convention: entries" in d.latex() or "convention: entries" in d.latex()
+    assert "# convention: entries" in d.numpy_code()
+    js = d.to_json()
+    assert js["assumptions"] == {"S": "spd"} and js["convention"] == "entries"
+    assert "convention: projected" in matcalc.derive("logdet(S)", assume={"S": "spd"}).text()
+
+
+# ---- declarations: the API, the CLI and the errors --------------------------------------------
+
+def test_cli_assume_and_convention_in_json():
+    r = CliRunner().invoke(cli, ["derive", "x'*S*x", "--assume", "S=symmetric",
+                                 "--convention", "entries", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    js = json.loads(r.stdout)
+    assert js["assumptions"] == {"S": "symmetric"} and js["convention"] == "entries"
+    assert js["derivatives"]["S"]["text"] == "2*x*x' - diag(x.^2)"
+
+
+def test_a_structured_variable_left_unpinned_is_made_square():
+    # tr(A*S) types S as m x n; declaring S symmetric makes it square
+    d = matcalc.derive("tr(A*S)", assume={"S": "symmetric"})
+    assert d.inputs["S"].shape[0] == d.inputs["S"].shape[1]
+
+
+def test_non_square_declaration_is_a_user_error_with_span():
+    r = CliRunner().invoke(cli, ["derive", "x'*S*y", "--assume", "S=symmetric",
+                                 "--shape", "x=n", "--shape", "y=m"])
+    assert r.exit_code == 2
+    assert "S is n x m, not a square matrix" in r.output
+    assert "     ^" in r.output                              # the caret under S
+    with pytest.raises(MatcalcError, match="not a square matrix"):
+        matcalc.derive("x'*S*x", assume={"x": "symmetric"})
+
+
+@pytest.mark.parametrize("assume, message", [
+    ({"S": "sym"}, "the structure is one of"),
+    ({"Q": "spd"}, "no variable Q"),
+])
+def test_bad_declarations(assume, message):
+    with pytest.raises(MatcalcError, match=message):
+        matcalc.derive("x'*S*x", assume=assume)
+
+
+def test_unknown_convention_is_a_user_error():
+    with pytest.raises(MatcalcError, match="unknown convention"):
+        matcalc.derive("x'*S*x", assume={"S": "spd"}, convention="cookbook")
+
+
+def test_web_api_takes_assume_and_convention():
+    from matcalc.web.api import handle
+    body = json.dumps({"program": "logdet(S)", "assume": {"S": "spd"},
+                       "convention": "entries"}).encode()
+    reply = handle("derive", body)
+    assert reply.status == 200, reply.body
+    js = json.loads(reply.body)
+    assert js["derivatives"]["S"]["text"] == "2*inv(S) - diag(diag(inv(S)))"
+    assert js["assumptions"] == {"S": "spd"}
