@@ -42,6 +42,8 @@ from .expr import (
     Power,
     Scale,
     Transpose,
+    Tril,
+    Triu,
     Var,
     walk,
 )
@@ -113,6 +115,10 @@ def is_symmetric(x: Node, sym: frozenset) -> bool:
         parts = x.terms if isinstance(x, Add) else x.factors
         if all(is_symmetric(p, sym) for p in parts):
             return True
+        if isinstance(x, Add):                                    # B + B' - C - C'
+            flipped = [_transposed(t, sym) for t in parts]
+            if sorted(map(id, flipped)) == sorted(map(id, parts)):
+                return True
     if isinstance(x, MatMul):
         fs = x.factors
         k = len(fs)
@@ -132,11 +138,13 @@ def _transposed(f: Node, sym: frozenset) -> Node:
 
 def project(g: Node, kind: str) -> Node:
     """The Frobenius projection of an n x n G onto the structure (canonical)."""
-    if kind in ("symmetric", "spd"):
-        return simplify(Scale(Const(0.5), Add((g, Transpose(g)))))   # (G + G')/2
+    if kind in ("symmetric", "spd"):                            # (G + G')/2, with G'
+        terms = g.terms if isinstance(g, Add) else (g,)           # term by term
+        flipped = tuple(simplify(Transpose(t)) for t in terms)
+        return simplify(Scale(Const(0.5), Add((*terms, *flipped))))
     if kind == "diagonal":
         return simplify(DiagMat(DiagVec(g)))                        # diag(diag(G))
-    raise ValueError(f"no projection for {kind!r}")
+    return simplify(Tril(g) if kind == "lower" else Triu(g))        # the triangle
 
 
 def gradient(g: Node, kind: str, convention: str, labels=None) -> Node:
