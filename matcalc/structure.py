@@ -240,6 +240,11 @@ def values(base, kind: str, needs=frozenset()):
 
 # ---- words --------------------------------------------------------------------------------
 
+def said(kind: str) -> str:
+    """The structure in words: `symmetric positive definite`."""
+    return _SAID[kind]
+
+
 def phrase(name: str, kind: str) -> str:
     """`S: symmetric positive definite`."""
     return f"{name}: {_SAID[kind]}"

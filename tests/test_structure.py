@@ -118,3 +118,46 @@ def test_web_api_takes_assume_and_convention():
     js = json.loads(reply.body)
     assert js["derivatives"]["S"]["text"] == "2*inv(S) - diag(diag(inv(S)))"
     assert js["assumptions"] == {"S": "spd"}
+
+
+# ---- claims that know the conventions -----------------------------------------------------
+
+def test_cookbook_answer_is_named_as_the_entries_convention():
+    d = matcalc.derive("logdet(S)", assume={"S": "spd"})
+    r = d.verify_claim("S = 2*inv(S) - diag(diag(inv(S)))")
+    assert not r.ok and r.verdict == "entries"
+    assert "RIGHT IN THE ENTRIES CONVENTION" in r.message and "Matrix Cookbook 2.8" in r.message
+    assert "(G + G')/2: S = inv(S)" in r.message
+
+
+def test_projected_answer_under_the_entries_convention_is_named():
+    d = matcalc.derive("logdet(S)", assume={"S": "spd"}, convention="entries")
+    r = d.verify_claim("S = inv(S)")
+    assert not r.ok and r.verdict == "projected"
+    assert d.verify_claim("S = 2*inv(S) - diag(diag(inv(S)))").ok
+
+
+def test_unconstrained_gradient_is_right_only_without_the_declaration():
+    # Cookbook (100): d tr(AS)/dS = A', which is not symmetric
+    d = matcalc.derive("tr(A*S)", assume={"S": "symmetric"})
+    r = d.verify_claim("S = A'")
+    assert not r.ok and r.verdict == "unconstrained"
+    assert "RIGHT ONLY WITHOUT THE DECLARATION" in r.message
+    assert d.verify_claim("S = (A + A')/2").ok
+
+
+def test_a_claim_right_because_of_symmetry_says_what_it_equals():
+    d = matcalc.derive("x'*A*x", assume={"A": "symmetric"})
+    r = d.verify_claim("x = (A + A')*x")
+    assert r.ok and r.message.endswith("with A symmetric, yours equals 2*A*x")
+    assert not d.verify_claim("x = A*x").ok
+
+
+def test_cli_claim_in_the_other_convention_exits_1():
+    r = CliRunner().invoke(cli, ["check", "logdet(S)", "--assume", "S=spd", "--no-check",
+                                 "--claim", "S = 2*inv(S) - diag(diag(inv(S)))"])
+    assert r.exit_code == 1 and "ENTRIES CONVENTION" in r.output
+    r = CliRunner().invoke(cli, ["check", "logdet(S)", "--assume", "S=spd", "--no-check",
+                                 "--convention", "entries",
+                                 "--claim", "S = 2*inv(S) - diag(diag(inv(S)))"])
+    assert r.exit_code == 0, r.output
