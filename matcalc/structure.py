@@ -208,6 +208,17 @@ def gradient_array(g, kind: str, convention: str):
     return p
 
 
+def pairing_array(m, kind: str, convention: str):
+    """What a derivative in `convention` is paired with for a structured move m (NumPy):
+    m itself for the projected gradient, m with its off-diagonal entries halved for the
+    entries form A, since sum_ij A_ij m'_ij = sum_{i<=j} A_ij m_ij is the change along
+    the independent entries (S_ij and S_ji moving together)."""
+    import numpy as np
+    if convention == "entries" and kind in ("symmetric", "spd"):
+        return (m + np.diag(np.diag(m))) / 2
+    return m
+
+
 def convention_of(claimed, unconstrained, kind: str, rtol: float = 1e-8) -> list[str]:
     """The conventions in which the array `claimed` is the gradient whose unconstrained
     gradient is the array `unconstrained`: some of "projected", "entries" and

@@ -161,3 +161,31 @@ def test_cli_claim_in_the_other_convention_exits_1():
                                  "--convention", "entries",
                                  "--claim", "S = 2*inv(S) - diag(diag(inv(S)))"])
     assert r.exit_code == 0, r.output
+
+
+# ---- Hessians and H v with respect to structured matrices -----------------------------------
+
+HESSIAN_CASES = [
+    ("x'*S*x", {"S": "symmetric"}, None),
+    ("logdet(S)", {"S": "spd"}, None),
+    ("tr(S*A*S)", {"S": "symmetric"}, ["S"]),
+    ("0.5*logdet(S) + 0.5*(x - m)'*inv(S)*(x - m)", {"S": "spd"}, ["S", "m"]),
+    ("x'*L*L'*x", {"L": "lower"}, ["L"]),
+    ("x'*D*D*x", {"D": "diagonal"}, ["D", "x"]),
+]
+
+
+@pytest.mark.parametrize("mode", ["hessian", "hvp"])
+@pytest.mark.parametrize("convention", ["projected", "entries"])
+@pytest.mark.parametrize("program, assume, wrt", HESSIAN_CASES)
+def test_second_derivatives_are_checked_along_structured_moves(program, assume, wrt,
+                                                               convention, mode):
+    d = matcalc.derive(program, assume=assume, convention=convention, mode=mode, wrt=wrt)
+    report = d.check()
+    assert report.ok, report.summary()
+
+
+def test_logdet_hessian_is_the_projected_map():
+    # d inv(S) = -inv(S) dS inv(S); within the symmetric matrices dS = (dS + dS')/2
+    d = matcalc.derive("logdet(S)", assume={"S": "spd"}, mode="hessian")
+    assert d["S"].text == "dS ↦ inv(S)*(-0.5*dS - 0.5*dS')*inv(S)"
