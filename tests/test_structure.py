@@ -189,3 +189,24 @@ def test_logdet_hessian_is_the_projected_map():
     # d inv(S) = -inv(S) dS inv(S); within the symmetric matrices dS = (dS + dS')/2
     d = matcalc.derive("logdet(S)", assume={"S": "spd"}, mode="hessian")
     assert d["S"].text == "dS ↦ inv(S)*(-0.5*dS - 0.5*dS')*inv(S)"
+
+
+# ---- generated code ----------------------------------------------------------------------
+
+def test_generated_module_documents_the_convention_and_computes_it():
+    d = matcalc.derive("0.5*logdet(S) + 0.5*(x - m)'*inv(S)*(x - m)", assume={"S": "spd"},
+                       convention="entries")
+    source = d.codegen()
+    doc = source.split('"""')[1]
+    assert "S: symmetric positive definite" in doc
+    assert "Gradient convention: entries" in doc
+    mod = d.compile()
+    rng = np.random.default_rng(0)
+    b = rng.standard_normal((3, 3))
+    S = b @ b.T / 3 + np.eye(3)
+    x, m = rng.standard_normal(3), rng.standard_normal(3)
+    got = mod.gradient(S, x, m)["S"]
+    inv = np.linalg.inv(S)
+    r = np.outer(x - m, x - m)
+    g = 0.5 * inv - 0.5 * inv @ r @ inv                  # symmetric: G = sym(G)
+    np.testing.assert_allclose(got, 2 * g - np.diag(np.diag(g)), rtol=1e-10)
