@@ -487,8 +487,12 @@ class Derivation:
         if not self.steps:
             return report
         from .steps import step_checks
+        from .structure import as_projected
         results = dict(report.results)
+        kinds = structures(self.onehot)
         for label, fn, step_grads, tied in step_checks(self):
+            step_grads = {n: as_projected(g, kinds[n], self.convention) if n in kinds else g
+                          for n, g in step_grads.items()}
             through = " (through every step)" if label == "inputs" else ""
             if clock() > deadline:
                 r = {name: VarCheck(name, math.nan, False, CUT_SHORT) for name in step_grads}

@@ -210,3 +210,13 @@ def test_generated_module_documents_the_convention_and_computes_it():
     r = np.outer(x - m, x - m)
     g = 0.5 * inv - 0.5 * inv @ r @ inv                  # symmetric: G = sym(G)
     np.testing.assert_allclose(got, 2 * g - np.diag(np.diag(g)), rtol=1e-10)
+
+
+def test_steps_of_a_structured_input_use_its_convention():
+    for convention in ("projected", "entries"):
+        d = matcalc.derive("T = A*S; f = tr(T)", assume={"S": "symmetric"},
+                           convention=convention)
+        step = {s.of: s for s in d.steps}["S"]
+        assert "'" in step.text and step.text != "A'*dT", step.text   # not the bare G
+        report = d.check()
+        assert report.ok, report.summary()
