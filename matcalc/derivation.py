@@ -575,15 +575,23 @@ def _assume_items(assume) -> list[tuple[str, str]]:
 
 def _square_structured(ast, typed, decls, kinds, assume):
     """The typed program with every structured variable that no --shape declares made
-    square (tr(A*S) leaves S m x n until S=symmetric says m = n); as it was when that
+    square: tr(A*S) leaves S m x n until S=symmetric says m = n, and `Sigma`, a Greek
+    name and so a scalar by default, is a matrix once declared spd. As it was when that
     contradicts the program, for the declaration's check to report."""
     from .shapes import Declaration, infer_shapes
+    used = {d for v in typed.inputs.values() for d in v.shape} | set(typed.dim_names)
+    fresh = (d for d in ("n", "m", "p", "q", "k", "d", "r", "s") if d not in used)
     square = {}
     for name, _ in _assume_items(assume):
         v = typed.inputs.get(name)
-        if v is not None and name not in decls and v.shape[0] != v.shape[1] and \
-                v.shape[1] != 1:
+        if v is None or name in decls or (v.shape[0] == v.shape[1] and v.shape != E.SCALAR):
+            continue
+        if v.shape[1] != 1:                               # m x n: make it m x m
             square[name] = Declaration(v.shape[0], v.shape[0])
+        elif v.shape == E.SCALAR:                         # a scalar by its name's kind
+            dim = next(fresh, None)
+            if dim is not None:
+                square[name] = Declaration(dim, dim)
     if not square:
         return typed
     try:

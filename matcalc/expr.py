@@ -580,26 +580,24 @@ class DiagVec(Node):
         return (r, 1)
 
 
-class Tril(Node):
+class _Triangle(Node):
+    __slots__ = fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        r, c = self.args[0].shape
+        _require(r == c, self, "a triangle of a matrix needs a square matrix")
+        return (r, c)
+
+
+class Tril(_Triangle):
     """tril(X): the lower triangle of a square X, the diagonal included (np.tril)."""
-    __slots__ = fields = ("x",)
-    children_fields = ("x",)
-
-    def _check(self):
-        r, c = self.args[0].shape
-        _require(r == c, self, "tril needs a square matrix")
-        return (r, c)
+    __slots__ = ()
 
 
-class Triu(Node):
+class Triu(_Triangle):
     """triu(X): the upper triangle of a square X, the diagonal included (np.triu)."""
-    __slots__ = fields = ("x",)
-    children_fields = ("x",)
-
-    def _check(self):
-        r, c = self.args[0].shape
-        _require(r == c, self, "triu needs a square matrix")
-        return (r, c)
+    __slots__ = ()
 
 
 class Softmax(Node):

@@ -220,3 +220,10 @@ def test_steps_of_a_structured_input_use_its_convention():
         assert "'" in step.text and step.text != "A'*dT", step.text   # not the bare G
         report = d.check()
         assert report.ok, report.summary()
+
+
+def test_a_greek_name_declared_spd_is_a_matrix():
+    # Sigma is a scalar by the ML naming convention, unless declared structured
+    d = matcalc.derive("logdet(Sigma)", assume={"Sigma": "spd"})
+    assert d["Sigma"].text == "inv(Sigma)"
+    assert d.inputs["Sigma"].shape[0] == d.inputs["Sigma"].shape[1] != 1
