@@ -113,9 +113,10 @@ _DERIVATION_OPTIONS = [
                       "so the logistic Hessian is X'*diag(s .* (1 - s))*X. Repeatable."),
     click.option("--assume", multiple=True, metavar="NAME=STRUCTURE",
                  help="NAME is a structured square matrix: symmetric, spd (symmetric "
-                      "positive definite), diagonal, lower or upper (triangular). Its "
-                      "gradient is taken within the structure (see --convention). "
-                      "Repeatable."),
+                      "positive definite), diagonal, lower or upper (triangular), or "
+                      "orthogonal. Its gradient is taken within the structure (see "
+                      "--convention; for orthogonal, the Riemannian gradient "
+                      "G - Q*(Q'*G + G'*Q)/2). Repeatable."),
     click.option("--convention", type=click.Choice(["projected", "entries"]),
                  default="projected", show_default=True,
                  help="Gradient with respect to a structured matrix: projected (the "

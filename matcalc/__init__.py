@@ -58,10 +58,11 @@ def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denomi
     of a cross-entropy, so that its gradient takes the textbook form softmax(s) - y
     (`{"Y": "rows"}` when samples are rows). `signs` names variables whose entries are -1
     or +1 (logistic-regression labels), so that y.^2 = 1. `assume` declares structured
-    matrices, `{"S": "spd"}` (symmetric, spd, diagonal, lower, upper): their gradient is
-    taken within the structure, in `convention` "projected" (the Frobenius projection of
-    the unconstrained gradient G, (G + G')/2 for symmetric) or "entries" (the derivative
-    with respect to the independent entries, G + G' - diag(diag(G))). `mode` is
+    matrices, `{"S": "spd"}` (symmetric, spd, diagonal, lower, upper, orthogonal): their
+    gradient is taken within the structure, in `convention` "projected" (the Frobenius
+    projection of the unconstrained gradient G, (G + G')/2 for symmetric; the Riemannian
+    gradient for orthogonal) or "entries" (the derivative with respect to the independent
+    entries, G + G' - diag(diag(G))). `mode` is
     "gradient" (and backprop), "jacobian", "hessian" or "hvp". A user error raises `MatcalcError`."""
     from .derivation import derive as _derive
     return _derive(program, wrt=wrt, layout=layout, shapes=shapes, kinds=kinds, check=check,

@@ -533,7 +533,7 @@ class _GradientRun:
         a symmetric gradient): else it pairs correctly with every structured move and is
         still not the gradient within the structure."""
         g = self.memo[self.grads[name]]
-        off = norm(g - project_array(g, self.structured[name]))
+        off = norm(g - project_array(g, self.structured[name], self.values[name]))
         if off > max(self.tolerance * norm(g),
                      NOISE * EPS * norm(self.mags[self.grads[name]])):
             tally.mismatch(off / max(norm(g), SMALLEST_SCALE))
@@ -569,7 +569,7 @@ class _GradientRun:
         m = step(x) * unit(self.rng, x.shape)
         kind = self.structured.get(name)
         if kind is not None:            # a structured variable moves within its structure
-            m = project_array(m, kind)
+            m = project_array(m, kind, x)
         g = self.memo[self.grads[name]]
         # an output without the variable does not move at all: its differences are
         # exactly 0, so every point shows that the derivative is 0

@@ -213,7 +213,7 @@ class _Point:
         paired = m
         kind = structures(self.hd.onehot).get(d.wrt.name)
         if kind is not None:            # a structured move, paired as its convention says
-            m = project_array(m, kind)
+            m = project_array(m, kind, x)
             paired = pairing_array(m, kind, self.hd.convention)
         jv = _apply(d, t, paired)
         w = weight.reshape(jv.shape)

@@ -113,7 +113,7 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> 
         from .structure import alternatives, claim_note, structures
         kind = structures(d.onehot)[name]
         for which, node in alternatives(d.unconstrained[name], kind, d.convention,
-                                        d.onehot).items():
+                                        d.onehot, d.inputs[name]).items():
             other = check_claim(d.output, d.adjoint_upstream, node,
                                 from_layout(claimed, layout, d.adjoint_upstream), name,
                                 seed=seed, labels=d.onehot, deadline=deadline)

@@ -178,7 +178,7 @@ class Derivation:
             if v.name in kinds:
                 from .structure import gradient
                 self.unconstrained[v.name] = g = self.finish(adjoint, layout="denominator")
-                adjoint = gradient(g, kinds[v.name], convention, self.onehot)
+                adjoint = gradient(g, kinds[v.name], convention, self.onehot, v)
             self.derivatives[v.name] = Derivative(v.name, self.finish(adjoint), self)
 
     def finish(self, adjoint: E.Node, upstream=None, layout: str | None = None) -> E.Node:
@@ -615,6 +615,11 @@ def _structure_options(assume, convention, typed, labels: dict[str, str]) -> dic
         if name in out:
             raise OptionError(f"--assume {name}: {name} is already assumed {out[name]}")
         validate(name, kind, typed.inputs[name], typed)
+        if kind == "orthogonal" and convention == "entries":
+            raise OptionError(f"--assume {name}=orthogonal: the entries of an orthogonal "
+                              "matrix are not independent, so there is no entries "
+                              "convention; its gradient is the Riemannian one (--convention "
+                              "projected)")
         out[name] = kind
     return out
 
@@ -663,6 +668,12 @@ def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: A
     if mode not in MODES:
         raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     if mode != "gradient":
+        orthogonal = [n for n in wrt if labels.get(n) == "orthogonal"]
+        if orthogonal:
+            raise OptionError(f"--{mode} with respect to the orthogonal {orthogonal[0]}: "
+                              "second derivatives on the orthogonal group are not "
+                              "implemented (the Riemannian Hessian has a curvature term); "
+                              f"leave {orthogonal[0]} out of --wrt")
         from .jacobian import derive_higher  # Jacobians, Hessians, Hessian-vector products
         d = derive_higher(program, typed, wrt, layout, mode, labels, convention)
         if check:

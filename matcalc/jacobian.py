@@ -590,7 +590,7 @@ class HigherDerivative:
         g = apply_assumptions(simplify(vjp(of, u, [x])[x]), labels)   # G(U): linear in U
         kind = structures(labels).get(x.name)
         if kind is not None:            # a structured X: the gradient's map, again linear in U
-            g = structure_gradient(g, kind, owner.convention, labels)
+            g = structure_gradient(g, kind, owner.convention, labels, x)
         jvp = apply_assumptions(simplify(vjp(g, dvar, [u])[u]), labels)  # J(dX) = G's transpose
         self.dvar, self.jvp = dvar, pair_transposes(jvp)
         out_ax, in_ax = axes(of.shape), axes(x.shape)
@@ -977,7 +977,8 @@ class HigherDerivation:
             node = simplify(ps[0] if len(ps) == 1 else E.Add(tuple(ps)))
             kind = structures(self.onehot).get(name)
             if kind is not None:        # (H v)_S within the structure, as the gradient
-                node = structure_gradient(node, kind, self.convention, self.onehot)
+                node = structure_gradient(node, kind, self.convention, self.onehot,
+                                          self.inputs[name])
             else:
                 node = apply_assumptions(node, structures(self.onehot))
             lhs = ("H*v" if single else f"(H*v)_{name}", self._lhs_latex("hvp", name), "")

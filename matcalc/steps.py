@@ -131,7 +131,7 @@ def _program_steps(d) -> list[Step]:
                     Add(tuple(parts))
                 if v.name in kinds:         # a structured input: its gradient's convention
                     total = structure_gradient(simplify(total), kinds[v.name], d.convention,
-                                               d.onehot)
+                                               d.onehot, v)
                 steps.append(Step(names[v.name], v.name, named(total), d))
     return steps
 

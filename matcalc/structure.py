@@ -1,4 +1,5 @@
-"""Structured matrices: symmetric, positive definite, diagonal and triangular variables.
+"""Structured matrices: symmetric, positive definite, diagonal, triangular and orthogonal
+variables.
 
 A declaration `--assume S=symmetric` says that S lives in a linear subspace of the square
 matrices (S' = S; for `spd` also x'*S*x > 0; `diagonal`; `lower` or `upper` triangular).
@@ -15,6 +16,13 @@ within the structure, and there are two conventions for it (Srinivasan & Panda 2
   S_ji moving together: G + G' - diag(diag(G)) for symmetric, the Matrix Cookbook's
   2G - diag(G) (section 2.8) when G itself is symmetric. For diagonal and triangular
   matrices the entries are independent already, and both conventions agree.
+
+An orthogonal Q (Q'Q = I) lives on a manifold, not a subspace: its gradient is the
+Riemannian one of the embedded metric, the projection of G onto the tangent space at Q,
+G - Q*(Q'*G + G'*Q)/2 (Absil, Mahony & Sepulchre 2008, section 3.6.1); a linear move
+Q + tV along a tangent V = Q*K (K skew) has the velocity of the curve Q*expm(t*K), so
+first derivatives are checked along such moves. Its entries are not independent, so it
+has no entries convention.
 
 Both are independent of how the formula is extended off the subspace (x'*S*x and x'*S'*x
 have different G but the same projection), which is why the simplifier may use S' = S
@@ -50,15 +58,18 @@ from .expr import (
 from .simplify import is_symmetric as _visibly_symmetric
 from .simplify import simplify
 
-STRUCTURES = ("symmetric", "spd", "diagonal", "lower", "upper")
+STRUCTURES = ("symmetric", "spd", "diagonal", "lower", "upper", "orthogonal")
 SYMMETRIC = frozenset({"symmetric", "spd", "diagonal"})   # the kinds with S' = S
 CONVENTIONS = ("projected", "entries")
 DEFAULT_CONVENTION = "projected"
 
 _SAID = {"symmetric": "symmetric", "spd": "symmetric positive definite",
-         "diagonal": "diagonal", "lower": "lower triangular", "upper": "upper triangular"}
+         "diagonal": "diagonal", "lower": "lower triangular", "upper": "upper triangular",
+         "orthogonal": "orthogonal"}
 _PROJECTION = {"symmetric": "(G + G')/2", "spd": "(G + G')/2", "diagonal": "diag(diag(G))",
-               "lower": "tril(G)", "upper": "triu(G)"}
+               "lower": "tril(G)", "upper": "triu(G)",
+               "orthogonal": "G - Q*(Q'*G + G'*Q)/2 for orthogonal Q, the Riemannian "
+                             "gradient on the orthogonal group"}
 MAX_ROUNDS = 6          # rounds of S' -> S and re-simplification (two suffice in practice)
 
 
@@ -73,25 +84,47 @@ def use_structure(node: Node, labels: Mapping[str, str] | None) -> Node:
     """`node`, simplified with S' = S for every symmetric S (and inv(S)' = inv(S), and any
     product or sum that is symmetric because S is), until nothing changes."""
     sym = frozenset(n for n, k in structures(labels).items() if k in SYMMETRIC)
-    if not sym:
+    orth = frozenset(n for n, k in structures(labels).items() if k == "orthogonal")
+    if not sym and not orth:
         return node
     for _ in range(MAX_ROUNDS):
-        new = simplify(_drop_transposes(node, sym))
+        new = simplify(_drop_transposes(node, sym, orth))
         if new is node:
             break
         node = new
     return node
 
 
-def _drop_transposes(node: Node, sym: frozenset) -> Node:
+def _drop_transposes(node: Node, sym: frozenset, orth: frozenset = frozenset()) -> Node:
     memo: dict[Node, Node] = {}
     for n in walk(node):
         kids = n.children
         new = n.rebuild([memo[k] for k in kids]) if kids else n
         if isinstance(new, Transpose) and is_symmetric(new.x, sym):
             new = new.x                                           # X' = X for X = X'
+        elif isinstance(new, MatMul) and orth:
+            new = _cancel_orthogonal(new, orth)
         memo[n] = new
     return memo[node]
+
+
+def _cancel_orthogonal(m: MatMul, orth: frozenset) -> Node:
+    """Q'*Q = Q*Q' = I for a square orthogonal Q, wherever the two meet in a chain."""
+    def name(f):
+        return f.name if isinstance(f, Var) else None
+    fs = list(m.factors)
+    i = 0
+    while i < len(fs) - 1:
+        a, b = fs[i], fs[i + 1]
+        if isinstance(a, Transpose) and name(a.x) in orth and b is a.x or \
+                isinstance(b, Transpose) and name(b.x) in orth and a is b.x:
+            del fs[i:i + 2]
+            i = max(i - 1, 0)
+        else:
+            i += 1
+    if len(fs) == len(m.factors):
+        return m
+    return MatMul(tuple(fs)) if len(fs) > 1 else fs[0] if fs else Identity(m.shape[0])
 
 
 def is_symmetric(x: Node, sym: frozenset) -> bool:
@@ -136,8 +169,13 @@ def _transposed(f: Node, sym: frozenset) -> Node:
 
 # ---- the two conventions, symbolically -------------------------------------------------
 
-def project(g: Node, kind: str) -> Node:
-    """The Frobenius projection of an n x n G onto the structure (canonical)."""
+def project(g: Node, kind: str, var: Node | None = None) -> Node:
+    """The Frobenius projection of an n x n G onto the structure (canonical); for an
+    orthogonal `var` Q, onto the tangent space at Q: G - Q*(Q'*G + G'*Q)/2."""
+    if kind == "orthogonal":
+        q = var
+        return simplify(Add((g, Scale(Const(-0.5), MatMul((q, Add((
+            MatMul((Transpose(q), g)), MatMul((Transpose(g), q))))))))))
     if kind in ("symmetric", "spd"):                            # (G + G')/2, with G'
         terms = g.terms if isinstance(g, Add) else (g,)           # term by term
         flipped = tuple(simplify(Transpose(t)) for t in terms)
@@ -147,12 +185,12 @@ def project(g: Node, kind: str) -> Node:
     return simplify(Tril(g) if kind == "lower" else Triu(g))        # the triangle
 
 
-def gradient(g: Node, kind: str, convention: str, labels=None) -> Node:
-    """The gradient with respect to a structured variable of the unconstrained adjoint G
-    (n x n), in `convention`, simplified under the assumptions `labels`."""
+def gradient(g: Node, kind: str, convention: str, labels=None, var: Node | None = None) -> Node:
+    """The gradient with respect to a structured variable `var` of the unconstrained
+    adjoint G (n x n), in `convention`, simplified under the assumptions `labels`."""
     g = use_structure(g, labels)
     p = g if kind in SYMMETRIC and is_symmetric(g, _sym(labels)) and kind != "diagonal" \
-        else use_structure(project(g, kind), labels)
+        else use_structure(project(g, kind, var), labels)
     if convention == "entries" and kind in ("symmetric", "spd"):
         # d f / d S_ij with S_ij = S_ji: G_ij + G_ji off the diagonal, G_ii on it
         return use_structure(simplify(Add((Scale(Const(2), p),
@@ -168,13 +206,14 @@ def as_projected(a: Node, kind: str, convention: str) -> Node:
     return a
 
 
-def alternatives(g: Node, kind: str, convention: str, labels=None) -> dict[str, Node]:
+def alternatives(g: Node, kind: str, convention: str, labels=None,
+                 var: Node | None = None) -> dict[str, Node]:
     """What else a claim about a structured variable may be: the gradient in the other
     convention (when it differs) and the unconstrained gradient G, with S' = S used."""
     other = "entries" if convention == "projected" else "projected"
     out = {}
     if kind in ("symmetric", "spd"):
-        out[other] = gradient(g, kind, other, labels)
+        out[other] = gradient(g, kind, other, labels, var)
     out["unconstrained"] = use_structure(g, labels)
     return out
 
@@ -185,9 +224,13 @@ def _sym(labels) -> frozenset:
 
 # ---- the two conventions, numerically ---------------------------------------------------
 
-def project_array(g, kind: str):
-    """The projection of a 2-D array onto the structure (NumPy)."""
+def project_array(g, kind: str, at=None):
+    """The projection of a 2-D array onto the structure (NumPy); for an orthogonal
+    variable, onto the tangent space at its value `at`."""
     import numpy as np
+    if kind == "orthogonal":
+        s = at.T @ g
+        return g - at @ (s + s.T) / 2
     if kind in ("symmetric", "spd"):
         return (g + g.T) / 2
     if kind == "diagonal":
@@ -199,10 +242,10 @@ def project_array(g, kind: str):
     raise ValueError(kind)
 
 
-def gradient_array(g, kind: str, convention: str):
+def gradient_array(g, kind: str, convention: str, at=None):
     """The gradient in `convention` from the unconstrained gradient G (NumPy)."""
     import numpy as np
-    p = project_array(g, kind)
+    p = project_array(g, kind, at)
     if convention == "entries" and kind in ("symmetric", "spd"):
         return 2 * p - np.diag(np.diag(p))
     return p
@@ -219,15 +262,16 @@ def pairing_array(m, kind: str, convention: str):
     return m
 
 
-def convention_of(claimed, unconstrained, kind: str, rtol: float = 1e-8) -> list[str]:
+def convention_of(claimed, unconstrained, kind: str, rtol: float = 1e-8,
+                  at=None) -> list[str]:
     """The conventions in which the array `claimed` is the gradient whose unconstrained
     gradient is the array `unconstrained`: some of "projected", "entries" and
     "unconstrained" (right only without the declaration), in that order."""
     import numpy as np
     out = []
     size = max(float(np.linalg.norm(unconstrained)), float(np.linalg.norm(claimed)), 1e-300)
-    for name, want in (("projected", gradient_array(unconstrained, kind, "projected")),
-                       ("entries", gradient_array(unconstrained, kind, "entries")),
+    for name, want in (("projected", gradient_array(unconstrained, kind, "projected", at)),
+                       ("entries", gradient_array(unconstrained, kind, "entries", at)),
                        ("unconstrained", unconstrained)):
         if float(np.linalg.norm(claimed - want)) <= rtol * size:
             out.append(name)
@@ -242,6 +286,9 @@ def values(base, kind: str, needs=frozenset()):
     variable that nothing inverts is drawn positive definite all the same: B B'/n + s^2 I."""
     import numpy as np
     from .ops import SPD
+    if kind == "orthogonal":                   # Q of a QR decomposition, det Q = +-1
+        q, r = np.linalg.qr(base)
+        return q * np.where(np.diag(r) < 0, -1.0, 1.0)
     if kind == "spd" and SPD not in needs:
         n = base.shape[0]
         scale = float(np.abs(base).mean()) or 1.0
@@ -266,6 +313,8 @@ def convention_line(labels: Mapping[str, str] | None, convention: str) -> str | 
     kinds = structures(labels)
     if not kinds:
         return None
+    if set(kinds.values()) == {"orthogonal"}:
+        return f"convention: projected ({_PROJECTION['orthogonal']})"
     forms = sorted({_PROJECTION[k] for k in kinds.values()})
     if convention == "entries" and not {"symmetric", "spd"} & set(kinds.values()):
         return ("convention: entries (the entries of a diagonal or triangular matrix are "
@@ -288,8 +337,10 @@ def claim_note(which: str, name: str, kind: str, convention: str, correct: str) 
         return (f"{name}: RIGHT IN THE PROJECTED CONVENTION (the symmetric gradient "
                 f"(G + G')/2, the default); with --convention entries the derivative with "
                 f"respect to the independent entries is {name} = {correct}")
+    where = f"tangent to the orthogonal matrices at {name}" if kind == "orthogonal" \
+        else _SAID[kind]
     return (f"{name}: RIGHT ONLY WITHOUT THE DECLARATION: yours is the unconstrained "
-            f"gradient G, which is not {_SAID[kind]}; with {name} {_SAID[kind]} the "
+            f"gradient G, which is not {where}; with {name} {_SAID[kind]} the "
             f"gradient ({convention} convention) is {name} = {correct}")
 
 

@@ -227,3 +227,66 @@ def test_a_greek_name_declared_spd_is_a_matrix():
     d = matcalc.derive("logdet(Sigma)", assume={"Sigma": "spd"})
     assert d["Sigma"].text == "inv(Sigma)"
     assert d.inputs["Sigma"].shape[0] == d.inputs["Sigma"].shape[1] != 1
+
+
+# ---- orthogonal matrices: the Riemannian gradient (issue 17, item 7) -----------------------
+
+def _expm(a):
+    """exp(A) by scaling and squaring a Taylor series (A small and skew here)."""
+    s = max(0, int(np.ceil(np.log2(max(np.abs(a).sum(), 1e-300)))) + 1)
+    b = a / 2 ** s
+    out, term = np.eye(len(a)), np.eye(len(a))
+    for k in range(1, 20):
+        term = term @ b / k
+        out = out + term
+    for _ in range(s):
+        out = out @ out
+    return out
+
+
+ORTHOGONAL = [
+    ("tr(A*Q)", lambda v: np.trace(v["A"] @ v["Q"])),
+    ("norm2(Q*x - y)^2", lambda v: np.sum((v["Q"] @ v["x"] - v["y"]) ** 2)),
+    ("tr(Q'*A*Q*B)", lambda v: np.trace(v["Q"].T @ v["A"] @ v["Q"] @ v["B"])),
+    ("norm2(Q - A)^2", lambda v: np.sum((v["Q"] - v["A"]) ** 2)),
+    ("x'*Q'*A*Q*x", lambda v: v["x"] @ v["Q"].T @ v["A"] @ v["Q"] @ v["x"]),
+]
+
+
+@pytest.mark.parametrize("program, f", ORTHOGONAL, ids=[p for p, _ in ORTHOGONAL])
+def test_orthogonal_gradient_along_curves_on_the_group(program, f):
+    # the Riemannian gradient G - Q sym(Q'G) is tangent (Q' grad is skew) and gives the
+    # derivative of f along every curve Q expm(tK), K skew
+    d = matcalc.derive(program, assume={"Q": "orthogonal"}, shapes={"Q": "n,n"})
+    rng = np.random.default_rng(3)
+    n = 3
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    values = {"Q": q}
+    for name, var in d.inputs.items():
+        if name != "Q":
+            values[name] = rng.standard_normal(n if var.shape[1] == 1 else (n, n))
+    g = np.asarray(eval(d["Q"].numpy, {"np": np}, dict(values)))
+    np.testing.assert_allclose(q.T @ g, -(q.T @ g).T, atol=1e-10)     # tangent
+    for i in range(n):
+        for j in range(i + 1, n):
+            k = np.zeros((n, n))
+            k[i, j], k[j, i] = 1.0, -1.0
+            h = 1e-3
+            along = [f({**values, "Q": q @ _expm(s * k)}) for s in (2 * h, h, -h, -2 * h)]
+            want = (-along[0] + 8 * along[1] - 8 * along[2] + along[3]) / (12 * h)
+            assert abs(np.sum(g * (q @ k)) - want) <= 1e-7 * max(1.0, abs(want))
+    assert d.check().ok
+
+
+def test_orthogonal_refuses_the_entries_convention_and_hessians():
+    with pytest.raises(MatcalcError, match="not independent"):
+        matcalc.derive("tr(A*Q)", assume={"Q": "orthogonal"}, convention="entries")
+    with pytest.raises(MatcalcError, match="not implemented"):
+        matcalc.derive("tr(A*Q)", assume={"Q": "orthogonal"}, mode="hessian")
+
+
+def test_unconstrained_claim_for_an_orthogonal_matrix_is_named():
+    d = matcalc.derive("tr(A*Q)", assume={"Q": "orthogonal"})
+    r = d.verify_claim("Q = A'")
+    assert r.verdict == "unconstrained" and "tangent" in r.message
+    assert d.verify_claim("Q = A' - Q*(Q'*A' + A*Q)/2").ok
