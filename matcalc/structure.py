@@ -127,10 +127,22 @@ def _cancel_orthogonal(m: MatMul, orth: frozenset) -> Node:
     return MatMul(tuple(fs)) if len(fs) > 1 else fs[0] if fs else Identity(m.shape[0])
 
 
+_SYMMETRIC: dict[tuple[Node, frozenset], bool] = {}    # nodes are interned and immutable
+_TRANSPOSED: dict[tuple[Node, frozenset], Node] = {}
+
+
 def is_symmetric(x: Node, sym: frozenset) -> bool:
     """Whether X' = X follows from the symmetric variables `sym`: S, inv(S), f(S)
     elementwise, sums and scalings of such, palindromes A*B*A' with B = B', and what the
     simplifier sees already (X'*X, A + A')."""
+    key = (x, sym)
+    hit = _SYMMETRIC.get(key)
+    if hit is None:
+        hit = _SYMMETRIC[key] = _is_symmetric(x, sym)
+    return hit
+
+
+def _is_symmetric(x: Node, sym: frozenset) -> bool:
     r, c = x.shape
     if r != c:
         return False
@@ -164,7 +176,11 @@ def is_symmetric(x: Node, sym: frozenset) -> bool:
 
 
 def _transposed(f: Node, sym: frozenset) -> Node:
-    return simplify(_drop_transposes(simplify(Transpose(f)), sym))
+    key = (f, sym)
+    hit = _TRANSPOSED.get(key)
+    if hit is None:
+        hit = _TRANSPOSED[key] = simplify(_drop_transposes(simplify(Transpose(f)), sym))
+    return hit
 
 
 # ---- the two conventions, symbolically -------------------------------------------------
