@@ -290,3 +290,12 @@ def test_unconstrained_claim_for_an_orthogonal_matrix_is_named():
     r = d.verify_claim("Q = A'")
     assert r.verdict == "unconstrained" and "tangent" in r.message
     assert d.verify_claim("Q = A' - Q*(Q'*A' + A*Q)/2").ok
+
+
+@pytest.mark.parametrize("convention", ["projected", "entries"])
+def test_jacobian_with_respect_to_a_structured_matrix_is_checked(convention):
+    d = matcalc.derive("y = S*x", assume={"S": "symmetric"}, mode="jacobian",
+                       convention=convention)
+    assert d.check().ok
+    if convention == "projected":
+        assert d["S"].text == "dS ↦ (0.5*dS + 0.5*dS')*x"
