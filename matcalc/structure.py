@@ -208,9 +208,11 @@ def gradient(g: Node, kind: str, convention: str, labels=None, var: Node | None 
     p = g if kind in SYMMETRIC and is_symmetric(g, _sym(labels)) and kind != "diagonal" \
         else use_structure(project(g, kind, var), labels)
     if convention == "entries" and kind in ("symmetric", "spd"):
-        # d f / d S_ij with S_ij = S_ji: G_ij + G_ji off the diagonal, G_ii on it
-        return use_structure(simplify(Add((Scale(Const(2), p),
-                                           Scale(Const(-1), DiagMat(DiagVec(p)))))), labels)
+        # d f / d S_ij with S_ij = S_ji: G_ij + G_ji off the diagonal, G_ii on it, that is
+        # 2P - diag(diag(P)), the 2 taken into P's terms
+        doubled = tuple(Scale(Const(2), t) for t in (p.terms if isinstance(p, Add) else (p,)))
+        return use_structure(simplify(Add((*doubled, Scale(Const(-1), DiagMat(DiagVec(p)))))),
+                             labels)
     return p
 
 
