@@ -230,7 +230,7 @@ def _terms(ast, formula: str, decls: dict, want, parse, infer_shapes, Declaratio
     flat: list = []
 
     def split(n, sign):
-        if isinstance(n, S.Binary) and n.op in ("+", "-"):
+        if isinstance(n, S.Binary) and n.op in ("+", "-") and not _parenthesized(formula, n):
             split(n.left, sign)
             split(n.right, sign if n.op == "+" else -sign)
         else:
@@ -240,15 +240,24 @@ def _terms(ast, formula: str, decls: dict, want, parse, infer_shapes, Declaratio
         return []
     out = []
     for sign, n in flat:
-        text = formula[n.span.start:n.span.end]
+        start, end = n.span.start, n.span.end
+        if _parenthesized(formula, n):
+            start, end = formula.rindex("(", 0, start), formula.index(")", end) + 1
+        text = formula[start:end]
         try:
             node = _type_claim(text, decls, want, parse, infer_shapes, Declaration).output
         except MatcalcError:
             return []
-        if node.shape != want and node.shape != (want[1], want[0]):
+        if node.shape != want:
             return []
         out.append((sign, text.strip(), node))
     return out
+
+
+def _parenthesized(formula: str, n) -> bool:
+    """Whether the syntax node `n` is written in parentheses (the AST keeps none)."""
+    before, after = formula[:n.span.start].rstrip(), formula[n.span.end:].lstrip()
+    return before.endswith("(") and after.startswith(")")
 
 
 def _diagnosis_text(diagnosis) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import expr as E
 from .layout import from_layout, substitute, to_layout, upstream_var
@@ -119,6 +120,19 @@ def layout_swap(c: Claim) -> Iterator[Candidate]:
                     f"{_layout(c)} layout it is the transpose", E.Transpose(c.node))
 
 
+def transposed_term(c: Claim) -> Iterator[Candidate]:
+    """One term of the claim transposed (the order of its transposes reversed)."""
+    if c.node is None or len(c.terms) < 2:
+        return
+    for i, (sign, text, node) in enumerate(c.terms):
+        if node.shape[0] != node.shape[1]:
+            continue
+        rest = [(s, n) for j, (s, _, n) in enumerate(c.terms) if j != i]
+        yield Candidate("transpose", text,
+                        f"the term `{text}` is transposed: its transposes are in the wrong "
+                        f"order", _sum([(sign, E.Transpose(node))] + rest))
+
+
 def upstream_transposed(c: Claim) -> Iterator[Candidate]:
     """The upstream gradient written transposed (dY' for dY), when dY is square."""
     if c.node is None:
@@ -175,13 +189,13 @@ def missing_term(c: Claim) -> Iterator[Candidate]:
     parts = contributions(c)
     if len(parts) < 2:
         return
-    for node, line, source in parts:
-        user = c.user_form(node)
+    for part in parts:
+        user = part.named
         if user.shape != c.node.shape:
             continue
         yield Candidate("term", f"missing {c.show(user)}",
                         f"a term is missing: `{c.show(user)}`, the derivative through "
-                        f"`{source}` (line {line}); "
+                        f"{part.where} (line {part.line}); "
                         f"{'the terms you have are' if c.terms else 'what you have is'} right",
                         E.Add((c.node, user)))
 
@@ -317,11 +331,20 @@ def rewritten_text(c: Claim) -> Iterator[Candidate]:
             kind = "upstream" if n.name in ups else "transpose"
             edits.append((kind, "transposed" if n.name in ups else n.name,
                           f"{n.name} should be transposed: {n.name}'", n.name + "'"))
-        for kind, detail, said, new in edits:
-            formula = text[:n.span.start] + new + text[n.span.end:]
+        if isinstance(n, S.Binary) and n.op in ("+", "-"):
+            for side in (n.left, n.right):
+                if isinstance(side, S.Binary) and side.op in ("+", "-"):
+                    continue
+                part = text[side.span.start:side.span.end]
+                edits.append(("transpose", part.strip(),
+                              f"the term `{part.strip()}` is transposed: its transposes "
+                              f"are in the wrong order", f"({part.strip()})'", side))
+        for kind, detail, said, new, *where in edits:
+            at = where[0] if where else n
+            formula = text[:at.span.start] + new + text[at.span.end:]
             node = c.retype(formula)
-            if node is not None and node.shape == c.want:
-                yield Candidate(kind, detail, said, node, text=formula.strip())
+            if node is not None and node.shape == c.want:     # a term: shown simplified
+                yield Candidate(kind, detail, said, node, text="" if where else formula.strip())
 
 
 def _ast_nodes(ast):
@@ -355,7 +378,7 @@ def _paren(text: str) -> str:
 Entry = Callable[[Claim], Iterator[Candidate]]
 ENTRIES: tuple[Entry, ...] = (layout_swap, constant_factor, missing_term, extra_term,
                               bias_sum, upstream_placement, upstream_transposed,
-                              transposed_name, label_assumption, symmetric_matrix,
+                              transposed_name, transposed_term, label_assumption, symmetric_matrix,
                               rewritten_text)
 
 
@@ -365,7 +388,12 @@ def diagnose(c: Claim, seed: int = 0, deadline: float | None = None) -> list[Dia
     """The verified diagnoses of a wrong claim, most telling first."""
     from .check import check_claim
     from .simplify import simplify
-    candidates = [cand for entry in ENTRIES for cand in entry(c)]
+    candidates = []
+    for entry in ENTRIES:
+        try:
+            candidates += list(entry(c))
+        except E.IllShaped:         # a proposal that does not fit: none from this entry
+            continue
     out: list[Diagnosis] = []
     seen: set = set()
     screens: dict = {}
@@ -397,19 +425,70 @@ def diagnose(c: Claim, seed: int = 0, deadline: float | None = None) -> list[Dia
             continue
         fixed = f"{c.name} = {cand.text or c.show(cand.node)}" if cand.fixed else ""
         out.append(Diagnosis(cand.kind, cand.detail, cand.message, fixed, cand.option))
+    if not out and len(c.terms) > 1:
+        found = _term_by_term(c, screens.get(((), "")) or _Screen(c, None, seed), seed,
+                              deadline)
+        out += [found] if found else []
     return out
+
+
+def _term_by_term(c: Claim, screen: "_Screen", seed: int, deadline) -> Diagnosis | None:
+    """Which terms of the claim are right: each matched, and verified, against the
+    derivative through one additive term of the program. Named when some are and some
+    are not; with the right ones kept and the missing derivatives added, the corrected
+    formula is verified too before it is shown."""
+    from .check import check_claim
+    parts = contributions(c)
+    if len(parts) < 1:
+        return None
+    free = list(range(len(parts)))
+    right, wrong = [], []
+    for sign, text, node in c.terms:
+        signed = node if sign > 0 else E.Scale(E.Const(-1), node)
+        adj = c.adjoint(signed)
+        hit = None
+        for j in free:
+            g = parts[j].adjoint
+            if screen.agrees(adj, g) and check_claim(
+                    c.d.output, c.d.adjoint_upstream, g, adj, c.name, seed=seed,
+                    fixed_dims=screen.dims, labels=screen.labels, deadline=deadline).ok:
+                hit = j
+                break
+        if hit is None:
+            wrong.append((signed, text))
+        else:
+            free.remove(hit)
+            right.append((signed, text, parts[hit]))
+    if not right or not wrong:
+        return None
+    said = "; ".join(f"`{text}` is right (the derivative through {p.where}, line {p.line})"
+                     for _, text, p in right)
+    bad = " and ".join(f"`{text}`" for _, text in wrong)
+    message = f"term by term: {said}; {bad} {'is' if len(wrong) == 1 else 'are'} not"
+    missing = [parts[j] for j in free]
+    if missing:
+        message += ": " + "; ".join(f"the derivative through {p.where} (line {p.line}) is "
+                                    f"`{c.show(p.named)}`" for p in missing)
+    nodes = [n for n, _, _ in right] + [p.named for p in missing]
+    fixed = ""
+    candidate = nodes[0] if len(nodes) == 1 else E.Add(tuple(nodes))
+    if candidate.shape == c.want and check_claim(
+            c.d.output, c.d.adjoint_upstream, c.truth, c.adjoint(candidate), c.name,
+            seed=seed, fixed_dims=screen.dims, labels=screen.labels, deadline=deadline).ok:
+        fixed = f"{c.name} = {c.show(candidate)}"
+    return Diagnosis("terms", ", ".join(t for _, t, _ in right), message, fixed)
 
 
 class _Screen:
     """One random point (at sizes away from 2) of one setting (labels, a symmetric
     matrix), where a proposal is compared with the truth before it is verified."""
 
-    def __init__(self, c: Claim, cand: Candidate, seed: int):
+    def __init__(self, c: Claim, cand: Candidate | None, seed: int):
         from .sampling import assign_dims, first_point, variables_of
         d = c.d
-        self.labels = {**d.onehot, **dict(cand.labels)} or None
+        self.labels = {**d.onehot, **dict(cand.labels if cand else ())} or None
         self.mapping: dict = {}
-        if cand.symmetric:
+        if cand is not None and cand.symmetric:
             a = d.inputs[cand.symmetric]
             self.mapping = {a: E.Scale(E.Const(0.5), E.Add((a, E.Transpose(a))))}
         self.output, self.truth = self.sub(d.output), self.sub(c.truth)
@@ -424,7 +503,8 @@ class _Screen:
     def sub(self, node: E.Node) -> E.Node:
         return substitute(node, self.mapping) if self.mapping else node
 
-    def agrees(self, node: E.Node) -> bool:
+    def agrees(self, node: E.Node, target: E.Node | None = None) -> bool:
+        """Whether `node` equals the truth (or `target`) at the point, within PRESCREEN."""
         import numpy as np
 
         from .evaluate import evaluate_over
@@ -433,9 +513,10 @@ class _Screen:
         try:
             with np.errstate(all="ignore"):
                 got = evaluate_over(node, self.memo, self.sizes)
+                want = self.memo[self.truth] if target is None else \
+                    evaluate_over(target, self.memo, self.sizes)
         except (KeyError, ValueError, np.linalg.LinAlgError):
             return True
-        want = self.memo[self.truth]
         if got.shape != want.shape:
             return False
         size = max(float(np.linalg.norm(want)), float(np.linalg.norm(got)))
@@ -445,10 +526,19 @@ class _Screen:
 
 # ---- the program's additive terms --------------------------------------------------------
 
-def contributions(c: Claim) -> list[tuple[E.Node, int, str]]:
-    """The derivative split by where it comes from: (adjoint form over the inputs, the
-    line, the term's text) for each additive term of each statement that uses the variable
-    directly. Their sum is the derivative."""
+class Part(NamedTuple):
+    """The derivative through one additive term of one statement (or, by the product
+    rule, through one occurrence of the variable in it)."""
+    adjoint: E.Node         # adjoint form over the inputs
+    named: E.Node           # as the steps write it: user layout, claim namespace (do*h')
+    line: int
+    where: str              # "`lambda/2*norm2(W)^2`", "the second x of `x'*A*x`"
+
+
+def contributions(c: Claim) -> list[Part]:
+    """The derivative split by where it comes from: one Part for each additive term of
+    each statement that uses the variable directly (each occurrence in it, by the product
+    rule). Their sum is the derivative."""
     from .differentiate import gradient
     from .simplify import simplify
     from .steps import expanded_adjoints
@@ -458,31 +548,67 @@ def contributions(c: Claim) -> list[tuple[E.Node, int, str]]:
     if var is None:
         return []
     adjoints = expanded_adjoints(d) if d.steps else {}
+    step_vars = {st.of: E.Var(st.name, st.adjoint.shape) for st in d.steps}
     full = dict(typed.inline)
+    full.update({step_vars[of]: adj for of, adj in adjoints.items()})
     last = len(typed.statements) - 1
     lines = _statement_lines(d.program)
     out = []
     for i, (name, node) in enumerate(typed.statements):
         terms = node.terms if isinstance(node, E.Add) else (node,)
-        if i == last:
-            seed = d.adjoint_upstream
-        else:
-            if name not in adjoints:
-                continue
-            seed = adjoints[name]
+        seed = d.adjoint_upstream if i == last else step_vars.get(name)
+        if i != last and seed is None:
+            continue
         for term in terms:
             if var not in set(E.walk(term)):
                 continue
-            if term.shape == (1, 1):     # a scalar: its adjoint scales its gradient
-                g = gradient(term, [var])[var]
-                g = g if seed is None else E.Scale(seed, g)
-            else:
-                place = E.Var("seed_", term.shape)
-                g = substitute(gradient(term, [var], place)[var], {place: seed})
-            g = simplify(substitute(g, full))
-            if isinstance(g, E.Zero):
-                continue
-            out.append((g, lines[i] if i < len(lines) else i + 1, c.show(term)))
+            marked = _marked(term, var)
+            for k, (one, mark) in enumerate(marked):
+                if term.shape == (1, 1):     # a scalar: its adjoint scales its gradient
+                    g = gradient(one, [mark])[mark]
+                    g = g if seed is None else E.Scale(seed, g)
+                else:
+                    g = gradient(one, [mark], seed)[mark]
+                named = simplify(substitute(g, {mark: var}))
+                if isinstance(named, E.Zero):
+                    continue
+                where = f"`{c.show(term)}`"
+                if len(marked) > 1:
+                    where = f"the {_ORDINALS[k]} {c.name} of {where}"
+                user = to_layout(named, d.layout, [*d.adjoint_vars, *step_vars.values()])
+                out.append(Part(simplify(substitute(named, full)), user,
+                                lines[i] if i < len(lines) else i + 1, where))
+    return out
+
+
+_ORDINALS = ("first", "second", "third", "fourth")
+
+
+def _marked(term: E.Node, var: E.Var) -> list[tuple[E.Node, E.Var]]:
+    """The product rule's terms: `term` with each occurrence of `var` in turn made a
+    fresh Var (x'*A*x: x_'*A*x and x'*A*x_), or `term` itself for one occurrence (or
+    more than four, which no student splits by hand)."""
+    count: dict = {}
+    for n in E.walk(term, last_child_first=True):
+        count[n] = 1 if n is var else sum(count[ch] for ch in n.children)
+    total = count[term]
+    if total < 2 or total > len(_ORDINALS):
+        return [(term, var)]
+
+    def replace(node, k, mark):
+        if node is var:
+            return mark
+        kids = list(node.children)
+        for j, ch in enumerate(kids):
+            if k < count[ch]:
+                kids[j] = replace(ch, k, mark)
+                return node.rebuild(kids)
+            k -= count[ch]
+        raise AssertionError(k)
+    out = []
+    for k in range(total):
+        mark = E.Var(f"{var.name}_occurrence_{k}", var.shape)
+        out.append((replace(term, k, mark), mark))
     return out
 
 
