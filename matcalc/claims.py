@@ -52,9 +52,9 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
     (until the matcalc.check.clock() reads `deadline`; by default TIME_LIMIT from now).
     A wrong claim is diagnosed (matcalc.diagnosis) unless `diagnose` is False. Errors
     in the formula (syntax, a name the program lacks) are user errors placed in `text`."""
+    from .check import check_claim
     from .parse import parse
     from .shapes import Declaration, infer_shapes
-    from .check import check_claim
 
     m = _LHS.match(text)
     if not m:
@@ -107,7 +107,8 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
         e.with_source(formula)
         found = ()
         if diagnose:
-            from .diagnosis import Claim, diagnose as run
+            from .diagnosis import Claim
+            from .diagnosis import diagnose as run
             found = run(Claim(d, name, formula, None, names, truth, true.node.shape, [],
                               retype=_retyper(d, decls, true.node.shape), ast=ast),
                         seed, deadline)
@@ -121,7 +122,8 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
     def diagnosis():
         if not diagnose:
             return ()
-        from .diagnosis import Claim, diagnose as run
+        from .diagnosis import Claim
+        from .diagnosis import diagnose as run
         terms = _terms(ast, formula, decls, true.node.shape, parse, infer_shapes, Declaration)
         return run(Claim(d, name, formula, typed.output, names, truth, true.node.shape, terms,
                          retype=_retyper(d, decls, true.node.shape), ast=ast), seed, deadline)

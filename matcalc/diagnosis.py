@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from . import expr as E
-from .layout import from_layout, substitute, to_layout, upstream_var
+from .layout import from_layout, substitute, to_layout
 
 PRESCREEN = 1e-6          # relative disagreement at the first point that rules a proposal out
 MAX_DIAGNOSES = 3         # the first ones, in the order of ENTRIES
@@ -319,7 +319,7 @@ def rewritten_text(c: Claim) -> Iterator[Candidate]:
             left, right = (text[x.span.start:x.span.end] for x in (n.left, n.right))
             up = ups & {m.name for m in _ast_names(n)}
             kind, detail = ("upstream", "wrong side") if up else ("order", "product")
-            said = (f"the upstream gradient {sorted(up)[0]} goes on the other side"
+            said = (f"the upstream gradient {min(up)} goes on the other side"
                     if up else f"the product `{left}*{right}` is in the wrong order")
             edits.append((kind, detail, said, f"{_paren(right)}*{_paren(left)}"))
         elif isinstance(n, S.Transpose) and isinstance(n.operand, S.Name):
@@ -336,9 +336,9 @@ def rewritten_text(c: Claim) -> Iterator[Candidate]:
                 if isinstance(side, S.Binary) and side.op in ("+", "-"):
                     continue
                 part = text[side.span.start:side.span.end]
-                edits.append(("transpose", part.strip(),
-                              f"the term `{part.strip()}` is transposed: its transposes "
-                              f"are in the wrong order", f"({part.strip()})'", side))
+                said = (f"the term `{part.strip()}` is transposed: its transposes are in "
+                        f"the wrong order")
+                edits.append(("transpose", part.strip(), said, f"({part.strip()})'", side))
         for kind, detail, said, new, *where in edits:
             at = where[0] if where else n
             formula = text[:at.span.start] + new + text[at.span.end:]
@@ -432,7 +432,7 @@ def diagnose(c: Claim, seed: int = 0, deadline: float | None = None) -> list[Dia
     return out
 
 
-def _term_by_term(c: Claim, screen: "_Screen", seed: int, deadline) -> Diagnosis | None:
+def _term_by_term(c: Claim, screen: _Screen, seed: int, deadline) -> Diagnosis | None:
     """Which terms of the claim are right: each matched, and verified, against the
     derivative through one additive term of the program. Named when some are and some
     are not; with the right ones kept and the missing derivatives added, the corrected
@@ -441,6 +441,7 @@ def _term_by_term(c: Claim, screen: "_Screen", seed: int, deadline) -> Diagnosis
     parts = contributions(c)
     if len(parts) < 1:
         return None
+    parts += _whole_terms(parts)
     free = list(range(len(parts)))
     right, wrong = [], []
     for sign, text, node in c.terms:
@@ -456,8 +457,8 @@ def _term_by_term(c: Claim, screen: "_Screen", seed: int, deadline) -> Diagnosis
                 break
         if hit is None:
             wrong.append((signed, text))
-        else:
-            free.remove(hit)
+        else:               # that part, and what overlaps it, is taken
+            free = [j for j in free if not parts[j].overlaps(parts[hit])]
             right.append((signed, text, parts[hit]))
     if not right or not wrong:
         return None
@@ -533,6 +534,29 @@ class Part(NamedTuple):
     named: E.Node           # as the steps write it: user layout, claim namespace (do*h')
     line: int
     where: str              # "`lambda/2*norm2(W)^2`", "the second x of `x'*A*x`"
+    term: tuple = ()        # (statement, term) it belongs to
+    occurrence: int = -1    # which occurrence of the variable, -1 for all of them
+
+    def overlaps(self, other: Part) -> bool:
+        """Whether the two share a piece of the derivative (one term, or an occurrence)."""
+        return self.term == other.term and (self.occurrence == other.occurrence or
+                                            -1 in (self.occurrence, other.occurrence))
+
+
+def _whole_terms(parts: list[Part]) -> list[Part]:
+    """The product rule's parts of one term summed: a claim's term may be all of them."""
+    groups: dict = {}
+    for p in parts:
+        if p.occurrence >= 0:
+            groups.setdefault(p.term, []).append(p)
+    out = []
+    for (i, j), group in groups.items():
+        if len(group) > 1:
+            where = group[0].where.split(" of ", 1)[1]
+            out.append(Part(E.Add(tuple(p.adjoint for p in group)),
+                            E.Add(tuple(p.named for p in group)), group[0].line, where,
+                            (i, j), -1))
+    return out
 
 
 def contributions(c: Claim) -> list[Part]:
@@ -559,7 +583,7 @@ def contributions(c: Claim) -> list[Part]:
         seed = d.adjoint_upstream if i == last else step_vars.get(name)
         if i != last and seed is None:
             continue
-        for term in terms:
+        for t, term in enumerate(terms):
             if var not in set(E.walk(term)):
                 continue
             marked = _marked(term, var)
@@ -577,7 +601,8 @@ def contributions(c: Claim) -> list[Part]:
                     where = f"the {_ORDINALS[k]} {c.name} of {where}"
                 user = to_layout(named, d.layout, [*d.adjoint_vars, *step_vars.values()])
                 out.append(Part(simplify(substitute(named, full)), user,
-                                lines[i] if i < len(lines) else i + 1, where))
+                                lines[i] if i < len(lines) else i + 1, where, (i, t),
+                                k if len(marked) > 1 else -1))
     return out
 
 
@@ -640,11 +665,12 @@ def _factors(c: Claim) -> Iterator[tuple[E.Node, str, str, str]]:
         "half what it should be, with the wrong sign"
     for dim in _dims(c):
         n = E.DimValue(dim)
-        yield E.Power(n, E.Const(-1)), dim, \
-            f"off by a factor of {dim}: yours is {dim} times the derivative (a 1/{dim} " \
-            f"is missing)", f"{dim} times what it should be (a 1/{dim} is missing)"
-        yield n, f"1/{dim}", f"off by a factor of {dim}: yours is 1/{dim} times the " \
-            f"derivative (divided by {dim} once too often)", \
+        yield E.Power(n, E.Const(-1)), dim, (
+            f"off by a factor of {dim}: yours is {dim} times the derivative (a 1/{dim} "
+            f"is missing)"), f"{dim} times what it should be (a 1/{dim} is missing)"
+        yield n, f"1/{dim}", (
+            f"off by a factor of {dim}: yours is 1/{dim} times the derivative (divided by "
+            f"{dim} once too often)"), \
             f"1/{dim} times what it should be (divided by {dim} once too often)"
 
 
