@@ -30,6 +30,7 @@ from .layout import from_layout, substitute, to_layout
 PRESCREEN = 1e-6          # relative disagreement at the first point that rules a proposal out
 MAX_DIAGNOSES = 3         # the first ones, in the order of ENTRIES
 SIZE_SHIFT = 3            # sizes 5, 6, 7, ... instead of 2, 3, 4, ...
+TIME_LIMIT = 1.0          # seconds of processor time a diagnosis may take
 
 
 @dataclass(frozen=True)
@@ -385,9 +386,12 @@ ENTRIES: tuple[Entry, ...] = (layout_swap, constant_factor, missing_term, extra_
 # ---- verification ------------------------------------------------------------------------
 
 def diagnose(c: Claim, seed: int = 0, deadline: float | None = None) -> list[Diagnosis]:
-    """The verified diagnoses of a wrong claim, most telling first."""
-    from .check import check_claim
+    """The verified diagnoses of a wrong claim, most telling first (within TIME_LIMIT
+    of processor time, and by `deadline`: what is not verified by then is not named)."""
+    from .check import check_claim, clock
     from .simplify import simplify
+    own = clock() + TIME_LIMIT
+    deadline = own if deadline is None else min(deadline, own)
     candidates = []
     for entry in ENTRIES:
         try:
@@ -407,16 +411,16 @@ def diagnose(c: Claim, seed: int = 0, deadline: float | None = None) -> list[Dia
             continue
         if adjoint.shape != c.truth.shape:
             continue
-        key = (simplify(adjoint), cand.labels, cand.symmetric)
-        if key in seen:
-            continue
-        seen.add(key)
         env = (cand.labels, cand.symmetric)
         if env not in screens:
             screens[env] = _Screen(c, cand, seed)
         screen = screens[env]
         if not screen.agrees(screen.sub(adjoint)):
             continue
+        key = (simplify(adjoint), env)      # one mistake found by two entries is named once
+        if key in seen:
+            continue
+        seen.add(key)
         verdict = check_claim(screen.output, d.adjoint_upstream, screen.truth,
                               screen.sub(adjoint), c.name, seed=seed,
                               fixed_dims=screen.dims, labels=screen.labels,
