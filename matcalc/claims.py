@@ -180,30 +180,13 @@ def _in_claim(e: MatcalcError, formula: str, text: str, offset: int) -> MatcalcE
     return e
 
 
-def _names(ast):
-    """Every Name node of an expression AST."""
-    from . import syntax as S
-    stack = [ast]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, S.Name):
-            yield n
-        elif isinstance(n, S.Binary):
-            stack += [n.right, n.left]
-        elif isinstance(n, (S.Neg, S.Transpose)):
-            stack.append(n.operand)
-        elif isinstance(n, S.Call):
-            stack += reversed(n.args)
-        elif isinstance(n, S.Program):
-            stack += [st.expr for st in reversed(n.statements)]
-
-
 def _known_names(ast, decls: dict, dims: set) -> None:
     """A claim may use only the program's names: a name it lacks is a user error (it
     would otherwise be a fresh variable at a random value)."""
+    from . import syntax as S
     from .ops import LANGUAGE
-    for n in _names(ast):
-        if n.name in decls or n.name in dims or n.name in LANGUAGE:
+    for n in S.walk(ast):
+        if not isinstance(n, S.Name) or n.name in decls or n.name in dims or n.name in LANGUAGE:
             continue
         known = ", ".join(decls)
         raise NameError_(f"the program has no {n.name}", n.span, hint=f"a claim may use the "

@@ -134,30 +134,22 @@ def transposed_term(c: Claim) -> Iterator[Candidate]:
                         f"order", _sum([(sign, E.Transpose(node))] + rest))
 
 
-def upstream_transposed(c: Claim) -> Iterator[Candidate]:
-    """The upstream gradient written transposed (dY' for dY), when dY is square."""
-    if c.node is None:
-        return
-    u = c.upstream
-    if u is None or u.shape[0] != u.shape[1] or u not in set(E.walk(c.node)):
-        return
-    yield Candidate("upstream", "transposed",
-                    f"the upstream gradient {u.name} enters transposed: write {u.name} where "
-                    f"yours has {u.name}' and the other way round",
-                    substitute(c.node, {u: E.Transpose(u)}))
-
-
 def transposed_name(c: Claim) -> Iterator[Candidate]:
-    """One square matrix of the claim written transposed (A for A')."""
+    """One square matrix of the claim written transposed (A for A'), the upstream
+    gradient included (dY' for dY)."""
     if c.node is None:
         return
     up = c.upstream
     for v in _vars(c.node):
-        if v.shape[0] == v.shape[1] and v.shape != (1, 1) and v != up:
-            yield Candidate("transpose", v.name,
-                            f"{v.name} should be transposed: {v.name}' where yours has "
-                            f"{v.name} (and the other way round)",
-                            substitute(c.node, {v: E.Transpose(v)}))
+        if v.shape[0] != v.shape[1] or v.shape == (1, 1):
+            continue
+        if v == up:
+            kind, detail, said = "upstream", "transposed", \
+                f"the upstream gradient {v.name} enters transposed"
+        else:
+            kind, detail, said = "transpose", v.name, f"{v.name} should be transposed"
+        yield Candidate(kind, detail, f"{said}: {v.name}' where yours has {v.name} (and the "
+                        f"other way round)", substitute(c.node, {v: E.Transpose(v)}))
 
 
 def constant_factor(c: Claim) -> Iterator[Candidate]:
@@ -314,7 +306,7 @@ def rewritten_text(c: Claim) -> Iterator[Candidate]:
         return
     ups = {u.name for u in _upstreams(c)}
     text = c.formula
-    for n in _ast_nodes(c.ast):
+    for n in S.walk(c.ast):
         edits = []
         if isinstance(n, S.Binary) and n.op in ("*", "@"):
             left, right = (text[x.span.start:x.span.end] for x in (n.left, n.right))
@@ -348,25 +340,9 @@ def rewritten_text(c: Claim) -> Iterator[Candidate]:
                 yield Candidate(kind, detail, said, node, text="" if where else formula.strip())
 
 
-def _ast_nodes(ast):
-    """The nodes of a syntax tree, outermost first."""
-    from . import syntax as S
-    stack = [st.expr for st in reversed(ast.statements)] if isinstance(ast, S.Program) \
-        else [ast]
-    while stack:
-        n = stack.pop()
-        yield n
-        if isinstance(n, S.Binary):
-            stack += [n.right, n.left]
-        elif isinstance(n, (S.Neg, S.Transpose)):
-            stack.append(n.operand)
-        elif isinstance(n, S.Call):
-            stack += reversed(n.args)
-
-
 def _ast_names(ast):
     from . import syntax as S
-    return [n for n in _ast_nodes(ast) if isinstance(n, S.Name)]
+    return [n for n in S.walk(ast) if isinstance(n, S.Name)]
 
 
 def _paren(text: str) -> str:
@@ -378,8 +354,8 @@ def _paren(text: str) -> str:
 
 Entry = Callable[[Claim], Iterator[Candidate]]
 ENTRIES: tuple[Entry, ...] = (layout_swap, constant_factor, missing_term, extra_term,
-                              bias_sum, upstream_placement, upstream_transposed,
-                              transposed_name, transposed_term, label_assumption, symmetric_matrix,
+                              bias_sum, upstream_placement, transposed_name,
+                              transposed_term, label_assumption, symmetric_matrix,
                               rewritten_text)
 
 
