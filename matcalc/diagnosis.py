@@ -188,7 +188,7 @@ def missing_term(c: Claim) -> Iterator[Candidate]:
             continue
         yield Candidate("term", f"missing {c.show(user)}",
                         f"a term is missing: `{c.show(user)}`, the derivative through "
-                        f"{part.where} (line {part.line}); "
+                        f"{part.where}{part.place}; "
                         f"{'the terms you have are' if c.terms else 'what you have is'} right",
                         E.Add((c.node, user)))
 
@@ -442,13 +442,13 @@ def _term_by_term(c: Claim, screen: _Screen, seed: int, deadline) -> Diagnosis |
             right.append((signed, text, parts[hit]))
     if not right or not wrong:
         return None
-    said = "; ".join(f"`{text}` is right (the derivative through {p.where}, line {p.line})"
+    said = "; ".join(f"`{text}` is right, the derivative through {p.where}{p.place}"
                      for _, text, p in right)
     bad = " and ".join(f"`{text}`" for _, text in wrong)
     message = f"term by term: {said}; {bad} {'is' if len(wrong) == 1 else 'are'} not"
     missing = [parts[j] for j in free]
     if missing:
-        message += ": " + "; ".join(f"the derivative through {p.where} (line {p.line}) is "
+        message += ": " + "; ".join(f"the derivative through {p.where}{p.place} is "
                                     f"`{c.show(p.named)}`" for p in missing)
     nodes = [n for n, _, _ in right] + [p.named for p in missing]
     fixed = ""
@@ -512,7 +512,7 @@ class Part(NamedTuple):
     rule, through one occurrence of the variable in it)."""
     adjoint: E.Node         # adjoint form over the inputs
     named: E.Node           # as the steps write it: user layout, claim namespace (do*h')
-    line: int
+    place: str              # " (in J, line 4)"; "" for a one-statement program
     where: str              # "`lambda/2*norm2(W)^2`", "the second x of `x'*A*x`"
     term: tuple = ()        # (statement, term) it belongs to
     occurrence: int = -1    # which occurrence of the variable, -1 for all of them
@@ -534,7 +534,7 @@ def _whole_terms(parts: list[Part]) -> list[Part]:
         if len(group) > 1:
             where = group[0].where.split(" of ", 1)[1]
             out.append(Part(E.Add(tuple(p.adjoint for p in group)),
-                            E.Add(tuple(p.named for p in group)), group[0].line, where,
+                            E.Add(tuple(p.named for p in group)), group[0].place, where,
                             (i, j), -1))
     return out
 
@@ -556,7 +556,7 @@ def contributions(c: Claim) -> list[Part]:
     full = dict(typed.inline)
     full.update({step_vars[of]: adj for of, adj in adjoints.items()})
     last = len(typed.statements) - 1
-    lines = _statement_lines(d.program)
+    places = _places(d.program, [name for name, _ in typed.statements])
     out = []
     for i, (name, node) in enumerate(typed.statements):
         terms = node.terms if isinstance(node, E.Add) else (node,)
@@ -581,7 +581,7 @@ def contributions(c: Claim) -> list[Part]:
                     where = f"the {_ORDINALS[k]} {c.name} of {where}"
                 user = to_layout(named, d.layout, [*d.adjoint_vars, *step_vars.values()])
                 out.append(Part(simplify(substitute(named, full)), user,
-                                lines[i] if i < len(lines) else i + 1, where, (i, t),
+                                places[i], where, (i, t),
                                 k if len(marked) > 1 else -1))
     return out
 
@@ -617,14 +617,17 @@ def _marked(term: E.Node, var: E.Var) -> list[tuple[E.Node, E.Var]]:
     return out
 
 
-def _statement_lines(program: str) -> list[int]:
-    """The 1-based line of each statement of the program."""
+def _places(program: str, names: list[str]) -> list[str]:
+    """Where each statement is, as a message says it: " (in J, line 4)", " (in J)" on a
+    one-line program, "" for a single statement."""
+    if len(names) < 2:
+        return [""] * len(names)
     from .parse import parse
-    try:
-        ast = parse(program)
-    except Exception:               # noqa: BLE001  (it parsed once: never here)
-        return []
-    return [program.count("\n", 0, st.span.start) + 1 for st in ast.statements]
+    statements = parse(program).statements
+    if "\n" not in program.strip() or len(statements) != len(names):
+        return [f" (in {name})" for name in names]
+    return [f" (in {name}, line {program.count(chr(10), 0, st.span.start) + 1})"
+            for name, st in zip(names, statements)]
 
 
 # ---- small helpers -----------------------------------------------------------------------
