@@ -91,11 +91,8 @@ class Claim:
         return from_layout(substitute(node, self.names), self.d.layout,
                            self.d.adjoint_upstream)
 
-    def user_form(self, adjoint: E.Node) -> E.Node:
-        """An adjoint-form node written in the user's layout."""
-        return to_layout(adjoint, self.d.layout, self.d.adjoint_upstream)
-
     def show(self, node: E.Node) -> str:
+        """A node in matcalc's language, simplified (it parses back to the same formula)."""
         from .derivation import Derivative
         from .simplify import simplify
         return Derivative(self.name, simplify(node), self.d).text

@@ -330,9 +330,8 @@
     if (diagnosis.length) {
       const list = el("ul", "diagnosis");
       for (const found of diagnosis) {
-        const item = el("li", null, found.message);
-        const fix = found.fixed || found.option;
-        if (fix) item.append(" ", el("code", "fix", fix));
+        const item = el("li", null, found.message);     // an option is named in it
+        if (found.fixed) item.append(" → ", el("code", "fix", found.fixed));
         list.append(item);
       }
       card.append(list);
