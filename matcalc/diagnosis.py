@@ -203,8 +203,8 @@ def extra_term(c: Claim) -> Iterator[Candidate]:
             continue
         others = " and ".join(f"`{t}`" for j, (_, t, _) in enumerate(c.terms) if j != i)
         yield Candidate("term", f"extra {text}",
-                        f"the term `{text}` does not belong: the program has nothing it "
-                        f"comes from; {others} {'is' if len(rest) == 1 else 'are'} right",
+                        f"the term `{text}` is one too many: {others} "
+                        f"{'is' if len(rest) == 1 else 'are'} the whole derivative",
                         node)
 
 
