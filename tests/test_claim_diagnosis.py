@@ -42,7 +42,7 @@ def test_a_diagnosis_names_the_statement_a_missing_term_comes_from():
     d = matcalc.derive("z = W1*x\nh = relu(z)\no = W2*h\n"
                        "J = 0.5*norm2(o - y)^2 + lambda/2*(norm2(W1)^2 + norm2(W2)^2)")
     (g,) = d.verify_claim("W2 = (o - y)*h'").diagnosis
-    assert g.kind == "term" and "(line 4)" in g.message and "lambda*W2" in g.message
+    assert g.kind == "term" and "(in J, line 4)" in g.message and "lambda*W2" in g.message
     assert d.verify_claim(g.fixed).ok
 
 
