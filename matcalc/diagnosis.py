@@ -115,7 +115,7 @@ def layout_swap(c: Claim) -> Iterator[Candidate]:
     other = "numerator" if c.d.layout != "numerator" else "denominator"
     yield Candidate("layout", other,
                     f"transposed: yours is d{_top(c)}/d{c.name} in the {other} layout; in the "
-                    f"{_layout(c)} layout it is the transpose", E.Transpose(c.node))
+                    f"{c.d.layout} layout it is the transpose", E.Transpose(c.node))
 
 
 def transposed_term(c: Claim) -> Iterator[Candidate]:
@@ -709,5 +709,3 @@ def _top(c: Claim) -> str:
     return "L" if not c.d.is_scalar else c.d.output_name
 
 
-def _layout(c: Claim) -> str:
-    return "denominator" if c.d.layout == "mixed" else c.d.layout
