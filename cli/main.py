@@ -316,7 +316,11 @@ def check_command(expr, claims, check, **how):
     """Verify derivatives of EXPR against finite differences.
 
     Checks matcalc's own result (unless --no-check) and each --claim; exits 1 if any
-    of them is wrong, 4 if none is wrong but not everything could be verified.
+    of them is wrong, 4 if none is wrong but not everything could be verified. A wrong
+    claim is diagnosed: each known mistake that explains it (transposed, a constant
+    factor, a missing or extra term, a missing --onehot/--signs, ...) is named once a
+    finite-difference check has verified that undoing it makes the claim right. A claim
+    may use only the program's names.
 
     \b
     Example:
