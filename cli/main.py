@@ -230,7 +230,7 @@ def _report_check(derivation, err: bool) -> int:
     results = getattr(report, "results", None)
     if report.ok and results and err:      # derive, codegen: one line when all is well
         worst = max(r.max_rel_error for r in results.values())
-        click.echo(f"check: {len(results)} formulas verified by finite differences "
+        click.echo(f"check: {len(results)} formula{'s' if len(results) != 1 else ''} verified by finite differences "
                    f"(max rel. error {worst:.1e})", err=err)
     else:
         click.echo("\n".join(f"check: {line}" for line in report.summary().splitlines()),
