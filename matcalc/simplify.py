@@ -162,12 +162,12 @@ def _sigmoids(facs: dict[Node, float]) -> None:
 
 def one_plus_exp(b: Node) -> Node | None:
     """u if b is 1 + exp(u), in either order (sums keep the order they were written in),
-    the one a number, ones or a broadcast 1: the argument of a softplus log(1 + exp(u)),
-    and of a sigmoid exp(u) ./ (1 + exp(u))."""
+    the one a number, ones or a broadcast of either (`vector(1) + exp(X)`): the argument
+    of a softplus log(1 + exp(u)), and of a sigmoid exp(u) ./ (1 + exp(u))."""
     if not isinstance(b, Add) or len(b.terms) != 2:
         return None
     one = [t for t in b.terms if isinstance(t, Ones) or t is ONE
-           or (isinstance(t, Broadcast) and t.x is ONE)]
+           or (isinstance(t, Broadcast) and (t.x is ONE or isinstance(t.x, Ones)))]
     ex = [t for t in b.terms if isinstance(t, Func) and t.name == "exp"]
     return ex[0].x if len(one) == 1 and len(ex) == 1 else None
 
