@@ -468,7 +468,7 @@ def _reduce_chain(fs: list[Node]) -> list[Node]:
                 if a.shape[1] == 1 or b.shape[0] == 1:
                     rep = [Ones((a.shape[0], b.shape[1]))]       # 1 1' = all-ones
                 else:
-                    rep = [mk(Scale, dim_value(a.shape[1]), Ones((a.shape[0], b.shape[1])))]
+                    rep = [mk(Scale, dim_value(a.shape[1]), mk(Ones, (a.shape[0], b.shape[1])))]
             elif isinstance(a, Inv) and a.x is b or isinstance(b, Inv) and b.x is a:
                 rep = []                                          # X^-1 X = I
             elif isinstance(a, DiagMat) and isinstance(b, DiagMat):

@@ -20,6 +20,7 @@ from test_corpus import CORPUS
 
 import matcalc
 import matcalc.simplify as simplify_module
+from matcalc.printing import to_text
 from matcalc import expr as E
 
 # Entries the corpus reaches only inside a gradient: a trace, log-determinant or 1-norm
@@ -116,3 +117,13 @@ def test_each_rewrite_keeps_the_value(rewrites, kind):
     if sample:
         assert verified >= len(sample) // 2, \
             f"only {verified} of {len(sample)} {kind.__name__} rewrites could be evaluated"
+
+
+def test_a_row_of_ones_times_a_column_of_ones_is_the_length_without_a_factor_one():
+    # 1_N' 1_N = N: a number, not N times the 1 x 1 matrix of ones (printed N*1)
+    ones_row, ones_col = E.Ones((1, "N")), E.Ones(("N", 1))
+    v = E.Var("v", (1, "m"))
+    assert to_text(simplify_module.simplify(E.MatMul((ones_row, ones_col, v)))) == "N*v"
+    # (H v)_b of ||X + 1 b'||^2: 2 (1' 1) v_b = 2 N v_b
+    hvp = matcalc.derive("norm2(X + b')^2", mode="hvp", shapes={"X": "N,m"})
+    assert hvp["b"].text == "2*V_X'*vector(1) + 2*v_b*N"
