@@ -20,9 +20,9 @@ new derivation but a reading of `G`:
 
 The Hessian is the Jacobian of the gradient `g(x)` (itself a formula in the IR, so the same
 reading applies), and the Hessian-vector product is the VJP of the gradient along `v`:
-`H v = ∇<g(x), v>`, never forming `H`. Before that the gradient is put in the form that
-differentiates well: `exp(u) ./ (1 + exp(u))` is `sigmoid(u)`, whose derivative is
-`s .* (1 - s)`.
+`H v = ∇<g(x), v>`, never forming `H`. The gradient is canonical, so it is already in the
+form that differentiates well: the simplifier writes `exp(u) ./ (1 + exp(u))` as
+`sigmoid(u)`, whose derivative is `s .* (1 - s)`.
 
 Layouts (SPEC section 2): numerator puts the output's axes first, denominator the
 variable's, mixed is denominator for a scalar output and numerator otherwise. Scalar by
@@ -53,7 +53,9 @@ from .derivation import Derivation, json_shape, output_terms, python_name, refus
 from .differentiate import vjp
 from .errors import OptionError
 from .layout import substitute
-from .simplify import one_plus_exp, simplify, transposes
+from .patterns import dag_size, rewrite_dag, transposes
+from .rewrites import DIAGONALS, EXPANDED, PAIRED, one_minus_sigmoid, push_transpose
+from .simplify import simplify
 from .tensor import Kron, Tensor, axes, depends_on, index_form, kron_form
 
 MODES = ("jacobian", "hessian", "hvp")
@@ -76,6 +78,20 @@ def matrix_of(node: E.Node, u: E.Var) -> E.Node | None:
     still holds the exact answer)."""
     out = _MatrixReading(u).mat(node)
     return None if out is None else expand_products(simplify(out))
+
+
+def expand_products(node: E.Node) -> E.Node:
+    """Matrix products multiplied out over a sum where that makes the formula no larger,
+    counting a repeated subexpression once (the table's `EXPANDED`): diag(p)*(I - 1*p')
+    is diag(p) - p*p'."""
+    return simplify(rewrite_dag([node], EXPANDED, finish=simplify)[0])
+
+
+def pair_transposes(node: E.Node) -> E.Node:
+    """Terms of every sum reordered so that a transposed term follows its untransposed
+    partner (the table's `PAIRED`): `A + A' + diag(exp(x))` rather than
+    `A' + A + diag(exp(x))` (display only; the value is the same)."""
+    return rewrite_dag([node], PAIRED)[0]
 
 
 class _MatrixReading:
@@ -120,7 +136,7 @@ class _MatrixReading:
             return None if inner is None else \
                 E.DiagMat(E.Divide(E.Ones(n.b.shape), n.b)) @ inner
         if isinstance(n, E.Transpose):
-            pushed = _push_transpose(n.x)
+            pushed = push_transpose(n.x)
             return None if pushed is None else mat(pushed)
         if isinstance(n, E.Broadcast) and n.x.shape == E.SCALAR:   # s 1 = 1 (r u)
             r = mat(n.x)
@@ -128,7 +144,7 @@ class _MatrixReading:
         if isinstance(n, E.Sum) and n.x.shape[0] != 1 and n.x.shape[1] != 1:
             return self.contract(*self.split_hadamard(n.x, None))     # sum(X) = sum(1 .* X)
         if isinstance(n, E.Sum):                             # sum(F) = 1'F
-            x = n.x if n.x.shape[1] == 1 else _push_transpose(n.x)
+            x = n.x if n.x.shape[1] == 1 else push_transpose(n.x)
             inner = None if x is None else mat(x)
             return None if inner is None else E.Ones((1, x.shape[0])) @ inner
         if isinstance(n, E.Trace):                           # tr(X) = sum(I .* X)
@@ -158,7 +174,7 @@ class _MatrixReading:
             out = inner if p is None else p @ inner
             return out if q is None else E.Scale(q, out)
         if a == 1:                                           # P (F q) = P q' F' u
-            ft = _push_transpose(f)
+            ft = push_transpose(f)
             inner = None if ft is None else mat(ft)
             if inner is None or q is None:
                 return None
@@ -180,7 +196,7 @@ class _MatrixReading:
             inner = mat(E.MatMul(tuple(x for x in (p, f.x, q) if x is not None)))
             return None if inner is None else E.Scale(f.s, inner)
         if isinstance(f, E.Transpose):
-            pushed = _push_transpose(f.x)
+            pushed = push_transpose(f.x)
             if pushed is None:
                 return None
             return mat(E.MatMul(tuple(x for x in (p, pushed, q) if x is not None)))
@@ -283,89 +299,13 @@ class _MatrixReading:
         return _total(terms)
 
 
-def dag_size(node: E.Node) -> int:
-    """The number of distinct subexpressions: the size of a formula whose repeated parts
-    are named."""
-    return sum(1 for _ in E.walk(node))
-
-
-def expand_products(node: E.Node) -> E.Node:
-    """Matrix products multiplied out over a sum where that makes the formula no larger,
-    counting a repeated subexpression once (it will be named): diag(p)*(I - 1*p') is
-    diag(p) - p*p'."""
-    memo: dict[E.Node, E.Node] = {}
-    for n in E.walk(node):
-        new = n.rebuild([memo[c] for c in n.children]) if n.children else n
-        core = new.x if isinstance(new, E.Scale) and isinstance(new.x, E.MatMul) else new
-        if isinstance(core, E.MatMul):
-            fs = core.factors
-            i = next((i for i, f in enumerate(fs) if isinstance(f, E.Add)), None)
-            if i is not None:
-                terms = tuple(E.MatMul(fs[:i] + (t,) + fs[i + 1:]) for t in fs[i].terms)
-                spread = E.Add(terms)
-                cand = simplify(E.Scale(new.s, spread) if core is not new else spread)
-                old = simplify(new)
-                if (dag_size(cand), transposes(cand)) <= (dag_size(old), transposes(old)):
-                    new = cand
-        memo[n] = new
-    return simplify(memo[node])
-
-
-def pair_transposes(node: E.Node) -> E.Node:
-    """Terms of every sum reordered so that a transposed term follows its untransposed
-    partner: `A + A' + diag(exp(x))` rather than `A' + A + diag(exp(x))` (display only;
-    the value is the same)."""
-    memo: dict[E.Node, E.Node] = {}
-    for n in E.walk(node):
-        new = n.rebuild([memo[c] for c in n.children]) if n.children else n
-        if isinstance(new, E.Add):
-            terms = new.terms
-            used = [False] * len(terms)
-            out: list[E.Node] = []
-            for i, t in enumerate(terms):
-                if used[i]:
-                    continue
-                partner = next((j for j, p in enumerate(terms) if not used[j] and j != i
-                                and isinstance(t, E.Transpose) and p is t.x), None)
-                if partner is not None:
-                    out.append(terms[partner])
-                    used[partner] = True
-                out.append(t)
-                used[i] = True
-            new = E.Add(tuple(out))
-        memo[n] = new
-    return memo[node]
-
-
 def _collect_diagonals(parts: list[E.Node]) -> E.Node:
-    """Σ diag(d_t)*R as diag(Σ d_t)*R when every part ends in the same R:
-    W - 2*diag(s)*W is diag(1 - 2*s)*W."""
+    """Σ diag(d_t)*R as diag(Σ d_t)*R when every part ends in the same R (the table's
+    `DIAGONALS`): W - 2*diag(s)*W is diag(1 - 2*s)*W."""
     parts = [simplify(p) for p in parts]
-    split = [_diagonal_and_rest(p) for p in parts]
-    rest = split[0][1]
-    if any(r is not rest for _, r in split[1:]) or any(d is None for d, _ in split):
-        return E.Add(tuple(parts))
-    d = simplify(E.Add(tuple(d for d, _ in split)))
-    return E.DiagMat(d) if rest is None else E.DiagMat(d) @ rest
-
-
-def _diagonal_and_rest(p: E.Node) -> tuple[E.Node | None, E.Node | None]:
-    """(d, R) with p = diag(d)*R (R None for the identity), or (None, None)."""
-    c = None
-    while isinstance(p, E.Scale):
-        c = p.s if c is None else E.Scale(p.s, c)
-        p = p.x
-    n = p.shape[0]
-    if isinstance(p, E.Identity):
-        d, rest = E.Ones((n, 1)), None
-    elif isinstance(p, E.DiagMat):
-        d, rest = p.x, None
-    elif isinstance(p, E.MatMul) and isinstance(p.factors[0], E.DiagMat):
-        fs = p.factors
-        d, rest = fs[0].x, (fs[1] if len(fs) == 2 else E.MatMul(fs[1:]))
-    else:
-        d, rest = E.Ones((n, 1)), p
-    return (d if c is None else simplify(E.Scale(c, d))), rest
+    rule = DIAGONALS.rules[0]
+    env = rule.match_operands(parts, simplify)
+    return E.Add(tuple(parts)) if env is None else rule.build(env, simplify)
 
 
 def _total(terms) -> E.Node:
@@ -387,30 +327,6 @@ def _product(fs) -> E.Node | None:
     return fs[0] if len(fs) == 1 else E.MatMul(tuple(fs))
 
 
-def _push_transpose(x: E.Node) -> E.Node | None:
-    """x' with the transpose moved one level down (no simplification), or None."""
-    T = E.Transpose
-    if isinstance(x, E.Transpose):
-        return x.x
-    if isinstance(x, E.Add):
-        return E.Add(tuple(T(t) for t in x.terms))
-    if isinstance(x, E.Hadamard):
-        return E.Hadamard(tuple(T(f) for f in x.factors))
-    if isinstance(x, E.Divide):
-        return E.Divide(T(x.a), T(x.b))
-    if isinstance(x, E.Scale):
-        return E.Scale(x.s, T(x.x))
-    if isinstance(x, E.MatMul):
-        return E.MatMul(tuple(T(f) for f in reversed(x.factors)))
-    if isinstance(x, E.Broadcast):
-        return E.Broadcast(T(x.x), (x.shape[1], x.shape[0]))
-    if isinstance(x, (E.DiagMat, E.Identity)):
-        return x
-    if isinstance(x, (E.Ones, E.Zero)):
-        return type(x)((x.shape[1], x.shape[0]))
-    return None
-
-
 def _as_column(node: E.Node, var: E.Var) -> tuple[E.Node, E.Var]:
     """A vector map in column form: a row `var` replaced by the transpose of a column
     Var, a row `node` transposed."""
@@ -421,32 +337,6 @@ def _as_column(node: E.Node, var: E.Var) -> tuple[E.Node, E.Var]:
     if node.shape[0] == 1 and node.shape[1] != 1:
         node = simplify(E.Transpose(node))
     return node, var
-
-
-# ---- the gradient in a form that differentiates well ---------------------------------------
-
-def recognise_sigmoid(node: E.Node) -> E.Node:
-    """`exp(u) ./ (1 + exp(u))` is sigmoid(u) and `1 ./ (1 + exp(u))` is sigmoid(-u)
-    (times any other factors of the numerator), then simplified."""
-    memo: dict[E.Node, E.Node] = {}
-    changed = False
-    for n in E.walk(node):
-        new = n.rebuild([memo[c] for c in n.children]) if n.children else n
-        if isinstance(new, E.Divide):
-            u = one_plus_exp(new.b)
-            if u is not None:
-                nums = list(new.a.factors) if isinstance(new.a, E.Hadamard) else [new.a]
-                e = E.Func("exp", u)
-                if e in nums:
-                    nums.remove(e)
-                    s = E.Func("sigmoid", u)
-                else:
-                    s = E.Func("sigmoid", simplify(-u))
-                nums = [f for f in nums if not isinstance(f, E.Ones)]
-                new = s if not nums else E.Hadamard(tuple(nums) + (s,))
-                changed = True
-        memo[n] = new
-    return simplify(memo[node]) if changed else node
 
 
 def _clearer(a: E.Node, b: E.Node) -> E.Node:
@@ -906,7 +796,7 @@ class HigherDerivation:
             # it applies to the results (HigherDerivative.build)
             exact = Derivation(program, typed, wrt, "denominator", {}) if onehot else self.base
             for name in wrt:
-                self.gradients[name] = recognise_sigmoid(exact.derivatives[name].node)
+                self.gradients[name] = exact.derivatives[name].node
         self.directions: dict[str, E.Var] = {}
         self.derivatives: dict[str, HigherDerivative] = {}
         if mode == "jacobian":
@@ -1300,11 +1190,4 @@ def nonnegative(n: E.Node) -> bool:
         return all(nonnegative(f) for f in n.factors)
     if isinstance(n, E.Scale):
         return nonnegative(n.s) and nonnegative(n.x)
-    if isinstance(n, E.Add) and len(n.terms) == 2:              # 1 - sigmoid(u)
-        for one, other in (n.terms, n.terms[::-1]):
-            ones = one.x if isinstance(one, E.Broadcast) else one
-            if (isinstance(ones, E.Ones) or ones == E.Const(1)) and \
-                    isinstance(other, E.Scale) and other.s == E.Const(-1) and \
-                    isinstance(other.x, E.Func) and other.x.name == "sigmoid":
-                return True
-    return False
+    return one_minus_sigmoid(n) is not None                    # 1 - sigmoid(u)
