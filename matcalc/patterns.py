@@ -390,6 +390,17 @@ class RuleSet:
         return f"<rule set {self.name}: {len(self.rules)} rewrites>"
 
 
+def dag_order(roots) -> list[Node]:
+    """Every node under the roots once, children before parents, the roots in order.
+    Each root's walk skips what the earlier roots' walks met (the derivatives of an MLP
+    share its whole forward pass: walking each in full would be quadratic)."""
+    seen: dict[Node, None] = {}
+    for root in roots:
+        for n in walk(root, known=seen):
+            seen[n] = None
+    return list(seen)
+
+
 def rewrite_dag(roots: list[Node], rules: RuleSet, ctx=None,
                 finish: Callable[[Node], Node] | None = None) -> list[Node]:
     """The roots rebuilt bottom-up, each node replaced by the first rewrite of `rules`

@@ -59,7 +59,6 @@ from .expr import (
     Zero,
     add,
     broadcast_to,
-    walk,
 )
 from .patterns import (
     Alt,
@@ -70,6 +69,7 @@ from .patterns import (
     Rewrite,
     RuleSet,
     Test,
+    dag_order,
     dag_size,
     fewer_transposes,
     names,
@@ -544,7 +544,8 @@ def _log_softmax(z: Node) -> Node:
     return add(z, -broadcast_to(LogSumExp(z), z.shape))
 
 
-def _strip(x: Node) -> Node:
+def strip_transposes(x: Node) -> Node:
+    """x with its outer transposes removed."""
     while isinstance(x, Transpose):
         x = x.x
     return x
@@ -558,7 +559,7 @@ def sum_of_arguments(x: Node) -> bool:
     for t in x.terms:
         while isinstance(t, Scale) and t.s.shape == SCALAR and isinstance(t.s, Const):
             t = t.x
-        if not isinstance(_strip(t), Var):
+        if not isinstance(strip_transposes(t), Var):
             return False
     return True
 
@@ -612,23 +613,15 @@ def _without(fs: tuple, one: Node) -> list:
     return rest
 
 
-def _order(roots) -> list[Node]:
-    seen: dict[Node, None] = {}
-    for root in roots:
-        for n in walk(root, known=seen):
-            seen[n] = None
-    return list(seen)
-
-
 def stable_forms(roots: list[Node]) -> list[Node]:
     """The roots in the forms generated code computes stably (`STABLE_FORMS`, in three
     passes over the DAG): relu'(z) read off the activation, log-softmax and softmax
     through logsumexp, the logistic function by name, (A + B) x as A x + B x."""
     first, products, softmax = STABLE_FORMS
-    relu_args = {n.x for n in _order(roots) if isinstance(n, Func) and n.name == "relu"}
+    relu_args = {n.x for n in dag_order(roots) if isinstance(n, Func) and n.name == "relu"}
     roots = rewrite_dag(roots, first, ctx=relu_args)
     roots = rewrite_dag(roots, products)
-    lse_args = {n.x for n in _order(roots) if isinstance(n, LogSumExp) and n.x.shape[0] != 1}
+    lse_args = {n.x for n in dag_order(roots) if isinstance(n, LogSumExp) and n.x.shape[0] != 1}
     if not lse_args:
         return roots
     return rewrite_dag(roots, softmax, ctx=lse_args)

@@ -61,20 +61,17 @@ from .rewrites import (
     WHOLE_CHAIN,
     dim_value,
     is_zero,
-    one_plus_exp,
     split_scale,
     zero,
 )
 
-# what other modules read here: the measures, and the table's forms (generated code reads
-# one_plus_exp from here)
+# what other modules read here: the engine, and the measures it ranks forms by
 __all__ = [
     "DISTRIBUTE_LIMIT",
     "EXPAND_LIMIT",
     "dim_value",
     "is_zero",
     "mk",
-    "one_plus_exp",
     "scaled",
     "simplify",
     "size",

@@ -8,8 +8,8 @@ refactoring that must not change a byte.
 The programs: tests/test_corpus.py's corpus, the Jacobian and Hessian programs of
 tests/test_jacobian.py, and every derivation the examples show. Each is derived in every
 layout and mode (gradient with and without steps, Jacobian, Hessian, Hessian-vector
-product) and printed as text, LaTeX, NumPy statements and JSON, with the generated NumPy
-module of each gradient. A user error prints its message (a mode that does not apply).
+product) and printed as text, LaTeX, NumPy statements and JSON, with the generated NumPy, torch and
+JAX modules of each (their source: neither torch nor JAX is imported). A user error prints its message (a mode that does not apply).
 One process derives everything in a fixed order, as the test suite does.
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ from matcalc.errors import MatcalcError  # noqa: E402
 
 LAYOUTS = ("denominator", "numerator", "mixed")
 MODES = ("gradient", "jacobian", "hessian", "hvp")
+TARGETS = ("numpy", "torch", "jax")           # module source only: no torch or jax needed
 
 
 def programs() -> list[tuple[str, dict]]:
@@ -47,8 +48,12 @@ def programs() -> list[tuple[str, dict]]:
 def spellings(d, mode: str, steps: bool) -> list[str]:
     out = [d.text(steps=steps), d.latex(steps=steps), d.numpy_code(steps=steps),
            json.dumps(d.to_json(steps=steps), sort_keys=True, ensure_ascii=False)]
-    if mode == "gradient" and not steps:
-        out.append(d.codegen())
+    if not steps:
+        for target in TARGETS:
+            try:
+                out.append(d.codegen(target))
+            except MatcalcError as e:             # a target that cannot take the program
+                out.append(f"error: {e}")
     return out
 
 
