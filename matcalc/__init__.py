@@ -58,7 +58,7 @@ def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denomi
     (`{"Y": "rows"}` when samples are rows). `signs` names variables whose entries are -1
     or +1 (logistic-regression labels), so that y.^2 = 1. `mode` is "gradient" (and
     backprop), "jacobian", "hessian" or "hvp". A user error raises `MatcalcError`."""
-    from .derivation import derive as _derive
+    from .pipeline import derive as _derive
     return _derive(program, wrt=wrt, layout=layout, shapes=shapes, kinds=kinds, check=check,
                    onehot=onehot, mode=mode, signs=signs)
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from . import expr as E
 from .errors import MatcalcError, NameError_, OptionError, ShapeError
 from .layout import from_layout, substitute
+from .shapes import Declaration, infer_shapes
+from .steps import expanded_adjoints
 
 _LHS = re.compile(r"^\s*(?:d\s*[A-Za-z][A-Za-z0-9_]*\s*/\s*d\s*)?([A-Za-z][A-Za-z0-9_]*)\s*=")
 
@@ -39,9 +41,8 @@ class ClaimResult:
 def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> ClaimResult:
     """Check `NAME = FORMULA` (also `dJ/dNAME = ...`, or `dNAME = ...`) against `d`
     (until the matcalc.check.clock() reads `deadline`; by default TIME_LIMIT from now)."""
-    from .parse import parse
-    from .shapes import Declaration, infer_shapes
-    from .check import check_claim
+    from .check import check_claim  # the checker (NumPy): loaded when a claim is checked
+    from .parse import parse  # the parser: loaded when a program is first parsed
 
     m = _LHS.match(text)
     if not m:
@@ -85,7 +86,6 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> 
     except MatcalcError as e:
         raise e.with_source(formula)
     # the claim may use intermediates and the steps' adjoint names: expand them all
-    from .steps import expanded_adjoints
     expansions = expanded_adjoints(d) if d.steps else {}
     names: dict = dict(d.typed.inline)
     for st in d.steps:
