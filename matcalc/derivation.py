@@ -28,6 +28,8 @@ from .printing.text import TextPrinter
 from .result import Result
 from .simplify import simplify, size
 from .steps import adjoint_names, program_steps, step_checks
+from .structure import as_projected, structures, use_structure
+from .structure import gradient as structure_gradient
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -127,10 +129,12 @@ class Derivation(Result):
 
     @E.gc_paused
     def __init__(self, program: str, typed: Typed, wrt: list[str], layout: str,
-                 onehot: dict[str, str] | None = None):
+                 onehot: dict[str, str] | None = None, convention: str = "projected"):
         self.program = program
-        # label name -> "columns" / "rows" (one-hot: that axis sums to one) or "signs" (+-1)
+        # label name -> "columns" / "rows" (one-hot: that axis sums to one), "signs" (+-1),
+        # or a structure of matcalc.structure ("symmetric", "spd", "diagonal", ...)
         self.onehot = dict(onehot or {})
+        self.convention = convention        # of the gradients of structured variables
         self.typed = typed
         self.layout = layout
         self.output_name = typed.output_name
@@ -155,18 +159,27 @@ class Derivation(Result):
         wrt_vars = [typed.inputs[n] for n in wrt]
         adjoints = gradient(typed.output, wrt_vars, self.adjoint_upstream)
         self.derivatives: dict[str, Derivative] = {}
+        # structured variables: the unconstrained gradient G (adjoint form, S' = S used),
+        # of which the derivative is the projection or the entries form
+        self.unconstrained: dict[str, E.Node] = {}
+        kinds = structures(self.onehot)
         for v in wrt_vars:
-            self.derivatives[v.name] = self.derivative(v.name, self.finish(adjoints[v]))
+            adjoint = adjoints[v]
+            if v.name in kinds:
+                self.unconstrained[v.name] = g = self.finish(adjoint, layout="denominator")
+                adjoint = structure_gradient(g, kinds[v.name], convention, self.onehot, v)
+            self.derivatives[v.name] = self.derivative(v.name, self.finish(adjoint))
 
     def derivative(self, name: str, node: E.Node) -> Derivative:
         """The derivative `name` with the formula `node` (finished), spelled as this
         derivation spells its own (the steps make theirs here)."""
         return Derivative(name, node, self)
 
-    def finish(self, adjoint: E.Node, upstream=None) -> E.Node:
+    def finish(self, adjoint: E.Node, upstream=None, layout: str | None = None) -> E.Node:
         """An adjoint-form formula simplified, under the assumptions, in the layout."""
         node = apply_assumptions(simplify(adjoint), self.onehot)
-        return to_layout(node, self.layout, upstream or self.adjoint_upstream)
+        node = to_layout(node, layout or self.layout, upstream or self.adjoint_upstream)
+        return use_structure(node, self.onehot)      # (inv(S)')' is inv(S)' in numerator
 
     def __getitem__(self, name: str) -> Derivative:
         return self.derivatives[name]
@@ -179,6 +192,17 @@ class Derivation(Result):
     def adjoint_form(self, name: str) -> E.Node:
         """The derivative of `name` back in adjoint (denominator) form, for checking."""
         return from_layout(self.derivatives[name].node, self.layout, self.adjoint_upstream)
+
+    def checked_form(self, name: str) -> E.Node:
+        """The adjoint form of `name`'s derivative as the checker compares it: for a
+        structured variable in the entries convention, the projected gradient it implies
+        (off-diagonal entries halved), whose pairing <P, V> with a structured move V is
+        the sum over the independent entries of dS_ij times the formula's entry ij."""
+        node = self.adjoint_form(name)
+        kind = structures(self.onehot).get(name)
+        if kind is None:
+            return node
+        return as_projected(node, kind, self.convention)
 
     @cached_property
     def steps(self) -> list[Step]:
@@ -284,7 +308,7 @@ class Derivation(Result):
     def text(self, steps: bool = False) -> str:
         """The derivatives as text, one `dL/dX = ...` line each after a header naming
         the layout (and the adjoint equations of a program first if `steps`)."""
-        lines = [f"# layout: {self.layout}", *describe(self.onehot)]
+        lines = [f"# layout: {self.layout}", *describe(self.onehot, self.convention)]
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
                          f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")
@@ -342,7 +366,8 @@ class Derivation(Result):
         def formula(node: E.Node) -> str:
             return p.doprint(_printable(node)).text
 
-        notes = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in describe(self.onehot)]
+        notes = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in
+                                               describe(self.onehot, self.convention)]
         if omitted:
             notes.append(f"the derivatives {omitted}; the steps give them")
         if self.upstream is not None:
@@ -379,7 +404,7 @@ class Derivation(Result):
 
     def numpy_code(self, steps: bool = False) -> str:
         """Python statements `d_X = ...` computing every derivative with NumPy."""
-        lines = [f"# layout: {self.layout}", *describe(self.onehot)]
+        lines = [f"# layout: {self.layout}", *describe(self.onehot, self.convention)]
         omitted = self._inlined(steps)
         if steps and self.steps:
             for st in self.steps:
@@ -399,13 +424,16 @@ class Derivation(Result):
         # the checker (NumPy): loaded when a check is asked for, never at start-up
         from .check import CUT_SHORT, CheckReport, VarCheck, check_gradients, clock, deadline_after
         deadline = deadline if deadline is not None else deadline_after()
-        grads = {n: self.adjoint_form(n) for n in self.derivatives}
+        grads = {n: self.checked_form(n) for n in self.derivatives}
         report = check_gradients(self.output, grads, self.adjoint_upstream, seed=seed,
                                  labels=self.onehot, deadline=deadline)
         if not self.steps:
             return report
         results = dict(report.results)
+        kinds = structures(self.onehot)
         for label, fn, step_grads, tied in step_checks(self):
+            step_grads = {n: as_projected(g, kinds[n], self.convention) if n in kinds else g
+                          for n, g in step_grads.items()}
             through = " (through every step)" if label == "inputs" else ""
             if clock() > deadline:
                 r = {name: VarCheck(name, math.nan, False, CUT_SHORT) for name in step_grads}

@@ -17,6 +17,7 @@ from .errors import MatcalcError, NameError_, OptionError, Span
 from .jacobian import HigherDerivation, derive_higher
 from .layout import LAYOUTS
 from .shapes import Declaration, Typed, declaration, infer_shapes
+from .structure import CONVENTIONS, validate
 
 __all__ = ["MODES", "derive", "derive_typed"]
 
@@ -51,9 +52,68 @@ def _label_options(onehot, signs, typed) -> dict[str, str]:
 MODES = ("gradient", "jacobian", "hessian", "hvp")
 
 
+def _assume_items(assume) -> list[tuple[str, str]]:
+    """[("S", "spd")] from "S=spd", ["S=spd"] or {"S": "spd"}."""
+    if isinstance(assume, str):
+        assume = [assume]
+    if isinstance(assume, dict):
+        return list(assume.items())
+    return [(a.partition("=")[0].strip(), a.partition("=")[2].strip()) for a in assume]
+
+
+def _square_structured(ast, typed, decls, kinds, assume):
+    """The typed program with every structured variable that no --shape declares made
+    square: tr(A*S) leaves S m x n until S=symmetric says m = n, and `Sigma`, a Greek
+    name and so a scalar by default, is a matrix once declared spd. As it was when that
+    contradicts the program, for the declaration's check to report."""
+    used = {d for v in typed.inputs.values() for d in v.shape} | set(typed.dim_names)
+    fresh = (d for d in ("n", "m", "p", "q", "k", "d", "r", "s") if d not in used)
+    square = {}
+    for name, _ in _assume_items(assume):
+        v = typed.inputs.get(name)
+        if v is None or name in decls or (v.shape[0] == v.shape[1] and v.shape != E.SCALAR):
+            continue
+        if v.shape[1] != 1:                               # m x n: make it m x m
+            square[name] = Declaration(v.shape[0], v.shape[0])
+        elif v.shape == E.SCALAR:                         # a scalar by its name's kind
+            dim = next(fresh, None)
+            if dim is not None:
+                square[name] = Declaration(dim, dim)
+    if not square:
+        return typed
+    try:
+        return infer_shapes(ast, {**decls, **square}, kinds)
+    except MatcalcError:
+        return typed
+
+
+def _structure_options(assume, convention, typed, labels: dict[str, str]) -> dict[str, str]:
+    """The labels with the structures of `assume` (["S=spd"] or {"S": "spd"}) added,
+    validated against the program's variables and shapes."""
+    if convention not in CONVENTIONS:
+        raise OptionError(f"unknown convention {convention!r}: expected projected or entries")
+    out = dict(labels)
+    for name, kind in _assume_items(assume):
+        if not name or not kind:
+            raise OptionError(f"--assume {name}={kind}: expected NAME=STRUCTURE, e.g. S=spd")
+        if name not in typed.inputs:
+            raise OptionError(f"--assume {name}: the program has no variable {name}")
+        if name in out:
+            raise OptionError(f"--assume {name}: {name} is already assumed {out[name]}")
+        validate(name, kind, typed.inputs[name], typed)
+        if kind == "orthogonal" and convention == "entries":
+            raise OptionError(f"--assume {name}=orthogonal: the entries of an orthogonal "
+                              "matrix are not independent, so there is no entries "
+                              "convention; its gradient is the Riemannian one (--convention "
+                              "projected)")
+        out[name] = kind
+    return out
+
+
 def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: Any = None,
            kinds: str = "ml", check: bool = False, onehot: Any = (), mode: str = "gradient",
-           signs: Any = ()) -> Derivation | HigherDerivation:
+           signs: Any = (), assume: Any = (),
+           convention: str = "projected") -> Derivation | HigherDerivation:
     """Parse, type and differentiate `program`; see SPEC section 6."""
     from .parse import parse  # lark: imported when a program is first parsed
     if layout not in LAYOUTS:
@@ -66,6 +126,8 @@ def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: A
     try:
         ast = parse(program)
         typed = infer_shapes(ast, decls, kinds)
+        if assume:
+            typed = _square_structured(ast, typed, decls, kinds, assume)
     except MatcalcError as e:
         raise e.with_source(program)
     for name in decls:
@@ -82,13 +144,18 @@ def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: A
                     raise NameError_(f"--wrt {w}: {w} is an intermediate, not an input variable")
                 raise NameError_(f"--wrt {w}: the program has no variable {w}; its variables "
                                  f"are {', '.join(typed.inputs) or 'none'}")
-    return derive_typed(program, typed, wrt, layout, mode, _label_options(onehot, signs, typed),
-                        check)
+    labels = _label_options(onehot, signs, typed)
+    try:
+        labels = _structure_options(assume, convention, typed, labels)
+    except MatcalcError as e:
+        raise e.with_source(program)
+    return derive_typed(program, typed, wrt, layout, mode, labels, check,
+                        convention=convention)
 
 
 def derive_typed(program: str, typed: Typed, wrt: list[str], layout: str, mode: str,
-                 labels: dict[str, str], check: bool = False,
-                 parsed: bool = True) -> Derivation | HigherDerivation:
+                 labels: dict[str, str], check: bool = False, parsed: bool = True,
+                 convention: str = "projected") -> Derivation | HigherDerivation:
     """The result for a typed program (parsed here, or built by `matcalc.interop.sympy`):
     a `Derivation` for the gradient, a `HigherDerivation` for the other modes; checked by
     finite differences first if `check`. An error a gradient finds in the IR is shown on
@@ -97,10 +164,16 @@ def derive_typed(program: str, typed: Typed, wrt: list[str], layout: str, mode: 
         raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     d: Derivation | HigherDerivation
     if mode != "gradient":
-        d = derive_higher(program, typed, wrt, layout, mode, labels)
+        orthogonal = [n for n in wrt if labels.get(n) == "orthogonal"]
+        if orthogonal:
+            raise OptionError(f"--{mode} with respect to the orthogonal {orthogonal[0]}: "
+                              "second derivatives on the orthogonal group are not "
+                              "implemented (the Riemannian Hessian has a curvature term); "
+                              f"leave {orthogonal[0]} out of --wrt")
+        d = derive_higher(program, typed, wrt, layout, mode, labels, convention)
     else:
         try:
-            d = Derivation(program, typed, wrt, layout, labels)
+            d = Derivation(program, typed, wrt, layout, labels, convention)
         except MatcalcError as e:       # found in the IR, which keeps no spans: the program
             if not parsed:
                 raise

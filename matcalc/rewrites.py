@@ -55,6 +55,8 @@ from .expr import (
     Sum,
     Trace,
     Transpose,
+    Tril,
+    Triu,
     Var,
     Zero,
     add,
@@ -446,6 +448,21 @@ CANONICAL = RuleSet("canonical", [
     # diag(s x) = s diag(x)
     Rewrite("diag(s x) = s diag(x)", P.DiagMat(Name("SC", P.Scale())),
             lambda SC: _pull_scale(DiagMat, SC)),
+
+    # -- triangles (tril, triu)
+    # tril(tril(X)) = tril(X)
+    Rewrite("tril(tril(X)) = tril(X)",
+            Name("Tr", P.of(Tril, Triu)(Name("T", P.of(Tril, Triu)()))), lambda T: T,
+            when=lambda Tr, T: type(Tr) is type(T)),
+    # tril(I) = I, tril(diag(x)) = diag(x)
+    Rewrite("tril(diag(x)) = diag(x)", P.of(Tril, Triu)(Name("D", P.of(Identity, DiagMat)())),
+            lambda D: D),
+    # tril(0) = 0
+    Rewrite("tril(0) = 0", P.of(Tril, Triu)(ZERO), lambda Z: Z),
+    # tril(s X) = s tril(X)
+    Rewrite("tril(s X) = s tril(X)", Name("Tr", P.of(Tril, Triu)(Name("SC", P.Scale()))),
+            lambda Tr, SC: _pull_scale(type(Tr), SC),
+            when=lambda SC: split_scale(SC)[0] is not None),
 
     # -- broadcasts
     # broadcast(0) = 0

@@ -49,6 +49,8 @@ from .expr import (
     Sum,
     Trace,
     Transpose,
+    Tril,
+    Triu,
     Zero,
     walk,
 )
@@ -62,6 +64,7 @@ from .rewrites import (
     dim_value,
     is_zero,
     split_scale,
+    symmetric,
     zero,
 )
 
@@ -70,6 +73,7 @@ __all__ = [
     "DISTRIBUTE_LIMIT",
     "EXPAND_LIMIT",
     "dim_value",
+    "is_symmetric",
     "is_zero",
     "mk",
     "scaled",
@@ -116,6 +120,12 @@ def _norm(n: Node) -> Node:
 def mk(cls, *args) -> Node:
     """Build a node from canonical parts and normalise it."""
     return _norm(cls(*args))
+
+
+def is_symmetric(s: Node) -> bool:
+    """Whether S' = S is visible in canonical form (the table's `symmetric`): X'*X, A + A',
+    X*D*X' with D = D'."""
+    return symmetric(s, simplify)
 
 
 # ---- the table: identities for a node kind, and what their right-hand sides built --------
@@ -675,6 +685,6 @@ _NORMALISERS = {
     Scale: _norm_scale, Add: _norm_add, MatMul: _norm_matmul, Hadamard: _norm_elementwise,
     Divide: _norm_elementwise, Power: _norm_elementwise,
     **{kind: _by_rules for kind in (Transpose, Func, Sum, Trace, Det, LogDet, Norm1, Norm2,
-                                    Inv, DiagVec, DiagMat, Broadcast, Zero, Ones, Identity,
-                                    DimValue)},
+                                    Inv, DiagVec, DiagMat, Tril, Triu, Broadcast, Zero, Ones,
+                                    Identity, DimValue)},
 }

@@ -112,6 +112,11 @@ EXAMPLES = {
     "diag(1) = I": (E.DiagMat(ONES_COL), "eye"),
     "diag(0) = 0 (of a vector)": ("diag(0*x)", "matrix(0)"),
     "diag(s x) = s diag(x)": ("diag(alpha*x)", "alpha*diag(x)"),
+    # triangles
+    "tril(tril(X)) = tril(X)": ("tril(tril(A))", "tril(A)"),
+    "tril(diag(x)) = diag(x)": ("triu(diag(x))", "diag(x)"),
+    "tril(0) = 0": ("tril(0*A)", "matrix(0)"),
+    "tril(s X) = s tril(X)": ("triu(alpha*A)", "alpha*triu(A)"),
     # broadcasts and 1 x 1 leaves
     "broadcast(0) = 0": (E.Broadcast(E.Const(0), (n, m)), "matrix(0)"),
     "broadcast(1) = 1": (E.Broadcast(E.Const(1), (n, m)), "matrix(1)"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..expr import Dim, Shape
+from ..structure import structures
 
 __all__ = ["JsonPrinter", "json_shape", "to_json"]
 
@@ -62,6 +63,8 @@ class JsonPrinter:
                             for st in d.steps]
         if d.onehot:
             out["assumptions"] = dict(d.onehot)
+        if structures(d.onehot):
+            out["convention"] = d.convention
         if d.python_names:
             out["python_names"] = dict(d.python_names)
         return out
@@ -81,6 +84,8 @@ class JsonPrinter:
             out["directions"] = {n: v.name for n, v in d.directions.items()}
         if d.onehot:
             out["assumptions"] = dict(d.onehot)
+        if structures(d.onehot):
+            out["convention"] = d.convention
         names = d.base.python_names
         if names:
             out["python_names"] = dict(names)
