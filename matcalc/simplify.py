@@ -124,8 +124,9 @@ def mk(cls, *args) -> Node:
 
 def is_symmetric(s: Node) -> bool:
     """Whether S' = S is visible in canonical form (the table's `symmetric`): X'*X, A + A',
-    X*D*X' with D = D'."""
-    return symmetric(s, simplify)
+    X*D*X' with D = D'. The transpose is normalised as one node (its operand taken as it
+    is, as `mk` does), not simplified."""
+    return symmetric(s, _norm)
 
 
 # ---- the table: identities for a node kind, and what their right-hand sides built --------

@@ -6,7 +6,8 @@ refactoring that must not change a byte.
     diff before.txt after.txt
 
 The programs: tests/test_corpus.py's corpus, the Jacobian and Hessian programs of
-tests/test_jacobian.py, and every derivation the examples show. Each is derived in every
+tests/test_jacobian.py, the structured programs of tests/test_structure_oracle.py in both
+conventions, and every derivation the examples show. Each is derived in every
 layout and mode (gradient with and without steps, Jacobian, Hessian, Hessian-vector
 product) and printed as text, LaTeX, NumPy statements and JSON, with the generated NumPy, torch and
 JAX modules of each (their source: neither torch nor JAX is imported). A user error prints its message (a mode that does not apply).
@@ -39,6 +40,13 @@ def programs() -> list[tuple[str, dict]]:
     out = [(p, {"shapes": shapes, "kinds": kinds}) for p, shapes, _, kinds in CORPUS]
     out += [(p, {"wrt": wrt, "shapes": shapes}) for p, wrt, shapes in JACOBIANS]
     out += [(p, {"wrt": wrt}) for p, wrt in HESSIANS]
+    from test_structure_oracle import CASES as STRUCTURED
+    for case in STRUCTURED:
+        for convention in ("projected", "entries"):
+            if convention == "entries" and "orthogonal" in case.assume.values():
+                continue
+            out.append((case.program, {"assume": case.assume, "convention": convention,
+                                       "shapes": case.shapes, "wrt": case.wrt}))
     for example in _generate.MODULES:
         calls, _ = _generate.run(example)
         out += [(p, {k: v for k, v in o.items() if k != "layout"}) for p, o in calls]

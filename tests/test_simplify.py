@@ -15,13 +15,13 @@ import zlib
 
 import numpy as np
 import pytest
-from oracle import assign_dims, draw_point, np_eval
+from oracle import assign_dims, evaluated_pairs
 from test_corpus import CORPUS
 
 import matcalc
 import matcalc.simplify as simplify_module
-from matcalc.printing import to_text
 from matcalc import expr as E
+from matcalc.printing import to_text
 
 # Entries the corpus reaches only inside a gradient: a trace, log-determinant or 1-norm
 # that scales another variable's gradient.
@@ -98,16 +98,7 @@ def test_each_rewrite_keeps_the_value(rewrites, kind):
     verified, wrong = 0, []
     for before, (after, sizes) in sample:
         dims = {**assign_dims(before, after), **sizes}
-        for seed in range(POINTS):
-            values = {**draw_point(after, dims, seed, signed=seed > 0),
-                      **draw_point(before, dims, seed, signed=seed > 0)}
-            try:
-                with np.errstate(all="ignore"):
-                    a, b = np_eval(before, values, dims), np_eval(after, values, dims)
-            except np.linalg.LinAlgError:
-                continue                      # a singular matrix at this point: no verdict
-            if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-                continue                      # outside the domain at this point: no verdict
+        for a, b in evaluated_pairs(before, after, dims, range(POINTS)):
             verified += 1
             if not _close(a, b):
                 wrong.append(f"{before}  ->  {after}: {a.ravel()[:3]} vs {b.ravel()[:3]}")
