@@ -64,7 +64,7 @@ def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denomi
     gradient for orthogonal) or "entries" (the derivative with respect to the independent
     entries, G + G' - diag(diag(G))). `mode` is
     "gradient" (and backprop), "jacobian", "hessian" or "hvp". A user error raises `MatcalcError`."""
-    from .derivation import derive as _derive
+    from .pipeline import derive as _derive
     return _derive(program, wrt=wrt, layout=layout, shapes=shapes, kinds=kinds, check=check,
                    onehot=onehot, mode=mode, signs=signs, assume=assume,
                    convention=convention)
