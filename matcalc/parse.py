@@ -32,9 +32,9 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import LimitError, MatcalcError, ParseError, Span
+from .errors import Fix, LimitError, MatcalcError, ParseError, Span
 from .expr import gc_paused
-from .syntax import Binary, Call, Name, Neg, Number, Program, Statement, Transpose
+from .syntax import Binary, Call, Name, Neg, Norm, Number, Program, Statement, Transpose
 
 if TYPE_CHECKING:
     from ._lark_parser import Lark, Token
@@ -153,14 +153,51 @@ def write_standalone(path: Path = _STANDALONE) -> None:
                     "; do not edit\n" + out.getvalue(), encoding="utf-8")
 
 
-_OPERANDS = frozenset({"NAME", "NUMBER", "TRANSPOSE"})
+_OPERANDS = frozenset({"NAME", "NUMBER", "TRANSPOSE", "SUPERSCRIPT"})
+_OPENERS = frozenset({"LPAR", "LBRACE", "NORMOPEN", "POWOP"})  # signs: only before an operand
 _SIGNS = frozenset({"PLUS", "MINUS"})
-_OPENERS = frozenset({"LPAR", "POWOP"})      # signs open a level only before an operand
+# what ends an operand, and what may start one: between the two, an implicit product
+_ENDS_OPERAND = frozenset({"NAME", "NUMBER", "TRANSPOSE", "SUPERSCRIPT", "RPAR", "RBRACE",
+                          "NORMCLOSE"})
+_STARTS_OPERAND = frozenset({"NAME", "NUMBER", "LPAR", "LBRACE", "NORMOPEN"})
+# a closer and the opener it closes; a level of None is a sign's or a power's operand
+_CLOSES = {"RPAR": "LPAR", "RBRACE": "LBRACE", "NORMCLOSE": "NORMOPEN"}
+_SHOWN = {"LPAR": "'('", "LBRACE": "'{'", "NORMOPEN": "'||'", "RPAR": "')'", "RBRACE": "'}'",
+          "NORMCLOSE": "'||'"}
+
+# A norm's bars, || or ‖, and after a closing one its subscript: _2, _{2}, _F, _fro, _1.
+# The scanner tells an opening bar (where an operand may start) from a closing one.
+_NORM = r"(?:\|\||‖)(?:_\{(?:[12F]|fro)\}|_(?:[12F]|fro)(?![A-Za-z0-9_]))?"
+# a Greek letter is a name by itself (λ is lambda, Σ is Sigma), with digits or a
+# subscript after it (λ1, σ_x): so λx is lambda times x, and σ(z) is the logistic function
+_GREEK = (r"[\u0391-\u03a1\u03a3-\u03a9\u03b1-\u03c9\u03d1\u03d5\u03d6\u03f1\u03f5]"
+          r"(?:_?[0-9][A-Za-z0-9_]*|_[A-Za-z0-9_]+)?")
+_GREEK_SYMBOLS = {"ϑ": "vartheta", "ϕ": "phi", "ϵ": "epsilon", "ϱ": "rho", "ϖ": "pi",
+                  "ς": "sigma"}
+_CALL_AHEAD = re.compile(r"[ \t\f]*\(")
+
+
+def greek_name(letter: str) -> str:
+    """The name the language spells a Greek letter with: λ -> lambda, Σ -> Sigma."""
+    if letter in _GREEK_SYMBOLS:
+        return _GREEK_SYMBOLS[letter]
+    import unicodedata
+    words = unicodedata.name(letter).split()          # GREEK SMALL LETTER LAMDA
+    name = words[-1].lower().replace("lamda", "lambda")
+    return name if words[1] == "SMALL" else name.capitalize()
+
+
+def is_function(name: str) -> bool:
+    """Whether a call may use `name`: a function of the language, a name one of its
+    entries accepts, or another tool's function that a refusal answers (dot, max)."""
+    from . import ops
+    return name in ops.CALLED or name in ops.REWRITES
 
 
 class _Scanner:
     """Source text -> lark tokens, by one regular expression over grammar.lark's terminals
-    (lark's order of preference: priority, then the longest possible match, then name)."""
+    (lark's order of preference: priority, then the longest possible match, then name),
+    the norm bars and Greek letters."""
 
     def __init__(self, parser: Lark):
         from ._lark_parser import Token
@@ -168,26 +205,31 @@ class _Scanner:
         self.token = Token
         terminals = sorted(parser.terminals, key=lambda t: (
             -t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
-        self.regex = re.compile("|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})"
-                                         for t in terminals))
+        self.regex = re.compile("|".join(
+            [f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in terminals]
+            + [f"(?P<NORM>{_NORM})", f"(?P<GREEK>{_GREEK})"]))
         self.ignored = frozenset(parser.lexer_conf.ignore)
 
     def scan(self, source: str) -> tuple[list[Token], int | None]:
         """The tokens of `source` up to the first character outside the language, and that
         character's position (None if there is none). New lines inside parentheses are
-        whitespace and dropped. Raises for more than MAX_TOKENS tokens (counted at names
-        and numbers), for an unmatched ')' or '(' and for nesting deeper than MAX_DEPTH: a
-        level is opened by '(' (a call's included) until its ')', and by
-        a unary sign or a power operator until its operand ends, at the next looser binary
-        operator, ',', ';', '=', new line or ')'. So `-(-(x))` is 4 levels deep and
+        whitespace and dropped. Implicit products become '*' tokens (see `_implicit`).
+        Raises for more than MAX_TOKENS tokens (counted at names and numbers), for an
+        unmatched closer or opener and for nesting deeper than MAX_DEPTH: a level is opened
+        by '(' (a call's included), '{' or an opening '||' until its closer, and by a
+        unary sign or a power operator until its operand ends, at the next looser binary
+        operator, ',', ';', '=', new line or closer. So `-(-(x))` is 4 levels deep and
         `x^-y^-z` 4, but `a + b + c` is 0 (flat chains are reduced without recursion)."""
         tokens: list[Token] = []
         append, token = tokens.append, self.token
         ignored = self.ignored
-        levels: list[tuple[bool, int, int]] = []   # (is_paren, start, end), innermost last
-        parens = 0                                  # how many of the levels are parentheses
+        # (opener kind or None for a sign's level, start, end, index of its token)
+        levels: list[tuple[str | None, int, int, int]] = []
+        parens = 0                                  # how many of the levels are openers
         after_operand = False
+        operand_start = 0          # index of the first token of the operand just read
         pos = 0
+        end = 0                    # where the last token kept ends
         for m in self.regex.finditer(source):
             start = m.start()
             if start != pos:
@@ -195,17 +237,43 @@ class _Scanner:
             kind, pos = m.lastgroup, m.end()
             if kind in ignored or kind == "_NL" and parens:
                 continue                    # a new line inside parentheses is whitespace
-            append(token(kind, m.group(), start, None, None, None, None, pos))
+            text = m.group()
+            if kind == "NORM":
+                kind = "NORMCLOSE" if after_operand and any(
+                    level[0] == "NORMOPEN" for level in levels) else "NORMOPEN"
+                if kind == "NORMOPEN" and len(text) > (1 if text[0] == "‖" else 2):
+                    raise ParseError(f"unexpected {_quote(text)}", Span(start, pos), source,
+                                     "a norm's subscript follows its closing bars: ||x||_2")
+            elif kind == "GREEK":
+                kind = "NAME"
+                text = greek_name(text[0]) + text[1:]
+                if text == "sigma" and _CALL_AHEAD.match(source, pos):
+                    text = "sigmoid"                      # σ(z), the logistic function
+            if after_operand and kind in _STARTS_OPERAND:
+                if self._implicit(tokens[-1], kind, start > end, source):
+                    if start == end:
+                        _tight_after_division(tokens, operand_start, start, pos, source)
+                    # the product, as if '*' were written: it ends signs' operands
+                    while levels and levels[-1][0] is None:
+                        levels.pop()
+                    append(token("MULOP", "*", start, None, None, None, None, start))
+                    after_operand = False
+            append(token(kind, text, start, None, None, None, None, pos))
+            end = pos
             if kind in _OPERANDS:
+                if not after_operand:
+                    operand_start = len(tokens) - 1
                 after_operand = True
                 if len(tokens) > MAX_TOKENS:
                     raise LimitError(f"input too long: more than {MAX_TOKENS:,} names, numbers "
                                      "and operators (matcalc.parse.MAX_TOKENS)",
                                      Span(start, pos), source)
                 continue
-            if kind in _OPENERS or kind in _SIGNS and not after_operand:
-                levels.append((kind == "LPAR", start, pos))
-                parens += kind == "LPAR"
+            opener = kind in _OPENERS or kind in _SIGNS and not after_operand
+            if opener:
+                paren = kind if kind in ("LPAR", "LBRACE", "NORMOPEN") else None
+                levels.append((paren, start, pos, len(tokens) - 1))
+                parens += paren is not None
                 if len(levels) > MAX_DEPTH:
                     raise LimitError(f"nesting too deep: more than {MAX_DEPTH} levels of "
                                      "parentheses, calls, signs or powers",
@@ -213,22 +281,74 @@ class _Scanner:
                                      "split the expression into named steps: t = ...; y = ...")
                 after_operand = False
                 continue
-            while levels and not levels[-1][0]:
-                levels.pop()      # a binary operator, separator or ')' ends signs' operands
-            if kind == "RPAR":
+            while levels and levels[-1][0] is None:
+                levels.pop()      # a binary operator, separator or closer ends signs' operands
+            if kind in _CLOSES:
                 if not parens:
-                    raise ParseError("unexpected ')'", Span(start, pos), source,
-                                     "there is no '(' for it to close")
-                levels.pop()
+                    raise ParseError(f"unexpected {_SHOWN[kind]}", Span(start, pos), source,
+                                     f"there is no {_SHOWN[_CLOSES[kind]]} for it to close")
+                opened, o_start, o_end, o_index = levels.pop()
+                if opened != _CLOSES[kind]:
+                    raise ParseError(f"unexpected {_SHOWN[kind]}: the {_SHOWN[opened]} before "
+                                     f"it is not closed", Span(start, pos), source,
+                                     f"close the {_SHOWN[opened]} first")
                 parens -= 1
-            after_operand = kind == "RPAR"
+                operand_start = o_index
+                if o_index and tokens[o_index - 1].type == "NAME":
+                    operand_start = o_index - 1             # a call
+            after_operand = kind in _ENDS_OPERAND
         if pos != len(source):
             return tokens, pos
-        for is_paren, start, end in reversed(levels):
-            if is_paren:
+        for paren, start, stop, _ in reversed(levels):
+            if paren == "LPAR":
                 raise ParseError("unbalanced parenthesis: '(' is never closed",
-                                 Span(start, end), source, "add the missing ')'")
+                                 Span(start, stop), source, "add the missing ')'")
+            if paren == "LBRACE":
+                raise ParseError("unbalanced brace: '{' is never closed",
+                                 Span(start, stop), source, "add the missing '}'")
+            if paren == "NORMOPEN":
+                raise ParseError("unbalanced norm: '||' is never closed",
+                                 Span(start, stop), source,
+                                 "close it with || (a norm is ||x||, or norm2(x))")
         return tokens, None
+
+    @staticmethod
+    def _implicit(previous, kind: str, gap: bool, source: str) -> bool:
+        """Whether an operand that starts (`kind`) right after another (`previous`) is a
+        product: where nothing else can be meant. Across whitespace (x' A x, 2 x); a name,
+        '(' or '||' right after a transpose, superscript or closer ((A + B)x, x'A) or after
+        a number (2x, 2(x + y)); a name right after a Greek letter (λx). Not a number after
+        a number, a transpose or a closer (x'2), and not '(' after a name: that is a call
+        (W(x) is the unknown function W; W (x) with a space is W*(x), unless W is a
+        function's name: exp (x) is a call)."""
+        before = previous.type
+        if before == "NAME" and kind == "LPAR":
+            return gap and not is_function(previous.value)
+        if kind == "NUMBER":
+            return gap and before != "NUMBER"
+        if gap:
+            return True
+        if before == "NAME":                 # only a Greek letter ends where a name starts
+            return kind in ("NAME", "NORMOPEN")
+        return kind != "LBRACE" or before == "NUMBER"
+
+
+def _tight_after_division(tokens: list, operand_start: int, start: int, stop: int,
+                          source: str) -> None:
+    """Refuse `a/2x`: whether 2x is the divisor, or x a factor of the quotient, is not
+    plain (notes write both); with a space, `a/2 x`, it is (a/2)*x, and so is `a/2*x`."""
+    before = tokens[operand_start - 1] if operand_start else None
+    if before is None or before.type != "MULOP" or before.value not in ("/", "./"):
+        return
+    left = source[tokens[operand_start].start_pos:start]
+    right = source[start:stop] + ("" if source[start].isalnum() else "...")
+    op = before.value
+    raise ParseError(f"{_quote(op + left + right)} is ambiguous: {left}{right} may be the "
+                     f"divisor, or {right} a factor after the division",
+                     Span(tokens[operand_start].start_pos, stop), source,
+                     f"write {op}({left}*{right}) to divide by the product, or "
+                     f"{op}{left}*{right} to multiply the quotient",
+                     fix=Fix(source[:start] + "*" + source[start:]))
 
 
 class _Group:
@@ -250,7 +370,9 @@ def _span(token) -> Span:
     return Span(token.start_pos, token.end_pos)
 
 
-_OPS = {"⊙": ".*", "∘": ".*"}   # aliases of the elementwise product
+_OPS = {"⊙": ".*", "∘": ".*", "−": "-"}   # aliases: the elementwise product, the minus sign
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
+_NORM_SUBSCRIPT = re.compile(r"_\{?([12F]|fro)\}?$")
 
 
 class _Build:
@@ -274,7 +396,7 @@ class _Build:
                       Span(left.span.start, right.span.end), Span(op.start_pos, op.end_pos))
 
     def neg(self, children):
-        sign, operand = children
+        sign, operand = children                      # - or −
         return Neg(_node(operand), Span(sign.start_pos, operand.span.end))
 
     def pos(self, children):
@@ -283,7 +405,27 @@ class _Build:
 
     def transpose(self, children):
         operand, mark = children
-        return Transpose(_node(operand), Span(operand.span.start, mark.end_pos))
+        return Transpose(_node(operand), Span(operand.span.start, mark.end_pos),
+                         "^T" if mark.value.startswith("^") else "'")
+
+    def superscript(self, children):
+        """x² is x^2, X⁻¹ is X^-1, X⁻ᵀ is (X^-1)'."""
+        operand, mark = children
+        x, span, where = _node(operand), Span(operand.span.start, mark.end_pos), _span(mark)
+        if mark.value == "⁻ᵀ":
+            one = Neg(Number(1, "1", where), where)
+            return Transpose(Binary("^", x, one, span, where), span)
+        text = mark.value.translate(_SUPERSCRIPTS).lstrip("+")
+        digits = text.lstrip("-")
+        number = Number(int(digits), digits, where)
+        exponent = Neg(number, where) if text.startswith("-") else number
+        return Binary("^", x, exponent, span, Span(where.start, where.start))
+
+    def norm(self, children):
+        bars, operand, closing = children
+        sub = _NORM_SUBSCRIPT.search(closing.value)
+        kind = None if sub is None else "F" if sub.group(1) == "fro" else sub.group(1)
+        return Norm(_node(operand), kind, Span(bars.start_pos, closing.end_pos))
 
     def call(self, children):
         name, rpar = children[0], children[-1]
@@ -382,6 +524,11 @@ def _unexpected_character(pos: int, source: str) -> ParseError:
             hint += f": write {spelled} for {char}"
     elif char == "<":
         hint = "only '>' is a comparison: write b > a"
+    elif char == "|":
+        hint = ("a norm is ||x|| (or norm2(x)); for absolute values write abs(x), for a "
+                "determinant det(X)")
+    elif char in "×·⋅":
+        hint = "write * for a product (x'*y for a dot product)"
     import unicodedata
     if unicodedata.category(char)[0] in "MZ" and char not in " \t":
         # a combining mark or an odd space: say which, it is invisible

@@ -81,9 +81,42 @@ def test_the_language_lists_its_functions_in_order():
     assert "step" not in names                         # `a > b`, never called by name
     for f in ops.LANGUAGE.values():
         assert f.shape is not None and f.arity in (0, 1), f.name
-    for alias, instead in ops.ALIASES.items():
-        assert alias not in ops.LANGUAGE, alias
-        assert instead.split("(")[0] in ops.LANGUAGE or instead in ("x'",), instead
+    # the names a call may use instead, and other tools' functions, are not the language's
+    for alias, f in ops.CALLED.items():
+        assert alias == f.name or alias not in ops.LANGUAGE, alias
+    assert not set(ops.REWRITES) & set(ops.CALLED)
+
+
+@pytest.mark.parametrize("program, instead, fixed", [
+    ("dot(x, y)", "x'*y", "x'*y"),
+    ("dot(A*x, y)", "(A*x)'*y", "(A*x)'*y"),
+    ("max(0, x)", "relu(x)", "relu(x)"),
+    ("max(x, 0)", "relu(x)", "relu(x)"),
+    ("min(0, x)", "-relu(-x)", "-relu(-x)"),
+    ("outer(x, y)", "x*y'", "x*y'"),
+    ("ones(n)'*x", "vector(1)", "vector(1)'*x"),
+    ("ones(1, n)*x", "vector(1)'", "vector(1)'*x"),
+    ("sum(ones(m, n) .* X)", "matrix(1)", "sum(matrix(1) .* X)"),
+    ("norm(x)", "norm2(x)", "norm2(x)"),
+    ("norm(x, 1)", "norm1(x)", "norm1(x)"),
+    ("transpose(A*B)", "(A*B)'", "(A*B)'"),
+    ("square(x)", "x.^2", "x.^2"),
+    ("log2(x)", "log(x)/log(2)", "log(x)/log(2)"),
+])
+def test_other_tools_functions_are_answered_with_the_exact_rewrite(program, instead, fixed):
+    # the rewrite is of the call as written, and is itself a valid input that derives
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.derive(program)
+    assert info.value.fix.program == fixed
+    assert f"did you mean {instead} ?" in info.value.render()
+    matcalc.derive(info.value.fix.program)
+
+
+def test_max_of_two_variables_has_no_rewrite_but_names_relu():
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.derive("max(x, y)")
+    assert info.value.fix is None
+    assert "max(0, x) is relu(x)" in info.value.render()
 
 
 @pytest.mark.parametrize("op", ENTRIES)

@@ -285,7 +285,9 @@ def test_latex_numbers():
 def test_latex_constant_matrices():
     assert to_latex(Ones((n, 1))) == r"\mathbf{1}"
     assert to_latex(Ones((1, n))) == r"\mathbf{1}^\top"
-    assert to_latex(Zero((N, m))) == r"\mathbf{0}"
+    # a matrix of ones or zeros says its size, so that it reads back as a matrix
+    assert to_latex(Zero((N, m))) == r"\mathbf{0}_{N \times m}"
+    assert to_latex(Ones((N, 3))) == r"\mathbf{1}_{N \times 3}"
     assert to_latex(Ones((1, 1))) == "1"
     assert to_latex(Identity(n)) == "I"
 

@@ -61,7 +61,7 @@ from .precedence import (
     needs_parens,
     product_of,
 )
-from .text import ElementwiseOperands
+from .text import ElementwiseOperands, along_rows
 
 GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota
 kappa lambda mu nu xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega
@@ -230,7 +230,11 @@ class LatexPrinter(ElementwiseOperands, Printer):
 
     @staticmethod
     def space(left: Piece, right: Piece) -> str:
-        """The space between two juxtaposed factors: none, or a thin one beside a word."""
+        """The space between two juxtaposed factors: a thin one beside a word, a \\cdot
+        between the variable \\sigma and a parenthesis (\\sigma(...) is the logistic
+        function when LaTeX is read back), else one space."""
+        if left.text == r"\sigma" and right.text.startswith(("(", r"\left(")):
+            return r" \cdot "
         return r" \, " if "word" in (left.family, right.family) else " "
 
     # -- delimiters -----------------------------------------------------------------------
@@ -261,12 +265,19 @@ class LatexPrinter(ElementwiseOperands, Printer):
         return self.spell(d) if isinstance(d, str) else self.number(d)
 
     def filled(self, shape, c: int) -> Piece:
+        """1, the vector \\mathbf{1} (laid down \\mathbf{1}^\\top), the matrix
+        \\mathbf{1}_{N \\times n}: a matrix says its size, so that it reads back as one."""
         r, k = shape
         if (r, k) == (1, 1):
             return Piece(str(c))
         if r == 1 and k != 1:
             return Piece(rf"\mathbf{{{c}}}^{self.top}", POW, "^")
+        if k != 1:
+            return Piece(rf"\mathbf{{{c}}}_{{{self.dim(r)} \times {self.dim(k)}}}", POSTFIX)
         return Piece(rf"\mathbf{{{c}}}")
+
+    def dim(self, d) -> str:
+        return self.name(d).tex() if isinstance(d, str) else str(d)
 
     def _print_Zero(self, e) -> Piece:
         return self.filled(e.shape, 0)
@@ -353,6 +364,10 @@ class LatexPrinter(ElementwiseOperands, Printer):
         return Piece(base + _script("^", exponent), POW, "^")
 
     def _print_Transpose(self, e: Transpose) -> Piece:
+        rows = along_rows(e)
+        if rows is not None:                   # softmax(S')' is softmax(S, 2), as the text
+            return Piece(ops.of(e.x).latex + self.delimit("(", f"{self.print(rows).text}, 2",
+                                                          ")"))
         if isinstance(e.x, Inv):                                     # (X^{-1})^T = X^{-T}
             base = self.operand(self.print(e.x.x), "^", "left")
             return Piece(f"{base}^{{-{self.top}}}", POW, "^")
