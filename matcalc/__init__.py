@@ -44,7 +44,7 @@ __version__ = "0.1.0"
 def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denominator",
            shapes: Shapes | None = None, kinds: str = "ml", check: bool = False,
            onehot: Labels = (), mode: str = "gradient",
-           signs: Sequence[str] | str = ()) -> Derivation | HigherDerivation:
+           signs: Sequence[str] | str = (), notation: str = "auto") -> Derivation | HigherDerivation:
     """Derivatives of the program's output (SPEC section 6): a `Derivation`, or for `mode`
     "jacobian", "hessian" or "hvp" a `HigherDerivation`; `d[name]` is one derivative.
 
@@ -57,10 +57,12 @@ def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denomi
     of a cross-entropy, so that its gradient takes the textbook form softmax(s) - y
     (`{"Y": "rows"}` when samples are rows). `signs` names variables whose entries are -1
     or +1 (logistic-regression labels), so that y.^2 = 1. `mode` is "gradient" (and
-    backprop), "jacobian", "hessian" or "hvp". A user error raises `MatcalcError`."""
+    backprop), "jacobian", "hessian" or "hvp". `notation`: "matcalc" (the language),
+    "latex" (a formula from notes: \\frac{1}{2}\\|W x - y\\|_2^2), or "auto": LaTeX
+    when the program holds a backslash. A user error raises `MatcalcError`."""
     from .derivation import derive as _derive
     return _derive(program, wrt=wrt, layout=layout, shapes=shapes, kinds=kinds, check=check,
-                   onehot=onehot, mode=mode, signs=signs)
+                   onehot=onehot, mode=mode, signs=signs, notation=notation)
 
 
 def from_sympy(expr: Basic, wrt: Iterable[Any] | None = None, layout: str = "denominator", *,

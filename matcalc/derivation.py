@@ -18,6 +18,7 @@ from .assumptions import describe
 from .errors import MatcalcError, NameError_, OptionError, Span
 from .layout import LAYOUTS, from_layout, to_layout, upstream_var
 from .printing.numpy import python_name
+from .shapes import inputs_comment
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -305,7 +306,7 @@ class Derivation:
     def text(self, steps: bool = False) -> str:
         """The derivatives as text, one `dL/dX = ...` line each after a header naming
         the layout (and the adjoint equations of a program first if `steps`)."""
-        lines = [f"# layout: {self.layout}", *describe(self.onehot)]
+        lines = [f"# layout: {self.layout}", inputs_comment(self.typed), *describe(self.onehot)]
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
                          f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")
@@ -552,7 +553,7 @@ MODES = ("gradient", "jacobian", "hessian", "hvp")
 
 def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: Any = None,
            kinds: str = "ml", check: bool = False, onehot: Any = (), mode: str = "gradient",
-           signs: Any = ()) -> Derivation | HigherDerivation:
+           signs: Any = (), notation: str = "auto") -> Derivation | HigherDerivation:
     """Parse, type and differentiate `program`; see SPEC section 6."""
     from .parse import parse
     from .shapes import Declaration, declaration, infer_shapes
@@ -565,7 +566,7 @@ def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: A
     from .expr import reset_work
     reset_work()
     try:
-        ast = parse(program)
+        ast = parse(program, notation)
         typed = infer_shapes(ast, decls, kinds)
     except MatcalcError as e:
         raise e.with_source(program)

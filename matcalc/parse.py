@@ -32,14 +32,15 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import Fix, LimitError, MatcalcError, ParseError, Span
+from .errors import Fix, LimitError, MatcalcError, OptionError, ParseError, Span
 from .expr import gc_paused
 from .syntax import Binary, Call, Name, Neg, Norm, Number, Program, Statement, Transpose
 
 if TYPE_CHECKING:
     from ._lark_parser import Lark, Token
 
-__all__ = ["MAX_DEPTH", "MAX_SOURCE_CHARS", "MAX_STATEMENTS", "MAX_TOKENS", "parse"]
+__all__ = ["MAX_DEPTH", "MAX_SOURCE_CHARS", "MAX_STATEMENTS", "MAX_TOKENS", "NOTATIONS",
+           "parse"]
 
 MAX_DEPTH = 200
 MAX_SOURCE_CHARS = 1_000_000
@@ -50,15 +51,25 @@ _GRAMMAR = Path(__file__).with_name("grammar.lark")
 _STANDALONE = Path(__file__).with_name("_lark_parser.py")
 
 
+NOTATIONS = ("auto", "matcalc", "latex")
+
+
 @gc_paused
-def parse(source: str) -> Program:
+def parse(source: str, notation: str = "auto") -> Program:
     """The program written in `source`: its statements in order, with spans into `source`.
+    `notation`: "matcalc" (the language), "latex" (matcalc.parse_latex), or "auto": LaTeX
+    when the source holds a backslash, which the language never does.
 
     Raises `ParseError` for a syntax error and `LimitError` for an input too long or too
     deeply nested; both carry the source, so `render()` shows the line and carets.
     """
     if not isinstance(source, str):
         raise TypeError(f"parse() takes a str, not {type(source).__name__}")
+    if notation not in NOTATIONS:
+        raise OptionError(f"unknown notation {notation!r}: expected matcalc or latex")
+    if notation == "latex" or notation == "auto" and "\\" in source:
+        from .parse_latex import parse_latex
+        return parse_latex(source)
     if len(source) > MAX_SOURCE_CHARS:
         raise LimitError(f"input too long: {len(source):,} characters "
                          f"(the limit is {MAX_SOURCE_CHARS:,})", None, source)
@@ -78,11 +89,16 @@ def parse(source: str) -> Program:
         raise error from None
     if not statements:
         raise ParseError("empty input: nothing to derive", None, source)
+    check_statements(statements, source)
+    return Program(tuple(statements), source)
+
+
+def check_statements(statements, source: str) -> None:
+    """Refuse a bare expression before the last statement (it could not be used)."""
     for statement in statements[:-1]:
         if statement.name is None:
             raise ParseError("a bare expression must be the last statement", statement.span,
                              source, "give it a name (t = ...) to use it in a later statement")
-    return Program(tuple(statements), source)
 
 
 # ---------------------------------------------------------------------------------------
@@ -134,23 +150,24 @@ def _run(parser: Lark, tokens: list[Token], stop: int | None, source: str):
     return interactive.feed_eof(tokens[-1] if tokens else None)
 
 
-def write_standalone(path: Path = _STANDALONE) -> None:
-    """Write the parser module for grammar.lark with lark's standalone generator (needs lark;
-    a step of development, run as `python -m matcalc.parse`). The first line records the
-    grammar's SHA-256, by which tests/test_parse.py knows the module is current."""
+def write_standalone(path: Path = _STANDALONE, grammar_path: Path = _GRAMMAR) -> None:
+    """Write the parser module for a grammar (grammar.lark, or latex.lark for LaTeX input)
+    with lark's standalone generator (needs lark; a step of development, run as `python -m
+    matcalc.parse`, which writes both). The first line records the grammar's SHA-256, by
+    which tests/test_parse.py knows the module is current."""
     import hashlib
     import io
 
     from lark import Lark
     from lark.tools.standalone import gen_standalone
 
-    grammar = _GRAMMAR.read_text(encoding="utf-8")
+    grammar = grammar_path.read_text(encoding="utf-8")
     out = io.StringIO()
     gen_standalone(Lark(grammar, parser="lalr", lexer="basic", maybe_placeholders=False),
                    out=out)
     digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()
-    path.write_text(f"# grammar.lark sha256 {digest}: written by `python -m matcalc.parse`"
-                    "; do not edit\n" + out.getvalue(), encoding="utf-8")
+    path.write_text(f"# {grammar_path.name} sha256 {digest}: written by `python -m "
+                    "matcalc.parse`; do not edit\n" + out.getvalue(), encoding="utf-8")
 
 
 _OPERANDS = frozenset({"NAME", "NUMBER", "TRANSPOSE", "SUPERSCRIPT"})
@@ -575,4 +592,7 @@ def _quote(text: str) -> str:
 
 
 if __name__ == "__main__":
+    from .parse_latex import GRAMMAR as _LATEX_GRAMMAR
+    from .parse_latex import STANDALONE as _LATEX_STANDALONE
     write_standalone()
+    write_standalone(_LATEX_STANDALONE, _LATEX_GRAMMAR)
