@@ -52,9 +52,8 @@ _COMMANDS = {"exp": "exp", "log": "log", "ln": "log", "sin": "sin", "cos": "cos"
              "sgn": "sign", "sign": "sign", "logdet": "logdet", "logsumexp": "logsumexp"}
 _MULOPS = {"cdot": "*", "times": "*", "ast": "*", "odot": ".*", "circ": ".*",
            "oslash": "./", "div": "/"}
-_SPACING = frozenset(",;:! >".split() + [" ", ">"]) | {"quad", "qquad", "displaystyle",
-                                                       "textstyle", "nonumber", "notag",
-                                                       "limits", "nolimits"}
+_SPACING = frozenset(",;:! >") | {"quad", "qquad", "displaystyle", "textstyle", "nonumber",
+                                  "notag", "limits", "nolimits"}
 _SIZES = frozenset("left right big Big bigg Bigg bigl bigr Bigl Bigr biggl biggr Biggl "
                    "Biggr middle".split())
 _FONTS = frozenset("mathbf boldsymbol bm vec mathit mathcal mathsf mathbb pmb".split())
@@ -243,6 +242,8 @@ class _Scanner:
             elif c in ")]":
                 self.pos += 1
                 self.emit("RPAR", c, start, self.pos)
+            elif c == "{" and self.braced_name():
+                pass
             elif c == "{":
                 self.pos += 1
                 self.emit("LBRACE", c, start, self.pos)
@@ -386,6 +387,23 @@ class _Scanner:
         if delim in ("|", r"\vert", r"\lvert", r"\rvert"):
             return self.bar("ABS", side, start, explicit=True)
         self.fail(f"unexpected {delim}", start, self.pos, _NOT_FORMULAS["langle"])
+
+    def braced_name(self) -> bool:
+        """{W_1}_{\\mathrm{out}}: a name in braces with a subscript after them (as the
+        LaTeX printer writes W1_out) is one name; True if one was read here."""
+        m = re.compile(r"\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}(?=_)").match(self.src, self.pos)
+        if m is None:
+            return False
+        inner = _Scanner(m.group(1))
+        try:
+            inner.scan()
+        except MatcalcError:
+            return False
+        if len(inner.tokens) != 1 or inner.tokens[0].type != "NAME":
+            return False
+        start, self.pos = self.pos, m.end()
+        self.name(inner.tokens[0].value, start)
+        return True
 
     def called(self) -> bool:
         """Whether a parenthesis follows (a function called: \\exp(x), \\sigma\\left(z\\right))."""
@@ -651,10 +669,12 @@ class _Scanner:
             text = self.group_text() if self.src.startswith("{", self.pos) else self.single()
             text = re.sub(r"\\(?:mathrm|text|textrm|operatorname)\s*\{(.*)\}", r"\1",
                           text.strip()).strip()
-            sub = {"2": "2", "F": "F", "fro": "F", "1": "1"}.get(text)
+            sub = {"2": "2", "F": "F", "fro": "F", "1": "1", "1,1": "1,1"}.get(
+                text.replace(" ", ""))
             if sub is None:
                 self.fail(f"cannot read the norm's subscript {text!r}", at, self.pos,
-                          "matcalc has the norms _2 (Euclidean), _F (Frobenius) and _1")
+                          "matcalc has the norms _2 (Euclidean), _F (Frobenius), _1 and "
+                          "_{1,1} (the sum of every |x_ij|)")
         self.emit(f"{what}CLOSE", sub, start, self.pos)
 
 
@@ -679,7 +699,7 @@ def _span(token) -> Span:
 
 class _Build:
     def start(self, children):
-        return children
+        return [c for c in children if type(c) is Statement]      # not the separators
 
     def statement(self, children):
         if len(children) == 1:

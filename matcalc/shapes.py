@@ -547,7 +547,7 @@ class _Infer:
         norm, ||x||_1 the sum of |x_i|; of a matrix, ||X|| and ||X||_2 are the spectral
         norm, and ||X||_1 the largest column sum, which matcalc does not have."""
         t = self.types[id(n.operand)]
-        if t.is_matrix and n.sub != "F":
+        if t.is_matrix and n.sub not in ("F", "1,1"):
             x = self.text(n.operand)
             if n.sub == "1":
                 self.fail(f"||{x}||_1 of a matrix is its largest column sum of |{x}_ij|, "
@@ -1299,7 +1299,7 @@ class _Build:
                 return E.Ones(shape)
             return E.Transpose(kids[0])
         if kind is S.Norm:
-            return E.Norm1(kids[0]) if n.sub == "1" else E.Norm2(kids[0])
+            return E.Norm1(kids[0]) if n.sub in ("1", "1,1") else E.Norm2(kids[0])
         if kind is S.Number:
             try:
                 return E.Const(n.value)

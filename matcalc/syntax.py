@@ -60,7 +60,8 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class Norm:
-    """||x||, ||x||_2, ||X||_F, ||x||_1 (or with ‖): `sub` is None, "2", "F" or "1". Which
+    """||x||, ||x||_2, ||X||_F, ||x||_1 (or with ‖): `sub` is None, "2", "F" or "1" (or
+    "1,1", LaTeX's entrywise \\lVert X \\rVert_{1,1}). Which
     norm it is depends on the operand's kind (||X||_2 of a matrix is the spectral norm), so
     shapes.py decides, and refuses what it does not have."""
 
@@ -96,7 +97,7 @@ class Program:
 
 _LEVEL = {">": 10, "+": 20, "-": 20, "*": 30, "@": 30, "/": 30, ".*": 30, "./": 30,
           "^": 50, ".^": 50}
-_NORM_CALL = {None: "norm2", "2": "norm2", "F": "norm2", "1": "norm1"}
+_NORM_CALL = {None: "norm2", "2": "norm2", "F": "norm2", "1": "norm1", "1,1": "norm1"}
 
 
 def unparse(node: Ast, instead: dict[int, str] | None = None) -> str:

@@ -357,6 +357,9 @@ def test_latex_reductions_and_matrix_functions():
     assert to_latex(Trace(S)) == r"\operatorname{tr}(S)"
     assert to_latex(Norm1(x)) == r"\lVert x \rVert_1"
     assert to_latex(Norm2(x)) == r"\lVert x \rVert_2"
+    # of a matrix, _2 would be the spectral norm: Frobenius, and the entrywise 1-norm
+    assert to_latex(Norm2(X)) == r"\lVert X \rVert_F"
+    assert to_latex(Norm1(X)) == r"\lVert X \rVert_{1,1}"
     assert to_latex(Det(S)) == r"\det(S)"
     assert to_latex(LogDet(S)) == r"\log \det(S)"
     assert to_latex(DiagMat(x)) == r"\operatorname{diag}(x)"

@@ -418,7 +418,23 @@ class LatexPrinter(ElementwiseOperands, Printer):
         return self.spelled(ops.of(e).latex, e.x)
 
     _print_Sum = _print_Trace = _print_Det = _print_DiagMat = _print_DiagVec = call
-    _print_Softmax = _print_LogSumExp = _print_Norm1 = _print_Norm2 = call
+    _print_Softmax = _print_LogSumExp = call
+
+    def _print_Norm2(self, e) -> Piece:
+        """\\lVert x \\rVert_2 of a vector; of a matrix, the Frobenius norm, \\lVert X
+        \\rVert_F (for a matrix, _2 is the spectral norm)."""
+        return self.norm(e, r" \rVert_F")
+
+    def _print_Norm1(self, e) -> Piece:
+        """\\lVert x \\rVert_1 of a vector; of a matrix, the sum of every |X_ij|, the
+        entrywise norm \\lVert X \\rVert_{1,1} (for a matrix, _1 is the largest column
+        sum)."""
+        return self.norm(e, r" \rVert_{1,1}")
+
+    def norm(self, e, of_matrix: str) -> Piece:
+        if 1 in e.x.shape:
+            return self.call(e)
+        return Piece(self.delimit(r"\lVert ", self.print(e.x).text, of_matrix))
 
     def _print_LogDet(self, e: LogDet) -> Piece:
         return Piece(self.call(e).text, POW)        # \log \det(X)^{2} would mislead
