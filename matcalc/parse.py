@@ -273,7 +273,7 @@ class _Scanner:
                     # the product, as if '*' were written: it ends signs' operands
                     while levels and levels[-1][0] is None:
                         levels.pop()
-                    append(token("MULOP", "*", start, None, None, None, None, start))
+                    append(token("IMPLICIT", "*", start, None, None, None, None, start))
                     after_operand = False
             append(token(kind, text, start, None, None, None, None, pos))
             end = pos
@@ -379,8 +379,29 @@ class _Group:
         self.span = span
 
 
+class _Implied:
+    """An implicit product while building (x' A x): its node, and its factors with the
+    places of the products between them, so that a division before it can take the first
+    factor alone: a/2 x is (a/2)*x, as notes mean it, though x' A x groups first."""
+
+    __slots__ = ("node", "span", "factors")
+
+    def __init__(self, node, factors: list):
+        self.node = node
+        self.span = node.span
+        self.factors = factors
+
+    def divided(self, op: str, numerator, op_span: Span):
+        """(numerator op first) * second * ...: the division of the first factor only."""
+        first, *rest = self.factors
+        node = Binary(op, numerator, first, Span(numerator.span.start, first.span.end), op_span)
+        for factor, where in rest:
+            node = Binary("*", node, factor, Span(numerator.span.start, factor.span.end), where)
+        return node
+
+
 def _node(child):
-    return child.node if type(child) is _Group else child
+    return child.node if type(child) in (_Group, _Implied) else child
 
 
 def _span(token) -> Span:
@@ -409,8 +430,18 @@ class _Build:
 
     def binary(self, children):
         left, op, right = children
-        return Binary(_OPS.get(op.value, op.value), _node(left), _node(right),
-                      Span(left.span.start, right.span.end), Span(op.start_pos, op.end_pos))
+        value = _OPS.get(op.value, op.value)
+        if type(right) is _Implied and value in ("/", "./"):
+            return right.divided(value, _node(left), _span(op))
+        return Binary(value, _node(left), _node(right), Span(left.span.start, right.span.end),
+                      Span(op.start_pos, op.end_pos))
+
+    def implied(self, children):
+        left, op, right = children
+        factors = left.factors if type(left) is _Implied else [_node(left)]
+        node = Binary("*", _node(left), _node(right), Span(left.span.start, right.span.end),
+                      _span(op))
+        return _Implied(node, factors + [(_node(right), _span(op))])
 
     def neg(self, children):
         sign, operand = children                      # - or −
@@ -506,7 +537,8 @@ def _unexpected_token(exc, source: str) -> ParseError:
         previous = _previous_operand(exc, source)
         where = f"between {_quote(previous)} and " if previous else "before "
         return ParseError(f"missing operator {where}{_quote(token.value)}", span, source,
-                          "put an operator between them, e.g. '*' for a product")
+                          "put an operator between them, e.g. '*' for a product",
+                          Fix(source[:span.start] + "*" + source[span.start:]))
     message = f"unexpected {_quote(token.value)}"
     if wants_operand:
         message += ": expected an expression"
@@ -544,6 +576,11 @@ def _unexpected_character(pos: int, source: str) -> ParseError:
     elif char == "|":
         hint = ("a norm is ||x|| (or norm2(x)); for absolute values write abs(x), for a "
                 "determinant det(X)")
+        close = source.find("|", pos + 1)
+        if close > pos + 1 and "\n" not in source[pos:close]:       # |x| as abs(x)
+            return ParseError(f"unexpected character '|'", Span(pos, pos + 1), source, hint,
+                              Fix(f"{source[:pos]}abs({source[pos + 1:close]})"
+                                  f"{source[close + 1:]}"))
     elif char in "×·⋅":
         hint = "write * for a product (x'*y for a dot product)"
     import unicodedata

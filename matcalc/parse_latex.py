@@ -49,7 +49,9 @@ _COMMANDS = {"exp": "exp", "log": "log", "ln": "log", "sin": "sin", "cos": "cos"
              "arccos": "arccos", "arctan": "arctan", "sinh": "sinh", "cosh": "cosh",
              "max": "max", "min": "min", "tr": "tr", "Tr": "tr", "trace": "tr",
              "diag": "diag", "softmax": "softmax", "sigmoid": "sigmoid", "relu": "relu",
-             "sgn": "sign", "sign": "sign", "logdet": "logdet", "logsumexp": "logsumexp"}
+             "sgn": "sign", "sign": "sign", "logdet": "logdet", "logsumexp": "logsumexp",
+             "ReLU": "relu", "RELU": "relu", "Relu": "relu", "Sigmoid": "sigmoid",
+             "Softmax": "softmax", "mean": "mean", "sum": "sum", "inv": "inv"}
 _MULOPS = {"cdot": "*", "times": "*", "ast": "*", "odot": ".*", "circ": ".*",
            "oslash": "./", "div": "/"}
 _SPACING = frozenset(",;:! >") | {"quad", "qquad", "displaystyle", "textstyle", "nonumber",
@@ -87,6 +89,9 @@ _COMMAND = re.compile(r"\\([A-Za-z]+|.)", re.S)
 _SPACES = re.compile(r"[ \t\r\n\f]*")
 _STATEMENT_AHEAD = re.compile(r"[ \t]*[^\s=+\-*/\\]?[^\s=+\-*/]*[ \t]*&?[ \t]*=(?!=)")
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
+_SUM_OF_ONE = re.compile(r"\s*_\{?\s*(?P<index>[a-z])\s*(?:=[^{}]*)?\}?(?:\s*\^\s*(?:\{[^{}]*\}|\S))?"
+                         r"\s*(?P<name>\\?[A-Za-z]+|\\mathbf\{[A-Za-z]\})\s*_\{?\s*(?P<again>[a-z])"
+                         r"\s*\}?(?![A-Za-z0-9])")
 _OPERAND_START = frozenset({"NAME", "NUMBER", "LPAR", "LBRACE", "CALL", "FUNC", "FRAC",
                             "SQRT", "NORMOPEN", "ABSOPEN", "INDICATOR", "ONES"})
 _OPERAND_END = frozenset({"NAME", "NUMBER", "RPAR", "RBRACE", "TRANSPOSE", "INVT",
@@ -341,7 +346,9 @@ class _Scanner:
             self.fail(f"unexpected \\{word}: a transpose is written x^\\top", start, end)
         if word in _NOT_FORMULAS:
             self.fail(f"\\{word} is not in matcalc's language", start, end,
-                      _NOT_FORMULAS[word])
+                      _NOT_FORMULAS[word], self.summed(start) if word == "sum" else None)
+        if word == "ell":
+            return self.name("ell", start)
         if word in GREEK or word in ("epsilon", "omicron"):
             if word == "sigma" and self.called():
                 return self.function("sigmoid", start)
@@ -358,6 +365,15 @@ class _Scanner:
         self.fail(f"unknown LaTeX command \\{word}", start, end,
                   "matcalc reads the formulas of notes: names, \\frac, \\sqrt, \\exp, \\log, "
                   "\\operatorname{...}, \\|x\\|, ^\\top, \\odot, ...")
+
+    def summed(self, start: int) -> Fix | None:
+        """\\sum_i x_i (or \\sum_{i=1}^{n} x_i) of one name indexed by the sum's index is
+        the sum of its entries: the rewrite \\operatorname{sum}(x)."""
+        m = _SUM_OF_ONE.match(self.src, self.pos)
+        if m is None or m.group("index") != m.group("again"):
+            return None
+        return Fix(self.src[:start] + rf"\operatorname{{sum}}({m.group('name')})"
+                   + self.src[m.end():])
 
     def sized(self, word: str, start: int) -> None:
         """\\left( \\right) \\bigl[ ...: the delimiter after a size command."""

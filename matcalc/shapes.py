@@ -207,7 +207,7 @@ def default_kind(name: str, kinds: str) -> str:
         if "h" <= c <= "z":
             return "vector"
         return "matrix"
-    if name.lower() in GREEK:
+    if name in GREEK:                 # alpha, lambda; but Sigma, Lambda are matrices
         return "scalar"
     return "vector" if name[0].islower() else "matrix"
 
@@ -314,14 +314,16 @@ class _Infer:
         self._parents: dict[int, object] | None = None
 
     # -- helpers ---------------------------------------------------------------------
-    def text(self, node) -> str:
-        """The operand as the user wrote it (its middle elided when it is long); read
-        from LaTeX, as matcalc's language writes it."""
-        if self.latex:
+    def text(self, node, operand: bool = True) -> str:
+        """The operand as the user wrote it (its middle elided when it is long), in
+        parentheses if it is a sum (`operand`, as it was written to be one); read from
+        LaTeX, or a number written as a superscript (²), as matcalc's language writes it."""
+        if self.latex or type(node) is S.Number and node.text != \
+                self.src[node.span.start:node.span.end]:
             t = S.unparse(node)
         else:
             t = " ".join(re.sub(r"#[^\n]*", "", self.src[node.span.start:node.span.end]).split())
-        if isinstance(node, S.Binary) and node.op in ("+", "-", ">"):
+        if operand and isinstance(node, S.Binary) and node.op in ("+", "-", ">"):
             t = f"({t})"                        # it was parenthesised to be an operand
         return t if len(t) <= 60 else t[:28] + "..." + t[-28:]
 
@@ -617,6 +619,8 @@ class _Infer:
                 message = (f"cannot divide {self.text(n.left)} ({self.show(a)}) by "
                            f"{self.text(n.right)} ({self.show(b)}): '/' divides by a scalar")
                 declare, fix = self._divisor_hint(n.right)
+                if fix is None and (a.is_scalar or self._fits(a, b)):
+                    fix = self.fix_node(n, f"{self._atom(n.left)} ./ {self._atom(n.right)}")
                 self.fail(message, n.span, "for elementwise division use ./" + declare, fix)
             return a
         if op == "^":
@@ -629,7 +633,8 @@ class _Infer:
     def _power(self, n: S.Binary, a: Type, b: Type) -> Type:
         """x^p of a scalar; X^k of a square matrix, an integer k: the product of k factors
         X (k < 0: of inv(X)); anything else is refused, naming the elementwise power."""
-        x, p = self.text(n.left), self.text(n.right)
+        x = self.text(n.left)
+        p = S.unparse(n.right) if _integer(n.right) is not None else self.text(n.right)
         atom = p if isinstance(n.right, (S.Name, S.Number, S.Call)) else f"({p})"
         elementwise = self.fix_node(n, f"{self._atom(n.left)}.^{atom}")
         if not b.is_scalar:
@@ -853,10 +858,16 @@ class _Infer:
         dim = n.args[1]
         if type(dim) is S.Number and dim.value in (1, 2):
             return int(dim.value)
+        fix = None
+        if type(dim) is S.Number and isinstance(dim.value, int) and dim.value > 2 and \
+                n.func in ("sum", "mean"):            # MATLAB: a third dimension has size 1
+            fix = self.fix_node(n, self._atom(n.args[0]))
         raise ShapeError(f"the dimension of {n.func}(..., dim) is 1 or 2, not "
                          f"{self.text(dim)}", dim.span, self.src,
                          f"{n.func}(X, 1) works down each column, {n.func}(X, 2) along each "
-                         f"row (MATLAB's numbering)")
+                         f"row (MATLAB's numbering)" + (
+                             f"; along a third dimension, of size 1, {n.func}(X, "
+                             f"{dim.value}) is X itself" if fix else ""), fix)
 
     def _unknown_function(self, n: S.Call):
         """Refuse a call of a name that is no function of the language, with what to
@@ -899,14 +910,14 @@ class _Infer:
             else None
         kind = "scalar" if t.is_scalar else "row" if t.is_row else "vector" if t.is_col \
             else "matrix"
-        return ops.Arg(self.text(node), self._atom(node), value, kind)
+        return ops.Arg(self.text(node, operand=False), self._atom(node), value, kind)
 
 
 _NOT_REWRITTEN = {
-    "max": "max is not smooth and not in the language; max(0, x) is relu(x)",
-    "maximum": "max is not smooth and not in the language; max(0, x) is relu(x)",
-    "min": "min is not smooth and not in the language; min(0, x) is -relu(-x)",
-    "minimum": "min is not smooth and not in the language; min(0, x) is -relu(-x)",
+    "max": "max takes two arguments; max(0, x) is relu(x)",
+    "maximum": "max takes two arguments; max(0, x) is relu(x)",
+    "min": "min takes two arguments; min(0, x) is -relu(-x)",
+    "minimum": "min takes two arguments; min(0, x) is -relu(-x)",
     "norm": "norm(x) is norm2(x), norm(x, 1) is norm1(x)",
 }
 

@@ -147,7 +147,7 @@ GALLERY = [
       "line 1, column 1: max is not a function of matcalc's language",
       '  max(x, y)',
       '  ^^^',
-      'max is not smooth and not in the language; max(0, x) is relu(x)'),
+      'did you mean relu(x - y) + y ?'),
     E('ones(n, 1)',
       "line 1, column 1: ones is not a function of matcalc's language",
       '  ones(n, 1)',

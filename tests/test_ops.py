@@ -112,11 +112,14 @@ def test_other_tools_functions_are_answered_with_the_exact_rewrite(program, inst
     matcalc.derive(info.value.fix.program)
 
 
-def test_max_of_two_variables_has_no_rewrite_but_names_relu():
-    with pytest.raises(matcalc.MatcalcError) as info:
-        matcalc.derive("max(x, y)")
-    assert info.value.fix is None
-    assert "max(0, x) is relu(x)" in info.value.render()
+def test_max_of_two_variables_is_written_with_relu():
+    # max(a, b) = b + relu(a - b), min(a, b) = a - relu(a - b), entry by entry
+    for program, instead in (("max(x, y)", "relu(x - y) + y"),
+                             ("min(x, A*y)", "x - relu(x - (A*y))")):
+        with pytest.raises(matcalc.MatcalcError) as info:
+            matcalc.derive(program)
+        assert info.value.fix.program == instead
+        matcalc.derive(instead)
 
 
 @pytest.mark.parametrize("op", ENTRIES)

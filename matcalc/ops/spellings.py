@@ -45,19 +45,21 @@ def _renamed(name: str) -> Rewrite:
     return lambda args: f"{name}({', '.join(a.text for a in args)})" if args else None
 
 
-def _max(a: Arg, b: Arg) -> str | None:
-    # max(0, x) = relu(x), elementwise
+def _max(a: Arg, b: Arg) -> str:
+    # max(0, x) = relu(x); max(a, b) = b + relu(a - b), elementwise
     if a.value == 0:
         return f"relu({b.text})"
     if b.value == 0:
         return f"relu({a.text})"
-    return None
+    return f"relu({a.text} - {b.atom}) + {b.text}"
 
 
-def _min(a: Arg, b: Arg) -> str | None:
-    # min(0, x) = -relu(-x)
-    x = b if a.value == 0 else a if b.value == 0 else None
-    return None if x is None else f"-relu(-{x.atom})"
+def _min(a: Arg, b: Arg) -> str:
+    # min(0, x) = -relu(-x); min(a, b) = a - relu(a - b)
+    if a.value == 0 or b.value == 0:
+        x = b if a.value == 0 else a
+        return f"-relu(-{x.atom})"
+    return f"{a.text} - relu({a.text} - {b.atom})"
 
 
 def _norm(args: Sequence[Arg]) -> str | None:
