@@ -251,7 +251,7 @@ def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, jacobian, 
         extra["signs"] = list(signs)
     d = matcalc.derive(_read_program(expr), wrt=wrt, layout=layout, shapes=shapes,
                        kinds=kinds, check=False, notation=notation or "auto", **extra)
-    for note in d.typed.notes:
+    for note in getattr(getattr(d, "typed", None), "notes", ()):
         click.echo(f"note: {note}", err=True)
     return d
 

@@ -52,13 +52,14 @@ _STANDALONE = Path(__file__).with_name("_lark_parser.py")
 
 
 NOTATIONS = ("auto", "matcalc", "latex")
+_COMMENT = re.compile(r"#[^\r\n]*")
 
 
 @gc_paused
 def parse(source: str, notation: str = "auto") -> Program:
     """The program written in `source`: its statements in order, with spans into `source`.
     `notation`: "matcalc" (the language), "latex" (matcalc.parse_latex), or "auto": LaTeX
-    when the source holds a backslash, which the language never does.
+    when the source holds a backslash outside a # comment, which the language never does.
 
     Raises `ParseError` for a syntax error and `LimitError` for an input too long or too
     deeply nested; both carry the source, so `render()` shows the line and carets.
@@ -67,7 +68,7 @@ def parse(source: str, notation: str = "auto") -> Program:
         raise TypeError(f"parse() takes a str, not {type(source).__name__}")
     if notation not in NOTATIONS:
         raise OptionError(f"unknown notation {notation!r}: expected matcalc or latex")
-    if notation == "latex" or notation == "auto" and "\\" in source:
+    if notation == "latex" or notation == "auto" and "\\" in _COMMENT.sub("", source):
         from .parse_latex import parse_latex
         return parse_latex(source)
     if len(source) > MAX_SOURCE_CHARS:

@@ -444,12 +444,12 @@ class _Infer:
         self.first_use = {name: uses[0].span.start for name, uses in nodes.items()}
         if self.latex:
             return                       # LaTeX spells a product of letters as it is meant
+        names = self.all_names - set(ops.LANGUAGE)     # a piece is never the whole name
         for name, uses in nodes.items():
             if len(name) < 2 or name in assigned or name in self.decls or \
                     name in self.dim_symbols or name in ops.LANGUAGE or name.lower() in GREEK:
                 continue
-            pieces = _split(name, self.all_names - {name} - set(ops.LANGUAGE)) \
-                if len(name) <= 12 else None
+            pieces = _split(name, names) if len(name) <= 12 else None
             if pieces is None:
                 continue
             product = "*".join(pieces)
@@ -986,7 +986,7 @@ _INDEXED = re.compile(r"([A-Za-z][A-Za-z0-9]*)_([ijkl])")
 def _split(name: str, names: set[str]) -> list[str] | None:
     """`name` as two or more pieces, each a name of `names` or a single capital letter
     (AX -> [A, X], Wx -> [W, x] when x is a name), preferring the fewest pieces; None if
-    it is not made so."""
+    it is not made so (quadratic in the name's length: the caller keeps names short)."""
     best: list[list[str] | None] = [None] * (len(name) + 1)
     best[0] = []
     for i in range(len(name)):
@@ -994,7 +994,7 @@ def _split(name: str, names: set[str]) -> list[str] | None:
             continue
         for j in range(i + 1, len(name) + 1):
             piece = name[i:j]
-            if (piece in names or len(piece) == 1 and piece.isupper()) and \
+            if piece != name and (piece in names or len(piece) == 1 and piece.isupper()) and \
                     (best[j] is None or len(best[i]) + 1 < len(best[j])):
                 best[j] = best[i] + [piece]
     found = best[len(name)]
@@ -1282,11 +1282,7 @@ class _Build:
             if op == "^" and not a.is_scalar:
                 return _matrix_power(a, _integer(n.right))
             if op == ".^" and not b.is_scalar:
-                shape = self.shape(self.inf.types[id(n)])
-                a, b = E.broadcast_to(a, shape), E.broadcast_to(b, shape)
-                if isinstance(a, E.Transpose):        # (X').^P as (X.^P')', base untransposed
-                    return E.Transpose(E.Power(a.x, E.Transpose(b)))
-                return E.Power(a, b)
+                return _array_power(a, b, self.shape(self.inf.types[id(n)]))
             if op == "^" or op == ".^":
                 return E.Power(a, b)
             shape = self.shape(self.inf.types[id(n)])
@@ -1329,6 +1325,18 @@ class _Build:
                 return function.build(shape, *kids)
             return function.build(*kids)
         raise AssertionError(n)
+
+
+def _array_power(x: E.Node, p: E.Node, shape: E.Shape) -> E.Node:
+    """x.^P with an array exponent P, entry by entry: exp(P .* log(x)), which is x.^P
+    wherever x > 0, where x.^P of any real P is real (and where its derivative in P, x.^P
+    .* log(x), exists). Written with existing nodes for now: E.Power takes an array
+    exponent, but code generation and the simplifier still transpose a power's base
+    without its exponent (codegen._transposed, simplify._norm_power, _norm_transpose)."""
+    if x.is_scalar:                                # 2.^p = exp(log(2) p)
+        return E.Func("exp", E.Scale(E.Func("log", x), E.broadcast_to(p, shape)))
+    x, p = E.broadcast_to(x, shape), E.broadcast_to(p, shape)
+    return E.Func("exp", E.Hadamard((p, E.Func("log", x))))
 
 
 def _matrix_power(x: E.Node, k: int) -> E.Node:
