@@ -213,7 +213,9 @@ class _Scanner:
 
     def fail(self, message: str, start: int, end: int, hint: str | None = None,
              fix: Fix | None = None):
-        raise ParseError(message, Span(start, max(end, start + 1)), self.src, hint, fix)
+        # at the end of the input the span is empty, as the grammar's own "unexpected end"
+        end = min(max(end, start + 1), len(self.src))
+        raise ParseError(message, Span(min(start, end), end), self.src, hint, fix)
 
     # -- the loop --------------------------------------------------------------------------
     def scan(self) -> list:

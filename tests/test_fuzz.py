@@ -72,6 +72,12 @@ def test_odd_options_are_derived_or_refused():
     _fuzz(fuzz.option_programs(), 300)
 
 
+def test_spellings_of_notes_and_latex_derive_as_their_programs_or_are_refused():
+    # a respelled program (x^T, X^{-1}, ||x||, sigma, implicit products) or its LaTeX read back
+    # derives to the very formulas of the program it spells: a misread is a finding
+    _fuzz(fuzz.notes_programs(), 600)
+
+
 def test_printed_numpy_and_generated_code_agree_on_random_inputs():
     # the `numpy` field of the JSON runs and has the shape the JSON states; the generated
     # module's gradient() gives the same numbers; the finite-difference check passes

@@ -14,7 +14,7 @@ from test_printing import DIMS, draw, random_node, ref
 
 import matcalc
 from matcalc.errors import MatcalcError, ParseError, ShapeError
-from matcalc.expr import DimValue, variables, walk
+from matcalc.expr import Const, DimValue, Power, Scale, Var, variables, walk
 from matcalc.parse import parse
 from matcalc.printing import to_latex
 from matcalc.shapes import infer_shapes, parse_shape_option
@@ -126,6 +126,16 @@ def test_an_error_in_latex_points_at_the_latex_source(latex, span_text, fragment
         matcalc.derive(err.fix.program, shapes=dict(err.fix.shapes))
 
 
+@pytest.mark.parametrize("latex", [r"k_", r"\mathbf", r"x^", r"\hat"])
+def test_an_error_at_the_end_of_latex_points_inside_it(latex):
+    # as the grammar's own "unexpected end of input": an empty span at the end, not past it
+    with pytest.raises(ParseError) as info:
+        matcalc.derive(latex, notation="latex")
+    span = info.value.span
+    assert 0 <= span.start <= span.end <= len(latex), span
+    assert info.value.render().split("\n")[2].strip() == "^"
+
+
 def test_lowercase_letters_side_by_side_are_refused_with_a_rewrite_that_derives():
     with pytest.raises(ParseError) as info:
         matcalc.derive(r"\frac{1}{2}\|W x - y\|^2 + lr \|W\|_F^2")
@@ -217,3 +227,15 @@ def test_latex_of_random_expressions_reads_back_to_the_same_value(seed):
     values = draw(e)
     np.testing.assert_allclose(ref(back, values), ref(e, values), rtol=1e-10, atol=1e-12,
                                err_msg=to_latex(e))
+
+
+@pytest.mark.parametrize("scale", [Const(0.5), Var("alpha", (1, 1))])
+def test_a_number_in_a_denominator_is_set_apart_and_reads_back(scale):
+    # x / (s * 2): printed `\frac{x}{0.5 2}` it read back as x / 0.52
+    x = Var("x", ("n", 1))
+    e = Scale(Power(scale, Const(-1)), Scale(Power(Const(2), Const(-1)), x))
+    latex = to_latex(e)
+    assert r"\cdot 2}" in latex
+    back = ir(latex, "latex", ["x=n"])
+    values = draw(e, positive=True)
+    np.testing.assert_allclose(ref(back, values), ref(e, values), rtol=1e-12, err_msg=latex)
