@@ -1908,6 +1908,12 @@ def _init_worker():
     warm_up()
 
 
+def _interrupt(signum, frame):
+    """SIGTERM as Ctrl-C: a run in the background (which ignores SIGINT) stopped by `kill`
+    still reports the chunks it finished."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", "--count", type=int, default=100_000, help="inputs in all")
@@ -1930,15 +1936,21 @@ def main(argv=None) -> int:
     total = Summary()
     start = time.time()
     ctx = multiprocessing.get_context("fork")
+    stopped = ""
     with ctx.Pool(args.workers, initializer=_init_worker, maxtasksperchild=None) as pool:
-        for part in pool.imap_unordered(_chunk, chunks):
-            total.merge(part)
-            print(f"[{time.time() - start:7.0f} s] {total.count:,} inputs, "
-                  f"{total.derived:,} derived, "
-                  f"{sum(n for n, _ in total.escapes.values())} escapes, "
-                  f"{total.status['slow'] + total.status['hang']} over "
-                  f"{SLOW_SECONDS:g} s", file=sys.stderr, flush=True)
-    print(f"fuzz: {total.count:,} inputs in {time.time() - start:.0f} s wall, "
+        signal.signal(signal.SIGTERM, _interrupt)       # the workers are forked already
+        try:
+            for part in pool.imap_unordered(_chunk, chunks):
+                total.merge(part)
+                print(f"[{time.time() - start:7.0f} s] {total.count:,} inputs, "
+                      f"{total.derived:,} derived, "
+                      f"{sum(n for n, _ in total.escapes.values())} escapes, "
+                      f"{total.status['slow'] + total.status['hang']} over "
+                      f"{SLOW_SECONDS:g} s", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:       # kill (-INT): the summary of the chunks finished
+            pool.terminate()
+            stopped = f" (interrupted: {total.count:,} of {args.count:,})"
+    print(f"fuzz{stopped}: {total.count:,} inputs in {time.time() - start:.0f} s wall, "
           f"{args.workers} workers, seed {args.seed}")
     print(total.report())
     warm_up()
