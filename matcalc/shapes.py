@@ -450,9 +450,12 @@ class _Infer:
                     name in self.dim_symbols or name in ops.LANGUAGE or name.lower() in GREEK:
                 continue
             pieces = _split(name, names) if len(name) <= 12 else None
-            if pieces is None:
+            quadratic = _TRANSPOSED.fullmatch(name)
+            if pieces is None and quadratic is None:
                 continue
-            product = "*".join(pieces)
+            # xTy, xTAx: notes' x^T y and x^T A x, with the T run into the names
+            product = "*".join(pieces) if pieces is not None else \
+                quadratic[1] + "'*" + "*".join(filter(None, quadratic.groups()[1:]))
             uses = sorted(uses, key=lambda n: n.span.start)
             raise NameError_(f"{name} is read as one name; for the product write {product}",
                              uses[0].span, self.src,
@@ -778,21 +781,35 @@ class _Infer:
             _unify(a.cols, b.cols)
             return a
         except _Mismatch:
-            hint = None
+            hint, fix = None, None
             l_t, r_t = Type(a.cols, a.rows), Type(b.cols, b.rows)
-            if self._fits(a, r_t):
-                hint = f"did you mean {self._transposed(n.right)} ?"
-            elif self._fits(l_t, b):
-                hint = f"did you mean {self._transposed(n.left)} ?"
+            # one operand transposed: the same shape, or a vector spread as NumPy spreads
+            # it (X - mu with mu of X's width is X - mu'; x + y of two lengths, x + y')
+            tries = [(n.right, a, r_t, b), (n.left, l_t, b, a)]
+            tries.sort(key=lambda t: not (t[3].is_col or t[3].is_row))  # a vector first
+            for node, a2, b2, _ in tries:
+                if self._fits(a2, b2) or self._spreads(a2, b2):
+                    instead = self._transposed(node)
+                    hint, fix = f"did you mean {instead} ?", self.fix_node(node, instead)
+                    break
             self.fail(f"cannot {verb} {self.text(n.left)} ({self.show(a)}) and "
                       f"{self.text(n.right)} ({self.show(b)})", n.span,
-                      hint=hint or self._default_hint(n.left, n.right))
+                      hint=hint or self._default_hint(n.left, n.right), fix=fix)
 
     def _fits(self, a: Type, b: Type) -> bool:
         ra, ca, rb, cb = (_find(a.rows), _find(a.cols), _find(b.rows), _find(b.cols))
-        def ok(x, y):
-            return isinstance(x, DimVar) or isinstance(y, DimVar) or x == y
-        return ok(ra, rb) and ok(ca, cb)
+        return _may_be(ra, rb) and _may_be(ca, cb)
+
+    def _spreads(self, a: Type, b: Type) -> bool:
+        """Whether a vector spreads over the other operand by the rules of _elementwise:
+        a column and a row make an outer sum, a row goes down a matrix, a column across."""
+        if a.is_col and b.is_row or a.is_row and b.is_col:
+            return True
+        if a.is_row != b.is_row and not (a.is_col or b.is_col):
+            return _may_be(_find(a.cols), _find(b.cols))
+        if a.is_col != b.is_col and not (a.is_row or b.is_row):
+            return _may_be(_find(a.rows), _find(b.rows))
+        return False
 
     def _transposed(self, node) -> str:
         if isinstance(node, S.Transpose):
@@ -858,16 +875,21 @@ class _Infer:
         dim = n.args[1]
         if type(dim) is S.Number and dim.value in (1, 2):
             return int(dim.value)
-        fix = None
-        if type(dim) is S.Number and isinstance(dim.value, int) and dim.value > 2 and \
-                n.func in ("sum", "mean"):            # MATLAB: a third dimension has size 1
-            fix = self.fix_node(n, self._atom(n.args[0]))
+        fix, why = None, ""
+        value = dim.value if type(dim) is S.Number else -dim.operand.value \
+            if type(dim) is S.Neg and type(dim.operand) is S.Number else None
+        if isinstance(value, int) and value > 2 and n.func in ("sum", "mean"):
+            fix = self.fix_node(n, self._atom(n.args[0]))  # MATLAB: a third dimension, size 1
+            why = f"; along a third dimension, of size 1, {n.func}(X, {value}) is X itself"
+        elif value in (0, -1, -2):                # NumPy's axis: 0 and -2 down, -1 along
+            axis = 2 if value == -1 else 1
+            instead = f"{n.func}({self.text(n.args[0], operand=False)}, {axis})"
+            fix = self.fix_node(n, instead)
+            why = f"; NumPy's axis={value} is dim {axis} here: {instead}"
         raise ShapeError(f"the dimension of {n.func}(..., dim) is 1 or 2, not "
                          f"{self.text(dim)}", dim.span, self.src,
                          f"{n.func}(X, 1) works down each column, {n.func}(X, 2) along each "
-                         f"row (MATLAB's numbering)" + (
-                             f"; along a third dimension, of size 1, {n.func}(X, "
-                             f"{dim.value}) is X itself" if fix else ""), fix)
+                         f"row (MATLAB's numbering){why}", fix)
 
     def _unknown_function(self, n: S.Call):
         """Refuse a call of a name that is no function of the language, with what to
@@ -920,6 +942,11 @@ _NOT_REWRITTEN = {
     "minimum": "min takes two arguments; min(0, x) is -relu(-x)",
     "norm": "norm(x) is norm2(x), norm(x, 1) is norm1(x)",
 }
+
+
+def _may_be(x, y) -> bool:
+    """Whether two found dimensions may be one (either still unknown, or equal)."""
+    return isinstance(x, DimVar) or isinstance(y, DimVar) or x == y
 
 
 class Call:
@@ -980,6 +1007,7 @@ _LEVELS = {">": 10, "+": 20, "-": 20, "*": 30, "@": 30, "/": 30, ".*": 30, "./":
            "^": 50, ".^": 50}
 
 
+_TRANSPOSED = re.compile(r"([a-z])T([A-Z])?([a-z])")
 _INDEXED = re.compile(r"([A-Za-z][A-Za-z0-9]*)_([ijkl])")
 
 
