@@ -912,8 +912,13 @@ class _Infer:
         if rewrite is not None:
             raise NameError_(f"{f} is not a function of matcalc's language", n.name_span,
                              self.src, _NOT_REWRITTEN.get(f))
+        what = ops.NOT_IN_LANGUAGE.get(f)
+        if what is not None:             # no near spelling: it would mean something else
+            raise NameError_(f"{f} ({what}) is not in matcalc's language", n.name_span,
+                             self.src, "the functions are " + ", ".join(ops.LANGUAGE))
         import difflib  # only for this message
-        close = difflib.get_close_matches(f, list(ops.CALLED), n=1)
+        close = difflib.get_close_matches(f, list(ops.CALLED), n=3)
+        close.sort(key=lambda c: sorted(c) != sorted(f))   # letters swapped: tahn is tanh
         if close:
             said = f"{close[0]}({', '.join(a.text for a in args)})"
             raise NameError_(f"unknown function {f}", n.name_span, self.src,

@@ -121,4 +121,48 @@ REWRITES: dict[str, Rewrite] = {
     "lse":       _renamed("logsumexp"),
     "log_sum_exp": _renamed("logsumexp"),
     "reduce_sum": _renamed("sum"),
+    # exact rewrites of functions that a near spelling would misname (expit is not exp)
+    "expit":     _renamed("sigmoid"),
+    "expm1":     _one(lambda x: f"exp({x.text}) - 1"),
+    "log1p":     _one(lambda x: f"log(1 + {x.text})"),
+    "exp2":      _one(lambda x: f"2.^{x.atom}"),
+    "logaddexp": _two(lambda a, b: f"log(exp({a.text}) + exp({b.text}))"),
+    "logit":     _one(lambda x: f"log({x.atom} ./ (1 - {x.atom}))"),
+    "softmin":   _one(lambda x: f"softmax(-{x.atom})"),
+    "silu":      _one(lambda x: f"{x.atom} .* sigmoid({x.text})"),
+    "swish":     _one(lambda x: f"{x.atom} .* sigmoid({x.text})"),
+    "softsign":  _one(lambda x: f"{x.atom} ./ (1 + abs({x.text}))"),
+    "hardtanh":  _one(lambda x: f"relu({x.text} + 1) - relu({x.text} - 1) - 1"),
+    "relu6":     _one(lambda x: f"relu({x.text}) - relu({x.text} - 6)"),
+    "sqr":       _one(lambda x: f"{x.atom}.^2"),
+    "sumsq":     _one(lambda x: f"sum({x.atom}.^2)"),
+    "sum_squares": _one(lambda x: f"sum({x.atom}.^2)"),
+    "l2norm":    _renamed("norm2"),
+    "l1norm":    _renamed("norm1"),
+    "fronorm":   _renamed("norm2"),
+    "norm_fro":  _renamed("norm2"),
+    "absolute":  _renamed("abs"),
+    "diagonal":  _renamed("diag"),
+    "diagflat":  _renamed("diag"),
+}
+
+# Other tools' functions that the language does not have, and what each is: refused with
+# that said, never with a near spelling that means something else (expm is not exp).
+NOT_IN_LANGUAGE: dict[str, str] = {
+    "expm": "the matrix exponential", "logm": "the matrix logarithm",
+    "sqrtm": "the matrix square root", "pinv": "the pseudo-inverse",
+    "cumsum": "a cumulative sum", "cumprod": "a cumulative product", "prod": "a product",
+    "median": "the median", "argmax": "an index", "argmin": "an index",
+    "amax": "a maximum", "amin": "a minimum", "var": "the variance", "std": "the standard "
+    "deviation", "triu": "the upper triangle", "tril": "the lower triangle",
+    "cross": "the cross product", "kron": "the Kronecker product", "einsum": "index notation",
+    "real": "a real part", "imag": "an imaginary part", "lu": "a factorization",
+    "qr": "a factorization", "svd": "a factorization", "eig": "an eigendecomposition",
+    "eigvals": "the eigenvalues", "cholesky": "a factorization", "chol": "a factorization",
+    "rank": "the rank", "cond": "the condition number", "erf": "the error function",
+    "gelu": "the GELU (with the error function)", "elu": "the ELU", "selu": "the SELU",
+    "sinc": "the sinc function", "floor": "rounding", "ceil": "rounding",
+    "round": "rounding", "clip": "clipping", "clamp": "clipping", "hypot": "the hypotenuse",
+    "arctan2": "the two-argument arctangent", "atan2": "the two-argument arctangent",
+    "slogdet": "a sign and log-determinant pair (logdet(X) is log(det(X)) for det(X) > 0)",
 }
