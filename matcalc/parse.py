@@ -70,7 +70,12 @@ def parse(source: str, notation: str = "auto") -> Program:
         raise OptionError(f"unknown notation {notation!r}: expected matcalc or latex")
     if notation == "latex" or notation == "auto" and "\\" in _COMMENT.sub("", source):
         from .parse_latex import parse_latex
-        return parse_latex(source)
+        try:
+            return parse_latex(source)
+        except ParseError as err:
+            if notation == "auto":
+                _left_division(source)
+            raise err from None
     if len(source) > MAX_SOURCE_CHARS:
         raise LimitError(f"input too long: {len(source):,} characters "
                          f"(the limit is {MAX_SOURCE_CHARS:,})", None, source)
@@ -92,6 +97,30 @@ def parse(source: str, notation: str = "auto") -> Program:
         raise ParseError("empty input: nothing to derive", None, source)
     check_statements(statements, source)
     return Program(tuple(statements), source)
+
+
+_ATOM = r"(?:\((?:[^()]|\([^()]*\))*\)|[A-Za-z_][A-Za-z0-9_]*)'*"
+_LEFT_DIVISION = re.compile(rf"({_ATOM})\s*\\\s*({_ATOM})")
+
+
+def _left_division(source: str) -> None:
+    """Raise the message for MATLAB's left division (A\\b, (X'*X)\\(X'*y)) in a source
+    that LaTeX does not read: inv(A)*b, if that rewrite reads."""
+    found = _LEFT_DIVISION.search(source)
+    if found is None:
+        return
+    def inverse(m) -> str:
+        a = m[1][1:-1] if m[1].startswith("(") and m[1].endswith(")") else m[1]
+        return f"inv({a})*{m[2]}"
+
+    fixed = _LEFT_DIVISION.sub(inverse, source)
+    if not _parses(fixed):
+        return
+    instead = inverse(found)
+    raise ParseError(f"{found[0]} is MATLAB's left division, which matcalc writes {instead}",
+                     Span(found.start(), found.end()), source,
+                     f"did you mean {instead} ? (a backslash otherwise starts LaTeX)",
+                     Fix(fixed))
 
 
 def check_statements(statements, source: str) -> None:
