@@ -575,8 +575,14 @@ class _Infer:
         function = ops.LANGUAGE.get(name)
         if function is not None and function.arity == 0:      # a constant: eye
             return function.shape(Call(self, n))
-        if function is not None:
-            raise NameError_(f"{name} is a function; call it as {name}(...)", n.span, self.src)
+        if function is not None:                             # sin x: sin(x)
+            parent = self.parents().get(id(n))
+            call = f"{name}({self.text(parent.right, operand=False)})" \
+                if type(parent) is S.Binary and parent.op in ("*", "@") and \
+                parent.left is n else None
+            raise NameError_(f"{name} is a function; call it as {name}(...)", n.span, self.src,
+                             f"did you mean {call} ?" if call else None,
+                             self.fix_node(parent, call) if call else None)
         if name in self.var_types:
             return self.var_types[name]
         if name in self.decls:
