@@ -444,6 +444,7 @@ class _Infer:
         self.first_use = {name: uses[0].span.start for name, uses in nodes.items()}
         if self.latex:
             return                       # LaTeX spells a product of letters as it is meant
+        self._powers_of_notes(assigned)
         names = self.all_names - set(ops.LANGUAGE)     # a piece is never the whole name
         for name, uses in nodes.items():
             if len(name) < 2 or name in assigned or name in self.decls or \
@@ -462,6 +463,44 @@ class _Infer:
                              f"did you mean {product} ? (if {name} is one variable, declare "
                              f"it, e.g. --shape {name}={self._declared_like(name)})",
                              fix=self.fix({id(n): (n, product) for n in uses}))
+
+    def _powers_of_notes(self, assigned: set[str]) -> None:
+        """Refuse, before typing, the powers that notes mean otherwise: e^x and e.^x where
+        e is no variable of the program (exp(x)), and x^Ty, X^TX, X^-T (X^{-T}) where T is
+        none (x^T y, X^T X, the inverse transposed), which the language reads as powers of
+        a variable e, of a name Ty or TX, of a variable T."""
+        powers = [n for st in self.program.statements for n in _right_first_preorder(st.expr)
+                  if type(n) is S.Binary and n.op in ("^", ".^")]
+        if "e" not in assigned and "e" not in self.decls:
+            for n in powers:
+                if type(n.left) is S.Name and n.left.name == "e":
+                    instead = f"exp({self.text(n.right, operand=False)})"
+                    self.fail(f"{self.text(n, operand=False)} reads as a power of a variable "
+                              f"e; for the exponential write {instead}", n.span,
+                              f"did you mean {instead} ? (if e is a variable, declare it)",
+                              self.fix_node(n, instead))
+        powers = [n for n in powers if n.op == "^"]
+        inverse_t = {id(n.right.operand) for n in powers if type(n.right) is S.Neg and
+                     type(n.right.operand) is S.Name and n.right.operand.name == "T"}
+        if "T" in assigned or "T" in self.decls or \
+                any(id(u) not in inverse_t for u in self.name_nodes.get("T", ())):
+            return                                # T is a name of the program
+        for n in powers:
+            right, base = n.right, self._atom(n.left)
+            if type(right) is S.Name and len(right.name) > 1 and \
+                    right.name.startswith("T") and right.name not in assigned and \
+                    right.name not in self.decls:
+                rest = right.name[1:]
+                instead, said = f"{base}'*{rest}", f"{base}^T {rest}"
+            elif type(right) is S.Neg and type(right.operand) is S.Name and \
+                    right.operand.name == "T":
+                instead, said = f"inv({self.text(n.left, operand=False)})'", \
+                    "the inverse transposed"
+            else:
+                continue
+            self.fail(f"{self.text(n, operand=False)} reads as a power of "
+                      f"{self.text(right, operand=False)}; for {said} write {instead}",
+                      n.span, f"did you mean {instead} ?", self.fix_node(n, instead))
 
     def _declared_like(self, name: str) -> str:
         kind = default_kind(name, self.kinds)
@@ -647,9 +686,9 @@ class _Infer:
         atom = p if isinstance(n.right, (S.Name, S.Number, S.Call)) else f"({p})"
         elementwise = self.fix_node(n, f"{self._atom(n.left)}.^{atom}")
         if not b.is_scalar:
-            same = not a.is_scalar and self._fits(a, b)
+            same = a.is_scalar or self._fits(a, b)         # 2^x: each entry's power of 2
             self.fail(f"the exponent {p} must be a scalar, not {self.show(b)}", n.right.span,
-                      f"for the elementwise power of same-shaped arrays write {x}.^{atom}"
+                      f"for the elementwise power write {self._atom(n.left)}.^{atom}"
                       if same else None, elementwise if same else None)
         if a.is_scalar:
             return a
