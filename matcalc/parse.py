@@ -389,6 +389,8 @@ def _tight_after_division(tokens: list, operand_start: int, start: int, stop: in
         return
     left = source[tokens[operand_start].start_pos:start]
     right = source[start:stop] + ("" if source[start].isalnum() else "...")
+    # as one line: a comment or a line break inside the operand is not repeated
+    left, right = (" ".join(_COMMENT.sub("", t).split()) for t in (left, right))
     op = before.value
     raise ParseError(f"{_quote(op + left + right)} is ambiguous: {left}{right} may be the "
                      f"divisor, or {right} a factor after the division",
