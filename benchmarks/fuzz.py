@@ -1084,6 +1084,31 @@ LATEX_PIECES = [r"\frac{", "}{", "}", "{", r"\left(", r"\right)", r"\|", "||", "
                 r"\operatorname{softmax}(", ", 2)", r"\lVert", r"\rVert_F", r"_{1,1}"]
 
 
+NOTES_PIECES = ["||", "‖", "^T", "ᵀ", "⁻¹", "²", "σ", "λ", " ", "{", "}", "_2", "_F", "(", ")",
+                "1'", "*1", "^{-1}", "|", "−", "2", "AX", "z_j", "/N", "e^", "^Tx", "^{-T}",
+                "np.", "'fro'", "\\", " sin ", "xTy"]
+
+
+def _mutate(draw, tokens: list[str], pieces: list[str]) -> str:
+    """The tokens with one to three of them dropped, doubled, swapped with the next, or
+    with one of `pieces` inserted."""
+    tokens = list(tokens)
+    for _ in range(draw(st.integers(1, 3))):
+        if not tokens:
+            tokens = ["x"]
+        i = draw(st.integers(0, len(tokens) - 1))
+        how = draw(st.sampled_from(["drop", "dup", "swap", "insert"]))
+        if how == "drop":
+            del tokens[i]
+        elif how == "dup":
+            tokens.insert(i, tokens[i])
+        elif how == "swap" and i + 1 < len(tokens):
+            tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
+        else:
+            tokens.insert(i, draw(st.sampled_from(pieces)))
+    return "".join(tokens)
+
+
 @st.composite
 def notes_programs(draw):
     """The family "notes": respelled typed programs (the same formulas, or a finding),
@@ -1098,25 +1123,7 @@ def notes_programs(draw):
         spelled = _respell(draw, program)
         if kind == "respell":
             return Case("notes", spelled, options, same_as=program)
-        tokens = _tokens(spelled)
-        for _ in range(draw(st.integers(1, 3))):
-            i = draw(st.integers(0, max(0, len(tokens) - 1)))
-            how = draw(st.sampled_from(["drop", "dup", "swap", "insert", "space"]))
-            if not tokens:
-                tokens = ["x"]
-            if how == "drop":
-                del tokens[i]
-            elif how == "dup":
-                tokens.insert(i, tokens[i])
-            elif how == "swap" and i + 1 < len(tokens):
-                tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
-            elif how == "insert":
-                tokens.insert(i, draw(st.sampled_from(
-                    ["||", "‖", "^T", "ᵀ", "⁻¹", "²", "σ", "λ", " ", "{", "}", "_2", "_F",
-                     "(", ")", "1'", "*1", "^{-1}", "|", "−", "2", "AX", "z_j", "/N"])))
-            else:
-                tokens.insert(i, " ")
-        return Case("notes", "".join(tokens), options)
+        return Case("notes", _mutate(draw, _tokens(spelled), NOTES_PIECES), options)
     found = _latex_of(program, options)
     if found is None:
         return Case("notes", program, options)
@@ -1129,21 +1136,7 @@ def notes_programs(draw):
         statement = draw(st.sampled_from(["", r"\mathrm{f} = ", r"f &= "]))
         return Case("notes", statement + latex, {**options, "notation": "latex"},
                     same_as=program, compare="output", same_options=original)
-    tokens = _LATEX_TOKEN.findall(latex)
-    for _ in range(draw(st.integers(1, 3))):
-        if not tokens:
-            tokens = ["x"]
-        i = draw(st.integers(0, len(tokens) - 1))
-        how = draw(st.sampled_from(["drop", "dup", "swap", "insert"]))
-        if how == "drop":
-            del tokens[i]
-        elif how == "dup":
-            tokens.insert(i, tokens[i])
-        elif how == "swap" and i + 1 < len(tokens):
-            tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
-        else:
-            tokens.insert(i, draw(st.sampled_from(LATEX_PIECES)))
-    return Case("notes", "".join(tokens), {**options,
+    return Case("notes", _mutate(draw, _LATEX_TOKEN.findall(latex), LATEX_PIECES), {**options,
                                            "notation": draw(st.sampled_from(["latex",
                                                                              "auto"]))})
 

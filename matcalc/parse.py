@@ -82,21 +82,30 @@ def parse(source: str, notation: str = "auto") -> Program:
     parser, scanner = _parser()
     tokens, stop = scanner.scan(source)
     _check_statements(source)
+    statements = read_statements(lambda: _run(parser, tokens, stop, source), source,
+                                 _translate)
+    return Program(tuple(statements), source)
+
+
+def read_statements(run, source: str, translate) -> list:
+    """The statements run() reads from `source` (for both notations), checked; every
+    failure a MatcalcError that carries the source: the parser's exceptions in the user's
+    words (`translate`), a RecursionError (not expected: nothing recurses) a LimitError."""
     try:
-        statements = _run(parser, tokens, stop, source)
+        statements = run()
     except MatcalcError as exc:
         raise exc.with_source(source)
-    except RecursionError:  # not expected (nothing here recurses); never let one escape
+    except RecursionError:
         raise LimitError("input nested too deeply", None, source) from None
     except Exception as exc:
-        error = _translate(exc, source)
+        error = translate(exc, source)
         if error is None:
             raise
         raise error from None
     if not statements:
         raise ParseError("empty input: nothing to derive", None, source)
     check_statements(statements, source)
-    return Program(tuple(statements), source)
+    return statements
 
 
 _ATOM = r"(?:\((?:[^()]|\([^()]*\))*\)|[A-Za-z_][A-Za-z0-9_]*)'*"

@@ -105,30 +105,21 @@ _SHOWN = {"LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'",
 
 def parse_latex(source: str) -> Program:
     """The program written in LaTeX in `source`, with spans into it (see the module)."""
-    from .parse import MAX_SOURCE_CHARS, check_statements
+    from .parse import MAX_SOURCE_CHARS, read_statements
 
     if len(source) > MAX_SOURCE_CHARS:
         raise LimitError(f"input too long: {len(source):,} characters "
                          f"(the limit is {MAX_SOURCE_CHARS:,})", None, source)
     tokens = _Scanner(source).scan()
     parser = _parser()
-    try:
+
+    def run():
         interactive = parser.parse_interactive()
         for token in tokens:
             interactive.feed_token(token)
-        statements = interactive.feed_eof(tokens[-1] if tokens else None)
-    except MatcalcError as exc:
-        raise exc.with_source(source)
-    except RecursionError:
-        raise LimitError("input nested too deeply", None, source) from None
-    except Exception as exc:
-        error = _translate(exc, source)
-        if error is None:
-            raise
-        raise error from None
-    if not statements:
-        raise ParseError("empty input: nothing to derive", None, source)
-    check_statements(statements, source)
+        return interactive.feed_eof(tokens[-1] if tokens else None)
+
+    statements = read_statements(run, source, _translate)
     return Program(tuple(_exponentials(statements)), source, "latex")
 
 

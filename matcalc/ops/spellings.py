@@ -153,8 +153,8 @@ NOT_IN_LANGUAGE: dict[str, str] = {
     "sqrtm": "the matrix square root", "pinv": "the pseudo-inverse",
     "cumsum": "a cumulative sum", "cumprod": "a cumulative product", "prod": "a product",
     "median": "the median", "argmax": "an index", "argmin": "an index",
-    "amax": "a maximum", "amin": "a minimum", "var": "the variance", "std": "the standard "
-    "deviation", "triu": "the upper triangle", "tril": "the lower triangle",
+    "amax": "a maximum", "amin": "a minimum", "var": "the variance",
+    "std": "the standard deviation", "triu": "the upper triangle", "tril": "the lower triangle",
     "cross": "the cross product", "kron": "the Kronecker product", "einsum": "index notation",
     "real": "a real part", "imag": "an imaginary part", "lu": "a factorization",
     "qr": "a factorization", "svd": "a factorization", "eig": "an eigendecomposition",
