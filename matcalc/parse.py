@@ -644,7 +644,7 @@ def _parses(source: str) -> bool:
     """Whether a suggested rewrite reads (np.sum(X, axis=0) without np. does not)."""
     try:
         parse(source, "matcalc")
-    except ParseError:
+    except MatcalcError:
         return False
     return True
 
@@ -665,7 +665,8 @@ def _library_call(library, dot: int, source: str) -> ParseError | None:
     message = f"{source[library.start():end]} is {library[1]}'s; matcalc's functions " \
               f"have no prefix"
     fixed = _PREFIXES.sub("", source)                   # every prefix: np.sum(np.exp(x))
-    if func in ops.CALLED and func not in ("eye", "vector", "matrix") and _parses(fixed):
+    if func in ops.CALLED and func not in ("eye", "vector", "matrix") and fixed != source \
+            and _parses(fixed):
         return ParseError(message, span, source, f"write {func}(...)", Fix(fixed))
     return ParseError(message, span, source, f"write {func}(...) without the prefix; if it "
                       f"is not a function of the language, its message names the rewrite")

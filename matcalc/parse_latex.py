@@ -355,7 +355,8 @@ class _Scanner:
         if word in _ACCENTS:
             inner, _ = self.inner_name(word)
             return self.name(inner + _ACCENTS[word], start)
-        self.fail(f"unknown LaTeX command \\{word}", start, end,
+        shown = word if word.isprintable() else repr(word)[1:-1]      # \<line break>
+        self.fail(f"unknown LaTeX command \\{shown}", start, end,
                   "matcalc reads the formulas of notes: names, \\frac, \\sqrt, \\exp, \\log, "
                   "\\operatorname{...}, \\|x\\|, ^\\top, \\odot, ...")
 

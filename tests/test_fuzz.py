@@ -212,6 +212,8 @@ HARD = [
     ("-" * 150 + "x", {}),
     ("./*.*X^(a\n//'2##\n2a", {}),             # an ambiguous a/2x quoted across lines
     ("a/(x # c\n)2b", {}),
+    ("2np.sum(Tnorm(XT ", {}),                   # a library prefix whose rewrite is itself
+    ("\\\n#}sum(norm(x", {}),                    # a backslash before a line break
 ]
 
 

@@ -13,7 +13,7 @@ from test_latex import SHOWN
 from test_printing import draw, read_back_random, ref
 
 import matcalc
-from matcalc.errors import MatcalcError, ParseError, ShapeError
+from matcalc.errors import MatcalcError, ParseError
 from matcalc.expr import Const, Power, Scale, Var
 from matcalc.parse import parse
 from matcalc.printing import to_latex
