@@ -224,3 +224,11 @@ def test_hard_input_is_derived_and_computes_or_is_refused(program, options):
         pytest.fail(f"[{out.status}] {out.detail}", pytrace=False)
     if out.deep:
         pytest.fail("\n".join(out.deep), pytrace=False)
+
+
+def test_a_power_of_zero_times_a_factor_is_kept_not_raised():
+    # (0*f)^-1 in the simplifier raised ZeroDivisionError (fuzz harness, typed family); it
+    # is kept as 0^(-1) is. The program is undefined everywhere, so no deep check here.
+    out = fuzz.run_case(fuzz.Case("hard", "t1 = (sigma*gamma)^(1/2); "
+                                  "f = (((t1^-1)/(t1 - t1))^-1)^-1", {"layout": "mixed"}))
+    assert not out.bad, f"[{out.status}] {out.detail}"
