@@ -226,7 +226,7 @@ class _Scanner:
                 self.command()
             elif c.isascii() and c.isalpha():
                 self.letters()
-            elif c.isdigit() or c == "." and src[self.pos + 1:self.pos + 2].isdigit():
+            elif c in "0123456789." and _NUMBER.match(src, self.pos):   # ASCII digits: ٣ is none
                 m = _NUMBER.match(src, self.pos)
                 self.pos = m.end()
                 self.emit("NUMBER", m.group(), start, self.pos)

@@ -214,6 +214,7 @@ HARD = [
     ("a/(x # c\n)2b", {}),
     ("2np.sum(Tnorm(XT ", {}),                   # a library prefix whose rewrite is itself
     ("\\\n#}sum(norm(x", {}),                    # a backslash before a line break
+    ("h = cos((٣\\e).T./(vector(1)), 1E309)", {}),  # a digit that is not ASCII, in LaTeX
 ]
 
 
