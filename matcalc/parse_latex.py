@@ -655,7 +655,7 @@ class _Scanner:
         self.emit("POW", "^", start, start + 1)
         self.pos = at
         c = src[at:at + 1]
-        if c.isdigit():                             # one digit: x^23 is x^2 3 in TeX
+        if c.isascii() and c.isdigit():             # one digit: x^23 is x^2 3 in TeX
             self.pos = at + 1
             self.emit("NUMBER", c, at, at + 1)
         elif c.isascii() and c.isalpha():
