@@ -1009,10 +1009,14 @@ def _respell(draw, program: str) -> str:
     choose = lambda options: draw(st.sampled_from(options))
     text = re.sub(r"\binv\(([A-Za-z][A-Za-z0-9_]*)\)",
                   lambda m: m.group(1) + choose(["^{-1}", "⁻¹", "^-1", "^(-1)"]), program)
-    text = re.sub(r"\bnorm2\(([A-Za-z][A-Za-z0-9_]*)\)", lambda m: (
+    # a name's kind is its case only if no statement assigns it (t1 = W2 is a matrix)
+    assigned = set(re.findall(r"(?:^|[;\n])\s*([A-Za-z_]\w*)\s*=(?!=)", program))
+    text = re.sub(r"\bnorm2\(([A-Za-z][A-Za-z0-9_]*)\)", lambda m: m.group() if m.group(1) in
+                  assigned else (
         choose([f"||{m.group(1)}||_F", f"‖{m.group(1)}‖_F"]) if m.group(1)[0].isupper()
         else choose([f"||{m.group(1)}||", f"‖{m.group(1)}‖", f"||{m.group(1)}||_2"])), text)
-    text = re.sub(r"\bnorm1\(([a-z][a-z0-9_]*)\)", lambda m: f"||{m.group(1)}||_1", text)
+    text = re.sub(r"\bnorm1\(([a-z][a-z0-9_]*)\)", lambda m: m.group() if m.group(1) in
+                  assigned else f"||{m.group(1)}||_1", text)
     text = re.sub(r"\bsigmoid\(", lambda m: choose(["σ(", "sigmoid(", "sigma("]), text)
     tokens = _tokens(text)
     out: list[str] = []

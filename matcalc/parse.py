@@ -108,7 +108,7 @@ def read_statements(run, source: str, translate) -> list:
     return statements
 
 
-_ATOM = r"(?:\((?:[^()]|\([^()]*\))*\)|[A-Za-z_][A-Za-z0-9_]*)'*"
+_ATOM = r"(?:\((?:[^()\n#]|\([^()\n#]*\))*\)|[A-Za-z_][A-Za-z0-9_]*)'*"   # on one line
 _LEFT_DIVISION = re.compile(rf"({_ATOM})\s*\\\s*({_ATOM})")
 
 

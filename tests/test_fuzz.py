@@ -215,6 +215,7 @@ HARD = [
     ("2np.sum(Tnorm(XT ", {}),                   # a library prefix whose rewrite is itself
     ("\\\n#}sum(norm(x", {}),                    # a backslash before a line break
     ("h = cos((٣\\e).T./(vector(1)), 1E309)", {}),  # a digit that is not ASCII, in LaTeX
+    ("eye(--W # c\n- # c\n9)\\a.T", {}),          # a left division quoted across lines
 ]
 
 
@@ -233,3 +234,11 @@ def test_a_power_of_zero_times_a_factor_is_kept_not_raised():
     out = fuzz.run_case(fuzz.Case("hard", "t1 = (sigma*gamma)^(1/2); "
                                   "f = (((t1^-1)/(t1 - t1))^-1)^-1", {"layout": "mixed"}))
     assert not out.bad, f"[{out.status}] {out.detail}"
+
+
+def test_a_respelled_norm_of_an_assigned_name_keeps_its_call():
+    # t1 = W2 is a matrix though its name is lowercase: ||t1||_1 would be the induced
+    # 1-norm, which matcalc refuses, and the harness took that for a misread
+    program = "t1 = W2; f = norm1(t1) + norm2(t1) + norm1(x)"
+    spelled = fuzz._respell(lambda strategy: strategy.example(), program)
+    assert "norm1(t1)" in spelled and "norm2(t1)" in spelled and "||x||_1" in spelled
