@@ -37,6 +37,8 @@ def json_shape(shape: E.Shape, two_d: bool = False) -> list[E.Dim]:
     """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix; [r, c] always for a
     value kept 2-D (a variable declared with an explicit 1, and its derivatives: SPEC 4),
     so that the shape is that of the NumPy array."""
+    if len(shape) != 2:                     # a tensor: every dimension
+        return list(shape)
     r, c = shape
     if two_d:
         return [r, c]
@@ -47,6 +49,8 @@ def json_shape(shape: E.Shape, two_d: bool = False) -> list[E.Dim]:
     return [r, c]
 
 
+SUMMATION = ("index notation: an index repeated on the right is summed (Einstein's "
+             "convention); the free indices i, j, k, ... are the result's axes in order")
 PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
 # Tree size of everything one call prints (text, LaTeX, NumPy code or JSON, steps
 # included), each spelling counted: JSON spells every formula three times. Printing costs
@@ -229,12 +233,12 @@ class Derivation:
         vars_ = list(self.inputs.values()) + ([self.upstream] if self.upstream else [])
         for v in vars_:
             py = python_name(v.name)
-            r, c = v.shape
+            r, c = v.shape[:2]
             two_d = v.name in self.keep_2d
-            for axis, d in enumerate((r, c)):
+            for axis, d in enumerate(v.shape):
                 if not isinstance(d, str) or d in src:
                     continue
-                if two_d:
+                if two_d or len(v.shape) != 2:
                     src[d] = f"{py}.shape[{axis}]"
                 elif r != 1 and c != 1:
                     src[d] = f"{py}.shape[{axis}]"
@@ -282,6 +286,8 @@ class Derivation:
         return self.output_name if self.is_scalar else "L"
 
     def _shape_text(self, shape) -> str:
+        if len(shape) != 2:
+            return " x ".join(map(str, shape))
         r, c = shape
         if (r, c) == (1, 1):
             return "scalar"
@@ -310,6 +316,8 @@ class Derivation:
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
                          f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")
+        if self._has_indices(steps):
+            lines.append(f"# {SUMMATION}")
         omitted = self._inlined(steps)
         if steps and self.steps:
             top = "L" if not self.is_scalar else self.output_name
@@ -325,6 +333,13 @@ class Derivation:
         if not self.derivatives:
             lines.append("# no variables: nothing to differentiate")
         return "\n".join(lines)
+
+    def _has_indices(self, steps: bool) -> bool:
+        """Whether a formula printed is in index notation (a Contract survived)."""
+        nodes = [d.node for d in self.derivatives.values()]
+        if steps:
+            nodes += [st.node for st in self.steps]
+        return any(isinstance(n, E.Contract) for root in nodes for n in E.walk(root))
 
     def latex_style(self, **options: Any) -> LatexStyle:
         """The LaTeX style of `options` (see `printing.latex.latex_style`) with what this
@@ -368,6 +383,8 @@ class Derivation:
             return p.doprint(_printable(node)).text
 
         notes = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in describe(self.onehot)]
+        if self._has_indices(bool(steps)):
+            notes.append(SUMMATION)
         if omitted:
             notes.append(f"the derivatives {omitted}; the steps give them")
         if self.upstream is not None:

@@ -32,6 +32,7 @@ from matcalc import ops
 from matcalc.evaluate import evaluate, evaluate_all, shape_of, size_of
 from matcalc.expr import (
     Const,
+    Contract,
     DimValue,
     Divide,
     Func,
@@ -175,8 +176,9 @@ def evaluation_cost(roots: list[Node], dims: Mapping) -> int:
     for root in roots:
         for node in walk(root, known=seen):
             seen.add(node)
-            r, c = shape_of(node, dims)
-            total += r * c
+            total += math.prod(shape_of(node, dims))
+            if isinstance(node, Contract):          # the einsum, as if done in one sweep
+                total += math.prod(size_of(d, dims) for d in node.sizes().values())
             if isinstance(node, MatMul):
                 inner = node.factors[0].shape[0]
                 rows = size_of(inner, dims)
@@ -184,7 +186,7 @@ def evaluation_cost(roots: list[Node], dims: Mapping) -> int:
                     fr, fc = shape_of(f, dims)
                     total += rows * fr * fc
             elif isinstance(node, (Inv, Det, LogDet)):
-                total += 4 * r ** 3
+                total += 4 * size_of(node.children[0].shape[0], dims) ** 3
     return total
 
 
@@ -353,9 +355,11 @@ def label_values(rng: np.random.Generator, shape: tuple[int, int], kind: str) ->
 def draw(rng: np.random.Generator, shape: tuple[int, int], need: set[str],
          spread: float = 1.0) -> np.ndarray:
     """Random values of `shape` meeting `need` (see domain_needs)."""
-    r, c = shape
+    r, c = shape[:2]
+    if len(shape) != 2:                  # a tensor: no matrix structure to honour
+        need = need - {SPD, WELL_CONDITIONED}
     positive = POSITIVE in need
-    if r == c and SPD in need:
+    if r == c and SPD in need and len(shape) == 2:
         # S = B B'/n + I is SPD with eigenvalues in [1, 1 + |B|^2/n]; adding a small skew
         # part K keeps x'(S + K)x = x'Sx > 0 (so det > 0) but breaks the symmetry, so a
         # transposed formula cannot pass. With B > 0 the entries stay positive.

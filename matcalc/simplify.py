@@ -26,6 +26,7 @@ from .expr import (
     Add,
     Broadcast,
     Const,
+    Contract,
     Det,
     DiagMat,
     DiagVec,
@@ -877,6 +878,11 @@ def _norm_dimvalue(n: DimValue) -> Node:
     return Const(n.dim) if isinstance(n.dim, int) else n
 
 
+def _norm_contract(n: Node) -> Node:
+    from .einsum import normalize        # einsum, in matrix notation where it has one
+    return normalize(n, simplify)
+
+
 _NORMALISERS = {
     Scale: _norm_scale, Add: _norm_add, MatMul: _norm_matmul, Transpose: _norm_transpose,
     Hadamard: _norm_elementwise, Divide: _norm_elementwise, Power: _norm_elementwise,
@@ -884,5 +890,5 @@ _NORMALISERS = {
     LogDet: _norm_same_under_transpose, Norm1: _norm_norm, Norm2: _norm_norm, Inv: _norm_inv,
     DiagVec: _norm_diagvec, DiagMat: _norm_diagmat, Broadcast: _norm_broadcast,
     Zero: _norm_leaf_shape, Ones: _norm_leaf_shape, Identity: _norm_leaf_shape,
-    DimValue: _norm_dimvalue,
+    DimValue: _norm_dimvalue, Contract: _norm_contract,
 }

@@ -307,3 +307,27 @@ def kron_latex(kron, rename=None, names=None) -> str:
         parts.append(("-" if t.coef < 0 else "+",
                       _with_scalars_latex(body, t.coef, scalars, rename, names)))
     return _join(parts)
+
+
+# ---- contractions (einsum nodes of the IR) ----------------------------------------------
+
+FREE_NAMES = "ijklmn"                      # a contraction's free indices, in output order
+SUMMED_NAMES = "pqrstuvwabcdefgh"          # its summed ones
+
+
+def contraction_names(e) -> tuple[list[int], dict[str, str]]:
+    """How a Contract prints in index notation: the order of its operands (those with the
+    earliest output index first, so that the free indices appear in output order, as
+    Einstein's convention reads them back) and each einsum letter's index name."""
+    out = e.out
+    rank = {ch: k for k, ch in enumerate(out)}
+    order = sorted(range(len(e.operands)), key=lambda k: min(
+        (rank[ch] for ch in e.ins[k] if ch in rank), default=len(out)))
+    names = {ch: FREE_NAMES[k] if k < len(FREE_NAMES) else f"i{k}" for k, ch in enumerate(out)}
+    pool = iter(list(SUMMED_NAMES) + [f"p{k}" for k in range(64)])
+    for k in order:
+        for ch in e.ins[k]:
+            if ch not in names:
+                names[ch] = next(pool)
+    return order, names
+

@@ -351,6 +351,24 @@ class LatexPrinter(ElementwiseOperands, Printer):
             text += self.space(left, right) + self.operand(right, "juxt", "right")
         return Piece(text, MUL, "juxt")
 
+    def _print_Contract(self, e) -> Piece:
+        """Index notation with the summation convention: X_{pi} \mathcal{A}_{jpk}, an index
+        repeated on the right summed (the derivation's notes say so)."""
+        from .index import contraction_names
+        order, names = contraction_names(e)
+        parts = []
+        for k in order:
+            x, sub = e.operands[k], e.ins[k]
+            p = self.print(x)
+            if not sub:
+                parts.append(self.operand(p, "juxt", "right"))
+                continue
+            plain = isinstance(x, Var) and "\\frac" not in p.text
+            base = p.text if plain and "_" not in p.text and "^" not in p.text else \
+                f"{{{p.text}}}" if plain else self.delimit("(", p.text, ")")
+            parts.append(f"{base}_{{{''.join(names[ch] for ch in sub)}}}")
+        return Piece(" ".join(parts), MUL, "juxt")
+
     def _print_Hadamard(self, e: Hadamard) -> Piece:
         return self._elementwise(e.factors, r"\odot")
 

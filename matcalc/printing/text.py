@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .. import ops
 from ..expr import (Add, Broadcast, Const, Divide, Func, Hadamard, LogSumExp, MatMul, Node,
-                    Ones, Scale, Softmax, Transpose, Zero)
+                    Ones, Scale, Softmax, Transpose, Var, Zero)
 from .precedence import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Piece, Printer, Product,
                          format_number, needs_parens, product_of)
 
@@ -280,6 +280,19 @@ class TextPrinter(ElementwiseOperands, Printer):
     def call(self, e) -> Piece:
         """name(x): the text spelling of an operation is its name in the language."""
         return Piece(f"{ops.of(e).name}({self.print(e.x).text})")
+
+    def _print_Contract(self, e) -> Piece:
+        """Index notation: X[p,i]*A[j,p,k], the free indices in output order (a compound
+        operand in parentheses: (A + B)[i,p])."""
+        from .index import contraction_names
+        order, names = contraction_names(e)
+        parts = []
+        for k in order:
+            x, sub = e.operands[k], e.ins[k]
+            base = x.name if isinstance(x, Var) else f"({self.print(x).text})"
+            parts.append(f"{base}[{','.join(names[ch] for ch in sub)}]" if sub else
+                         self.operand(self.print(x), "*", "right"))
+        return Piece("*".join(parts), MUL, "*")
 
     _print_Sum = _print_Trace = _print_Norm1 = _print_Norm2 = _print_Det = call
     _print_LogDet = _print_Inv = _print_DiagMat = _print_DiagVec = call
