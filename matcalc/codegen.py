@@ -276,6 +276,9 @@ def _transposed(n: Node, memo: dict) -> Node:
     """n' with the transpose pushed to the leaves (memo holds the children's)."""
     if n.shape == SCALAR:
         return n
+    if len(n.shape) != 2:                       # a tensor: its axes reversed
+        from .layout import flip
+        return flip(n)
     t = memo.get
     if isinstance(n, Transpose):
         return n.x

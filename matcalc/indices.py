@@ -353,16 +353,21 @@ class _Builder:
             keep = tuple(i for i in dict.fromkeys(ns) if i in elsewhere)
             operands.append(self.leaf(a) if type(a) is S.Name else self.to(a, keep))
             subs.append(keep)
-        for k in out:                                  # a left index no factor has: repeat
-            if not any(k in s for s in subs):
-                operands.append(E.Ones(E.shape_of_axes((self.dim(k),))))
-                subs.append((k,))
+        have = tuple(k for k in out if any(k in s for s in subs))
+        if len(out) > 2:                 # a left index no factor has: times ones (repeated)
+            for k in out:
+                if k not in have:
+                    operands.append(E.Ones(E.shape_of_axes((self.dim(k),))))
+                    subs.append((k,))
+            have = out
         L = self.letter
         spec = ",".join("".join(L[i] for i in s) for s in subs) + "->" + \
-            "".join(L[i] for i in out)
-        if not operands:
-            return E.Const(coef)
-        node = E.contract(operands, spec)
+            "".join(L[i] for i in have)
+        node = E.contract(operands, spec) if operands else E.Const(1)
+        if have != out:                  # a vector or scalar repeated, as + repeats it
+            shape = E.shape_of_axes([self.dim(k) for k in out])
+            node = E.Broadcast(node if not have or have[0] == out[0] else E.Transpose(node),
+                               shape)
         return node if coef == 1 else E.Scale(E.Const(coef), node)
 
     def leaf(self, n: S.Name) -> E.Node:
