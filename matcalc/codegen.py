@@ -593,6 +593,8 @@ def _multiset(nodes) -> dict[Node, int]:
 def optimize(forward: Node | None, derivatives: list[Node]) -> tuple[Node | None, list[Node]]:
     """The passes above, in order; the forward output (if any) first among the roots."""
     roots = ([forward] if forward is not None else []) + list(derivatives)
+    from .einsum import plan
+    roots = plan(roots)                 # contractions two operands at a time, steps shared
     roots = stable_forms(roots)
     roots = share_transposes(roots)
     keep = set(_order(roots[:1])) if forward is not None else set()

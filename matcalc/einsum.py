@@ -16,6 +16,8 @@ product; a closed chain is a trace.
 """
 from __future__ import annotations
 
+import math
+
 from .expr import (
     EINSUM_LETTERS,
     SCALAR,
@@ -220,3 +222,100 @@ class _Chains:
 
 def _product(fs: list[Node]) -> Node:
     return fs[0] if len(fs) == 1 else MatMul(tuple(fs))
+
+
+# ---- the order of a contraction: two operands at a time, by a cost model ----------------
+
+NOMINAL_SIZE = 64       # the cost model's size of a symbolic dimension (a literal is itself)
+ENUMERATE_UP_TO = 5     # operands whose every pairwise order is costed; more: greedily
+COMBINATIONS = 4096     # plans of several contractions costed together, at most
+
+
+def _size(d) -> int:
+    return d if isinstance(d, int) else NOMINAL_SIZE
+
+
+def orders(subs: list[str], out: str, size: dict[str, int]) -> list[tuple[int, list]]:
+    """Pairwise orders of einsum(subs -> out), each with its cost (multiply-adds: the
+    product of the sizes of the indices a step touches), as np.einsum_path writes a path:
+    positions in the shrinking operand list, each step's result appended last. Every
+    order for a few operands; the greedy one (cheapest step first) for more."""
+    if len(subs) <= 2:
+        letters = set("".join(subs))
+        return [(math.prod(size[ch] for ch in letters), [tuple(range(len(subs)))])]
+    steps = []
+    for i in range(len(subs)):
+        for j in range(i + 1, len(subs)):
+            rest = [s for k, s in enumerate(subs) if k not in (i, j)]
+            wanted = set(out).union(*rest)
+            keep = "".join(dict.fromkeys(ch for ch in subs[i] + subs[j] if ch in wanted))
+            cost = math.prod(size[ch] for ch in set(subs[i] + subs[j]))
+            steps.append((cost, (i, j), rest + [keep]))
+    if len(subs) > ENUMERATE_UP_TO:
+        steps = [min(steps, key=lambda s: s[0])]
+    return [(cost + c, [pair] + path) for cost, pair, new in steps
+            for c, path in orders(new, out, size)]
+
+
+def _nested(c: Contract, path: list) -> tuple[Node, list[Node]]:
+    """c computed along `path`: the final node and its intermediate steps (each a
+    two-operand Contract with its operands in a fixed order, so that a pair met in two
+    contractions is one node, computed once)."""
+    ops_, subs, out = list(c.operands), list(c.ins), c.out
+    steps: list[Node] = []
+    for pair in path[:-1]:
+        i, j = pair
+        rest = [s for k, s in enumerate(subs) if k not in (i, j)]
+        wanted = set(out).union(*rest)
+        (a, sa), (b, sb) = sorted([(ops_[i], subs[i]), (ops_[j], subs[j])],
+                                  key=lambda p: p[0].sort_key)
+        keep = "".join(dict.fromkeys(ch for ch in sa + sb if ch in wanted))
+        node = contract([a, b], f"{sa},{sb}->{keep}")
+        steps.append(node)
+        ops_ = [x for k, x in enumerate(ops_) if k not in (i, j)] + [node]
+        subs = rest + [keep]
+    return contract(ops_, ",".join(subs) + "->" + out), steps
+
+
+def plan(roots: list[Node]) -> list[Node]:
+    """The roots with every contraction of three or more operands done two at a time, in
+    the order that costs least in the cost model over all of them together: a step that
+    two contractions share is counted (and later computed) once, so the forward pass's
+    X[i,k]*A[j,k,l] serves the gradient of Y as well."""
+    from .expr import walk
+    from .layout import substitute
+    found = []
+    seen: set[Node] = set()
+    for root in roots:
+        for n in walk(root):
+            if isinstance(n, Contract) and len(n.operands) > 2 and n not in seen:
+                seen.add(n)
+                found.append(n)
+    if not found:
+        return roots
+    options = []
+    for c in found:
+        size = {ch: _size(d) for ch, d in c.sizes().items()}
+        opts = []
+        for _, path in orders(c.ins, c.out, size):
+            final, steps = _nested(c, path)
+            opts.append((final, [(s, _step_cost(s)) for s in steps] + [(final, _step_cost(final))]))
+        options.append(opts)
+    if math.prod(len(o) for o in options) <= COMBINATIONS:
+        import itertools
+        best = min(itertools.product(*options), key=_total)
+    else:
+        best = tuple(min(o, key=lambda p: _total([p])) for o in options)
+    return [substitute(r, {c: p[0] for c, p in zip(found, best)}) for r in roots]
+
+
+def _step_cost(n: Node) -> int:
+    return math.prod(_size(d) for d in n.sizes().values()) if isinstance(n, Contract) else 0
+
+
+def _total(choice) -> int:
+    """The cost of the steps of the chosen plans, each distinct step once."""
+    steps: dict[Node, int] = {}
+    for _, costed in choice:
+        steps.update(costed)
+    return sum(steps.values())

@@ -560,7 +560,13 @@ class NumpyPrinter(Printer):
             args.append(v.text)
             subs.append(sub)
         spec = ",".join(subs) + "->" + out
-        opt = ", optimize=True" if len(args) > 2 else ""
+        opt = ", optimize=True" if len(args) == 2 else ""
+        if len(args) > 2:              # the order of matcalc's cost model (einsum.orders):
+            from ..einsum import NOMINAL_SIZE, orders      # optimize=True would keep
+            sizes = {ch: d if isinstance(d, int) else NOMINAL_SIZE   # intermediates under
+                     for ch, d in e.sizes().items()}                 # the inputs' size
+            path = min(orders(subs, out, sizes))[1]
+            opt = f", optimize=['einsum_path', {', '.join(map(str, path))}]"
         return self.call(f'np.einsum("{spec}", {", ".join(args)}{opt})', numpy_shape(e.shape))
 
     def _print_Transpose(self, e: Transpose) -> Value:
