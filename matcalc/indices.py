@@ -381,3 +381,100 @@ class _Builder:
     @staticmethod
     def _names(a) -> list[str]:
         return [i.name for x in _indexed_in(a) for i in x.indices]
+
+
+# ---- subscripted names, read as the index statement they mean -----------------------------
+
+def index_statement_for(inf, index: str) -> str | None:
+    """`z_j = x'*A_j*y + b_j` as the index statement it means,
+    `z[j] = x[k]*A[j,k,l]*y[l] + b[j]`: a name with the suffix _j is indexed by j (a
+    capital one is a slice of a tensor, A_j -> A[j,...]; a small one an entry, b_j ->
+    b[j]), and each product chain of vectors and matrices gets its summed indices. None
+    where the program is not made of such chains."""
+    taken = set(inf.all_names) | {index}
+    pool = iter(ch for ch in "klmnpqrstuvw" if ch not in taken)
+    out = []
+    for st in inf.program.statements:
+        terms = []
+        node = st.expr
+        while type(node) is S.Binary and node.op in _ADDITIVE:
+            terms.append((node.op, node.right))
+            node = node.left
+        terms.append(("+", node))
+        texts, free = [], None
+        for op, term in reversed(terms):
+            got = _chain_text(inf, term, index, pool)
+            if got is None:
+                return None
+            text, axes = got
+            if free is not None and axes != free:
+                return None
+            free = axes
+            texts.append(text if not texts else f" {op} {text}")
+        if st.name is None:
+            return None
+        name = st.name[:-len(index) - 1] if st.name.endswith("_" + index) else st.name
+        lhs = ",".join(free)
+        out.append(f"{name}[{lhs}] = {''.join(texts)}" if lhs else f"{name} = {''.join(texts)}")
+    return "; ".join(out)
+
+
+def _chain_text(inf, term, index: str, pool) -> tuple[str, list[str]] | None:
+    """A product chain written with indices, and its free indices (the suffix's first)."""
+    factors, stack = [], [term]
+    while stack:
+        x = stack.pop()
+        if type(x) is S.Binary and x.op in ("*", "@"):
+            stack += [x.right, x.left]
+        else:
+            factors.append(x)
+    rows = cols = None          # the open indices of the product so far (None: length 1)
+    started, used, parts = False, False, []
+    for f in factors:
+        flipped = type(f) is S.Transpose
+        base = f.operand if flipped else f
+        if type(f) is S.Number:
+            parts.append(f.text)
+            continue
+        if type(base) is not S.Name:
+            return None
+        name, lead = base.name, []
+        if name.endswith("_" + index):
+            name, lead, used = name[:-len(index) - 1], [index], True
+            if name[:1].islower():                       # b_j: an entry of the vector b
+                parts.append(f"{name}[{index}]")
+                continue
+        kind = "scalar" if name in inf.dim_symbols else \
+            default_kind(name, inf.kinds) if name not in inf.decls else \
+            ("scalar" if inf.decls[name].type().is_scalar else
+             "vector" if inf.decls[name].type().is_col else "matrix")
+        if kind == "scalar":
+            parts.append(name)
+            continue
+        if kind == "vector":                  # a column, or a row if transposed
+            r, c = (None, "col") if flipped else ("col", None)
+        else:
+            r, c = ("c", "r") if flipped else ("r", "c")
+        if not started:
+            letters = {k: (next(pool) if k in (r, c) and k is not None else None)
+                       for k in ("r", "c", "col")}
+            first = letters.get(r) if r else None
+            second = letters.get(c) if c else None
+            axes = [a for a in (first, second) if a]
+            rows, cols, started = first, second, True
+        else:
+            if cols is None or r is None:
+                return None
+            new = next(pool) if c is not None else None
+            axes = [cols] + ([new] if new else [])
+            cols = new
+        parts.append(f"{name}[{','.join(lead + axes)}]")
+    if not used and not parts:
+        return None
+    free = ([index] if used else []) + [a for a in (rows, cols) if a]
+    return "*".join(parts), free
+
+
+def default_kind(name: str, kinds: str) -> str:
+    from .shapes import default_kind as kind
+    return kind(name, kinds)

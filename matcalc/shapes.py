@@ -521,10 +521,19 @@ class _Infer:
                            [(b, "scalar") for b in scalars], renamed=single)
         one = "" if fix is None else f"; for one {index}, write {fix.program}" + (
             f" with {fix.declarations}" if fix.shapes else "")
-        self.fail(f"{', '.join(names)} look like index notation, which matcalc does not "
-                  f"read: as whole names, {self.text(scalar)} (a scalar) would be spread "
-                  f"over {self.text(other)}", n.span,
-                  f"matcalc has no indices yet{one}", fix)
+        from .indices import index_statement_for
+        statement = index_statement_for(self, index)
+        if statement is not None:                   # the index statement it means
+            self.fail(f"{', '.join(names)} look like index notation, which matcalc reads "
+                      f"in brackets: as whole names, {self.text(scalar)} (a scalar) would "
+                      f"be spread over {self.text(other)}", n.span,
+                      f"write the index statement {statement} (an index on the right "
+                      f"that is not on the left is summed)", Fix(statement))
+        self.fail(f"{', '.join(names)} look like index notation, which matcalc reads only "
+                  f"in brackets: as whole names, {self.text(scalar)} (a scalar) would be "
+                  f"spread over {self.text(other)}", n.span,
+                  f"write it as an index statement, as z[j] = x[k]*A[j,k,l]*y[l] + b[j]"
+                  f"{one}", fix)
 
     def _where(self, span: Span) -> str:
         line, col = line_and_column(self.src, span.start)

@@ -515,6 +515,8 @@ def _norm_transpose(n: Transpose) -> Node:
         return mk(Func, x.name, x.x.x) if isinstance(x.x, Transpose) else n
     elif isinstance(x, Power):          # likewise (X.^p)'
         return mk(Power, x.x.x, x.p) if isinstance(x.x, Transpose) else n
+    elif isinstance(x, Contract) and len(x.out) == 2:   # (A_ab...)' = A_ba...: swap the output
+        return mk(Contract, x.operands, x.spec[:-2] + x.out[::-1])
     else:
         pushed = None
     if pushed is not None:

@@ -352,7 +352,7 @@ class LatexPrinter(ElementwiseOperands, Printer):
         return Piece(text, MUL, "juxt")
 
     def _print_Contract(self, e) -> Piece:
-        """Index notation with the summation convention: X_{pi} \mathcal{A}_{jpk}, an index
+        """Index notation with the summation convention: X_{pi} A_{jpk}, an index
         repeated on the right summed (the derivation's notes say so)."""
         from .index import contraction_names
         order, names = contraction_names(e)
