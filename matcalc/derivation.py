@@ -60,6 +60,21 @@ PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
 OUTPUT_LIMIT = 1_000_000
 
 
+def free_indices(node: E.Node, latex: bool = False) -> str:
+    """The free indices of a formula in index notation, for its left side: `[i,j]`
+    (`_{ij}` in LaTeX), as the printers name them; "" for a matrix formula. With them the
+    line is an index statement, which reads back exactly (an index written twice on the
+    right may be free, as the batch index i of dX[i,j] = Y[i,p]*dZ[i,q]*A[q,j,p])."""
+    if not isinstance(node, E.Contract):
+        return ""
+    from .printing.index import contraction_names
+    names = contraction_names(node)[1]
+    free = [names[ch] for ch in node.out]
+    if not free:
+        return ""
+    return f"_{{{''.join(free)}}}" if latex else f"[{','.join(free)}]"
+
+
 def _printable(node: E.Node) -> E.Node:
     """`node`, unless written out as a tree it would be astronomically long (a program that
     reuses an intermediate at every step has a small DAG but an exponential tree)."""
@@ -323,13 +338,13 @@ class Derivation:
             top = "L" if not self.is_scalar else self.output_name
             lines.append(f"# steps, in reverse program order; dv stands for d{top}/dv")
             for st in self.steps:
-                lines.append(f"{st.name} = {st.text}")
+                lines.append(f"{st.name}{free_indices(st.node)} = {st.text}")
             if omitted:
                 lines.append(f"# the same, {omitted}")
                 return "\n".join(lines)
             lines.append("# the same, inlined")
         for name, d in self.derivatives.items():
-            lines.append(f"{self._lhs(name)} = {d.text}")
+            lines.append(f"{self._lhs(name)}{free_indices(d.node)} = {d.text}")
         if not self.derivatives:
             lines.append("# no variables: nothing to differentiate")
         return "\n".join(lines)
@@ -399,11 +414,13 @@ class Derivation:
             vars_ += [self.upstream] if self.upstream is not None else []
             rows += [f"{p.spell(v.name).text} &\\in {tex.shape_latex(v.shape, p)}"
                      for v in vars_]
-        rows += [f"{p.spell(st.name).text} &= {formula(st.node)}" for st in steps]
+        rows += [f"{p.spell(st.name).text}{free_indices(st.node, True)} &= {formula(st.node)}"
+                 for st in steps]
         if not omitted:
             if steps:
                 rows.append(tex.intertext("and in terms of the inputs:"))
-            rows += [f"{p.partial(self._loss, n)} &= {formula(d.node)}"
+            rows += [f"{p.partial(self._loss, n)}{free_indices(d.node, True)} &= "
+                     f"{formula(d.node)}"
                      for n, d in self.derivatives.items()]
         if upstream == "bar" and steps:                 # what the bars mean
             rows.append(f"&\\text{{where }} \\bar{{v}} = {p.partial(self._loss, 'v')}")

@@ -70,7 +70,9 @@ def normalize(n: Contract, simplify) -> Node:
         k += 1
     if not ops_:
         core: Node = Const(1)
-    else:
+    else:                           # operands in a stable order: x*y and y*x are one node
+        pairs = sorted(zip(ops_, subs), key=lambda p: (p[0].sort_key, _pattern(p[1], out)))
+        ops_, subs = [p[0] for p in pairs], [p[1] for p in pairs]
         spec = ",".join(subs) + "->" + out
         core = as_matrix(ops_, subs, out) or contract(ops_, spec)
         if core is not n and core.children:
@@ -78,6 +80,12 @@ def normalize(n: Contract, simplify) -> Node:
     for s in coef:
         core = simplify(Scale(s, core))
     return core
+
+
+def _pattern(sub: str, out: str) -> str:
+    """A subscript as the order key sees it: free letters by their output position, summed
+    ones alike (so that the key does not depend on how summed letters are named)."""
+    return "".join(str(out.index(ch)) if ch in out else "." for ch in sub)
 
 
 def _renamed(c: Contract, sub: str, taken: set[str]) -> tuple[list[Node], list[str]]:
@@ -278,7 +286,8 @@ def _nested(c: Contract, path: list) -> tuple[Node, list[Node]]:
 
 
 def plan(roots: list[Node]) -> list[Node]:
-    """The roots with every contraction of three or more operands done two at a time, in
+    """The roots with every contraction that is a matrix expression written as one, and
+    every other of three or more operands done two at a time, in
     the order that costs least in the cost model over all of them together: a step that
     two contractions share is counted (and later computed) once, so the forward pass's
     X[i,k]*A[j,k,l] serves the gradient of Y as well."""
@@ -288,9 +297,14 @@ def plan(roots: list[Node]) -> list[Node]:
     seen: set[Node] = set()
     for root in roots:
         for n in walk(root):
-            if isinstance(n, Contract) and len(n.operands) > 2 and n not in seen:
+            if isinstance(n, Contract) and n not in seen:
                 seen.add(n)
                 found.append(n)
+    lowered = {c: m for c in found if (m := as_matrix(list(c.operands), c.ins, c.out))}
+    if lowered:                      # a contraction that is a matrix expression is one
+        roots = [substitute(r, lowered) for r in roots]
+        return plan(roots)
+    found = [c for c in found if len(c.operands) > 2]
     if not found:
         return roots
     options = []

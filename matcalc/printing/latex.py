@@ -267,6 +267,8 @@ class LatexPrinter(ElementwiseOperands, Printer):
     def filled(self, shape, c: int) -> Piece:
         """1, the vector \\mathbf{1} (laid down \\mathbf{1}^\\top), the matrix
         \\mathbf{1}_{N \\times n}: a matrix says its size, so that it reads back as one."""
+        if len(shape) != 2:                   # a tensor: the number, as indices repeat it
+            return Piece(str(c))
         r, k = shape
         if (r, k) == (1, 1):
             return Piece(str(c))

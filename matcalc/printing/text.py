@@ -167,7 +167,10 @@ class TextPrinter(ElementwiseOperands, Printer):
         return Piece(str(e.dim))
 
     def filled(self, shape, c: int) -> Piece:
-        """A constant matrix: 1, vector(1), vector(1)', matrix(1) (likewise with 0)."""
+        """A constant matrix: 1, vector(1), vector(1)', matrix(1) (likewise with 0); a
+        constant tensor is its number, which index notation repeats."""
+        if len(shape) != 2:
+            return Piece(str(c))
         r, k = shape
         if (r, k) == (1, 1):
             return Piece(str(c))
