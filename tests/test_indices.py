@@ -280,3 +280,19 @@ def test_index_errors_underline_the_span(program, shapes, expected):
     with pytest.raises(MatcalcError) as info:
         matcalc.derive(program, shapes=shapes)
     assert info.value.render().splitlines()[:3] == expected
+
+
+# ---- claims in index notation ------------------------------------------------------------
+
+@pytest.mark.parametrize("claim, verdict", [
+    ("A[j,k,l] = dZ[i,j]*X[i,k]*Y[i,l]", "right"),
+    ("dA[j,k,l] = dZ[i,j]*X[i,k]*Y[i,l]", "right"),
+    ("X[i,k] = dZ[i,j]*A[j,k,l]*Y[i,l]", "right"),
+    ("b = sum(dZ, 1)'", "right"),
+    ("A[j,k,l] = 2*dZ[i,j]*X[i,k]*Y[i,l]", "wrong"),
+    ("A[j,k] = dZ[i,j]*X[i,k]", "wrong shape"),
+    ("Y[i,l] = dZ[i,j]*X[i,k]*A[j,l,k]", "wrong shape"),        # A's axes swapped
+])
+def test_claims_in_index_notation(claim, verdict):
+    d = matcalc.derive(BILINEAR, shapes=BILINEAR_SHAPES)
+    assert d.verify_claim(claim).verdict == verdict
