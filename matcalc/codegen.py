@@ -645,6 +645,11 @@ class CodePrinter(NumpyPrinter):
             return self.free[d]
         return super().dim(d)
 
+    def einsum_options(self, subs, out, sizes) -> str:
+        """torch's and JAX's einsum take no path option (a planned contraction has two
+        operands, which they hand to a matrix product themselves)."""
+        return super().einsum_options(subs, out, sizes) if self.dialect == "numpy" else ""
+
     def bind(self, node: Node, name: str, shape: tuple) -> Value:
         v = Value(name, ATOM, None, shape)
         self.bound[node] = v

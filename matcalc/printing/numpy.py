@@ -560,14 +560,22 @@ class NumpyPrinter(Printer):
             args.append(v.text)
             subs.append(sub)
         spec = ",".join(subs) + "->" + out
-        opt = ", optimize=True" if len(args) == 2 else ""
-        if len(args) > 2:              # the order of matcalc's cost model (einsum.orders):
-            from ..einsum import NOMINAL_SIZE, orders      # optimize=True would keep
-            sizes = {ch: d if isinstance(d, int) else NOMINAL_SIZE   # intermediates under
-                     for ch, d in e.sizes().items()}                 # the inputs' size
-            path = min(orders(subs, out, sizes))[1]
-            opt = f", optimize=['einsum_path', {', '.join(map(str, path))}]"
+        opt = self.einsum_options(subs, out, e.sizes())
         return self.call(f'np.einsum("{spec}", {", ".join(args)}{opt})', numpy_shape(e.shape))
+
+    def einsum_options(self, subs: list[str], out: str, sizes: dict) -> str:
+        """The path option of np.einsum: two operands go to a matrix product
+        (optimize=True); more, in the order of matcalc's cost model (einsum.orders), since
+        optimize=True keeps every intermediate under the size of the largest input and so
+        would not use a matrix product for the bilinear layer at all."""
+        if len(subs) < 2:
+            return ""
+        if len(subs) == 2:
+            return ", optimize=True"
+        from ..einsum import NOMINAL_SIZE, orders
+        sizes = {ch: d if isinstance(d, int) else NOMINAL_SIZE for ch, d in sizes.items()}
+        path = min(orders(subs, out, sizes))[1]
+        return f", optimize=['einsum_path', {', '.join(map(str, path))}]"
 
     def _print_Transpose(self, e: Transpose) -> Value:
         return self.transpose(self.print(e.x), e.x.shape)
