@@ -276,9 +276,8 @@ def _transposed(n: Node, memo: dict) -> Node:
     """n' with the transpose pushed to the leaves (memo holds the children's)."""
     if n.shape == SCALAR:
         return n
-    if len(n.shape) != 2:                       # a tensor: its axes reversed
-        from .layout import flip
-        return flip(n)
+    if len(n.shape) != 2:                       # a tensor has no transpose to share
+        return n
     t = memo.get
     if isinstance(n, Transpose):
         return n.x

@@ -60,6 +60,16 @@ PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
 OUTPUT_LIMIT = 1_000_000
 
 
+def _refuse_higher_of_indices(typed, mode: str) -> None:
+    """Jacobians and Hessians are read off matrix formulas (matcalc.jacobian): a program
+    in index notation has its gradients (backprop) only, for now."""
+    nodes = [typed.output, *typed.inputs.values()]
+    if any(isinstance(n, E.Contract) or len(n.shape) != 2 for root in nodes
+           for n in E.walk(root)):
+        raise OptionError(f"--{mode} of a program in index notation is not supported yet: "
+                          f"matcalc derives its gradients (backprop), in every layout")
+
+
 def free_indices(node: E.Node, latex: bool = False) -> str:
     """The free indices of a formula in index notation, for its left side: `[i,j]`
     (`_{ij}` in LaTeX), as the printers name them; "" for a matrix formula. With them the
@@ -622,6 +632,7 @@ def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: A
     if mode not in MODES:
         raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     if mode != "gradient":
+        _refuse_higher_of_indices(typed, mode)
         from .jacobian import derive_higher  # Jacobians, Hessians, Hessian-vector products
         d = derive_higher(program, typed, wrt, layout, mode, labels)
         if check:

@@ -16,6 +16,7 @@ product; a closed chain is a trace.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from .expr import (
@@ -106,7 +107,8 @@ def _col(v: Node) -> Node:
 
 def as_matrix(ops_: list[Node], subs: list[str], out: str) -> Node | None:
     """The contraction in matrix notation, or None if it has none."""
-    if any(len(s) > 2 or len(x.shape) != 2 for x, s in zip(ops_, subs)) or len(out) > 2:
+    if any(len(s) > 2 or not s or len(x.shape) != 2 for x, s in zip(ops_, subs)) or \
+            len(out) > 2:
         return None
     if len(ops_) == 1 and len(set(subs[0])) < len(subs[0]):      # X_aa
         x = ops_[0]
@@ -235,8 +237,9 @@ def _product(fs: list[Node]) -> Node:
 # ---- the order of a contraction: two operands at a time, by a cost model ----------------
 
 NOMINAL_SIZE = 64       # the cost model's size of a symbolic dimension (a literal is itself)
-ENUMERATE_UP_TO = 5     # operands whose every pairwise order is costed; more: greedily
-COMBINATIONS = 4096     # plans of several contractions costed together, at most
+ENUMERATE_UP_TO = 4     # operands whose every pairwise order is costed; more: greedily
+KEEP_ORDERS = 4         # the cheapest orders of each contraction that the joint plan weighs
+COMBINATIONS = 1024     # plans of several contractions costed together, at most
 
 
 def _size(d) -> int:
@@ -248,6 +251,12 @@ def orders(subs: list[str], out: str, size: dict[str, int]) -> list[tuple[int, l
     product of the sizes of the indices a step touches), as np.einsum_path writes a path:
     positions in the shrinking operand list, each step's result appended last. Every
     order for a few operands; the greedy one (cheapest step first) for more."""
+    return _orders(tuple(subs), out, tuple(sorted(size.items())))
+
+
+@functools.lru_cache(maxsize=4096)
+def _orders(subs: tuple[str, ...], out: str, sizes: tuple) -> list[tuple[int, list]]:
+    size = dict(sizes)
     if len(subs) <= 2:
         letters = set("".join(subs))
         return [(math.prod(size[ch] for ch in letters), [tuple(range(len(subs)))])]
@@ -262,7 +271,7 @@ def orders(subs: list[str], out: str, size: dict[str, int]) -> list[tuple[int, l
     if len(subs) > ENUMERATE_UP_TO:
         steps = [min(steps, key=lambda s: s[0])]
     return [(cost + c, [pair] + path) for cost, pair, new in steps
-            for c, path in orders(new, out, size)]
+            for c, path in _orders(tuple(new), out, sizes)]
 
 
 def _nested(c: Contract, path: list) -> tuple[Node, list[Node]]:
@@ -311,7 +320,7 @@ def plan(roots: list[Node]) -> list[Node]:
     for c in found:
         size = {ch: _size(d) for ch, d in c.sizes().items()}
         opts = []
-        for _, path in orders(c.ins, c.out, size):
+        for _, path in sorted(orders(c.ins, c.out, size))[:KEEP_ORDERS]:
             final, steps = _nested(c, path)
             opts.append((final, [(s, _step_cost(s)) for s in steps] + [(final, _step_cost(final))]))
         options.append(opts)

@@ -691,7 +691,6 @@ class Contract(Node):
                 _require(sizes.setdefault(ch, d) == d, self, f"index {ch} has two sizes")
         _require(len(set(out)) == len(out) and set(out) <= set(sizes), self,
                  f"bad output subscript {out!r}")
-        _require(len(out) <= MAX_ORDER, self, "order over MAX_ORDER")
         return shape_of_axes(sizes[ch] for ch in out)
 
 

@@ -306,7 +306,7 @@ def _common_scalar(terms: list[Node]):
 
 def _fewer_transposes(n: Add) -> Node:
     """A sum of transposed terms is written (a + b)' when that needs fewer transposes."""
-    if transposes(n) < 2:                 # nothing to gain: no transposed copy of the terms
+    if transposes(n) < 2 or len(n.shape) != 2:   # nothing to gain, or a tensor
         return n
     flipped = [mk(Transpose, t) for t in n.terms]       # terms only: no loop through Add
     if 1 + sum(map(transposes, flipped)) < transposes(n):
@@ -534,6 +534,8 @@ def _norm_transpose(n: Transpose) -> Node:
 
 def is_symmetric(s: Node) -> bool:
     """Whether S' = S is visible in canonical form: X'*X, A + A', X*D*X' with D = D'."""
+    if len(s.shape) != 2:
+        return False
     t = mk(Transpose, s)
     if t == s:
         return True
@@ -753,13 +755,13 @@ def _norm_sum(n: Sum) -> Node:
 
 
 def _dims_product(shape) -> Node:
-    r, c = shape
-    parts = [d for d in (r, c) if d != 1]
+    parts = [d for d in shape if d != 1]
     if not parts:
         return ONE
-    if len(parts) == 1:
-        return dim_value(parts[0])
-    return mk(Scale, dim_value(parts[0]), dim_value(parts[1]))
+    out = dim_value(parts[0])
+    for d in parts[1:]:
+        out = mk(Scale, out, dim_value(d))
+    return out
 
 
 def _norm_trace(n: Trace) -> Node:

@@ -123,3 +123,9 @@ def test_hard_input_is_derived_and_computes_or_is_refused(program, options):
         pytest.fail(f"[{out.status}] {out.detail}", pytrace=False)
     if out.deep:
         pytest.fail("\n".join(out.deep), pytrace=False)
+
+
+def test_index_notation_is_derived_or_refused_with_a_span():
+    outcomes = _fuzz(fuzz.index_programs(), 600, deep=0.2)
+    assert sum(o.status == "ok" for o in outcomes) > 60     # not only refusals
+
