@@ -3,7 +3,7 @@
     python benchmarks/fuzz.py                 # 100,000 inputs, 2 worker processes
     python benchmarks/fuzz.py -n 5000 --workers 1 --deep 0.2
 
-Inputs come from hypothesis strategies, in six families:
+Inputs come from hypothesis strategies, in eleven families (``--family`` picks some):
 
 - ``text``: random Unicode strings, random bytes decoded as UTF-8 (errors="replace"), and
   strings over the characters of matcalc's own language;
@@ -16,8 +16,18 @@ Inputs come from hypothesis strategies, in six families:
   operators swapped, arities changed, numbers made huge or infinite, names made Python
   keywords or unusual Unicode letters and combining marks;
 - ``options``: valid programs with odd declarations, layouts, kinds, modes and --wrt;
-- ``index``: index notation: statements and indexed products over tensors of every order
-  (and one too many), with broadcasts, functions, later statements and odd declarations.
+- ``notes``: the spellings of notes and papers (issue 14): well-shaped programs written
+  with ^T, ᵀ, X^{-1}, ||x||, σ, Greek letters and implicit products, each of which must
+  derive to the very formulas of its program; the same programs printed in LaTeX and read
+  back (--from latex); sums, means, softmax and logsumexp along a dimension; and all of
+  these mutated (tokens and LaTeX commands dropped, doubled, swapped, replaced).
+- ``index``: index notation (issue 16): statements and indexed products over tensors of
+  every order (and one too many), with broadcasts, functions, later statements, odd
+  declarations and a little breakage.
+- ``outer``, ``signs``, ``comments``, ``sizes`` (issue 12): outer-product chains under the
+  independent Jacobian/Hessian oracle, scalars whose sign matters under matcalc's check
+  and that oracle, comments full of quotes and backslashes in modules imported in a
+  watched process, and huge declared sizes under the default check (see their block).
 
 Each input runs the whole pipeline (parse -> shapes -> derive -> simplify -> layout ->
 text, LaTeX, NumPy, JSON, steps -> codegen) under a wall-clock limit. The outcome is one of
@@ -28,7 +38,16 @@ text, LaTeX, NumPy, JSON, steps -> codegen) under a wall-clock limit. The outcom
 - a finding: ``escape`` (any other exception), ``hang`` (over the hard limit), ``slow``
   (over one second), ``nospan``/``badspan`` (a user error that points nowhere or outside the
   input), ``output`` (a printed formula that is not what it claims: NumPy or generated code
-  that does not compile, text that does not parse back).
+  that does not compile, text that does not parse back), ``misread`` (a spelling of notes
+  that derives, but not to the formulas of the program it spells), ``noninert`` (a
+  generated module that does more on import than define names), ``verdict`` and
+  ``alloc`` (a check at a huge size without a verdict, or allocating at that size).
+
+A check's NOT CHECKED whose reason is that the output does not move with the variable
+(every path vanishes, underflows or is subnormal at every point tried) is no finding:
+no finite difference can tell a right formula from a wrong one there, and saying so is
+the right answer. The exit status is 1 when there is an escape, hang, slow input, misread or
+non-inert module.
 
 With ``--deep F`` a fraction F of the derived inputs is also evaluated: every ``numpy``
 expression of the JSON on random inputs (it must run and give the shape the JSON states),
@@ -78,6 +97,10 @@ class Case:
     family: str
     program: str
     options: dict = dataclasses.field(default_factory=dict)
+    extra: dict = dataclasses.field(default_factory=dict)   # what a family's own check needs
+    same_as: str | None = None      # a spelling of this program: the same formulas, or none
+    compare: str = "text"           # how: "text" (every line printed), "output" (its IR)
+    same_options: dict | None = None    # the options of same_as, if not the case's own
 
     def __str__(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
@@ -87,11 +110,14 @@ class Case:
 @dataclasses.dataclass
 class Outcome:
     case: Case
-    status: str                 # ok, refused, escape, hang, slow, nospan, badspan, output
+    status: str                 # ok, refused, escape, hang, slow, nospan, badspan, output,
+                                # misread
     seconds: float
     detail: str = ""            # exception type and message, or what is wrong
     derived: bool = False
     deep: list | None = None    # findings of the deep checks (None: not run)
+    notes: list = dataclasses.field(default_factory=list)    # tallied, not findings
+    modules: list = dataclasses.field(default_factory=list)  # (kind, source) to import
 
     @property
     def bad(self) -> bool:
@@ -231,38 +257,125 @@ def _output_problems(d, case: Case) -> list[str]:
     return problems
 
 
-def run_case(case: Case, deep: bool = False, limit: float = HARD_LIMIT_SECONDS) -> Outcome:
-    """Run one input through the whole pipeline under a wall-clock limit. The cyclic
-    garbage collector is paused meanwhile, so that a full collection of the harness's own
-    heap (hypothesis keeps a great deal) is not charged to whichever input triggers it."""
+def _misread(d, case: Case) -> str:
+    """'' if the spelling derives the formulas of the program it spells (compared as text:
+    inputs, steps, formulas), else what differs. Names the LaTeX printer writes otherwise
+    (x_0 is read back as x0) leave nothing to compare."""
+    try:
+        canonical = matcalc.derive(case.same_as, notation="matcalc", **_same_options(case))
+    except MatcalcError as err:
+        return f"the program it spells is refused: {err.message[:160]}"
+    if set(canonical.inputs) != set(d.inputs):
+        return ""
+    if case.compare == "output":         # a program read from LaTeX: its output, inlined
+        return _same_value(d.output, canonical.output, case)
+    steps = {"steps": True} if case.options.get("mode", "gradient") == "gradient" else {}
+    ours, theirs = d.text(**steps), canonical.text(**steps)
+    if ours == theirs:
+        return ""
+    diff = next((f"{a!r} != {b!r}" for a, b in zip(ours.splitlines(), theirs.splitlines())
+                 if a != b), "a line more or less")
+    return f"derives otherwise than {_short(case.same_as, 100)}: {diff[:240]}"
+
+
+def _same_options(case: Case) -> dict:
+    options = case.same_options if case.same_options is not None else case.options
+    return {k: v for k, v in options.items() if k != "notation"}
+
+
+def _same_value(ours, theirs, case: Case) -> str:
+    """'' if two outputs have one value at a random point (every symbolic dimension a size
+    of its own, entries in [0.5, 1.5], square matrices made well conditioned), else what
+    differs."""
+    import numpy as np
+
+    from matcalc.evaluate import evaluate
+    from matcalc.expr import variables
+    if ours.shape != theirs.shape:
+        return f"reads as shape {ours.shape}, not {theirs.shape}"
+    shapes = {v.name: v.shape for v in variables(theirs)}
+    for v in variables(ours):
+        if shapes.get(v.name, v.shape) != v.shape:
+            return f"reads {v.name} as {v.shape}, not {shapes[v.name]}"
+    rng = np.random.default_rng(zlib.crc32(case.program.encode("utf-8", "replace")))
+    dims: dict = {}
+    for v in list(variables(ours)) + list(variables(theirs)):
+        for d in v.shape:
+            if isinstance(d, str) and d not in dims:
+                dims[d] = 2 + len(dims) % 4
+    values = {}
+    for v in list(variables(ours)) + list(variables(theirs)):
+        r, c = (dims.get(d, d) for d in v.shape)
+        x = rng.uniform(0.5, 1.5, (r, c))
+        values[v.name] = x + 3 * np.eye(r) if r == c and r > 1 else x
+    with np.errstate(all="ignore"):
+        try:
+            a, b = evaluate(ours, values, dims), evaluate(theirs, values, dims)
+        except (np.linalg.LinAlgError, KeyError, ValueError):
+            return ""
+    if np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True):
+        return ""
+    return f"reads otherwise than {_short(case.same_as, 100)}: {a.ravel()[:3]} != {b.ravel()[:3]}"
+
+
+def _derives(case: Case) -> bool:
+    """Whether the program a spelling spells derives (then the spelling must too)."""
+    try:
+        matcalc.derive(case.same_as, notation="matcalc", **_same_options(case))
+    except MatcalcError:
+        return False
+    return True
+
+
+def timed(fn, limit: float = HARD_LIMIT_SECONDS):
+    """(value of fn() or None, seconds, the exception it raised or None) under a
+    wall-clock limit (a HardLimit when it runs out). The cyclic garbage collector is
+    paused meanwhile, so that a full collection of the harness's own heap (hypothesis
+    keeps a great deal) is not charged to whichever input triggers it."""
     collecting = gc.isenabled()
     gc.disable()
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, limit)
     start = time.perf_counter()
-    d = None
+    value, error = None, None
     try:
-        d = _pipeline(case)
-        seconds = time.perf_counter() - start
-        status, detail = "ok", ""
-    except HardLimit as exc:
-        seconds = time.perf_counter() - start
-        status, detail = "hang", f"stopped after {limit:.0f} s in {_exc_line(exc)}"
-    except MatcalcError as err:
-        seconds = time.perf_counter() - start
-        status, detail = _check_error(err, case.program)
-    except RecursionError as exc:
-        seconds = time.perf_counter() - start
-        status, detail = "escape", _exc_line(exc)
-    except Exception as exc:  # noqa: BLE001
-        seconds = time.perf_counter() - start
-        status, detail = "escape", _exc_line(exc)
+        value = fn()
+    except (HardLimit, Exception) as exc:  # noqa: BLE001  (RecursionError included)
+        error = exc
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
         if collecting:
             gc.enable()
+    return value, time.perf_counter() - start, error
+
+
+def run_case(case: Case, deep: bool = False, limit: float = HARD_LIMIT_SECONDS) -> Outcome:
+    """Run one input through the whole pipeline under a wall-clock limit, then the checks
+    of its family (FAMILY_CHECKS) or, with `deep`, the deep checks."""
+    d, seconds, exc = timed(lambda: _pipeline(case), limit)
+    if exc is None:
+        status, detail = "ok", ""
+    elif isinstance(exc, HardLimit):
+        status, detail = "hang", f"stopped after {limit:.0f} s in {_exc_line(exc)}"
+    elif isinstance(exc, MatcalcError):
+        status, detail = _check_error(exc, case.program)
+    else:
+        status, detail = "escape", _exc_line(exc)
     out = Outcome(case, status, seconds, detail, derived=status == "ok")
+    if status == "ok" and case.same_as is not None:
+        try:
+            misread = _misread(d, case)
+        except Exception as exc:  # noqa: BLE001
+            out.status, out.detail = "escape", f"comparing the spelling: {_exc_line(exc)}"
+            return out
+        if misread:
+            out.status, out.detail = "misread", misread
+            return out
+    if status == "refused" and case.same_as is not None and _derives(case):
+        out.status = "misread"
+        out.detail = f"refused, though {_short(case.same_as, 100)} derives: {detail[:200]}"
+        return out
     if status == "ok":
         problems = _output_problems(d, case)
         if problems:
@@ -271,7 +384,9 @@ def run_case(case: Case, deep: bool = False, limit: float = HARD_LIMIT_SECONDS) 
             out.status, out.detail = "slow", f"{seconds:.2f} s"
     elif status == "refused" and seconds > SLOW_SECONDS:
         out.status, out.detail = "slow", f"{seconds:.2f} s (refused: {detail[:200]})"
-    if deep and out.derived:
+    if case.family in FAMILY_CHECKS:
+        FAMILY_CHECKS[case.family](out, d, deep)
+    elif deep and out.derived:
         out.deep = deep_check(d, case)
     return out
 
@@ -385,20 +500,38 @@ def deep_check(d, case: Case) -> list[str]:
     if any(_huge_power(e["numpy"]) for e in js["derivatives"].values()):
         return findings
     try:
-        report = d.check()
-        if not report.ok:
-            summary = report.summary().replace("\n", "; ")
-            verdict = ("finite-difference check failed" if re.search(
-                r"MISMATCH|WRONG|FAIL", summary) else "finite-difference check could not verify")
-            if verdict.endswith("failed") or not _constant(d.output):
-                # a constant program (norm2(v - v)) may have no point off its kinks: its
-                # zero derivative is right, and not verifiable; anything else is a finding
-                findings.append(f"{verdict}: {summary[:300]}")
+        findings += check_findings(d.check(), d)
     except MatcalcError:
         pass
     except Exception as exc:  # noqa: BLE001
         findings.append(f"check() fails: {_exc_line(exc)}")
     return findings
+
+
+def check_findings(report, d) -> list[str]:
+    """What in a check report is a finding: a mismatch, and a NOT CHECKED for any reason
+    but that the output does not move with the variable (matcalc's checker says so when
+    every path from it vanishes, underflows or is subnormal at every point it tried: then
+    no finite difference can tell a right formula from a wrong one, and saying so is the
+    right answer)."""
+    unsure = [r for r in report.results.values() if not r.ok and not does_not_move(r)]
+    if not unsure:
+        return []
+    summary = "; ".join(r.line() for r in unsure)
+    if any(r.status == "MISMATCH" for r in unsure):
+        return [f"finite-difference check failed: {summary[:300]}"]
+    if _constant(d.output):
+        # a constant program (norm2(v - v)) may have no point off its kinks: its zero
+        # derivative is right, and not verifiable
+        return []
+    return [f"finite-difference check could not verify: {summary[:300]}"]
+
+
+def does_not_move(result) -> bool:
+    """Whether a check's verdict is NOT CHECKED because the output does not move with the
+    variable at any point tried (a dead relu, an exp that underflows, subnormal values)."""
+    from matcalc.check import DEGENERATE_REASON
+    return result.status == "NOT CHECKED" and result.message == DEGENERATE_REASON
 
 
 def _constant(output) -> bool:
@@ -864,6 +997,153 @@ def option_programs(draw):
     return Case("options", program, merged)
 
 
+# ---- family "notes": the spellings of notes and LaTeX (issue 14) ----------------------------
+
+GREEK_LETTERS = {"alpha": "α", "beta": "β", "gamma": "γ", "lambda": "λ", "sigma": "σ",
+                 "eta": "η", "theta": "θ", "mu": "μ", "rho": "ρ", "tau": "τ"}
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def _respell(draw, program: str) -> str:
+    """`program` as notes write it, with the same meaning: transposes ^T, ᵀ, ^{T}; inv(X) as
+    X^{-1} or X⁻¹; norm2(x) as ||x||, ‖x‖, ||X||_F; sigmoid as σ; Greek letters; and '*' as a
+    space wherever an implicit product means the same (not after .* or ./ in a term, where
+    it would group first, and not before a sign)."""
+    choose = lambda options: draw(st.sampled_from(options))
+    text = re.sub(r"\binv\(([A-Za-z][A-Za-z0-9_]*)\)",
+                  lambda m: m.group(1) + choose(["^{-1}", "⁻¹", "^-1", "^(-1)"]), program)
+    text = re.sub(r"\bnorm2\(([A-Za-z][A-Za-z0-9_]*)\)", lambda m: (
+        choose([f"||{m.group(1)}||_F", f"‖{m.group(1)}‖_F"]) if m.group(1)[0].isupper()
+        else choose([f"||{m.group(1)}||", f"‖{m.group(1)}‖", f"||{m.group(1)}||_2"])), text)
+    text = re.sub(r"\bnorm1\(([a-z][a-z0-9_]*)\)", lambda m: f"||{m.group(1)}||_1", text)
+    text = re.sub(r"\bsigmoid\(", lambda m: choose(["σ(", "sigmoid(", "sigma("]), text)
+    tokens = _tokens(text)
+    out: list[str] = []
+    depth_ops: list[str] = [""]          # the last explicit product operator of each term
+    for i, tok in enumerate(tokens):
+        nxt = next((t for t in tokens[i + 1:] if not t.isspace()), "")
+        if tok == "'" and not (out and out[-1].endswith(("'", "ᵀ", "T", "}"))):
+            tok = choose(["'", "^T", "ᵀ", "^{T}", "'"])
+        elif tok in GREEK_LETTERS and draw(st.booleans()) and not (out and _WORD.fullmatch(
+                out[-1][-1:] or " ")):
+            tok = GREEK_LETTERS[tok]
+        elif tok == "*" and depth_ops[-1] not in (".*", "./") and nxt not in ("-", "+") \
+                and not (nxt[:1].isdigit() or nxt[:1] == ".") and draw(st.booleans()):
+            out.append(" ")
+            continue
+        if tok == "(":
+            depth_ops.append("")
+        elif tok == ")" and len(depth_ops) > 1:
+            depth_ops.pop()
+        elif tok in ("+", "-", ">", ",", ";", "=", "\n"):
+            depth_ops[-1] = ""
+        elif tok in ("*", "/", ".*", "./"):
+            depth_ops[-1] = tok if tok in (".*", "./") else depth_ops[-1]
+        out.append(tok)
+    return "".join(out)
+
+
+@st.composite
+def _axis_programs(draw):
+    """Sums, means, softmax and logsumexp along a dimension, on declared matrices."""
+    prog = _Program(draw)
+    f = draw(st.sampled_from(["sum", "mean", "softmax", "logsumexp", "log_softmax"]))
+    dim = draw(st.sampled_from(["1", "2", "1", "2", "3", "0", "x", "-1", "2.5"]))
+    arg = prog.expr(("m", "N", "n"), draw(st.integers(0, 2)))
+    inner = f"{f}({arg}, {dim})"
+    outer = draw(st.sampled_from(["sum({})", "sum({}.^2)", "{}", "norm2({})^2",
+                                  "sum({} .* Y)"] + ([] if f == "log_softmax" else
+                                                     ["sum(log({}))"])))   # log of < 0
+    program = outer.format(inner)
+    options = {"shapes": {**prog.shapes, "Y": "N,n"} if "Y" in program else dict(prog.shapes)}
+    options["layout"] = draw(st.sampled_from(["denominator", "numerator"]))
+    return Case("notes", program, options)
+
+
+def _latex_of(program: str, options: dict) -> tuple[str, dict] | None:
+    """The program's output printed in LaTeX (one expression), and the declarations of the
+    variables it uses; None if the program is refused."""
+    from matcalc.expr import variables
+    from matcalc.printing import to_latex
+    try:
+        d = matcalc.derive(program, **{k: v for k, v in options.items()
+                                      if k in ("shapes", "kinds")})
+    except MatcalcError:
+        return None
+    used = {v.name for v in variables(d.output)}
+    # the names LaTeX reads back: x_0 is printed x_0, and read as x0
+    shapes = {re.sub(r"^([A-Za-z]+)_([0-9]+)$", r"\1\2", k): v
+              for k, v in options.get("shapes", {}).items() if k in used}
+    return to_latex(d.output), shapes
+
+
+_LATEX_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[A-Za-z]|[0-9]+|\s+|.", re.DOTALL)
+LATEX_PIECES = [r"\frac{", "}{", "}", "{", r"\left(", r"\right)", r"\|", "||", "^", "_",
+                r"^\top", r"^{-1}", r"^{\circ 2}", r"\odot", r"\cdot", r"\mathbf{1}",
+                r"\mathbf{x}", r"\sigma(", r"\log", r"\det", r"\operatorname{tr}(",
+                r"\sqrt{", r"\lambda", r"\Sigma", "W_{1}", "W^{(1)}", r"\sum_i", "eps", "|",
+                r"\lvert", r"\rvert", r"\mathbb{I}[", "]", r"\\", "&=", "e^{", "I", "-",
+                r"\frac{\partial L}{\partial Y}", r"\unknown", "%", "$", r"\begin{align*}",
+                r"\operatorname{softmax}(", ", 2)", r"\lVert", r"\rVert_F", r"_{1,1}"]
+
+
+NOTES_PIECES = ["||", "‖", "^T", "ᵀ", "⁻¹", "²", "σ", "λ", " ", "{", "}", "_2", "_F", "(", ")",
+                "1'", "*1", "^{-1}", "|", "−", "2", "AX", "z_j", "/N", "e^", "^Tx", "^{-T}",
+                "np.", "'fro'", "\\", " sin ", "xTy"]
+
+
+def _mutate(draw, tokens: list[str], pieces: list[str]) -> str:
+    """The tokens with one to three of them dropped, doubled, swapped with the next, or
+    with one of `pieces` inserted."""
+    tokens = list(tokens)
+    for _ in range(draw(st.integers(1, 3))):
+        if not tokens:
+            tokens = ["x"]
+        i = draw(st.integers(0, len(tokens) - 1))
+        how = draw(st.sampled_from(["drop", "dup", "swap", "insert"]))
+        if how == "drop":
+            del tokens[i]
+        elif how == "dup":
+            tokens.insert(i, tokens[i])
+        elif how == "swap" and i + 1 < len(tokens):
+            tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
+        else:
+            tokens.insert(i, draw(st.sampled_from(pieces)))
+    return "".join(tokens)
+
+
+@st.composite
+def notes_programs(draw):
+    """The family "notes": respelled typed programs (the same formulas, or a finding),
+    their LaTeX read back, axis calls, and mutations of all three."""
+    base = draw(typed_programs())
+    program, options = base.program, dict(base.options)
+    kind = draw(st.sampled_from(["respell", "respell", "latex", "latex", "axis", "wild",
+                                 "wild_latex"]))
+    if kind == "axis":
+        return draw(_axis_programs())
+    if kind in ("respell", "wild"):
+        spelled = _respell(draw, program)
+        if kind == "respell":
+            return Case("notes", spelled, options, same_as=program)
+        return Case("notes", _mutate(draw, _tokens(spelled), NOTES_PIECES), options)
+    found = _latex_of(program, options)
+    if found is None:
+        return Case("notes", program, options)
+    latex, shapes = found
+    original = {k: v for k, v in options.items() if k != "wrt"}
+    options = {k: v for k, v in options.items() if k not in ("wrt", "shapes")}
+    if shapes:                                   # the variables of the output, as declared
+        options["shapes"] = shapes
+    if kind == "latex":
+        statement = draw(st.sampled_from(["", r"\mathrm{f} = ", r"f &= "]))
+        return Case("notes", statement + latex, {**options, "notation": "latex"},
+                    same_as=program, compare="output", same_options=original)
+    return Case("notes", _mutate(draw, _LATEX_TOKEN.findall(latex), LATEX_PIECES), {**options,
+                                           "notation": draw(st.sampled_from(["latex",
+                                                                             "auto"]))})
+
+
 # ---- family "index": index notation (issue 16) ----------------------------------------
 # Index statements and indexed products: tensors of order 0 to 7 (7 is over the limit),
 # einsum terms, broadcasts, elementwise functions, sums and quotients, later statements
@@ -965,14 +1245,18 @@ FAMILIES = {
     "typed": typed_programs,
     "mutation": mutated_programs,
     "options": option_programs,
+    "notes": notes_programs,
     "index": index_programs,
 }
 # how many of every 20 inputs come from each family
-MIX = {"text": 3, "grammar": 5, "typed": 6, "mutation": 4, "options": 2, "index": 4}
+MIX = {"text": 2, "grammar": 4, "typed": 4, "mutation": 3, "options": 2, "notes": 5,
+       "index": 3}
 
 
-def all_cases():
-    return st.one_of(*[FAMILIES[f]() for f, w in MIX.items() for _ in range(w)])
+def all_cases(families=None):
+    """Inputs of every family (or of `families`), in the proportions of MIX."""
+    return st.one_of(*[FAMILIES[f]() for f, w in MIX.items() for _ in range(w)
+                       if families is None or f in families])
 
 
 def fuzz_settings(n: int, derandomize: bool = False):
@@ -1012,6 +1296,555 @@ def warm_up() -> None:
     d.check()
     for mode in ("jacobian", "hessian"):
         matcalc.derive("sum(exp(x))", mode=mode).text()
+    load_test_module("test_higher_oracle"), load_test_module("test_inert")
+
+
+# =========================================================================================
+# The families of issue 12: outer-product chains, sign-varying scalars, hostile comments,
+# huge declared sizes. Each runs the pipeline like the others, then a check of its own
+# (FAMILY_CHECKS):
+#
+# - ``outer``: random programs of tests/test_higher_oracle.py (outer-product chains,
+#   scalars times vectors, elementwise functions of outer products) in the jacobian,
+#   hessian and hvp modes and every layout; on the --deep fraction, that file's
+#   independent oracle (finite differences of the reference evaluator, entry by entry)
+#   and matcalc's own check. A disagreement is a ``deep`` finding.
+# - ``signs``: such programs times a scalar whose sign or size matters (relu(-alpha),
+#   abs(beta), sign, a > b, exp(-1000*u'*u), 1e-320, (u'*u)^2000). matcalc's check runs
+#   on every input; whatever it calls verified is compared with the oracle at points of
+#   both signs of every scalar, and at points where the factor is alive (u small for
+#   exp(-1000*u'*u), u'*u = 1 for (u'*u)^2000). A wrong formula called verified is a
+#   ``deep`` finding.
+# - ``comments``: valid programs with comments from tests/test_inert.py's
+#   hostile_comments() on every line; every generated module (numpy, torch, jax targets;
+#   jacobian, hessian, hvp modes) must compile, hold only definitions, carry the
+#   comments in its docstring, and import inertly in a fresh process that watches
+#   (InertImports, in batches). A module that does not is ``noninert``.
+# - ``sizes``: huge declared literal sizes (4 to 151 digits, mixed with small sizes and
+#   explicit 1s) with the default check on: derivation and check end within a second
+#   (``slow``) with a verdict: verified, or NOT CHECKED with its reason (skipped for
+#   size, no valid point, an output that does not move); a MISMATCH or a check cut short
+#   is a ``verdict`` finding. It never allocates at the declared size (``alloc``).
+
+import importlib.util
+import itertools
+import subprocess
+import tempfile
+
+LAYOUTS = ("numerator", "denominator", "mixed")
+
+
+def load_test_module(name: str):
+    """tests/<name>.py, loaded once: the oracle and the program generator live in
+    test_higher_oracle, the hostile comments and the inert importer in test_inert."""
+    key = f"matcalc_fuzz_{name}"
+    if key not in sys.modules:
+        path = os.path.join(os.path.dirname(HERE), "tests", f"{name}.py")
+        spec = importlib.util.spec_from_file_location(key, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
+def _oracle():
+    return load_test_module("test_higher_oracle")
+
+
+def _picker(draw):
+    return lambda seq: draw(st.sampled_from(seq))
+
+
+# ---- family "outer" ----------------------------------------------------------------------
+
+@st.composite
+def outer_programs(draw):
+    mode = draw(st.sampled_from(["jacobian", "jacobian", "hessian", "hvp"]))
+    text, shapes = _oracle().random_program(_picker(draw), scalar=mode != "jacobian",
+                                            depth=draw(st.integers(1, 3)))
+    return Case("outer", text, {"mode": mode, "layout": draw(st.sampled_from(LAYOUTS)),
+                                "shapes": shapes})
+
+
+def _outer_check(out: Outcome, d, deep: bool) -> None:
+    """On the deep fraction: the independent oracle, then matcalc's own check."""
+    if not (deep and out.derived):
+        return
+    case, findings = out.case, []
+    seed = zlib.crc32(case.program.encode())
+    try:
+        verdict = _oracle().check_program(case.program, case.options["shapes"],
+                                          case.options["mode"], case.options["layout"], seed)
+        out.notes.append(f"oracle {verdict}")
+    except AssertionError as exc:
+        findings.append(f"the oracle disagrees: {str(exc)[:400]}")
+    except Exception as exc:  # noqa: BLE001
+        findings.append(f"the oracle fails: {_exc_line(exc)}")
+    try:
+        findings += check_findings(d.check(), d)
+    except Exception as exc:  # noqa: BLE001
+        findings.append(f"check() fails: {_exc_line(exc)}")
+    out.deep = findings
+
+
+# ---- family "signs" ----------------------------------------------------------------------
+
+# (a scalar factor, where the oracle looks: "" at ordinary points, "small NAME" with NAME
+# of size 0.03 (exp(-1000*u'*u) alive), "unit NAME" with |NAME| = 1 ((u'*u)^2000 neither
+# 0 nor inf), "constant" for a factor below the normal floats (the oracle differences the
+# program without it and the formula is divided by it)). {v} is a vector of the program.
+SIGN_FACTORS = (
+    ("relu(-alpha)", ""), ("relu(alpha)", ""), ("relu(beta - alpha)", ""),
+    ("relu(-alpha)^2", ""), ("abs(beta)", ""), ("abs(alpha + beta)", ""),
+    ("sign(alpha)", ""), ("sign(-beta)", ""), ("(alpha > 0)", ""), ("(0 > beta)", ""),
+    ("(alpha > beta)", ""), ("relu(-alpha)*abs(beta)", ""),
+    ("exp(-1000*{v}'*{v})", "small {v}"), ("exp(-1000*norm2({v})^2)", "small {v}"),
+    ("exp(-1000*alpha^2)", "small alpha"), ("relu(-alpha)*exp(-1000*{v}'*{v})", "small {v}"),
+    ("({v}'*{v})^2000", "unit {v}"), ("(alpha^2)^500", "unit alpha"),
+    ("1e-320", "constant"), ("1e-310", "constant"), ("1e-300", "constant"),
+    ("1e-250", "constant"),
+)
+SIGN_FORMS = ("{h}*{p}", "{p}*{h}", "{h}*{p} + {p}", "{p} - {h}*{p}")
+CHECK_SECONDS = 5.0           # the check's own limit is 3 s of processor time
+SIGN_TOLERANCE = 1e-5         # relative to the largest entry the oracle finds
+SUBNORMAL_TOLERANCE = 1e-2    # a formula evaluated below the normal floats keeps ~10 bits
+
+
+@st.composite
+def sign_programs(draw):
+    mode = draw(st.sampled_from(["gradient", "jacobian", "jacobian", "hessian", "hvp"]))
+    text, shapes = _oracle().random_program(_picker(draw), scalar=mode != "jacobian",
+                                            depth=draw(st.integers(1, 2)))
+    factor, where = draw(st.sampled_from(SIGN_FACTORS))
+    vectors = sorted(n for n, s in shapes.items() if s in ("n", "m"))
+    v = draw(st.sampled_from(vectors)) if vectors else "u"
+    if "{v}" in factor:
+        shapes.setdefault(v, "n")
+    factor, where = factor.replace("{v}", v), where.replace("{v}", v)
+    for s in ("alpha", "beta"):
+        if re.search(rf"\b{s}\b", factor):
+            shapes[s] = "scalar"
+    p = _oracle()._p(text)
+    form = "{h}*{p}" if where == "constant" else draw(st.sampled_from(SIGN_FORMS))
+    program = form.format(h=factor, p=p)
+    options = {"shapes": shapes}
+    if mode != "gradient":
+        options.update(mode=mode, layout=draw(st.sampled_from(LAYOUTS)))
+    return Case("signs", program, options, {"where": where, "factor": factor, "body": text})
+
+
+class _Step:
+    """The oracle's finite-difference step, set for a while (its module reads STEP)."""
+
+    def __init__(self, step: float):
+        self.step = step
+
+    def __enter__(self):
+        self.old, _oracle().STEP = _oracle().STEP, self.step
+
+    def __exit__(self, *exc):
+        _oracle().STEP = self.old
+
+
+def _signs_check(out: Outcome, d, deep: bool) -> None:
+    """matcalc's check on every input; what it verifies, compared with the oracle."""
+    if not out.derived:
+        return
+    report, seconds, exc = timed(d.check, HARD_LIMIT_SECONDS + 10)
+    if exc is not None:
+        out.deep = [f"check() fails: {_exc_line(exc)}"]
+        return
+    out.notes += [verdict_note(r) for r in report.results.values()]
+    out.notes.append("check over 1 s" if seconds > 1 else "check under 1 s")
+    if seconds > CHECK_SECONDS and out.status == "ok":
+        out.status, out.detail = "slow", f"the check took {seconds:.2f} s"
+    verified = [key for key, r in report.results.items() if r.ok and key in d.derivatives]
+    findings = [f"check says MISMATCH: {r.line()[:300]}" for r in report.results.values()
+                if r.status == "MISMATCH"]
+    if verified:
+        try:
+            wrong = _signs_oracle(d, out.case, verified)
+        except Exception as exc:  # noqa: BLE001
+            wrong = [f"the oracle fails: {_exc_line(exc)}"]
+        if wrong is None:
+            out.notes.append("oracle: no reliable point")
+        else:
+            out.notes.append("oracle disagrees" if wrong else "oracle agrees")
+            findings += wrong
+    out.deep = findings
+
+
+def verdict_note(r) -> str:
+    """A check's verdict on one result, for the tallies."""
+    from matcalc.check import CUT_SHORT, UNRELIABLE_REASON
+    if r.ok or r.status == "MISMATCH":
+        return "verified" if r.ok else "MISMATCH"
+    why = ("does not move" if does_not_move(r) else
+           "size" if r.message.startswith(SIZE_VERDICTS) else
+           "cut short" if r.message == CUT_SHORT else
+           "unreliable differences" if r.message == UNRELIABLE_REASON else
+           "no valid point" if r.message.startswith("no valid point") else r.message[:40])
+    return f"not checked: {why}"
+
+
+def _signs_oracle(d, case: Case, keys: list[str]) -> list[str] | None:
+    """The results `keys` against the oracle at points of both signs of every scalar of
+    the factor; the findings (None: the differences were unreliable at every point)."""
+    import numpy as np
+
+    from matcalc.parse import parse
+    from matcalc.shapes import infer_shapes, parse_shape_option
+
+    oracle = _oracle()
+    rng = np.random.default_rng(zlib.crc32(case.program.encode()))
+    base = oracle.draw_values(d, rng)
+    for v in getattr(d, "directions", {}).values():
+        base[v.name] = rng.standard_normal(tuple(oracle.SIZES.get(s, s) for s in v.shape))
+    where, _, name = case.extra["where"].partition(" ")
+    step, output, factor = oracle.STEP, d.output, 1.0
+    if where == "small":
+        base[name], step = 0.03 * base[name], 0.03 * step
+    elif where == "unit":
+        base[name], step = base[name] / np.linalg.norm(base[name]), 1e-6
+    elif where == "constant":
+        decls = dict(parse_shape_option(f"{n}={s}") for n, s in
+                     case.options["shapes"].items())
+        output = infer_shapes(parse(case.extra["body"]), decls, "ml").output
+        factor = float(case.extra["factor"])
+    scalars = [s for s in ("alpha", "beta") if re.search(rf"\b{s}\b", case.extra["factor"])]
+    findings, reliable = [], False
+    with _Step(step):
+        for signs in itertools.product((1.0, -1.0), repeat=len(scalars)):
+            values = dict(base)
+            for s, sign in zip(scalars, signs):
+                values[s] = sign * np.abs(base[s])
+            at = ", ".join(f"{s} {'>' if sign > 0 else '<'} 0" for s, sign in
+                           zip(scalars, signs)) or "one point"
+            for key in keys:
+                for accurate in (False, True):
+                    try:
+                        err = _signs_error(d, key, oracle.Oracle(output, values), values,
+                                           factor, accurate, step)
+                    except oracle.Unreliable:
+                        err = None
+                        break
+                    if err is None or err[0] <= err[1]:
+                        break
+                if err is None:
+                    continue
+                reliable = True
+                if err[0] > err[1]:
+                    findings.append(f"wrong formula reported as verified: [{key}] "
+                                    f"{d.derivatives[key].text[:160]} is off by "
+                                    f"{err[0]:.2g} (relative) at {at}")
+                    return findings
+    return findings if reliable else None
+
+
+def _signs_error(d, key, oracle, values, factor, accurate, step):
+    """(relative error of result `key` against the oracle beyond the round-off of its
+    differences, the tolerance)."""
+    import numpy as np
+
+    hoc = _oracle()
+    r = d.derivatives[key]
+    with np.errstate(all="ignore"):
+        got = np.asarray(eval(r.numpy, {"np": np}, hoc.numpy_inputs(d, values)),
+                         dtype=float) / factor
+    mode = getattr(d, "mode", "gradient")
+
+    def dims(name):
+        return len([s for s in values[name].shape if s != 1])
+    if mode == "hvp":
+        want = 0.0
+        for b, v in d.directions.items():
+            h = oracle.hessian(key, b, accurate)
+            vb = hoc._squeeze(values[v.name])
+            want = want + (np.tensordot(h, vb, axes=dims(b)) if dims(b) else h * vb)
+        order = None
+    elif mode == "hessian":
+        a, _, b = key.partition(",")
+        want = oracle.hessian(a, b or a, accurate)
+        order = hoc.layout_order(dims(a), dims(b or a), d.layout)
+    elif mode == "jacobian":
+        want = oracle.jacobian(key)
+        n_out = len([s for s in hoc.values_shape(d.output) if s != 1])
+        order = hoc.layout_order(n_out, dims(key), d.layout)
+    else:                                   # a gradient has its variable's axes
+        want, order = oracle.jacobian(key), None
+    want = np.asarray(want, dtype=float)
+    if order is not None:
+        want = np.transpose(want, order)
+    if got.shape != want.shape:
+        return np.inf, 0.0
+    # the round-off of the differences: eps |f| / h for a first derivative, / h² for a
+    # second, |f| the largest value the output is computed from (sign(a)*P + P is 0 at a
+    # < 0, give or take the round-off of P)
+    f = max(float(np.abs(v).max(initial=0.0)) for v in oracle.base.values())
+    noise = 1e3 * 2.2e-16 * f / (step if mode in ("jacobian", "gradient") else step * step)
+    size = float(np.abs(want).max(initial=0.0))
+    err = max(0.0, float(np.abs(got - want).max(initial=0.0)) - noise)
+    tolerance = SUBNORMAL_TOLERANCE if factor != 1.0 else SIGN_TOLERANCE
+    return err / max(size, 1e-300), tolerance
+
+
+# ---- family "comments" -------------------------------------------------------------------
+
+COMMENT_STARTS = ("  #", " #", "#", " # ", "\t#")
+
+
+@st.composite
+def comment_programs(draw):
+    hostile = load_test_module("test_inert").hostile_comments()
+    mode = draw(st.sampled_from(["gradient", "gradient", "jacobian", "hessian", "hvp"]))
+    if mode == "gradient" and draw(st.booleans()):
+        program, options = draw(st.sampled_from(SEEDS))
+        statements, options = [s.strip() for s in program.split(";")], dict(options)
+    else:
+        text, shapes = _oracle().random_program(_picker(draw), scalar=mode != "jacobian",
+                                                depth=draw(st.integers(1, 2)))
+        statements, options = [text], {"shapes": shapes}
+    if mode != "gradient":
+        options["mode"] = mode
+    lines, comments = [], []
+    for i, statement in enumerate(statements):
+        if draw(st.integers(0, 3)) == 0:                 # a line of its own
+            comments.append(draw(hostile))
+            lines.append(f"#{comments[-1]}")
+        comments.append(draw(hostile))
+        lines.append(f"{statement}{draw(st.sampled_from(COMMENT_STARTS))}{comments[-1]}")
+    return Case("comments", "\n".join(lines), options,
+                {"comments": comments, "plain": "\n".join(statements)})
+
+
+def _comments_check(out: Outcome, d, deep: bool) -> None:
+    """The program without its comments derives the same; every module it generates
+    compiles, holds only definitions and carries the comments; the import waits for
+    InertImports."""
+    case = out.case
+    plain, _, exc = timed(lambda: matcalc.derive(case.extra["plain"], **case.options))
+    if out.status == "refused":
+        if exc is None:
+            out.status, out.detail = "output", f"refused only with its comments: {out.detail}"
+        return
+    if not out.derived:
+        return
+    if exc is not None or [der.text for der in plain.derivatives.values()] != \
+            [der.text for der in d.derivatives.values()]:
+        out.status, out.detail = "output", "the comments change the derivatives"
+        return
+    inert = load_test_module("test_inert")
+    kinds = ("numpy", "torch", "jax") if getattr(d, "mode", "gradient") == "gradient" \
+        else (d.mode,)
+    for kind in kinds:
+        source = d.codegen(kind) if kind in ("numpy", "torch", "jax") else d.codegen()
+        try:
+            compile(source, f"<{kind}>", "exec")
+            inert._only_definitions(source)
+        except SyntaxError as exc:
+            out.status, out.detail = "output", f"the {kind} module does not compile: {exc}"
+            return
+        except AssertionError as exc:
+            out.status = "noninert"
+            out.detail = f"the {kind} module does more than define names: {str(exc)[:200]}"
+            return
+        out.modules.append((kind, source))
+
+
+# Stand-ins for torch and jax where they are not installed: a generated module only
+# subclasses torch.autograd.Function, decorates with jax.custom_vjp and calls its defvjp
+# when it is imported.
+STAND_INS = r'''
+import sys, types
+
+def _stand_in(name, **attrs):
+    module = types.ModuleType(name)
+    module.__dict__.update(attrs)
+    sys.modules[name] = module
+    return module
+
+class _CustomVJP:
+    def __init__(self, f):
+        self.f = f
+    def __call__(self, *args):
+        return self.f(*args)
+    def defvjp(self, forward, backward):
+        self.forward, self.backward = forward, backward
+
+for _lib in sys.argv[3:]:
+    try:
+        __import__(_lib)
+    except ImportError:
+        if _lib == "torch":
+            _stand_in("torch", autograd=_stand_in("torch.autograd",
+                                                  Function=type("Function", (), {})))
+        elif _lib == "jax":
+            _stand_in("jax", custom_vjp=_CustomVJP, numpy=_stand_in("jax.numpy"),
+                      nn=_stand_in("jax.nn"))
+'''
+
+
+class InertImports:
+    """Holds back the outcomes whose generated modules wait to be imported; imports them
+    BATCH at a time, each batch in one fresh process with tests/test_inert.py's audit
+    hook (nothing but compile and exec, no output, only the expected names); then passes
+    every outcome on to `on_outcome`, the non-inert ones as findings."""
+
+    BATCH = 400
+
+    def __init__(self, on_outcome=None):
+        self.on_outcome = on_outcome or (lambda out: None)
+        self.pending: list[Outcome] = []
+        self.waiting = 0
+        self.batches = 0
+
+    def add(self, out: Outcome) -> None:
+        if not out.modules:
+            self.on_outcome(out)
+            return
+        self.pending.append(out)
+        self.waiting += len(out.modules)
+        if self.waiting >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        inert = load_test_module("test_inert")
+        with tempfile.TemporaryDirectory(prefix="matcalc-fuzz-") as tmp:
+            paths = {}
+            for i, out in enumerate(self.pending):
+                for j, (kind, source) in enumerate(out.modules):
+                    path = os.path.join(tmp, f"generated_{i}_{j}.py")
+                    with open(path, "w", encoding="utf-8") as f:
+                        f.write(source)
+                    paths[path] = (out, kind)
+            report_path = os.path.join(tmp, "report.json")
+            run = subprocess.run([sys.executable, "-c", STAND_INS + inert.IMPORTER,
+                                  json.dumps(list(paths)), report_path, "numpy", "torch",
+                                  "jax"], capture_output=True, text=True, timeout=600,
+                                 cwd=tmp, check=False)
+            self.batches += 1
+            if run.returncode != 0 or "INJECTED" in run.stdout + run.stderr:
+                problem = f"the importer failed: {(run.stdout + run.stderr)[-300:]}"
+                for out in self.pending:
+                    out.status, out.detail = "noninert", problem
+            else:
+                with open(report_path, encoding="utf-8") as f:
+                    report = json.load(f)
+                for path, (out, kind) in paths.items():
+                    problem = _not_inert(report[path], kind, out.case, inert)
+                    out.notes.append(f"imported {kind}")
+                    if problem and out.status != "noninert":
+                        out.status, out.detail = "noninert", problem
+        for out in self.pending:
+            out.modules = []
+            self.on_outcome(out)
+        self.pending, self.waiting = [], 0
+
+
+def _not_inert(r: dict, kind: str, case: Case, inert) -> str:
+    """What is wrong with one imported module, or ''."""
+    where = f"the {kind} module"
+    if r["error"] is not None:
+        return f"{where} does not import: {r['error'][:200]}"
+    if r["out"]:
+        return f"{where} prints {r['out'][:100]!r} when imported"
+    if r["events"] != ["compile", "exec"]:
+        return f"{where} raises audit events {r['events'][:6]} when imported"
+    allowed = inert.ALLOWED[kind].items()
+    extra = sorted(set(r["names"].items()) - set(allowed))
+    if extra:
+        return f"{where} defines {extra[:4]}"
+    doc = "".join((r["doc"] or "").split())
+    for comment in case.extra["comments"]:
+        if "".join(comment.split()) not in doc:
+            return f"{where}'s docstring drops the comment {comment!r}"
+    return ""
+
+
+# ---- family "sizes" ----------------------------------------------------------------------
+
+# (program, declarations over the size letters n, m, k): each letter gets a size
+SIZE_SEEDS = [
+    ("x'*A*x", {"x": "n"}), ("log(det(X))", {"X": "n,n"}), ("logdet(X)", {"X": "n,n"}),
+    ("Y = X*A' + b'", {"X": "n,m", "A": "k,m"}), ("tr(A*X*B)", {"X": "n,m"}),
+    ("0.5*norm2(W*x - y)^2", {"W": "m,n"}), ("softmax(W*x + b)", {"W": "m,n"}),
+    ("sum(exp(x))", {"x": "n"}), ("x'*inv(A)*x", {"x": "n"}),
+    ("h = relu(W1*x + b1); s = W2*h + b2; f = logsumexp(s) - y'*s",
+     {"W1": "m,n", "W2": "k,m"}),
+    ("sum((X*w - y).^2)/N", {"X": "n,m"}), ("r*A*r'", {"r": "1,n"}),
+    ("sum(X .* Y)", {"X": "n,m"}), ("f = sum(log(sigmoid(X*w)))", {"X": "n,m"}),
+    ("det(A*X*B)", {"A": "k,n", "X": "n,m", "B": "m,k"}), ("x'*x/5000", {"x": "n"}),
+    ("u*u'*v", {"u": "n"}), ("norm2(u*u'*v)^2", {"u": "n", "v": "n"}),
+    ("x'*A*y", {"x": "n", "y": "m"}), ("c*x", {"c": "1", "x": "n"}),
+]
+SIZE_VERDICTS = ("skipped for size", "not verified: at the small sizes")   # for the tallies
+
+
+@st.composite
+def size_programs(draw):
+    def size():
+        kind = draw(st.sampled_from(["huge", "huge", "huge", "small", "one"]))
+        if kind == "one":
+            return "1"
+        if kind == "small":
+            return draw(st.sampled_from(["2", "3", "7", "1000", "5000"]))
+        digits = draw(st.integers(4, 151))
+        body = draw(st.sampled_from(["0", "9", "mixed"]))
+        tail = "".join(draw(st.sampled_from("0123456789")) for _ in range(min(digits, 8)))
+        rest = (body * (digits - 1) if body != "mixed" else (tail * digits)[:digits - 1])
+        return draw(st.sampled_from("123456789")) + rest
+    letters = {c: size() for c in "nmk"}
+    mode = "gradient"
+    if draw(st.booleans()):
+        program, declared = draw(st.sampled_from(SIZE_SEEDS))
+    else:
+        mode = draw(st.sampled_from(["gradient", "jacobian", "hessian", "hvp"]))
+        program, declared = _oracle().random_program(
+            _picker(draw), scalar=mode != "jacobian", depth=draw(st.integers(1, 2)))
+    shapes = {}
+    for name, decl in declared.items():
+        if decl != "scalar":
+            decl = ",".join(letters.get(d, d) for d in decl.split(","))
+        shapes[name] = decl
+    options = {"shapes": shapes}
+    if mode != "gradient":
+        options.update(mode=mode, layout=draw(st.sampled_from(LAYOUTS)))
+    return Case("sizes", program, options)
+
+
+def _sizes_check(out: Outcome, d, deep: bool) -> None:
+    """The default check, within the second together with the derivation, with a verdict,
+    without allocating at the declared size."""
+    if not out.derived:
+        return
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report, seconds, exc = timed(d.check)
+    grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before
+    out.seconds += seconds
+    if isinstance(exc, HardLimit):
+        out.status, out.detail = "hang", f"the check ran past {HARD_LIMIT_SECONDS:g} s"
+    elif exc is not None:
+        out.status, out.detail = "escape", f"check: {_exc_line(exc)}"
+    elif grew > 100:
+        out.status, out.detail = "alloc", f"the check's peak memory grew by {grew:.0f} MB"
+    elif out.seconds > SLOW_SECONDS and out.status == "ok":
+        out.status = "slow"
+        out.detail = f"{out.seconds:.2f} s with the check ({seconds:.2f} s)"
+    if exc is not None:
+        return
+    for r in report.results.values():
+        out.notes.append(verdict_note(r))
+        if out.status == "ok" and verdict_note(r) in ("MISMATCH", "not checked: cut short"):
+            out.status, out.detail = "verdict", f"no verdict at the size: {r.line()[:300]}"
+
+
+FAMILY_CHECKS = {"outer": _outer_check, "signs": _signs_check, "comments": _comments_check,
+                 "sizes": _sizes_check}
+FAMILIES.update({"outer": outer_programs, "signs": sign_programs,
+                 "comments": comment_programs, "sizes": size_programs})
+MIX.update({"outer": 5, "signs": 4, "comments": 4, "sizes": 4})
 
 
 # =========================================================================================
@@ -1029,9 +1862,12 @@ class Summary:
     deep: dict = dataclasses.field(default_factory=dict)        # kind -> [count, examples]
     deep_runs: int = 0
     slowest: list = dataclasses.field(default_factory=list)     # (seconds, case, status)
+    notes: dict = dataclasses.field(default_factory=dict)       # family -> Counter
+    timed_out: list = dataclasses.field(default_factory=list)   # every slow or hung example
     max_rss_mb: float = 0.0
 
     KEEP = 6
+    RETIME = 1000
 
     def add(self, out: Outcome) -> None:
         self.count += 1
@@ -1046,7 +1882,10 @@ class Summary:
             _note(self.escapes, key, _example(out))
         elif out.bad:
             _note(self.findings, out.status, _example(out))
+        if out.status in ("slow", "hang") and len(self.timed_out) < self.RETIME:
+            self.timed_out.append(_example(out))
         self.deep_runs += out.deep is not None
+        self.notes.setdefault(out.case.family, collections.Counter()).update(out.notes)
         for f in out.deep or ():
             _note(self.deep, re.sub(r"[:(].*", "", f)[:60], _example(out, f))
         self.slowest.append((out.seconds, str(out.case), out.status))
@@ -1060,6 +1899,8 @@ class Summary:
         self.status.update(other.status)
         for fam, c in other.by_family.items():
             self.by_family.setdefault(fam, collections.Counter()).update(c)
+        for fam, c in other.notes.items():
+            self.notes.setdefault(fam, collections.Counter()).update(c)
         for mine, theirs in ((self.escapes, other.escapes), (self.findings, other.findings),
                              (self.deep, other.deep)):
             for key, (n, examples) in theirs.items():
@@ -1067,6 +1908,7 @@ class Summary:
                 slot[0] += n
                 slot[1] = (slot[1] + examples)[:self.KEEP]
         self.slowest = sorted(self.slowest + other.slowest, reverse=True)[:10]
+        self.timed_out = (self.timed_out + other.timed_out)[:self.RETIME]
         self.max_rss_mb = max(self.max_rss_mb, other.max_rss_mb)
 
     def report(self) -> str:
@@ -1082,7 +1924,15 @@ class Summary:
         over = sum(1 for s, _, _ in self.slowest if s > SLOW_SECONDS)
         lines.append(f"escapes: {sum(n for n, _ in self.escapes.values()):,}   "
                      f"over {SLOW_SECONDS:g} s: {self.status['slow'] + self.status['hang']:,}"
-                     f"   (among the 10 slowest: {over})")
+                     f"   (among the 10 slowest: {over})   "
+                     f"non-inert modules: {self.status['noninert']:,}   "
+                     f"deep findings: {sum(n for n, _ in self.deep.values()):,}")
+        if any(self.notes.values()):
+            lines.append("tallies (not findings):")
+            for fam, c in sorted(self.notes.items()):
+                if c:
+                    lines.append(f"  {fam:9s} " + ", ".join(f"{k} {v:,}" for k, v in
+                                                          c.most_common()))
         for title, table in (("escapes by exception type", self.escapes),
                              ("other findings", self.findings),
                              (f"deep checks ({self.deep_runs:,} derivations evaluated)",
@@ -1102,19 +1952,30 @@ class Summary:
 
 
 def _example(out: Outcome, detail: str | None = None) -> tuple:
-    """(shown case, detail, program, options): enough to print it and to run it again."""
+    """(shown case, detail, program, options, family, extra): enough to print it and to
+    run it again."""
     return (str(out.case), out.detail if detail is None else detail, out.case.program,
-            out.case.options)
+            out.case.options, out.case.family, out.case.extra)
 
 
-def retime(summary: Summary) -> list[str]:
-    """Run the slow and hung examples again, one at a time, to tell load from cost."""
-    lines = []
-    for status in ("slow", "hang"):
-        for shown, detail, program, options in summary.findings.get(status, [0, []])[1]:
-            out = run_case(Case("retime", program, options), limit=30.0)
-            lines.append(f"  {status:5s} {detail[:40]:40s} again: {out.status} in "
-                         f"{out.seconds:.2f} s  {shown[:150]}")
+def retime(summary: Summary, tries: int = 3) -> list[str]:
+    """Run every slow and hung input again alone, up to `tries` times, to tell load (the
+    machine is shared) from cost: one run within the limit makes it load. A line per
+    input still slow, then the count."""
+    lines, load = [], 0
+    for shown, detail, program, options, family, extra in summary.timed_out:
+        for _ in range(tries):
+            out = run_case(Case(family, program, options, extra), limit=30.0)
+            if out.status not in ("slow", "hang"):
+                break
+        if out.status in ("slow", "hang"):
+            lines.append(f"  {detail[:40]:40s} again: {out.status} in {out.seconds:.2f} s "
+                         f"({out.detail[:60]})  {shown[:150]}")
+        else:
+            load += 1
+    if summary.timed_out:
+        lines.append(f"  {load} of {len(summary.timed_out)} slow or hung inputs took under "
+                     f"{SLOW_SECONDS:g} s alone (load); {len(lines)} did not")
     return lines
 
 
@@ -1127,10 +1988,11 @@ def _note(table: dict, key: str, example) -> None:
 
 def _chunk(args) -> Summary:
     """One worker's share: `n` inputs with hypothesis seed `seed`."""
-    n, seed, deep, family = args
+    n, seed, deep, families = args
     summary = Summary()
-    strategy = FAMILIES[family]() if family else all_cases()
-    run_many(strategy, n, seed=seed, deep=deep, on_outcome=summary.add)
+    imports = InertImports(summary.add)
+    run_many(all_cases(families), n, seed=seed, deep=deep, on_outcome=imports.add)
+    imports.flush()
     summary.max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return summary
 
@@ -1140,16 +2002,23 @@ def _init_worker():
     warm_up()
 
 
+def _interrupt(signum, frame):
+    """SIGTERM as Ctrl-C: a run in the background (which ignores SIGINT) stopped by `kill`
+    still reports the chunks it finished."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", "--count", type=int, default=100_000, help="inputs in all")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=2_000, help="inputs per hypothesis run")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--family", choices=sorted(FAMILIES), help="one family only")
     ap.add_argument("--deep", type=float, default=0.05,
                     help="fraction of derived inputs also evaluated numerically")
     ap.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
+    ap.add_argument("--family", action="append", choices=sorted(FAMILIES),
+                    help="only inputs of this family (repeatable; default: all of MIX)")
     args = ap.parse_args(argv)
 
     chunks, left, i = [], args.count, 0
@@ -1161,15 +2030,21 @@ def main(argv=None) -> int:
     total = Summary()
     start = time.time()
     ctx = multiprocessing.get_context("fork")
+    stopped = ""
     with ctx.Pool(args.workers, initializer=_init_worker, maxtasksperchild=None) as pool:
-        for part in pool.imap_unordered(_chunk, chunks):
-            total.merge(part)
-            print(f"[{time.time() - start:7.0f} s] {total.count:,} inputs, "
-                  f"{total.derived:,} derived, "
-                  f"{sum(n for n, _ in total.escapes.values())} escapes, "
-                  f"{total.status['slow'] + total.status['hang']} over "
-                  f"{SLOW_SECONDS:g} s", file=sys.stderr, flush=True)
-    print(f"fuzz: {total.count:,} inputs in {time.time() - start:.0f} s wall, "
+        signal.signal(signal.SIGTERM, _interrupt)       # the workers are forked already
+        try:
+            for part in pool.imap_unordered(_chunk, chunks):
+                total.merge(part)
+                print(f"[{time.time() - start:7.0f} s] {total.count:,} inputs, "
+                      f"{total.derived:,} derived, "
+                      f"{sum(n for n, _ in total.escapes.values())} escapes, "
+                      f"{total.status['slow'] + total.status['hang']} over "
+                      f"{SLOW_SECONDS:g} s", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:       # kill (-INT): the summary of the chunks finished
+            pool.terminate()
+            stopped = f" (interrupted: {total.count:,} of {args.count:,})"
+    print(f"fuzz{stopped}: {total.count:,} inputs in {time.time() - start:.0f} s wall, "
           f"{args.workers} workers, seed {args.seed}")
     print(total.report())
     warm_up()
@@ -1185,7 +2060,7 @@ def main(argv=None) -> int:
                        "findings": {k: v for k, v in total.findings.items()},
                        "deep": {k: v for k, v in total.deep.items()},
                        "slowest": total.slowest}, f, indent=1, ensure_ascii=False)
-    bad = total.status["escape"] + total.status["hang"] + total.status["slow"]
+    bad = sum(total.status[s] for s in ("escape", "hang", "slow", "noninert", "misread"))
     return 1 if bad else 0
 
 

@@ -168,9 +168,9 @@ class _Point:
             t_size = sum((np.abs(p) for p in parts[1:]), np.abs(parts[0]))
         for _ in range(DIRECTION_TRIES):
             moves, a, noise_a = self._formula(d, node, weight, t, t_size)
-            natural = sum(float(np.sum(sens[n] * np.abs(m))) if n in sens else
-                          0.0 if n in present else math.inf     # exact: N ignores n
-                          for n, m in moves.items())
+            # exact when N ignores every moved variable; else the moves of those it uses
+            natural = sum(float(np.sum(sens[n] * np.abs(m))) for n, m in moves.items()
+                          if n in sens) if present.intersection(moves) else math.inf
             noise_d = target.noise(weight, self.mags, moves)
             if natural <= max(SMALLEST_SCALE, DEGENERATE * (noise_d + noise_a)):
                 return                          # nothing moves here: no evidence

@@ -532,32 +532,14 @@ class Derivation:
         """The source of a module with forward, gradient and value_and_gradient (SPEC 5);
         `target` "torch" or "jax" gives an autograd.Function or a custom_vjp instead."""
         from .codegen import generate
-        try:
-            return generate(self, target)
-        except RecursionError:        # Python's own parser and compiler recurse on nesting
-            from .errors import LimitError
-            raise LimitError("the generated code would be nested too deeply for Python to "
-                             "compile; split the program into named steps") from None
+        return generate(self, target)
 
     def compile(self, target: str = "numpy") -> ModuleType:
         """The generated module, imported from a temporary file (a fresh module object,
         not entered in sys.modules); tracebacks still show its source lines."""
-        import importlib.util
-        import linecache
-        import os
-        import tempfile
-        source = self.codegen(target)
-        name = f"matcalc_generated_{python_name(self.output_name)}"
-        with tempfile.TemporaryDirectory(prefix="matcalc-") as tmp:
-            path = os.path.join(tmp, name + ".py")
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(source)
-            spec = importlib.util.spec_from_file_location(name, path)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        linecache.cache[path] = (len(source), None, source.splitlines(True), path)
-        return module
+        from .codegen import compile_module
+        return compile_module(self.codegen(target),
+                              f"matcalc_generated_{python_name(self.output_name)}")
 
 
 def _json_dims(shape) -> list:

@@ -158,14 +158,20 @@ def magnitudes(memo: Memo, dims, known: Memo | None = None,
                slopes: Slopes | None = None) -> dict[Node, np.ndarray]:
     """The round-off scale of every node in `memo` (which lists children before parents,
     as evaluate_all returns it, at the sizes `dims`): an array of the node's shape,
-    >= |value|."""
+    >= |value|, and >= the smallest normal float: below it the spacing of the floats
+    stops shrinking (eps * tiny is the subnormals' spacing), so that 1e-320*B, computed,
+    is off by 1e-4 of itself, and so is exp(v'*B*v)*(1e-320*B)*v, whatever its size."""
     slope = slopes or Slopes(memo, dims)
     mags: dict[Node, np.ndarray] = dict(known or {})
     for node, y in memo.items():
         if node not in mags:
-            mags[node] = MAGNITUDE[type(node)](node, [memo[c] for c in node.children],
-                                               [mags[c] for c in node.children], y, slope)
+            mags[node] = np.maximum(TINY, MAGNITUDE[type(node)](
+                node, [memo[c] for c in node.children], [mags[c] for c in node.children],
+                y, slope))
     return mags
+
+
+TINY = float(np.finfo(np.float64).tiny)
 
 
 # ---- sensitivity: reverse mode in absolute values ------------------------------------------

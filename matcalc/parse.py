@@ -71,28 +71,66 @@ def parse(source: str, notation: str = "auto") -> Program:
         raise OptionError(f"unknown notation {notation!r}: expected matcalc or latex")
     if notation == "latex" or notation == "auto" and "\\" in _COMMENT.sub("", source):
         from .parse_latex import parse_latex
-        return parse_latex(source)
+        try:
+            return parse_latex(source)
+        except ParseError as err:
+            if notation == "auto":
+                _left_division(source)
+            raise err from None
     if len(source) > MAX_SOURCE_CHARS:
         raise LimitError(f"input too long: {len(source):,} characters "
                          f"(the limit is {MAX_SOURCE_CHARS:,})", None, source)
     parser, scanner = _parser()
     tokens, stop = scanner.scan(source)
     _check_statements(source)
+    statements = read_statements(lambda: _run(parser, tokens, stop, source), source,
+                                 _translate)
+    return Program(tuple(statements), source)
+
+
+def read_statements(run, source: str, translate) -> list:
+    """The statements run() reads from `source` (for both notations), checked; every
+    failure a MatcalcError that carries the source: the parser's exceptions in the user's
+    words (`translate`), a RecursionError (not expected: nothing recurses) a LimitError."""
     try:
-        statements = _run(parser, tokens, stop, source)
+        statements = run()
     except MatcalcError as exc:
         raise exc.with_source(source)
-    except RecursionError:  # not expected (nothing here recurses); never let one escape
+    except RecursionError:
         raise LimitError("input nested too deeply", None, source) from None
     except Exception as exc:
-        error = _translate(exc, source)
+        error = translate(exc, source)
         if error is None:
             raise
         raise error from None
     if not statements:
         raise ParseError("empty input: nothing to derive", None, source)
     check_statements(statements, source)
-    return Program(tuple(statements), source)
+    return statements
+
+
+_ATOM = r"(?:\((?:[^()]|\([^()]*\))*\)|[A-Za-z_][A-Za-z0-9_]*)'*"
+_LEFT_DIVISION = re.compile(rf"({_ATOM})\s*\\\s*({_ATOM})")
+
+
+def _left_division(source: str) -> None:
+    """Raise the message for MATLAB's left division (A\\b, (X'*X)\\(X'*y)) in a source
+    that LaTeX does not read: inv(A)*b, if that rewrite reads."""
+    found = _LEFT_DIVISION.search(source)
+    if found is None:
+        return
+    def inverse(m) -> str:
+        a = m[1][1:-1] if m[1].startswith("(") and m[1].endswith(")") else m[1]
+        return f"inv({a})*{m[2]}"
+
+    fixed = _LEFT_DIVISION.sub(inverse, source)
+    if not _parses(fixed):
+        return
+    instead = inverse(found)
+    raise ParseError(f"{found[0]} is MATLAB's left division, which matcalc writes {instead}",
+                     Span(found.start(), found.end()), source,
+                     f"did you mean {instead} ? (a backslash otherwise starts LaTeX)",
+                     Fix(fixed))
 
 
 def check_statements(statements, source: str) -> None:
@@ -364,6 +402,8 @@ def _tight_after_division(tokens: list, operand_start: int, start: int, stop: in
         return
     left = source[tokens[operand_start].start_pos:start]
     right = source[start:stop] + ("" if source[start].isalnum() else "...")
+    # as one line: a comment or a line break inside the operand is not repeated
+    left, right = (" ".join(_COMMENT.sub("", t).split()) for t in (left, right))
     op = before.value
     raise ParseError(f"{_quote(op + left + right)} is ambiguous: {left}{right} may be the "
                      f"divisor, or {right} a factor after the division",
@@ -561,6 +601,10 @@ def _unexpected_token(exc, source: str) -> ParseError:
         return ParseError("unexpected end of input: expected an expression", Span(end, end),
                           source)
     span = _span(token)
+    if token.value == "'" and wants_operand:
+        quoted = _quoted_argument(span.start, source)
+        if quoted is not None:
+            return quoted
     if token.type == "_NL":               # the caret goes right after what was read last
         stack = getattr(exc.state, "value_stack", None)
         end = _extent(stack[-1]).end if stack else token.start_pos
@@ -588,10 +632,88 @@ def _unexpected_token(exc, source: str) -> ParseError:
     return ParseError(message, span, source, hint)
 
 
+_QUOTED = re.compile(r"'(\w*)'\s*\)")
+_CALLED = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\Z")
+# MATLAB's and NumPy's flags: the call that means the same in matcalc's language
+_FLAGGED = {("norm", "fro"): "norm2({})", ("norm", "1"): "norm1({})",
+            ("sum", "all"): "sum({})", ("mean", "all"): "mean({})"}
+
+
+def _quoted_argument(pos: int, source: str) -> ParseError | None:
+    """A quoted flag as the last argument of a call, as MATLAB writes it (norm(X, 'fro'),
+    sum(X, 'all')): the language has no strings; the call that means it, if there is one.
+    None if the quote at `pos` is not such a flag."""
+    flag = _QUOTED.match(source, pos)
+    if flag is None:
+        return None
+    depth, i = 0, pos - 1
+    while i >= 0 and (source[i] != "(" or depth):           # back to the call's '('
+        depth += {")": 1, "(": -1}.get(source[i], 0)
+        i -= 1
+    called = _CALLED.search(source, 0, max(i, 0))
+    if i < 0 or called is None:
+        return None
+    func, args = called[1], source[i + 1:pos].rstrip().rstrip(",").strip()
+    rewrite = _FLAGGED.get((func, flag[1].lower()))
+    message = f"{func}(..., '{flag[1]}'): matcalc's functions take no quoted arguments"
+    span = Span(pos, flag.end(1) + 1)
+    if rewrite is None or "," in args:
+        return ParseError(message, span, source, "the norms are norm2(x) (2-norm, or "
+                          "Frobenius of a matrix) and norm1(x); sum(X) sums every entry")
+    instead = rewrite.format(args)
+    return ParseError(message, span, source, f"did you mean {instead} ?",
+                      Fix(source[:called.start()] + instead + source[flag.end():]))
+
+
+_LIBRARIES = ("np", "numpy", "jnp", "torch", "tf", "F", "la", "linalg", "nn", "functional",
+              "special", "scipy", "math")
+
+
+_PREFIXES = re.compile(r"\b(?:%s)\.(?:(?:%s)\.)*(?=[A-Za-z_][A-Za-z0-9_]*\s*\()"
+                       % (("|".join(_LIBRARIES),) * 2))
+
+
+def _parses(source: str) -> bool:
+    """Whether a suggested rewrite reads (np.sum(X, axis=0) without np. does not)."""
+    try:
+        parse(source, "matcalc")
+    except MatcalcError:
+        return False
+    return True
+
+
+def _library_call(library, dot: int, source: str) -> ParseError | None:
+    """np.sum(x), torch.tanh(x), np.linalg.det(X): another library's prefix on a call.
+    Without it, a function of the language is suggested as such; another name (np.dot)
+    is left to the message its call gets without the prefix (dot(x, y) is x'*y), which
+    needs the argument's shapes. None if what follows the prefix is no call."""
+    from . import ops
+    end = _IDENTIFIER_CHAR.match(source, dot + 1).end()
+    while end < len(source) and source[end] == "." and source[dot + 1:end] in _LIBRARIES:
+        dot, end = end, _IDENTIFIER_CHAR.match(source, end + 1).end()
+    func, after = source[dot + 1:end], _BLANK.match(source, end).end()
+    if not func or after >= len(source) or source[after] != "(":
+        return None
+    span = Span(library.start(), end)
+    message = f"{source[library.start():end]} is {library[1]}'s; matcalc's functions " \
+              f"have no prefix"
+    fixed = _PREFIXES.sub("", source)                   # every prefix: np.sum(np.exp(x))
+    if func in ops.CALLED and func not in ("eye", "vector", "matrix") and fixed != source \
+            and _parses(fixed):
+        return ParseError(message, span, source, f"write {func}(...)", Fix(fixed))
+    return ParseError(message, span, source, f"write {func}(...) without the prefix; if it "
+                      f"is not a function of the language, its message names the rewrite")
+
+
 def _unexpected_character(pos: int, source: str) -> ParseError:
     char = source[pos]
     if char == ".":
         end = _IDENTIFIER_CHAR.match(source, pos + 1).end()
+        library = _CALLED.search(source, 0, pos)
+        if library is not None and library[1] in _LIBRARIES:
+            called = _library_call(library, pos, source)
+            if called is not None:
+                return called
         return ParseError(f"unexpected {_quote(source[pos:max(end, pos + 1)])}",
                           Span(pos, max(end, pos + 1)), source,
                           "'.' starts .* ./ .^ or a transpose .T (which no letter, digit "

@@ -105,30 +105,21 @@ _SHOWN = {"LPAR": "'('", "RPAR": "')'", "LBRACE": "'{'", "RBRACE": "'}'",
 
 def parse_latex(source: str) -> Program:
     """The program written in LaTeX in `source`, with spans into it (see the module)."""
-    from .parse import MAX_SOURCE_CHARS, check_statements
+    from .parse import MAX_SOURCE_CHARS, read_statements
 
     if len(source) > MAX_SOURCE_CHARS:
         raise LimitError(f"input too long: {len(source):,} characters "
                          f"(the limit is {MAX_SOURCE_CHARS:,})", None, source)
     tokens = _Scanner(source).scan()
     parser = _parser()
-    try:
+
+    def run():
         interactive = parser.parse_interactive()
         for token in tokens:
             interactive.feed_token(token)
-        statements = interactive.feed_eof(tokens[-1] if tokens else None)
-    except MatcalcError as exc:
-        raise exc.with_source(source)
-    except RecursionError:
-        raise LimitError("input nested too deeply", None, source) from None
-    except Exception as exc:
-        error = _translate(exc, source)
-        if error is None:
-            raise
-        raise error from None
-    if not statements:
-        raise ParseError("empty input: nothing to derive", None, source)
-    check_statements(statements, source)
+        return interactive.feed_eof(tokens[-1] if tokens else None)
+
+    statements = read_statements(run, source, _translate)
     return Program(tuple(_exponentials(statements)), source, "latex")
 
 
@@ -213,7 +204,9 @@ class _Scanner:
 
     def fail(self, message: str, start: int, end: int, hint: str | None = None,
              fix: Fix | None = None):
-        raise ParseError(message, Span(start, max(end, start + 1)), self.src, hint, fix)
+        # at the end of the input the span is empty, as the grammar's own "unexpected end"
+        end = min(max(end, start + 1), len(self.src))
+        raise ParseError(message, Span(min(start, end), end), self.src, hint, fix)
 
     # -- the loop --------------------------------------------------------------------------
     def scan(self) -> list:
@@ -362,7 +355,8 @@ class _Scanner:
         if word in _ACCENTS:
             inner, _ = self.inner_name(word)
             return self.name(inner + _ACCENTS[word], start)
-        self.fail(f"unknown LaTeX command \\{word}", start, end,
+        shown = word if word.isprintable() else repr(word)[1:-1]      # \<line break>
+        self.fail(f"unknown LaTeX command \\{shown}", start, end,
                   "matcalc reads the formulas of notes: names, \\frac, \\sqrt, \\exp, \\log, "
                   "\\operatorname{...}, \\|x\\|, ^\\top, \\odot, ...")
 

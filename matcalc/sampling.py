@@ -36,6 +36,7 @@ from matcalc.expr import (
     DimValue,
     Divide,
     Func,
+    Hadamard,
     Det,
     Inv,
     LogDet,
@@ -49,6 +50,7 @@ from matcalc.expr import (
 )
 from matcalc.ops import BOUNDED, POSITIVE, SPD, WELL_CONDITIONED
 
+NEGATIVE = "negative"      # every entry < 0: what a positive need asks below a negation
 MARGIN = 1e-3              # distance kept from 0 by log/sqrt arguments and denominators,
                            # and from -1 and 1 by bounded arguments (arcsin)
 KINK_MARGIN = 1e-3         # relative distance kept from the kink of relu/abs/sign/step
@@ -281,7 +283,7 @@ def either_sign(variables: dict[str, Var], needs: dict,
     """The scalar variables whose domain (`needs`) lets them take either sign."""
     return [name for name, v in sorted(variables.items())
             if v.shape == (1, 1) and name not in (labels or {}) and name not in (tied or {})
-            and not needs.get(name, set()) & {POSITIVE, SPD}]
+            and not needs.get(name, set()) & {POSITIVE, NEGATIVE, SPD}]
 
 
 def _tied_in(roots: list[Node], variables: dict[str, Var], tied) -> list[Node]:
@@ -320,17 +322,27 @@ def domain_needs(roots: list[Node]) -> dict[str, set[str]]:
 
 
 def _child_needs(node: Node, need: set[str]) -> list[set[str]]:
-    """What a node asks of each of its children, given what is asked of the node."""
+    """What a node asks of each of its children, given what is asked of the node. A
+    negative constant factor turns positive into negative and back (log(W .* (-W1))
+    needs W1 < 0); a negative product, its first factor negative and the others
+    positive; anything else asks nothing negative of its argument."""
     n = len(node.children)
     op = ops.of(node)
+    signed = need - {NEGATIVE}
     if op is not None:
-        return [op.domain.needs(need)]
+        return [op.domain.needs(signed)]
     if isinstance(node, Divide):
-        return [need, need | {POSITIVE}]
+        return [need, signed | {POSITIVE}]
     if isinstance(node, Power):
         natural = isinstance(node.p, Const) and isinstance(node.p.value, int) \
             and node.p.value >= 0
-        return [need if natural else need | {POSITIVE}, need]
+        return [signed if natural else signed | {POSITIVE}, signed]
+    if isinstance(node, Scale) and isinstance(node.children[0], Const) and \
+            node.children[0].value < 0:
+        flip = {POSITIVE: NEGATIVE, NEGATIVE: POSITIVE}
+        return [set(), {flip.get(x, x) for x in need}]
+    if NEGATIVE in need and isinstance(node, (Scale, MatMul, Hadamard)):
+        return [need] + [signed | {POSITIVE}] * (n - 1)
     return [need] * n
 
 
@@ -354,11 +366,12 @@ def label_values(rng: np.random.Generator, shape: tuple[int, int], kind: str) ->
 
 def draw(rng: np.random.Generator, shape: tuple[int, int], need: set[str],
          spread: float = 1.0) -> np.ndarray:
-    """Random values of `shape` meeting `need` (see domain_needs)."""
+    """Random values of `shape` meeting `need` (see domain_needs). Negative overrules
+    positive, which may only be a denominator's (1/W of log(W .* (-W1)))."""
     r, c = shape[:2]
     if len(shape) != 2:                  # a tensor: no matrix structure to honour
         need = need - {SPD, WELL_CONDITIONED}
-    positive = POSITIVE in need
+    positive = POSITIVE in need and NEGATIVE not in need
     if r == c and SPD in need and len(shape) == 2:
         # S = B B'/n + I is SPD with eigenvalues in [1, 1 + |B|^2/n]; adding a small skew
         # part K keeps x'(S + K)x = x'Sx > 0 (so det > 0) but breaks the symmetry, so a
@@ -382,6 +395,8 @@ def draw(rng: np.random.Generator, shape: tuple[int, int], need: set[str],
         return spread * (q + 0.3 * rng.standard_normal(shape) / math.sqrt(max(r, c)))
     if positive or SPD in need:
         return spread * rng.uniform(0.5, 2.0, shape)
+    if NEGATIVE in need:
+        return -spread * rng.uniform(0.5, 2.0, shape)
     return spread * rng.standard_normal(shape)
 
 

@@ -470,21 +470,63 @@ class _Infer:
         self.first_use = {name: uses[0].span.start for name, uses in nodes.items()}
         if self.latex:
             return                       # LaTeX spells a product of letters as it is meant
+        self._powers_of_notes(assigned)
         names = self.all_names - set(ops.LANGUAGE)     # a piece is never the whole name
         for name, uses in nodes.items():
             if len(name) < 2 or name in assigned or name in self.decls or \
                     name in self.dim_symbols or name in ops.LANGUAGE or name.lower() in GREEK:
                 continue
             pieces = _split(name, names) if len(name) <= 12 else None
-            if pieces is None:
+            quadratic = _TRANSPOSED.fullmatch(name)
+            if pieces is None and quadratic is None:
                 continue
-            product = "*".join(pieces)
+            # xTy, xTAx: notes' x^T y and x^T A x, with the T run into the names
+            product = "*".join(pieces) if pieces is not None else \
+                quadratic[1] + "'*" + "*".join(filter(None, quadratic.groups()[1:]))
             uses = sorted(uses, key=lambda n: n.span.start)
             raise NameError_(f"{name} is read as one name; for the product write {product}",
                              uses[0].span, self.src,
                              f"did you mean {product} ? (if {name} is one variable, declare "
                              f"it, e.g. --shape {name}={self._declared_like(name)})",
                              fix=self.fix({id(n): (n, product) for n in uses}))
+
+    def _powers_of_notes(self, assigned: set[str]) -> None:
+        """Refuse, before typing, the powers that notes mean otherwise: e^x and e.^x where
+        e is no variable of the program (exp(x)), and x^Ty, X^TX, X^-T (X^{-T}) where T is
+        none (x^T y, X^T X, the inverse transposed), which the language reads as powers of
+        a variable e, of a name Ty or TX, of a variable T."""
+        powers = [n for st in self.program.statements for n in _right_first_preorder(st.expr)
+                  if type(n) is S.Binary and n.op in ("^", ".^")]
+        if "e" not in assigned and "e" not in self.decls:
+            for n in powers:
+                if type(n.left) is S.Name and n.left.name == "e":
+                    instead = f"exp({self.text(n.right, operand=False)})"
+                    self.fail(f"{self.text(n, operand=False)} reads as a power of a variable "
+                              f"e; for the exponential write {instead}", n.span,
+                              f"did you mean {instead} ? (if e is a variable, declare it)",
+                              self.fix_node(n, instead))
+        powers = [n for n in powers if n.op == "^"]
+        inverse_t = {id(n.right.operand) for n in powers if type(n.right) is S.Neg and
+                     type(n.right.operand) is S.Name and n.right.operand.name == "T"}
+        if "T" in assigned or "T" in self.decls or \
+                any(id(u) not in inverse_t for u in self.name_nodes.get("T", ())):
+            return                                # T is a name of the program
+        for n in powers:
+            right, base = n.right, self._atom(n.left)
+            if type(right) is S.Name and len(right.name) > 1 and \
+                    right.name.startswith("T") and right.name not in assigned and \
+                    right.name not in self.decls:
+                rest = right.name[1:]
+                instead, said = f"{base}'*{rest}", f"{base}^T {rest}"
+            elif type(right) is S.Neg and type(right.operand) is S.Name and \
+                    right.operand.name == "T":
+                instead, said = f"inv({self.text(n.left, operand=False)})'", \
+                    "the inverse transposed"
+            else:
+                continue
+            self.fail(f"{self.text(n, operand=False)} reads as a power of "
+                      f"{self.text(right, operand=False)}; for {said} write {instead}",
+                      n.span, f"did you mean {instead} ?", self.fix_node(n, instead))
 
     def _declared_like(self, name: str) -> str:
         kind = default_kind(name, self.kinds)
@@ -617,8 +659,14 @@ class _Infer:
         function = ops.LANGUAGE.get(name)
         if function is not None and function.arity == 0:      # a constant: eye
             return function.shape(Call(self, n))
-        if function is not None:
-            raise NameError_(f"{name} is a function; call it as {name}(...)", n.span, self.src)
+        if function is not None:                             # sin x: sin(x)
+            parent = self.parents().get(id(n))
+            call = f"{name}({self.text(parent.right, operand=False)})" \
+                if type(parent) is S.Binary and parent.op in ("*", "@") and \
+                parent.left is n else None
+            raise NameError_(f"{name} is a function; call it as {name}(...)", n.span, self.src,
+                             f"did you mean {call} ?" if call else None,
+                             self.fix_node(parent, call) if call else None)
         if name in self.var_types:
             return self.var_types[name]
         if name in self.decls:
@@ -686,9 +734,9 @@ class _Infer:
         atom = p if isinstance(n.right, (S.Name, S.Number, S.Call)) else f"({p})"
         elementwise = self.fix_node(n, f"{self._atom(n.left)}.^{atom}")
         if not b.is_scalar:
-            same = not a.is_scalar and self._fits(a, b)
+            same = a.is_scalar or self._fits(a, b)         # 2^x: each entry's power of 2
             self.fail(f"the exponent {p} must be a scalar, not {self.show(b)}", n.right.span,
-                      f"for the elementwise power of same-shaped arrays write {x}.^{atom}"
+                      f"for the elementwise power write {self._atom(n.left)}.^{atom}"
                       if same else None, elementwise if same else None)
         if a.is_scalar:
             return a
@@ -826,21 +874,35 @@ class _Infer:
             _unify(a.cols, b.cols)
             return a
         except _Mismatch:
-            hint = None
+            hint, fix = None, None
             l_t, r_t = Type(a.cols, a.rows), Type(b.cols, b.rows)
-            if self._fits(a, r_t):
-                hint = f"did you mean {self._transposed(n.right)} ?"
-            elif self._fits(l_t, b):
-                hint = f"did you mean {self._transposed(n.left)} ?"
+            # one operand transposed: the same shape, or a vector spread as NumPy spreads
+            # it (X - mu with mu of X's width is X - mu'; x + y of two lengths, x + y')
+            tries = [(n.right, a, r_t, b), (n.left, l_t, b, a)]
+            tries.sort(key=lambda t: not (t[3].is_col or t[3].is_row))  # a vector first
+            for node, a2, b2, _ in tries:
+                if self._fits(a2, b2) or self._spreads(a2, b2):
+                    instead = self._transposed(node)
+                    hint, fix = f"did you mean {instead} ?", self.fix_node(node, instead)
+                    break
             self.fail(f"cannot {verb} {self.text(n.left)} ({self.show(a)}) and "
                       f"{self.text(n.right)} ({self.show(b)})", n.span,
-                      hint=hint or self._default_hint(n.left, n.right))
+                      hint=hint or self._default_hint(n.left, n.right), fix=fix)
 
     def _fits(self, a: Type, b: Type) -> bool:
         ra, ca, rb, cb = (_find(a.rows), _find(a.cols), _find(b.rows), _find(b.cols))
-        def ok(x, y):
-            return isinstance(x, DimVar) or isinstance(y, DimVar) or x == y
-        return ok(ra, rb) and ok(ca, cb)
+        return _may_be(ra, rb) and _may_be(ca, cb)
+
+    def _spreads(self, a: Type, b: Type) -> bool:
+        """Whether a vector spreads over the other operand by the rules of _elementwise:
+        a column and a row make an outer sum, a row goes down a matrix, a column across."""
+        if a.is_col and b.is_row or a.is_row and b.is_col:
+            return True
+        if a.is_row != b.is_row and not (a.is_col or b.is_col):
+            return _may_be(_find(a.cols), _find(b.cols))
+        if a.is_col != b.is_col and not (a.is_row or b.is_row):
+            return _may_be(_find(a.rows), _find(b.rows))
+        return False
 
     def _transposed(self, node) -> str:
         if isinstance(node, S.Transpose):
@@ -906,16 +968,21 @@ class _Infer:
         dim = n.args[1]
         if type(dim) is S.Number and dim.value in (1, 2):
             return int(dim.value)
-        fix = None
-        if type(dim) is S.Number and isinstance(dim.value, int) and dim.value > 2 and \
-                n.func in ("sum", "mean"):            # MATLAB: a third dimension has size 1
-            fix = self.fix_node(n, self._atom(n.args[0]))
+        fix, why = None, ""
+        value = dim.value if type(dim) is S.Number else -dim.operand.value \
+            if type(dim) is S.Neg and type(dim.operand) is S.Number else None
+        if isinstance(value, int) and value > 2 and n.func in ("sum", "mean"):
+            fix = self.fix_node(n, self._atom(n.args[0]))  # MATLAB: a third dimension, size 1
+            why = f"; along a third dimension, of size 1, {n.func}(X, {value}) is X itself"
+        elif value in (0, -1, -2):                # NumPy's axis: 0 and -2 down, -1 along
+            axis = 2 if value == -1 else 1
+            instead = f"{n.func}({self.text(n.args[0], operand=False)}, {axis})"
+            fix = self.fix_node(n, instead)
+            why = f"; NumPy's axis={value} is dim {axis} here: {instead}"
         raise ShapeError(f"the dimension of {n.func}(..., dim) is 1 or 2, not "
                          f"{self.text(dim)}", dim.span, self.src,
                          f"{n.func}(X, 1) works down each column, {n.func}(X, 2) along each "
-                         f"row (MATLAB's numbering)" + (
-                             f"; along a third dimension, of size 1, {n.func}(X, "
-                             f"{dim.value}) is X itself" if fix else ""), fix)
+                         f"row (MATLAB's numbering){why}", fix)
 
     def _unknown_function(self, n: S.Call):
         """Refuse a call of a name that is no function of the language, with what to
@@ -938,8 +1005,13 @@ class _Infer:
         if rewrite is not None:
             raise NameError_(f"{f} is not a function of matcalc's language", n.name_span,
                              self.src, _NOT_REWRITTEN.get(f))
+        what = ops.NOT_IN_LANGUAGE.get(f)
+        if what is not None:             # no near spelling: it would mean something else
+            raise NameError_(f"{f} ({what}) is not in matcalc's language", n.name_span,
+                             self.src, "the functions are " + ", ".join(ops.LANGUAGE))
         import difflib  # only for this message
-        close = difflib.get_close_matches(f, list(ops.CALLED), n=1)
+        close = difflib.get_close_matches(f, list(ops.CALLED), n=3)
+        close.sort(key=lambda c: sorted(c) != sorted(f))   # letters swapped: tahn is tanh
         if close:
             said = f"{close[0]}({', '.join(a.text for a in args)})"
             raise NameError_(f"unknown function {f}", n.name_span, self.src,
@@ -968,6 +1040,11 @@ _NOT_REWRITTEN = {
     "minimum": "min takes two arguments; min(0, x) is -relu(-x)",
     "norm": "norm(x) is norm2(x), norm(x, 1) is norm1(x)",
 }
+
+
+def _may_be(x, y) -> bool:
+    """Whether two found dimensions may be one (either still unknown, or equal)."""
+    return isinstance(x, DimVar) or isinstance(y, DimVar) or x == y
 
 
 class Call:
@@ -1028,6 +1105,7 @@ _LEVELS = {">": 10, "+": 20, "-": 20, "*": 30, "@": 30, "/": 30, ".*": 30, "./":
            "^": 50, ".^": 50}
 
 
+_TRANSPOSED = re.compile(r"([a-z])T([A-Z])?([a-z])")
 _INDEXED = re.compile(r"([A-Za-z][A-Za-z0-9]*)_([ijkl])")
 
 

@@ -661,6 +661,8 @@ def _norm_power(n: Power) -> Node:
             if isinstance(x, Scale) and isinstance(pv, int):     # (c f)^k = c^k f^k
                 facs: dict[Node, float] = {}
                 coef = _scalar_factors(x, 1, facs)
+                if coef == 0 and pv < 0:          # (0 f)^-1: kept, as 0^(-1) is
+                    return n
                 return _rebuild_scaled(coef ** pv, {b: e * pv for b, e in facs.items()},
                                        None, SCALAR)
             return n

@@ -1,4 +1,4 @@
-"""Generated modules (matcalc/codegen.py, SPEC section 5, issue 5).
+"""Generated modules (matcalc/codegen/, SPEC section 5, issue 5).
 
 Every program of the corpus below is emitted, compiled, imported and run on random inputs
 of the right shapes (drawn for the domain: positive under log, SPD under logdet, ...):

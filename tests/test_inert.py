@@ -144,10 +144,11 @@ ALLOWED = {
               "forward": "function", "_shape_error": "function"},
     "jax": {"jax": "module", "jnp": "module", "SHAPES": "dict", "forward": "function",
             "_forward": "function", "_backward": "function", "_shape_error": "function"},
-    "jacobian": {"np": "module", "forward": "function", "jacobian": "function"},
-    "hessian": {"np": "module", "forward": "function", "hessian": "function"},
-    "hvp": {"np": "module", "forward": "function", "hvp": "function"},
 }
+for _mode in ("jacobian", "hessian", "hvp"):   # the NumPy module's pieces, and the mode's function
+    ALLOWED[_mode] = {"np": "module", "SHAPES": "dict", "forward": "function",
+                      _mode: "function", "_arrays": "function", "_shape_error": "function",
+                      "_add_scaled": "function"}
 
 
 def _modules(marker: str):

@@ -112,6 +112,43 @@ def test_other_tools_functions_are_answered_with_the_exact_rewrite(program, inst
     matcalc.derive(info.value.fix.program)
 
 
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+# what other tools mean by each function, in NumPy: its rewrite must compute exactly that
+NAMED = {
+    "expit": _sigmoid, "expm1": np.expm1, "log1p": np.log1p, "exp2": np.exp2,
+    "logit": lambda x: np.log(x / (1 - x)),
+    "softmin": lambda x: np.exp(-x) / np.exp(-x).sum(),
+    "silu": lambda x: x * _sigmoid(x), "swish": lambda x: x * _sigmoid(x),
+    "softsign": lambda x: x / (1 + np.abs(x)), "hardtanh": lambda x: np.clip(x, -1, 1),
+    "relu6": lambda x: np.clip(x, 0, 6), "sqr": np.square,
+    "sumsq": lambda x: np.sum(x ** 2), "sum_squares": lambda x: np.sum(x ** 2),
+    "l2norm": np.linalg.norm, "l1norm": lambda x: np.abs(x).sum(),
+    "fronorm": np.linalg.norm, "norm_fro": np.linalg.norm, "absolute": np.abs,
+}
+
+
+@pytest.mark.parametrize("name", sorted(NAMED))
+def test_a_rewrite_computes_the_function_it_replaces(name):
+    # a near spelling would have said exp(x) for expit(x); the rewrite is the function
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.derive(f"{name}(x)")
+    fixed = matcalc.derive(info.value.fix.program)
+    x = np.linspace(0.05, 0.95, 7) if name in ("logit", "log1p") else np.linspace(-8, 8, 7)
+    got = evaluate(fixed.output, {"x": x.reshape(-1, 1)}, {"n": 7})
+    np.testing.assert_allclose(got.ravel(), np.ravel(NAMED[name](x)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["expm", "logm", "sqrtm", "pinv", "cumsum", "median"])
+def test_a_function_the_language_lacks_is_not_misnamed_by_a_near_spelling(name):
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.derive(f"{name}(X)")
+    assert "is not in matcalc's language" in info.value.message
+    assert info.value.fix is None          # expm is not exp, pinv is not inv
+
+
 def test_max_of_two_variables_is_written_with_relu():
     # max(a, b) = b + relu(a - b), min(a, b) = a - relu(a - b), entry by entry
     for program, instead in (("max(x, y)", "relu(x - y) + y"),

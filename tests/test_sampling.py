@@ -93,3 +93,13 @@ def test_a_preferred_point_is_searched_for_over_scales_far_and_near():
     values, memo = find_point([f], variables_of([f]), {"n": 2}, rng, wide=True,
                               prefer=lambda v, m: m[f][0, 0] > 1e-100)
     assert memo[f][0, 0] > 1e-100
+
+
+def test_a_negated_factor_under_a_log_is_drawn_negative():
+    # log(W .* (-W1)) needs W1 < 0 where W > 0: drawn positive like W (the need of the log
+    # passed unchanged through the negation), every point was outside the domain, and the
+    # check said NOT CHECKED (found by benchmarks/fuzz.py); likewise under a denominator
+    for program in ("sum(log(W .* (-W1)))", "sum(W ./ (1 - W1))", "sum(sqrt(-(W*W1)))"):
+        d = matcalc.derive(program, shapes={"W": "4,4", "W1": "4,4"})
+        report = d.check()
+        assert report.ok, (program, report.summary())

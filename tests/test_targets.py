@@ -13,6 +13,7 @@ new shape (tens of milliseconds each), so its programs run in batches, each batc
 through jax.vjp of the custom_vjp functions and compiled as one jit; a batch that fails
 is run program by program to name the culprit.
 """
+import ast
 import functools
 import importlib.util
 import zlib
@@ -44,12 +45,18 @@ IDS = [f"{p} {o}" if any(o.values()) else p for p, o, _ in PROGRAMS]
 
 
 @functools.cache
+def derivation(i: int):
+    program, options, _ = PROGRAMS[i]
+    return matcalc.derive(program, **options)
+
+
+@functools.cache
 def case(i: int):
     """(derivation, NumPy module, positional arguments, upstream gradient in the output's
     shape (None for a scalar output), the NumPy module's derivatives in each variable's
     shape) of PROGRAMS[i] at a valid point."""
-    program, options, sizes = PROGRAMS[i]
-    d = matcalc.derive(program, **options)
+    program, _, sizes = PROGRAMS[i]
+    d = derivation(i)
     grads = [d.adjoint_form(n) for n in d.derivatives]
     roots = [d.output, *grads] + ([d.adjoint_upstream] if d.adjoint_upstream else [])
     vs = {v.name: v for r in roots for v in variables(r)}
@@ -155,3 +162,65 @@ def test_jax_modules_agree_with_the_numpy_modules(start):
         except Exception as e:               # noqa: BLE001  (all of a batch's failures, named)
             failures.append(f"{IDS[i]}: {type(e).__name__}: {str(e)[:300]}")
     assert not failures, "\n".join(failures)
+
+
+# ---- what the backward pass keeps: exactly the forward names it reads --------------------------
+
+def _assigned(fn) -> list[str]:
+    """The names a function assigns, in order."""
+    return list(dict.fromkeys(t.id for node in ast.walk(fn) if isinstance(node, ast.Assign)
+                              for target in node.targets
+                              for t in (target.elts if isinstance(target, ast.Tuple) else [target])
+                              if isinstance(t, ast.Name)))
+
+
+def _read(fn) -> set[str]:
+    return {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _kept(call) -> list[str]:
+    return [a.id for a in call.elts if isinstance(a, ast.Name)] if isinstance(call, ast.Tuple) \
+        else [a.id for a in call.args]
+
+
+@pytest.mark.parametrize("target", ["torch", "jax"])
+def test_the_backward_keeps_exactly_the_forward_names_it_reads(target):
+    # the names kept come from the planner's record of what each statement reads, not from
+    # reading the code back; here the code is read back (by ast) to check that record, and
+    # that a function computes its dtype (and torch's device) exactly when it uses them
+    wrong = []
+    for i, name in enumerate(IDS):
+        tree = ast.parse(derivation(i).codegen(target))
+        fns = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
+        inputs = [a.arg for a in fns["_forward" if target == "jax" else "forward"].args.args
+                  if a.arg != "ctx"]
+        if target == "torch":
+            forward, backward = fns["forward"], fns["backward"]
+            calls = [n for n in ast.walk(forward) if isinstance(n, ast.Call) and
+                     ast.unparse(n.func) == "ctx.save_for_backward"]
+            kept = _kept(calls[0])
+            numbers = [n.value for n in ast.walk(forward) if isinstance(n, ast.Assign) and
+                       ast.unparse(n.targets[0]) == "ctx.numbers"]
+            kept += _kept(numbers[0]) if numbers else []
+        else:
+            forward, backward = fns["_forward"], fns["_backward"]
+            returned = next(n for n in ast.walk(forward) if isinstance(n, ast.Return))
+            kept = _kept(returned.value.elts[1])
+        made = [n for n in _assigned(forward) if n not in inputs and
+                not n.startswith(("dtype", "device"))]        # each function makes its own
+        want = [n for n in made if n in _read(backward)]
+        if sorted(kept) != sorted(inputs + want):
+            wrong.append(f"{name}: keeps {kept}, reads {inputs + want}")
+        for fn in (forward, backward):
+            for local in _assigned(fn):
+                if local.startswith(("dtype", "device")) and local not in _read(fn):
+                    wrong.append(f"{name}: {fn.name} computes {local} and never uses it")
+    assert not wrong, "\n".join(wrong[:20])
+
+
+@pytest.mark.parametrize("target", ["torch", "jax"])
+def test_torch_and_jax_modules_call_no_numpy(target):
+    # the printers spell every function in the target's library: nothing is renamed after
+    for i, name in enumerate(IDS):
+        tree = ast.parse(derivation(i).codegen(target))
+        assert not any(isinstance(n, ast.Name) and n.id == "np" for n in ast.walk(tree)), name

@@ -36,7 +36,7 @@ from .op import (
     Function,
     Op,
 )
-from .spellings import REWRITES, Arg
+from .spellings import NOT_IN_LANGUAGE, REWRITES, Arg
 
 OPERATIONS: tuple[Op, ...] = (elementwise.FUNCTIONS + reductions.OPERATIONS
                               + linalg.OPERATIONS + nn.OPERATIONS)
@@ -80,6 +80,7 @@ __all__ = [
     "POSITIVE",
     "RENAMED",
     "SPD",
+    "NOT_IN_LANGUAGE",
     "REWRITES",
     "WELL_CONDITIONED",
     "Along",

@@ -323,7 +323,9 @@ class LatexPrinter(ElementwiseOperands, Printer):
             return items[0][0]
         sign = "-" if p.negative else ""
         if p.dens:
-            dens = [(self.power_piece(self.print(d), k), False, False) for d, k in p.dens]
+            # a number in the denominator is set apart by \cdot too: 0.5 \cdot 2, not 0.5 2
+            dens = [(self.power_piece(self.print(d), k), False, isinstance(d, Const))
+                    for d, k in p.dens]
             bottom = dens[0][0].text if len(dens) == 1 else self.juxtapose(dens)
             top = items[0][0].text if len(items) == 1 else self.juxtapose(items)
             if not is_tall(top):

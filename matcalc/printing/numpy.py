@@ -144,8 +144,15 @@ class NumpyPrinter(Printer):
             return self.dim(shape[0])
         return "(" + ", ".join(self.dim(d) for d in shape) + ")"
 
-    def call(self, text: str, shape: tuple) -> Value:
-        return Value(text, ATOM, None, shape)
+    def function(self, spelling: str) -> str:
+        """The NumPy function `spelling` (`np.exp`, `np.linalg.inv`) as this printer's code
+        names it: itself. The one place a library function is named, so that printers of
+        code for another library (matcalc.codegen.printers) name their own."""
+        return spelling
+
+    def call(self, spelling: str, args: str, shape: tuple) -> Value:
+        """The NumPy function `spelling` called on `args`, a value of NumPy `shape`."""
+        return Value(f"{self.function(spelling)}({args})", ATOM, None, shape)
 
     def post(self, v: Value, suffix: str, shape: tuple) -> Value:
         """v.T, v[:, None], v.sum(axis=0), ..."""
@@ -174,10 +181,10 @@ class NumpyPrinter(Printer):
     def filled(self, v: Value, shape: tuple) -> Value:
         """The constant value v as a full array of the NumPy `shape`."""
         if v.fill == 1:
-            return self.call(f"np.ones({self.size(shape)})", shape)
+            return self.call("np.ones", self.size(shape), shape)
         if v.fill == 0:
-            return self.call(f"np.zeros({self.size(shape)})", shape)
-        ones = self.call(f"np.ones({self.size(shape)})", shape)
+            return self.call("np.zeros", self.size(shape), shape)
+        ones = self.call("np.ones", self.size(shape), shape)
         return self.binary(v, "*", ones, shape)
 
     def full(self, v: Value, shape: Shape, two_d: bool = False) -> Value:
@@ -187,7 +194,7 @@ class NumpyPrinter(Printer):
             return v if v.shape == tuple(shape) else self.filled(v, tuple(shape))
         rows, cols = shape
         if shape == SCALAR:
-            return self.call(f"np.reshape({v.text}, (1, 1))", (1, 1)) if two_d else v
+            return self.call("np.reshape", f"{v.text}, (1, 1)", (1, 1)) if two_d else v
         if is_vector(shape):
             if v.shape == ():
                 return self.filled(v, tuple(shape) if two_d else (vector_length(shape),))
@@ -199,9 +206,9 @@ class NumpyPrinter(Printer):
         if v.shape == ():
             return self.filled(v, tuple(shape))
         if v.shape in ((cols,), (1, cols)):                  # a row repeated down
-            return self.call(f"np.tile({v.text}, ({self.dim(rows)}, 1))", tuple(shape))
+            return self.call("np.tile", f"{v.text}, ({self.dim(rows)}, 1)", tuple(shape))
         if v.shape == (rows, 1):                             # a column repeated across
-            return self.call(f"np.tile({v.text}, (1, {self.dim(cols)}))", tuple(shape))
+            return self.call("np.tile", f"{v.text}, (1, {self.dim(cols)})", tuple(shape))
         raise AssertionError(f"{v} does not stand for a {shape} matrix")
 
     def transpose(self, v: Value, shape: Shape) -> Value:
@@ -260,7 +267,7 @@ class NumpyPrinter(Printer):
     def _print_Identity(self, e: Identity) -> Value:
         if e.n == 1:
             return Value("1.0", ATOM, None, (), 1)
-        return self.call(f"np.eye({self.dim(e.n)})", (e.n, e.n))
+        return self.call("np.eye", self.dim(e.n), (e.n, e.n))
 
     # -- sums and scaling -----------------------------------------------------------------
     def negated(self, t: Node) -> Value | None:
@@ -417,7 +424,7 @@ class NumpyPrinter(Printer):
         live = [it for it in seg if it.kind != "eye"]
         if not live:
             n = seg[0].shape[0]
-            return self.call(f"np.eye({self.dim(n)})", (n, n))
+            return self.call("np.eye", self.dim(n), (n, n))
         ends = (live[0], live[-1])
         if len(live) > 1 and all(it.kind == "node" for it in ends) and \
                 seg[0].shape[0] == 1 and seg[-1].shape[1] == 1 and \
@@ -444,7 +451,7 @@ class NumpyPrinter(Printer):
             return Value("1.0", ATOM, None, (), 1)
         if kind == "diag":
             n = shape[0]
-            return self.call(f"np.diag({self.flat(acc).text})", (n, n))
+            return self.call("np.diag", self.flat(acc).text, (n, n))
         return acc
 
     def matmuls(self, left: Value, rights: list[Value]) -> Value:
@@ -468,7 +475,7 @@ class NumpyPrinter(Printer):
             b = it.value
             if cols != 1:
                 return "node", self.axis_sum(b, 0)
-            return "node", self.call(f"np.sum({b.text})", ())
+            return "node", self.call("np.sum", b.text, ())
         if kind == "diag":                                    # diag(a) B scales B's rows
             a = acc
             if it.kind == "diag":
@@ -487,7 +494,7 @@ class NumpyPrinter(Printer):
         left = self.full(acc, shape)
         if it.kind == "ones":                                 # G 1: row sums
             if rows == 1:
-                return "node", self.call(f"np.sum({left.text})", ())
+                return "node", self.call("np.sum", left.text, ())
             sums = self.axis_sum(left, 1)
             return "node", sums if cols == 1 else self.post(sums, "[:, None]", (rows, 1))
         if it.kind == "diag":                                 # B diag(a) scales B's columns
@@ -515,7 +522,7 @@ class NumpyPrinter(Printer):
         if w.shape == ():
             return u if len(u.shape) == 2 else self.post(u, "[:, None]", (u.shape[0], 1))
         u, w = (v.transpose_of if v.transpose_of is not None else v for v in (u, w))
-        return self.call(f"np.outer({u.text}, {w.text})", tuple(shape))   # flattens both
+        return self.call("np.outer", f"{u.text}, {w.text}", tuple(shape))   # flattens both
 
     def _print_Broadcast(self, e: Broadcast) -> Value:
         v = self.print(e.x)
@@ -556,12 +563,12 @@ class NumpyPrinter(Printer):
             v = self.full(self.print(x), x.shape)
             if len(v.shape) != len(sub):
                 v = self.ravel(v) if len(sub) == 1 else self.call(
-                    f"np.reshape({v.text}, ())", ())
+                    "np.reshape", f"{v.text}, ()", ())
             args.append(v.text)
             subs.append(sub)
         spec = ",".join(subs) + "->" + out
         opt = self.einsum_options(subs, out, e.sizes())
-        return self.call(f'np.einsum("{spec}", {", ".join(args)}{opt})', numpy_shape(e.shape))
+        return self.call("np.einsum", f'"{spec}", {", ".join(args)}{opt}', numpy_shape(e.shape))
 
     def einsum_options(self, subs: list[str], out: str, sizes: dict) -> str:
         """The path option of np.einsum: two operands go to a matrix product
@@ -587,9 +594,9 @@ class NumpyPrinter(Printer):
                 return stable
         v = self.print(e.x)
         if e.name == "relu":
-            return self.call(f"np.maximum({v.text}, 0)", v.shape)
+            return self.call("np.maximum", f"{v.text}, 0", v.shape)
         if e.name == "step":                          # 1 where x > 0, keeping x's dtype
-            return self.call(f"np.heaviside({v.text}, 0.0)", v.shape)
+            return self.call("np.heaviside", f"{v.text}, 0.0", v.shape)
         if e.name == "sigmoid":
             neg = self.negated(e.x)                   # sigmoid(-z): no double minus
             return self.sigmoid(neg, negate=True) if neg is not None else \
@@ -601,13 +608,13 @@ class NumpyPrinter(Printer):
         spelling = ops.of(e).numpy
         if spelling is None:
             raise NotImplementedError(f"NumpyPrinter cannot print {e!r}")
-        return self.call(f"{spelling}({text})", shape)
+        return self.call(spelling, text, shape)
 
     def sigmoid(self, v: Value, negate: bool) -> Value:
         """sigmoid(x) = exp(-log(1 + exp(-x))): no overflow, and full relative precision in
         both tails (1 - sigmoid(x) is printed as sigmoid(-x), never as a difference)."""
         arg = v.text if negate else self.negated_text(v)
-        return self.call(f"np.exp(-np.logaddexp(0, {arg}))", v.shape)
+        return self.call("np.exp", f"-{self.function('np.logaddexp')}(0, {arg})", v.shape)
 
     def negated_text(self, v: Value) -> str:
         return f"-{v.text}" if v.prec >= POSTFIX else f"-({v.text})"   # -x, -(a + b)
@@ -619,27 +626,31 @@ class NumpyPrinter(Printer):
         if isinstance(x, Det) and x.x.shape != SCALAR:
             # log det X = log|det X| + log(sign): slogdet's value where det X > 0, and nan
             # (det < 0) or -inf (det = 0) as np.log(np.linalg.det(X)) would give
-            return Value("(lambda sign, logabsdet: logabsdet + np.log(sign))"
-                         f"(*np.linalg.slogdet({self.whole(x.x).text}))", POSTFIX, ".", ())
+            log, slogdet = self.function("np.log"), self.function("np.linalg.slogdet")
+            return Value(f"(lambda sign, logabsdet: logabsdet + {log}(sign))"
+                         f"(*{slogdet}({self.whole(x.x).text}))", POSTFIX, ".", ())
         if isinstance(x, Softmax) and x.x.shape[0] != 1 and x.shape != SCALAR:
+            fn = self.function
+
             def body(z, axis):                   # log softmax = z - max - log sum exp(z - max)
-                m = f"np.max({z}{axis})"
-                return f"{z} - {m} - np.log(np.sum(np.exp({z} - {m}){axis}))"
+                m = f"{fn('np.max')}({z}{axis})"
+                sums = f"{fn('np.sum')}({fn('np.exp')}({z} - {m}){axis})"
+                return f"{z} - {m} - {fn('np.log')}({sums})"
             return self.columnwise(x.x, body, ADD, "-", self.whole(x.x).shape)
         if isinstance(x, Func) and x.name == "sigmoid":       # log sigmoid(u) = -softplus(-u)
             neg = self.negated(x.x)
             arg = neg.text if neg is not None else self.negated_text(self.print(x.x))
             shape = self.print(x.x).shape
-            return Value(f"-np.logaddexp(0, {arg})", MUL, "-", shape)
+            return Value(f"-{self.function('np.logaddexp')}(0, {arg})", MUL, "-", shape)
         u = _one_minus_sigmoid(x)
         if u is not None:                                     # log(1 - sigmoid(u)) = -softplus(u)
             v = self.print(u)
-            return Value(f"-np.logaddexp(0, {v.text})", MUL, "-", v.shape)
+            return Value(f"-{self.function('np.logaddexp')}(0, {v.text})", MUL, "-", v.shape)
         from ..simplify import one_plus_exp
         u = one_plus_exp(x)
         if u is not None:                                     # log(1 + exp(u)) = softplus(u)
             v = self.print(u)
-            return self.call(f"np.logaddexp(0, {v.text})", v.shape)
+            return self.call("np.logaddexp", f"0, {v.text}", v.shape)
         return None
 
     # -- reductions and matrix functions ----------------------------------------------------
@@ -650,7 +661,7 @@ class NumpyPrinter(Printer):
         return self.spelled(e, self.whole(e.x).text, ())
 
     def _print_Norm1(self, e) -> Value:
-        return self.call(f"np.sum(np.abs({self.whole(e.x).text}))", ())
+        return self.call("np.sum", self.call("np.abs", self.whole(e.x).text, ()).text, ())
 
     def _print_Norm2(self, e) -> Value:
         return self.spelled(e, self.whole(e.x).text, ())          # Frobenius
@@ -667,7 +678,7 @@ class NumpyPrinter(Printer):
 
     def _print_LogDet(self, e) -> Value:
         if e.x.shape == SCALAR:
-            return self.call(f"np.log({self.print(e.x).text})", ())
+            return self.call("np.log", self.print(e.x).text, ())
         return self.post(self.spelled(e, self.whole(e.x).text, ()), "[1]", ())  # log|det X|
 
     def _print_Inv(self, e) -> Value:
@@ -702,11 +713,13 @@ class NumpyPrinter(Printer):
         if x.shape == SCALAR:
             return Value("1.0", ATOM, None, (), 1)
         if x.shape[0] == 1:                       # each column is one entry: all ones
-            return self.call(f"np.ones_like({self.whole(x).text})", self.whole(x).shape)
+            return self.call("np.ones_like", self.whole(x).text, self.whole(x).shape)
+
+        fn = self.function
 
         def body(z, axis):
-            exp = f"np.exp({z} - np.max({z}{axis}))"     # stable: exp(z - max z)
-            return f"{exp} / np.sum({exp}{axis})"
+            exp = f"{fn('np.exp')}({z} - {fn('np.max')}({z}{axis}))"     # stable: exp(z - max z)
+            return f"{exp} / {fn('np.sum')}({exp}{axis})"
         return self.columnwise(x, body, MUL, "/", self.whole(x).shape)
 
     def _print_LogSumExp(self, e) -> Value:
@@ -714,9 +727,11 @@ class NumpyPrinter(Printer):
         if x.shape[0] == 1:                       # each column is one entry: itself
             return self.print(x)
 
+        fn = self.function
+
         def body(z, axis):
-            m = f"np.max({z}{axis})"                     # stable: m + log sum exp(z - m)
-            return f"{m} + np.log(np.sum(np.exp({z} - {m}){axis}))"
+            m = f"{fn('np.max')}({z}{axis})"                     # stable: m + log sum exp(z - m)
+            return f"{m} + {fn('np.log')}({fn('np.sum')}({fn('np.exp')}({z} - {m}){axis}))"
         return self.columnwise(x, body, ADD, "+", numpy_shape(e.shape))
 
 
