@@ -30,13 +30,12 @@ if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:1])
 
 import argparse  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 import matcalc  # noqa: E402
+from mlp import time_rounds  # noqa: E402  (alternating blocks of consecutive calls)
 
 PROGRAM = "Z[i,j] = X[i,k]*A[j,k,l]*Y[i,l] + b[j]"
 SHAPES = {"X": "N,n", "Y": "N,m", "A": "L,n,m", "b": "L"}
@@ -132,23 +131,6 @@ def check(contenders, v, dZ) -> None:
             assert np.allclose(g, want[name], rtol=rtol, atol=rtol * scale), (who, name)
 
 
-def time_rounds(contenders, rounds: int, block: int = 5) -> dict[str, float]:
-    """Median ms of one call, in alternating blocks of consecutive calls (the first of
-    each block dropped), after a warm-up."""
-    samples = {name: [] for name in contenders}
-    for fn in contenders.values():
-        for _ in range(2):
-            fn()
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            for i in range(block):
-                t0 = time.perf_counter()
-                fn()
-                if i:
-                    samples[name].append(time.perf_counter() - t0)
-    return {name: 1e3 * statistics.median(s) for name, s in samples.items()}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
@@ -165,7 +147,7 @@ def main(argv=None) -> int:
             if fn is not None:
                 contenders[name] = fn
         check(contenders, v, dZ)
-        ms = time_rounds(contenders, rounds)
+        ms = time_rounds(contenders, rounds, block=5)
         row = [f"{np.dtype(dtype).name:8}"] + [f"{k} {t:7.2f} ms" for k, t in ms.items()]
         ratios = {k: ms["generated"] / t for k, t in ms.items() if k != "generated"}
         row += [f"generated/{k} {r:.2f}" for k, r in ratios.items()]

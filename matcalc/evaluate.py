@@ -1,7 +1,7 @@
 """The reference semantics of the IR: a NumPy interpreter.
 
 Every value is a 2-D float64 array (a scalar is a (1, 1) array), exactly as the IR sees
-it. The DAG is evaluated once per node, children before parents, without recursion (an
+it; a tensor's is an array of its order. The DAG is evaluated once per node, children before parents, without recursion (an
 expression may be thousands of nodes deep). One small function per node kind, in a
 table; a kind without one is an error, never a silent guess. `check.py` relies on this
 module and nothing else to know what an expression means.
