@@ -313,18 +313,23 @@ def kron_latex(kron, rename=None, names=None) -> str:
 
 FREE_NAMES = "ijklmn"                      # a contraction's free indices, in output order
 SUMMED_NAMES = "pqrstuvwabcdefgh"          # its summed ones
+# a contraction inside an operand of another: other letters, so that the two scopes of
+# `T[p,q,i]*(1 - tanh(T[a,b,u]*x[u]).^2)[p,q]` do not look like one
+NESTED_NAMES = ("abcdef", "uvwxyzgh")
 
 
-def contraction_names(e) -> tuple[list[int], dict[str, str]]:
+def contraction_names(e, nested: bool = False) -> tuple[list[int], dict[str, str]]:
     """How a Contract prints in index notation: the order of its operands (those with the
     earliest output index first, so that the free indices appear in output order, as
     Einstein's convention reads them back) and each einsum letter's index name."""
+    free_names, summed_names = NESTED_NAMES if nested else (FREE_NAMES, SUMMED_NAMES)
     out = e.out
     rank = {ch: k for k, ch in enumerate(out)}
     order = sorted(range(len(e.operands)), key=lambda k: min(
         (rank[ch] for ch in e.ins[k] if ch in rank), default=len(out)))
-    names = {ch: FREE_NAMES[k] if k < len(FREE_NAMES) else f"i{k}" for k, ch in enumerate(out)}
-    pool = iter(list(SUMMED_NAMES) + [f"p{k}" for k in range(64)])
+    names = {ch: free_names[k] if k < len(free_names) else f"{free_names[0]}{k}"
+             for k, ch in enumerate(out)}
+    pool = iter(list(summed_names) + [f"{summed_names[0]}{k}" for k in range(64)])
     for k in order:
         for ch in e.ins[k]:
             if ch not in names:

@@ -359,11 +359,11 @@ class LatexPrinter(ElementwiseOperands, Printer):
         """Index notation with the summation convention: X_{pi} A_{jpk}, an index
         repeated on the right summed (the derivation's notes say so)."""
         from .index import contraction_names
-        order, names = contraction_names(e)
+        order, names = contraction_names(e, self.nested)
         parts = []
         for k in order:
             x, sub = e.operands[k], e.ins[k]
-            p = self.print(x)
+            p = self.print(x) if self.nested or isinstance(x, Var) else self.nested_piece(x)
             if not sub:
                 parts.append(self.operand(p, "juxt", "right"))
                 continue
@@ -372,6 +372,14 @@ class LatexPrinter(ElementwiseOperands, Printer):
                 f"{{{p.text}}}" if plain else self.delimit("(", p.text, ")")
             parts.append(f"{base}_{{{''.join(names[ch] for ch in sub)}}}")
         return Piece(" ".join(parts), MUL, "juxt")
+
+    nested = False          # printing inside an operand of a contraction
+
+    def nested_piece(self, x: Node) -> Piece:
+        """An operand of a contraction, its own contractions in other letters."""
+        inner = type(self)(self.style)
+        inner.nested = True
+        return inner.doprint(x)
 
     def _print_Hadamard(self, e: Hadamard) -> Piece:
         return self._elementwise(e.factors, r"\odot")
@@ -475,6 +483,9 @@ def shape_latex(shape, printer: LatexPrinter) -> str:
     \\mathbb{R}^{N \\times n} (matrix)."""
     def dim(d) -> str:
         return printer.name(d).tex() if isinstance(d, str) else str(d)
+    if len(shape) != 2:                                 # a tensor: every dimension
+        dims = r" \times ".join(dim(d) for d in shape)
+        return rf"\mathbb{{R}}^{{{dims}}}"
     r, c = shape
     if (r, c) == (1, 1):
         return r"\mathbb{R}"
