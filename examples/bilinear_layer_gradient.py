@@ -37,7 +37,7 @@ def forward(X, A, Y, b):
         raise _shape_error(X=X, A=A, Y=Y, b=b)
     t2 = np.einsum("abc,db->acd", A, X, optimize=True)  # A[i,p,j]*X[k,p]
     t1 = np.einsum("ab,cba->ac", Y, t2, optimize=True)  # Y[i,p]*t2[j,p,i]
-    Z = t1 + b  # Y[i,p]*(A[i,p,j]*X[k,p])[j,p,i] + b'
+    Z = t1 + b  # Y[i,p]*(A[a,u,b]*X[c,u])[j,p,i] + b'
     return Z
 
 

@@ -38,7 +38,7 @@ def forward(X, A, Y, b):
         raise _shape_error(X=X, A=A, Y=Y, b=b)
     t2 = np.einsum("ab,cbd->acd", X, A, optimize=True)  # X[i,p]*A[j,p,k]
     t1 = np.einsum("abc,ac->ab", t2, Y, optimize=True)  # t2[i,j,p]*Y[i,p]
-    Z = t1 + b  # (X[i,p]*A[j,p,k])[i,j,p]*Y[i,p] + b'
+    Z = t1 + b  # (X[a,u]*A[b,u,c])[i,j,p]*Y[i,p] + b'
     return Z
 
 
@@ -79,7 +79,7 @@ def value_and_gradient(X, A, Y, b, *, dZ):
         raise _shape_error(X=X, A=A, Y=Y, b=b, dZ=dZ)
     t2 = np.einsum("ab,cbd->acd", X, A, optimize=True)  # X[i,p]*A[j,p,k]
     t1 = np.einsum("abc,ac->ab", t2, Y, optimize=True)  # t2[i,j,p]*Y[i,p]
-    Z = t1 + b  # (X[i,p]*A[j,p,k])[i,j,p]*Y[i,p] + b'
+    Z = t1 + b  # (X[a,u]*A[b,u,c])[i,j,p]*Y[i,p] + b'
     t3 = np.einsum("abc,da->bcd", A, dZ, optimize=True)  # A[p,i,j]*dZ[k,p]
     dX = np.einsum("ab,cba->ac", Y, t3, optimize=True)  # Y[i,p]*t3[j,p,i]
     t4 = np.einsum("ab,ac->abc", X, Y, optimize=True)  # X[i,j]*Y[i,k]

@@ -63,7 +63,8 @@ OUTPUT_LIMIT = 1_000_000
 def _refuse_higher_of_indices(typed, mode: str) -> None:
     """Jacobians and Hessians are read off matrix formulas (matcalc.jacobian): a program
     in index notation has its gradients (backprop) only, for now."""
-    nodes = [typed.output, *typed.inputs.values()]
+    from .simplify import simplify        # a contraction that is a matrix expression is one
+    nodes = [simplify(typed.output), *typed.inputs.values()]
     if any(isinstance(n, E.Contract) or len(n.shape) != 2 for root in nodes
            for n in E.walk(root)):
         raise OptionError(f"--{mode} of a program in index notation is not supported yet: "

@@ -211,7 +211,8 @@ class _Chains:
         """Every remaining chain closed into a scalar, multiplied together."""
         parts: list[Node] = []
         while not all(self.used):
-            k = next(k for k, u in enumerate(self.used) if not u)
+            left = [k for k, u in enumerate(self.used) if not u]   # a vector starts a chain
+            k = next((k for k in left if len(self.subs[k]) == 1), left[0])
             s = self.subs[k]
             self.used[k] = True
             if len(s) == 1:                             # x' ... y
