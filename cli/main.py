@@ -156,6 +156,18 @@ _DERIVATION_OPTIONS = [
     click.option("--signs", multiple=True, metavar="NAME",
                  help="NAME holds labels -1 or +1 (logistic regression, SVM): y.^2 = 1, "
                       "so the logistic Hessian is X'*diag(s .* (1 - s))*X. Repeatable."),
+    click.option("--assume", multiple=True, metavar="NAME=STRUCTURE",
+                 help="NAME is a structured square matrix: symmetric, spd (symmetric "
+                      "positive definite), diagonal, lower or upper (triangular), or "
+                      "orthogonal. Its gradient is taken within the structure (see "
+                      "--convention; for orthogonal, the Riemannian gradient "
+                      "G - Q*(Q'*G + G'*Q)/2). Repeatable."),
+    click.option("--convention", type=click.Choice(["projected", "entries"]),
+                 default="projected", show_default=True,
+                 help="Gradient with respect to a structured matrix: projected (the "
+                      "Frobenius projection of the unconstrained gradient G, (G + G')/2 "
+                      "for symmetric) or entries (the derivative with respect to the "
+                      "independent entries, G + G' - diag(diag(G)), Matrix Cookbook 2.8)."),
     click.option("--jacobian", is_flag=True,
                  help="The full Jacobian of a non-scalar output."),
     click.option("--hessian", is_flag=True, help="The Hessian of a scalar output."),
@@ -235,8 +247,8 @@ def _refuse_undecodable(expr: str) -> None:
                        "write the program in UTF-8, or read it from a UTF-8 file with @FILE")
 
 
-def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, jacobian, hessian,
-                hvp, notation):
+def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, assume, convention,
+                jacobian, hessian, hvp, notation):
     """Read EXPR and derive it (unchecked: each command runs the check itself); a kind
     taken by a name's letter case that decides the output's kind is said on standard
     error (`note: ...`)."""
@@ -249,6 +261,10 @@ def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, jacobian, 
         extra["onehot"] = list(onehot)
     if signs:
         extra["signs"] = list(signs)
+    if assume:
+        extra["assume"] = list(assume)
+    if convention != "projected":
+        extra["convention"] = convention
     d = matcalc.derive(_read_program(expr), wrt=wrt, layout=layout, shapes=shapes,
                        kinds=kinds, check=False, notation=notation or "auto", **extra)
     for note in getattr(getattr(d, "typed", None), "notes", ()):
@@ -267,7 +283,7 @@ def _report_check(derivation, err: bool) -> int:
     results = getattr(report, "results", None)
     if report.ok and results and err:      # derive, codegen: one line when all is well
         worst = max(r.max_rel_error for r in results.values())
-        click.echo(f"check: {len(results)} formulas verified by finite differences "
+        click.echo(f"check: {len(results)} formula{'s' if len(results) != 1 else ''} verified by finite differences "
                    f"(max rel. error {worst:.1e})", err=err)
     else:
         click.echo("\n".join(f"check: {line}" for line in report.summary().splitlines()),
@@ -353,7 +369,11 @@ def check_command(expr, claims, check, **how):
     """Verify derivatives of EXPR against finite differences.
 
     Checks matcalc's own result (unless --no-check) and each --claim; exits 1 if any
-    of them is wrong, 4 if none is wrong but not everything could be verified.
+    of them is wrong, 4 if none is wrong but not everything could be verified. A wrong
+    claim is diagnosed: each known mistake that explains it (transposed, a constant
+    factor, a missing or extra term, a missing --onehot/--signs, ...) is named once a
+    finite-difference check has verified that undoing it makes the claim right. A claim
+    may use only the program's names.
 
     \b
     Example:

@@ -1,52 +1,47 @@
-"""The result of a derivation and the pipeline that makes it.
+"""The result of a gradient derivation (`matcalc.pipeline.derive` makes it).
 
-`derive()` runs the straight line parse -> shapes -> derive -> simplify -> layout and
-returns a `Derivation`: the formulas per variable in the chosen layout, with their text,
-LaTeX and NumPy spellings computed on demand, plus verification (`check`,
-`verify_claim`) and code generation. Heavy modules (NumPy, the checker, codegen) are
+A `Derivation` holds the formulas per variable in the chosen layout, with their text,
+LaTeX and NumPy spellings computed on demand, the adjoint steps of a program, and
+verification (`check`, `verify_claim`); JSON, code generation and compilation are the
+`Result` base's. Heavy modules (NumPy for the checker, the code generator, SymPy) are
 imported only when those methods are called.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from . import expr as E
-from .assumptions import describe
-from .errors import MatcalcError, NameError_, OptionError, Span
-from .layout import LAYOUTS, from_layout, to_layout, upstream_var
-from .printing.numpy import python_name
+from .assumptions import apply_assumptions, describe
+from .claims import verify_claim
+from .differentiate import gradient
+from .errors import LimitError, OptionError
+from .layout import from_layout, to_layout, upstream_var
+from .printing import latex as tex
+from .printing import to_numpy
+from .printing.index import free_indices
+from .printing.json import json_shape
+from .printing.latex import LatexPrinter, latex_style
+from .printing.numpy import NumpyPrinter, python_name
+from .printing.text import TextPrinter
+from .result import Result
+from .simplify import simplify, size
+from .steps import adjoint_names, program_steps, step_checks
+from .structure import as_projected, structures, use_structure
+from .structure import gradient as structure_gradient
 from .shapes import inputs_comment
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
-    from types import ModuleType
+    from collections.abc import Mapping
 
     from .check import CheckReport
     from .claims import ClaimResult
-    from .jacobian import HigherDerivation
     from .printing.latex import LatexStyle
     from .shapes import Typed
     from .steps import Step
 
-
-
-def json_shape(shape: E.Shape, two_d: bool = False) -> list[E.Dim]:
-    """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix; [r, c] always for a
-    value kept 2-D (a variable declared with an explicit 1, and its derivatives: SPEC 4),
-    so that the shape is that of the NumPy array."""
-    if len(shape) != 2:                     # a tensor: every dimension
-        return list(shape)
-    r, c = shape
-    if two_d:
-        return [r, c]
-    if (r, c) == (1, 1):
-        return []
-    if c == 1:
-        return [r]
-    return [r, c]
 
 
 SUMMATION = ("index notation: an index repeated on the right is summed (Einstein's "
@@ -60,7 +55,7 @@ PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
 OUTPUT_LIMIT = 1_000_000
 
 
-def _refuse_higher_of_indices(typed, mode: str) -> None:
+def refuse_higher_of_indices(typed, mode: str) -> None:
     """Jacobians and Hessians are read off matrix formulas (matcalc.jacobian): a program
     in index notation has its gradients (backprop) only, for now."""
     from .simplify import simplify        # a contraction that is a matrix expression is one
@@ -71,27 +66,10 @@ def _refuse_higher_of_indices(typed, mode: str) -> None:
                           f"matcalc derives its gradients (backprop), in every layout")
 
 
-def free_indices(node: E.Node, latex: bool = False) -> str:
-    """The free indices of a formula in index notation, for its left side: `[i,j]`
-    (`_{ij}` in LaTeX), as the printers name them; "" for a matrix formula. With them the
-    line is an index statement, which reads back exactly (an index written twice on the
-    right may be free, as the batch index i of dX[i,j] = Y[i,p]*dZ[i,q]*A[q,j,p])."""
-    if not isinstance(node, E.Contract):
-        return ""
-    from .printing.index import contraction_names
-    names = contraction_names(node)[1]
-    free = [names[ch] for ch in node.out]
-    if not free:
-        return ""
-    return f"_{{{''.join(free)}}}" if latex else f"[{','.join(free)}]"
-
-
 def _printable(node: E.Node) -> E.Node:
     """`node`, unless written out as a tree it would be astronomically long (a program that
     reuses an intermediate at every step has a small DAG but an exponential tree)."""
-    from .simplify import size
     if size(node) > PRINT_LIMIT:
-        from .errors import LimitError
         raise LimitError(f"the formula, written out, would have {size(node):,} terms (more "
                          f"than matcalc.derivation.PRINT_LIMIT); use --steps, or generated "
                          f"code, which keep the intermediates")
@@ -100,7 +78,6 @@ def _printable(node: E.Node) -> E.Node:
 
 def output_terms(nodes) -> int:
     """The tree size of `nodes` written out, one after another."""
-    from .simplify import size
     return sum(size(n) for n in nodes)
 
 
@@ -110,7 +87,6 @@ def refuse_output(terms: int, named_steps: bool = False) -> None:
     of them."""
     if terms <= OUTPUT_LIMIT:
         return
-    from .errors import LimitError
     ways = "use --steps, which writes each adjoint in terms of the program's named " \
         "intermediates, or generated code (matcalc codegen)" if named_steps else \
         "generated code (matcalc codegen) names the repeated subexpressions"
@@ -156,22 +132,24 @@ class Derivative:
     def to_sympy(self, symbols: Mapping[str, Any] | None = None) -> Any:
         """The formula as a SymPy matrix expression over the symbols it was derived from
         (see `matcalc.interop.sympy.to_sympy`); needs the `sympy` extra."""
-        from .interop.sympy import to_sympy
+        from .interop.sympy_out import to_sympy  # SymPy: an optional extra, loaded when used
         return to_sympy(self, symbols=symbols)
 
     def __str__(self) -> str:
         return self.text
 
 
-class Derivation:
+class Derivation(Result):
     """Derivatives of one program's output with respect to its variables."""
 
     @E.gc_paused
     def __init__(self, program: str, typed: Typed, wrt: list[str], layout: str,
-                 onehot: dict[str, str] | None = None):
+                 onehot: dict[str, str] | None = None, convention: str = "projected"):
         self.program = program
-        # label name -> "columns" / "rows" (one-hot: that axis sums to one) or "signs" (+-1)
+        # label name -> "columns" / "rows" (one-hot: that axis sums to one), "signs" (+-1),
+        # or a structure of matcalc.structure ("symmetric", "spd", "diagonal", ...)
         self.onehot = dict(onehot or {})
+        self.convention = convention        # of the gradients of structured variables
         self.typed = typed
         self.layout = layout
         self.output_name = typed.output_name
@@ -193,29 +171,33 @@ class Derivation:
             self.adjoint_upstream = E.Var(name, out_shape)            # denominator form
             self.upstream = upstream_var(name, out_shape, layout)     # as the user sees it
         self.adjoint_vars = [self.adjoint_upstream] if self.adjoint_upstream else []
-        from .differentiate import gradient
         wrt_vars = [typed.inputs[n] for n in wrt]
         adjoints = gradient(typed.output, wrt_vars, self.adjoint_upstream)
         self.derivatives: dict[str, Derivative] = {}
+        # structured variables: the unconstrained gradient G (adjoint form, S' = S used),
+        # of which the derivative is the projection or the entries form
+        self.unconstrained: dict[str, E.Node] = {}
+        kinds = structures(self.onehot)
         for v in wrt_vars:
-            self.derivatives[v.name] = Derivative(v.name, self.finish(adjoints[v]), self)
+            adjoint = adjoints[v]
+            if v.name in kinds:
+                self.unconstrained[v.name] = g = self.finish(adjoint, layout="denominator")
+                adjoint = structure_gradient(g, kinds[v.name], convention, self.onehot, v)
+            self.derivatives[v.name] = self.derivative(v.name, self.finish(adjoint))
 
-    def finish(self, adjoint: E.Node, upstream=None) -> E.Node:
+    def derivative(self, name: str, node: E.Node) -> Derivative:
+        """The derivative `name` with the formula `node` (finished), spelled as this
+        derivation spells its own (the steps make theirs here)."""
+        return Derivative(name, node, self)
+
+    def finish(self, adjoint: E.Node, upstream=None, layout: str | None = None) -> E.Node:
         """An adjoint-form formula simplified, under the assumptions, in the layout."""
-        from .assumptions import apply_assumptions
-        from .simplify import simplify
         node = apply_assumptions(simplify(adjoint), self.onehot)
-        return to_layout(node, self.layout, upstream or self.adjoint_upstream)
+        node = to_layout(node, layout or self.layout, upstream or self.adjoint_upstream)
+        return use_structure(node, self.onehot)      # (inv(S)')' is inv(S)' in numerator
 
-    # -- access ------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Derivative:
         return self.derivatives[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.derivatives)
-
-    def __len__(self) -> int:
-        return len(self.derivatives)
 
     @property
     def output_shape(self) -> E.Shape:
@@ -226,13 +208,23 @@ class Derivation:
         """The derivative of `name` back in adjoint (denominator) form, for checking."""
         return from_layout(self.derivatives[name].node, self.layout, self.adjoint_upstream)
 
+    def checked_form(self, name: str) -> E.Node:
+        """The adjoint form of `name`'s derivative as the checker compares it: for a
+        structured variable in the entries convention, the projected gradient it implies
+        (off-diagonal entries halved), whose pairing <P, V> with a structured move V is
+        the sum over the independent entries of dS_ij times the formula's entry ij."""
+        node = self.adjoint_form(name)
+        kind = structures(self.onehot).get(name)
+        if kind is None:
+            return node
+        return as_projected(node, kind, self.convention)
+
     @cached_property
     def steps(self) -> list[Step]:
         """The adjoint equation of every named intermediate and input, in reverse program
         order, written in terms of the named intermediates (empty for one statement)."""
         if len(self.typed.statements) < 2:
             return []
-        from .steps import program_steps
         return program_steps(self)
 
     # -- spellings ---------------------------------------------------------------------
@@ -279,9 +271,6 @@ class Derivation:
         the same 400 transposes). The NumPy printer is shared when the sizes of the
         variables give every dimension a formula can name (as they do unless a dimension
         is only an intermediate's); else each formula gets its own (see _numpy)."""
-        from .printing.latex import LatexPrinter
-        from .printing.numpy import NumpyPrinter
-        from .printing.text import TextPrinter
         named = list(self.inputs.values()) + list(self.typed.intermediates.values()) + \
             ([self.upstream] if self.upstream is not None else [])
         dims = {d for v in named for d in v.shape if isinstance(d, str)}
@@ -294,7 +283,6 @@ class Derivation:
         p = self._printers["numpy"]
         if p is not None:
             return p.finish(p.doprint(node), node.shape, result_2d).text
-        from .printing import to_numpy
         return to_numpy(node, keep_2d=self.keep_2d, python_names=self.python_names,
                         dim_sources=self.dim_sources, result_2d=result_2d)
 
@@ -303,7 +291,6 @@ class Derivation:
         return f"d{top}/d{name}"
 
     def _lhs_latex(self, name: str) -> str:
-        from .printing.latex import LatexPrinter
         return LatexPrinter(self._latex_style).partial(self._loss, name)
 
     @property
@@ -338,7 +325,8 @@ class Derivation:
     def text(self, steps: bool = False) -> str:
         """The derivatives as text, one `dL/dX = ...` line each after a header naming
         the layout (and the adjoint equations of a program first if `steps`)."""
-        lines = [f"# layout: {self.layout}", inputs_comment(self.typed), *describe(self.onehot)]
+        lines = [f"# layout: {self.layout}", inputs_comment(self.typed),
+                 *describe(self.onehot, self.convention)]
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
                          f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")
@@ -371,12 +359,10 @@ class Derivation:
         """The LaTeX style of `options` (see `printing.latex.latex_style`) with what this
         derivation knows: the upstream dY stands for ∂L/∂Y, a step's dz for ∂J/∂z, and the
         program's names."""
-        from .printing.latex import latex_style
         adjoints = []
         if self.upstream_name:
             adjoints.append((self.upstream_name, "L", self.output_name))
         if len(self.typed.statements) > 1:
-            from .steps import adjoint_names
             adjoints += [(adj, self._loss, of) for of, adj in adjoint_names(self).items()]
         return latex_style(adjoints=tuple(adjoints), program_names=self.program_names,
                            **options)
@@ -399,7 +385,6 @@ class Derivation:
         shape first if `shapes`. `transpose` "top" or "T" (A^\\top, A^T); `numbered`
         "subscript" or "superscript" (W_1, W^{(1)}); `upstream` "fraction" or "bar"
         (the upstream dY as \\frac{\\partial L}{\\partial Y} or \\bar{Y})."""
-        from .printing import latex as tex
         p = tex.LatexPrinter(self.latex_style(transpose=transpose, numbered=numbered,
                                               upstream=upstream, shapes=shapes))
         omitted = self._inlined(steps)
@@ -408,7 +393,8 @@ class Derivation:
         def formula(node: E.Node) -> str:
             return p.doprint(_printable(node)).text
 
-        notes = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in describe(self.onehot)]
+        notes = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in
+                                               describe(self.onehot, self.convention)]
         if self._has_indices(bool(steps)):
             notes.append(SUMMATION)
         if omitted:
@@ -449,7 +435,7 @@ class Derivation:
 
     def numpy_code(self, steps: bool = False) -> str:
         """Python statements `d_X = ...` computing every derivative with NumPy."""
-        lines = [f"# layout: {self.layout}", *describe(self.onehot)]
+        lines = [f"# layout: {self.layout}", *describe(self.onehot, self.convention)]
         omitted = self._inlined(steps)
         if steps and self.steps:
             for st in self.steps:
@@ -461,52 +447,24 @@ class Derivation:
             lines.append(f"d_{python_name(name)} = {d.numpy}")
         return "\n".join(lines)
 
-    def to_json(self, steps: bool = False) -> dict[str, Any]:
-        """The JSON object of SPEC section 4 (a dict ready for `json.dumps`)."""
-        omitted = self._inlined(steps, spellings=3)
-        out: dict[str, Any] = {
-            "program": self.program,
-            "layout": self.layout,
-            "output": {"name": self.output_name, "shape": json_shape(self.output.shape)},
-            "upstream": None if self.upstream is None else
-            {"name": self.upstream_name, "shape": _json_dims(self.upstream.shape)},
-            "inputs": {n: json_shape(v.shape, n in self.keep_2d)
-                       for n, v in self.inputs.items()},
-            "derivatives": {n: {"shape": d.shape, "text": d.text, "latex": d.latex,
-                                "numpy": d.numpy} if not omitted else
-                            {"shape": d.shape, "text": None, "latex": None, "numpy": None}
-                            for n, d in self.derivatives.items()},
-        }
-        if omitted:
-            out["omitted"] = f"the derivatives {omitted}; the steps give them"
-        if steps:
-            out["steps"] = [{"name": st.name, "of": st.of, "shape": st.derivative.shape,
-                             "text": st.text, "latex": st.latex, "numpy": st.numpy}
-                            for st in self.steps]
-        if self.onehot:
-            out["assumptions"] = dict(self.onehot)
-        if self.python_names:
-            out["python_names"] = dict(self.python_names)
-        return out
-
     # -- verification --------------------------------------------------------------------
     def check(self, seed: int = 0, deadline: float | None = None) -> CheckReport:
         """Finite-difference report for every derivative (see matcalc.check), the steps
         of a program included, all within one time limit (`deadline`, a
         matcalc.check.clock(); by default matcalc.check.TIME_LIMIT from now)."""
-        from dataclasses import replace
-
-        from .check import (CUT_SHORT, CheckReport, VarCheck, check_gradients, clock,
-                            deadline_after)
+        # the checker (NumPy): loaded when a check is asked for, never at start-up
+        from .check import CUT_SHORT, CheckReport, VarCheck, check_gradients, clock, deadline_after
         deadline = deadline if deadline is not None else deadline_after()
-        grads = {n: self.adjoint_form(n) for n in self.derivatives}
+        grads = {n: self.checked_form(n) for n in self.derivatives}
         report = check_gradients(self.output, grads, self.adjoint_upstream, seed=seed,
                                  labels=self.onehot, deadline=deadline)
         if not self.steps:
             return report
-        from .steps import step_checks
         results = dict(report.results)
+        kinds = structures(self.onehot)
         for label, fn, step_grads, tied in step_checks(self):
+            step_grads = {n: as_projected(g, kinds[n], self.convention) if n in kinds else g
+                          for n, g in step_grads.items()}
             through = " (through every step)" if label == "inputs" else ""
             if clock() > deadline:
                 r = {name: VarCheck(name, math.nan, False, CUT_SHORT) for name in step_grads}
@@ -521,112 +479,17 @@ class Derivation:
 
     def verify_claim(self, text: str, seed: int = 0) -> ClaimResult:
         """Check a hand-derived `NAME = FORMULA` (see matcalc.claims); returns a ClaimResult."""
-        from .claims import verify_claim
         return verify_claim(self, text, seed=seed)
 
     def __repr__(self) -> str:
         return f"<Derivation of {self.output_name} ({self.layout}): " + \
             ", ".join(f"{n} = {d.text}" for n, d in self.derivatives.items()) + ">"
 
-    # -- code generation -------------------------------------------------------------------
+    # -- code generation (the base's compile imports the module) --------------------------
     def codegen(self, target: str = "numpy") -> str:
         """The source of a module with forward, gradient and value_and_gradient (SPEC 5);
         `target` "torch" or "jax" gives an autograd.Function or a custom_vjp instead."""
-        from .codegen import generate
-        return generate(self, target)
+        return super().codegen(target)
 
-    def compile(self, target: str = "numpy") -> ModuleType:
-        """The generated module, imported from a temporary file (a fresh module object,
-        not entered in sys.modules); tracebacks still show its source lines."""
-        from .codegen import compile_module
-        return compile_module(self.codegen(target),
-                              f"matcalc_generated_{python_name(self.output_name)}")
-
-
-def _json_dims(shape) -> list:
-    return json_shape(shape)
-
-
-def _label_options(onehot, signs, typed) -> dict[str, str]:
-    """{"Y": "rows", "y": "signs"} from onehot ["Y=rows"], ["y"] or {"Y": "rows"} and
-    signs ["y"]; validated."""
-    from .assumptions import AXES, SIGNS
-    if isinstance(onehot, str):
-        onehot = [onehot]
-    items = onehot.items() if isinstance(onehot, dict) else \
-        [(o.partition("=")[0].strip(), o.partition("=")[2].strip() or "columns") for o in onehot]
-    out = {}
-    for name, axis in items:
-        if axis not in AXES:
-            raise OptionError(f"--onehot {name}={axis}: the axis is columns or rows")
-        if name not in typed.inputs:
-            raise OptionError(f"--onehot {name}: the program has no variable {name}")
-        if typed.inputs[name].shape[0] == 1:
-            raise OptionError(f"--onehot {name}: {name} must be a column vector or a matrix")
-        out[name] = axis
-    if isinstance(signs, str):
-        signs = [signs]
-    for name in signs:
-        if name not in typed.inputs:
-            raise OptionError(f"--signs {name}: the program has no variable {name}")
-        if name in out:
-            raise OptionError(f"--signs {name}: {name} is already one-hot (--onehot)")
-        out[name] = SIGNS
-    return out
-
-
-MODES = ("gradient", "jacobian", "hessian", "hvp")
-
-
-def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: Any = None,
-           kinds: str = "ml", check: bool = False, onehot: Any = (), mode: str = "gradient",
-           signs: Any = (), notation: str = "auto") -> Derivation | HigherDerivation:
-    """Parse, type and differentiate `program`; see SPEC section 6."""
-    from .parse import parse
-    from .shapes import Declaration, declaration, infer_shapes
-    if layout not in LAYOUTS:
-        raise OptionError(f"unknown layout {layout!r}: expected numerator, denominator or mixed")
-    decls: dict[str, Declaration] = dict(declaration(name, dims)
-                                         for name, dims in (shapes or {}).items())
-    if not isinstance(program, str):
-        raise OptionError("the program must be a string")
-    from .expr import reset_work
-    reset_work()
-    try:
-        ast = parse(program, notation)
-        typed = infer_shapes(ast, decls, kinds)
-    except MatcalcError as e:
-        raise e.with_source(program)
-    for name in decls:
-        if name not in typed.inputs and name not in typed.intermediates and \
-                name not in typed.dim_names:
-            raise OptionError(f"--shape declares {name}, which the program does not use")
-    if wrt is None or len(wrt) == 0:
-        wrt = list(typed.inputs)
-    else:
-        wrt = list(dict.fromkeys(wrt))
-        for w in wrt:
-            if w not in typed.inputs:
-                if w in typed.intermediates:
-                    raise NameError_(f"--wrt {w}: {w} is an intermediate, not an input variable")
-                raise NameError_(f"--wrt {w}: the program has no variable {w}; its variables "
-                                 f"are {', '.join(typed.inputs) or 'none'}")
-    labels = _label_options(onehot, signs, typed)
-    if mode not in MODES:
-        raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
-    if mode != "gradient":
-        _refuse_higher_of_indices(typed, mode)
-        from .jacobian import derive_higher  # Jacobians, Hessians, Hessian-vector products
-        d = derive_higher(program, typed, wrt, layout, mode, labels)
-        if check:
-            d.check().raise_if_failed()
-        return d
-    try:
-        d = Derivation(program, typed, wrt, layout, labels)
-    except MatcalcError as e:           # found in the IR, which keeps no spans: the program
-        if e.span is None:
-            e.span = Span(0, len(program.rstrip()) or 1)
-        raise e.with_source(program)
-    if check:
-        d.check().raise_if_failed()
-    return d
+    def module_name(self) -> str:
+        return f"matcalc_generated_{python_name(self.output_name)}"

@@ -302,7 +302,7 @@ def plan(roots: list[Node]) -> list[Node]:
     two contractions share is counted (and later computed) once, so the forward pass's
     X[i,k]*A[j,k,l] serves the gradient of Y as well."""
     from .expr import walk
-    from .layout import substitute
+    from .expr import substitute
     found = []
     seen: set[Node] = set()
     for root in roots:

@@ -590,6 +590,26 @@ class DiagVec(Node):
         return (r, 1)
 
 
+class _Triangle(Node):
+    __slots__ = fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        r, c = self.args[0].shape
+        _require(r == c, self, "a triangle of a matrix needs a square matrix")
+        return (r, c)
+
+
+class Tril(_Triangle):
+    """tril(X): the lower triangle of a square X, the diagonal included (np.tril)."""
+    __slots__ = ()
+
+
+class Triu(_Triangle):
+    """triu(X): the upper triangle of a square X, the diagonal included (np.triu)."""
+    __slots__ = ()
+
+
 class Softmax(Node):
     """softmax of a column vector; of a matrix, of each column."""
     __slots__ = fields = ("x",)
@@ -738,7 +758,7 @@ def contract_adjoint(y: Contract, k: int, g: Node) -> Node:
 NODE_KINDS: tuple[type[Node], ...] = (
     Var, Const, DimValue, Zero, Ones, Identity, Add, Scale, MatMul, Transpose, Broadcast,
     Hadamard, Divide, Power, Func, Sum, Trace, Norm1, Norm2, Det, LogDet, Inv, DiagMat,
-    DiagVec, Softmax, LogSumExp, Contract,
+    DiagVec, Tril, Triu, Softmax, LogSumExp, Contract,
 )
 LEAVES = (Var, Const, DimValue, Zero, Ones, Identity)
 
@@ -834,3 +854,16 @@ def walk(root: Node, last_child_first: bool = False, known=None) -> Iterator[Nod
 def variables(root: Node) -> list[Var]:
     """The Var leaves of an expression, in first-visit order."""
     return [n for n in walk(root) if isinstance(n, Var)]
+
+
+def substitute(node: Node, mapping: dict[Node, Node]) -> Node:
+    """`node` with every occurrence of a key replaced by its value (iterative)."""
+    memo: dict[Node, Node] = {}
+    for n in walk(node):
+        if n in mapping:
+            memo[n] = mapping[n]
+        elif n.children:
+            memo[n] = n.rebuild([memo[c] for c in n.children])
+        else:
+            memo[n] = n
+    return memo[node]

@@ -23,7 +23,7 @@ from . import expr as E
 from . import ops
 from . import syntax as S
 from .errors import LimitError, ShapeError
-from .shapes import SCALAR_T, TensorType, Type, _find, _Mismatch, _unify
+from .shapes import SCALAR_T, TensorType, Type, _Mismatch, _unify
 
 _ADDITIVE = ("+", "-")
 _PRODUCT = ("*", ".*")
@@ -224,8 +224,8 @@ def infer_statement(inf, st: S.Statement) -> Type:
         seen.add(idx.name)
         if idx.name not in scope.dims:
             inf.fail(f"the free index {idx.name} of {st.name} is missing on the right",
-                     idx.span, f"every index on the left must index something on the "
-                     f"right; remove it, or add a term that has it")
+                     idx.span, "every index on the left must index something on the "
+                     "right; remove it, or add a term that has it")
     t = type_of_axes([scope.dims[i.name] for i in st.indices])
     if st.name in inf.decls:
         want = axes_of(inf.decls[st.name].type())

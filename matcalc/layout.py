@@ -9,7 +9,7 @@ the denominator layout (scalar-by-vector and scalar-by-matrix are denominator th
 """
 from __future__ import annotations
 
-from .expr import EINSUM_LETTERS, Contract, Node, Transpose, Var, walk
+from .expr import EINSUM_LETTERS, Contract, Node, Transpose, Var, substitute
 from .simplify import simplify
 
 LAYOUTS = ("numerator", "denominator", "mixed")
@@ -28,19 +28,6 @@ def flip(node: Node) -> Node:
         return Transpose(node)
     letters = EINSUM_LETTERS[:len(node.shape)]
     return Contract((node,), f"{letters}->{letters[::-1]}")
-
-
-def substitute(node: Node, mapping: dict[Node, Node]) -> Node:
-    """`node` with every occurrence of a key replaced by its value (iterative)."""
-    memo: dict[Node, Node] = {}
-    for n in walk(node):
-        if n in mapping:
-            memo[n] = mapping[n]
-        elif n.children:
-            memo[n] = n.rebuild([memo[c] for c in n.children])
-        else:
-            memo[n] = n
-    return memo[node]
 
 
 def to_layout(adjoint: Node, layout: str, upstream: Var | list[Var] | None = None) -> Node:

@@ -109,7 +109,7 @@ def read_statements(run, source: str, translate) -> list:
     return statements
 
 
-_ATOM = r"(?:\((?:[^()]|\([^()]*\))*\)|[A-Za-z_][A-Za-z0-9_]*)'*"
+_ATOM = r"(?:\((?:[^()\n#]|\([^()\n#]*\))*\)|[A-Za-z_][A-Za-z0-9_]*)'*"   # on one line
 _LEFT_DIVISION = re.compile(rf"({_ATOM})\s*\\\s*({_ATOM})")
 
 
@@ -734,7 +734,7 @@ def _unexpected_character(pos: int, source: str) -> ParseError:
                 "determinant det(X)")
         close = source.find("|", pos + 1)
         if close > pos + 1 and "\n" not in source[pos:close]:       # |x| as abs(x)
-            return ParseError(f"unexpected character '|'", Span(pos, pos + 1), source, hint,
+            return ParseError("unexpected character '|'", Span(pos, pos + 1), source, hint,
                               Fix(f"{source[:pos]}abs({source[pos + 1:close]})"
                                   f"{source[close + 1:]}"))
     elif char in "×·⋅":

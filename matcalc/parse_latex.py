@@ -35,7 +35,8 @@ import re
 from pathlib import Path
 
 from .errors import Fix, LimitError, MatcalcError, ParseError, Span
-from .syntax import Binary, Call, Name, Neg, Norm, Number, Program, Statement, Transpose
+from .syntax import (Binary, Call, Name, Neg, Norm, Number, Program, Statement, Transpose,
+                     ast_children, right_first_preorder)
 
 GRAMMAR = Path(__file__).with_name("latex.lark")
 STANDALONE = Path(__file__).with_name("_lark_latex_parser.py")
@@ -226,7 +227,7 @@ class _Scanner:
                 self.command()
             elif c.isascii() and c.isalpha():
                 self.letters()
-            elif c.isdigit() or c == "." and src[self.pos + 1:self.pos + 2].isdigit():
+            elif c in "0123456789." and _NUMBER.match(src, self.pos):   # ASCII digits: ٣ is none
                 m = _NUMBER.match(src, self.pos)
                 self.pos = m.end()
                 self.emit("NUMBER", m.group(), start, self.pos)
@@ -655,7 +656,7 @@ class _Scanner:
         self.emit("POW", "^", start, start + 1)
         self.pos = at
         c = src[at:at + 1]
-        if c.isdigit():                             # one digit: x^23 is x^2 3 in TeX
+        if c.isascii() and c.isdigit():             # one digit: x^23 is x^2 3 in TeX
             self.pos = at + 1
             self.emit("NUMBER", c, at, at + 1)
         elif c.isascii() and c.isalpha():
@@ -815,12 +816,10 @@ class _Build:
 
 def _exponentials(statements: list) -> list:
     """e^{x} as exp(x), unless e is a name of the program (then it is that e, raised)."""
-    from .shapes import _ast_children, _right_first_preorder
-
     uses = []
     powers = set()
     for st in statements:
-        for n in _right_first_preorder(st.expr):
+        for n in right_first_preorder(st.expr):
             if type(n) is Binary and n.op == "^" and type(n.left) is Name and n.left.name == "e":
                 powers.add(id(n.left))
             if type(n) is Name and n.name == "e":
@@ -839,11 +838,9 @@ def _replace_exponentials(root):
     """The tree with each e^{p} an exp(p) call (rebuilt children first, without recursion)."""
     from dataclasses import replace
 
-    from .shapes import _ast_children, _right_first_preorder
-
     built: dict[int, object] = {}
-    for n in reversed(_right_first_preorder(root)):
-        kids = [built[id(k)] for k in _ast_children(n)]
+    for n in reversed(right_first_preorder(root)):
+        kids = [built[id(k)] for k in ast_children(n)]
         if type(n) is Binary and n.op == "^" and type(n.left) is Name and n.left.name == "e":
             built[id(n)] = Call("exp", (kids[1],), n.span, n.left.span)
         elif type(n) is Binary:

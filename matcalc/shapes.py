@@ -361,8 +361,8 @@ class _Infer:
             self._parents = {}
             for st in self.program.statements:
                 self._parents[id(st.expr)] = st
-                for n in _right_first_preorder(st.expr):
-                    for k in _ast_children(n):
+                for n in S.right_first_preorder(st.expr):
+                    for k in S.ast_children(n):
                         self._parents[id(k)] = n
         return self._parents
 
@@ -462,7 +462,7 @@ class _Infer:
         nodes: dict[str, list] = {}
         assigned = {st.name for st in self.program.statements if st.name is not None}
         for st in self.program.statements:
-            for n in reversed(_right_first_preorder(st.expr)):
+            for n in reversed(S.right_first_preorder(st.expr)):
                 if type(n) is S.Name:
                     nodes.setdefault(n.name, []).append(n)
         self.name_nodes = nodes
@@ -495,7 +495,7 @@ class _Infer:
         e is no variable of the program (exp(x)), and x^Ty, X^TX, X^-T (X^{-T}) where T is
         none (x^T y, X^T X, the inverse transposed), which the language reads as powers of
         a variable e, of a name Ty or TX, of a variable T."""
-        powers = [n for st in self.program.statements for n in _right_first_preorder(st.expr)
+        powers = [n for st in self.program.statements for n in S.right_first_preorder(st.expr)
                   if type(n) is S.Binary and n.op in ("^", ".^")]
         if "e" not in assigned and "e" not in self.decls:
             for n in powers:
@@ -584,7 +584,7 @@ class _Infer:
     def visit(self, node) -> Type:
         # children before parents, left to right, without recursion (long flat chains never
         # hit the recursion limit): the reverse of a pre-order that takes the right first
-        order = _right_first_preorder(node)
+        order = S.right_first_preorder(node)
         types = self.types
         for n in reversed(order):
             types[id(n)] = self._type_of(n)
@@ -807,7 +807,7 @@ class _Infer:
     def _divisors(self) -> list:
         """The right operands of every '/' of the program."""
         return [n.right for st in self.program.statements
-                for n in _right_first_preorder(st.expr)
+                for n in S.right_first_preorder(st.expr)
                 if type(n) is S.Binary and n.op == "/"]
 
     def _dimension_for(self, count: str) -> tuple[str, str, str] | None:
@@ -1228,29 +1228,6 @@ def _product_chain(n, types) -> list:
     return kids[::-1]
 
 
-def _ast_children(n) -> tuple:
-    kind = type(n)
-    if kind is S.Binary:                  # an index product is one leaf (matcalc.indices)
-        return () if n.indexed else (n.left, n.right)
-    if kind is S.Transpose or kind is S.Neg or kind is S.Norm:
-        return (n.operand,)
-    if kind is S.Call:
-        return n.args
-    return ()
-
-
-def _right_first_preorder(root) -> list:
-    """The AST below root, parents first, the right operand's subtree before the left's:
-    reversed, it lists children before parents and left before right."""
-    order = []
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        order.append(n)
-        stack.extend(_ast_children(n))
-    return order
-
-
 class _Build:
     """Second pass: every dimension resolved; build interned IR nodes bottom-up."""
 
@@ -1334,7 +1311,7 @@ class _Build:
             elif self._is_matrix_chain(n):
                 signs, kids = None, _product_chain(n, self.inf.types)
             else:
-                signs, kids = False, _ast_children(n)
+                signs, kids = False, S.ast_children(n)
             order.append((n, signs, kids))
             stack.extend(kids)
         memo: dict[int, E.Node] = {}
@@ -1355,20 +1332,20 @@ class _Build:
         return all(not self.inf.types[id(k)].is_scalar
                    for k in _product_chain(n, self.inf.types))
 
-    def _not_zero(self, n, divisor: E.Node) -> None:
-        """A divisor made of numbers alone that is 0 (x/0, x/(0.5 - 0.5)) is refused: no
-        derivative exists anywhere."""
+    def _not_zero(self, where, divisor: E.Node, what: str = "division by zero") -> None:
+        """A divisor made of numbers alone that is 0 (x/0, x/(0.5 - 0.5), inv(0)) is
+        refused: no derivative exists anywhere. `where` is the divisor's syntax node."""
         if any(not isinstance(k, E.Const) for k in E.walk(divisor) if not k.children):
             return
         from .simplify import simplify
         try:
             value = simplify(divisor)
         except MatcalcError as e:            # a constant beyond double precision, folded
-            e.span, e.source = n.right.span, self.inf.src
+            e.span, e.source = where.span, self.inf.src
             raise
         if isinstance(value, E.Const) and value.value == 0:
-            said = "" if isinstance(n.right, S.Number) else f": {self.inf.text(n.right)} is 0"
-            raise ShapeError("division by zero" + said, n.right.span, self.inf.src)
+            said = "" if isinstance(where, S.Number) else f": {self.inf.text(where)} is 0"
+            raise ShapeError(what + said, where.span, self.inf.src)
 
     def _sized(self, n, shape: E.Shape) -> None:
         """A constant whose size no variable fixes cannot be evaluated: say so."""
@@ -1414,7 +1391,7 @@ class _Build:
                     return E.Scale(a, b) if a.is_scalar else E.Scale(b, a)
                 return E.MatMul((a, b))
             if op == "/":
-                self._not_zero(n, b)
+                self._not_zero(n.right, b)
                 return E.Scale(E.Power(b, E.Const(-1)), a)
             if op == "^" and not a.is_scalar:
                 return _matrix_power(a, _integer(n.right))
@@ -1431,7 +1408,7 @@ class _Build:
             if op == ".*":
                 return E.Hadamard((a, b))
             if op == "./":
-                self._not_zero(n, kids[1])
+                self._not_zero(n.right, kids[1])
                 return E.Divide(a, b)
             if op == ">":
                 return E.Func("step", E.Add((a, E.Scale(E.Const(-1), b))))
@@ -1460,6 +1437,8 @@ class _Build:
                 shape = self.shape(self.inf.types[id(n)])
                 self._sized(n, shape)
                 return function.build(shape, *kids)
+            if n.func == "inv" and kids and kids[0].shape == (1, 1):
+                self._not_zero(n.args[0], kids[0], "the inverse of zero")
             return function.build(*kids)
         raise AssertionError(n)
 

@@ -12,21 +12,22 @@ from __future__ import annotations
 from .differentiate import vjp
 from .errors import MatcalcError, Span
 from .expr import Add, Const, Node, Var, Zero, variables
-from .layout import substitute
+from .expr import substitute
 from .simplify import simplify
+from .structure import gradient as structure_gradient
+from .structure import structures, use_structure
 
 
 class Step:
     """One adjoint equation `name = formula` (name is e.g. "dz", standing for dJ/dz)."""
 
     def __init__(self, name: str, of: str, adjoint: Node, derivation):
-        from .derivation import Derivative
         self.name = name
         self.of = of
         self.adjoint = adjoint             # adjoint form, in terms of names and adjoint Vars
         self.is_input = of in derivation.inputs
         node = derivation.finish(adjoint, derivation.adjoint_vars)
-        self.derivative = Derivative(name, node, derivation)
+        self.derivative = derivation.derivative(name, node)
 
     @property
     def node(self) -> Node:
@@ -98,8 +99,10 @@ def _program_steps(d) -> list[Step]:
                 if value.children:   # never a leaf: a zero is not "H1", a Var not its alias
                     by_value[value] = inter[name]
 
+    kinds = structures(d.onehot)
+
     def named(node: Node) -> Node:
-        node = simplify(node)
+        node = use_structure(simplify(node), d.onehot)          # S' = S
         return simplify(substitute(node, by_value))
 
     acc: dict[Var, list[Node]] = {}
@@ -125,6 +128,9 @@ def _program_steps(d) -> list[Step]:
                 parts = acc.pop(v, [])
                 total = Zero(v.shape) if not parts else parts[0] if len(parts) == 1 else \
                     Add(tuple(parts))
+                if v.name in kinds:         # a structured input: its gradient's convention
+                    total = structure_gradient(simplify(total), kinds[v.name], d.convention,
+                                               d.onehot, v)
                 steps.append(Step(names[v.name], v.name, named(total), d))
     return steps
 

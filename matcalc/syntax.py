@@ -115,6 +115,46 @@ class Program:
     notation: str = "matcalc"
 
 
+def walk(node: Ast | Program):
+    """The nodes of a syntax tree (of every statement of a program), outermost first, left
+    to right."""
+    stack = [st.expr for st in reversed(node.statements)] if isinstance(node, Program) \
+        else [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, Binary):
+            stack += [n.right, n.left]
+        elif isinstance(n, (Neg, Transpose, Norm)):
+            stack.append(n.operand)
+        elif isinstance(n, Call):
+            stack += reversed(n.args)
+
+
+def ast_children(n) -> tuple:
+    """The operands of one AST node, left to right."""
+    kind = type(n)
+    if kind is Binary:                    # an index product is one leaf (matcalc.indices)
+        return () if n.indexed else (n.left, n.right)
+    if kind is Transpose or kind is Neg or kind is Norm:
+        return (n.operand,)
+    if kind is Call:
+        return n.args
+    return ()
+
+
+def right_first_preorder(root) -> list:
+    """The AST below root, parents first, the right operand's subtree before the left's:
+    reversed, it lists children before parents and left before right."""
+    order = []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        order.append(n)
+        stack.extend(ast_children(n))
+    return order
+
+
 # ---- the AST written back in matcalc's language --------------------------------------------
 
 _LEVEL = {">": 10, "+": 20, "-": 20, "*": 30, "@": 30, "/": 30, ".*": 30, "./": 30,

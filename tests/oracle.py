@@ -72,6 +72,8 @@ def transposed(shape):
 
 
 def is_square_var(v: E.Var) -> bool:
+    if len(v.shape) != 2:                   # a tensor
+        return False
     r, c = v.shape
     return r == c and r != 1
 
@@ -232,6 +234,10 @@ def _sym_node(n: E.Node, xs: list, env) -> sympy.Matrix:
     if t is E.DiagVec:
         x = xs[0]
         return sympy.Matrix(x.shape[0], 1, lambda i, _: x[i, i])
+    if t in (E.Tril, E.Triu):
+        x, lower = xs[0], t is E.Tril
+        return sympy.Matrix(x.shape[0], x.shape[1],
+                            lambda i, j: x[i, j] if (i >= j if lower else i <= j) else 0)
     if t is E.Softmax:
         return _sym_softmax(xs[0])
     if t is E.LogSumExp:
@@ -315,6 +321,10 @@ def _np_node(n: E.Node, xs: list, values, dims) -> np.ndarray:
         return np.diag(xs[0][:, 0])
     if t is E.DiagVec:
         return np.diag(xs[0]).reshape(-1, 1).copy()
+    if t is E.Tril:
+        return np.tril(xs[0])
+    if t is E.Triu:
+        return np.triu(xs[0])
     if t is E.Softmax:
         return _np_softmax(xs[0])
     if t is E.LogSumExp:
@@ -331,6 +341,25 @@ def np_eval(node: E.Node, values, dims) -> np.ndarray:
 
 
 # ---- points in the domain --------------------------------------------------------------
+
+def evaluated_pairs(before: E.Node, after: E.Node, dims, seeds, adjust=None):
+    """(value of before, value of after) at the random points of `seeds` (positive at seed
+    0, of either sign after), both sides' variables drawn; `adjust(values, seed)` may
+    change the values (labels). A point where a matrix is singular or a value is not
+    finite is no verdict and is skipped."""
+    for seed in seeds:
+        values = {**draw_point(after, dims, seed, signed=seed > 0),
+                  **draw_point(before, dims, seed, signed=seed > 0)}
+        if adjust is not None:
+            values = adjust(values, seed)
+        try:
+            with np.errstate(all="ignore"):
+                a, b = np_eval(before, values, dims), np_eval(after, values, dims)
+        except np.linalg.LinAlgError:
+            continue                      # a singular matrix at this point: no verdict
+        if np.all(np.isfinite(a)) and np.all(np.isfinite(b)):
+            yield a, b                    # else outside the domain at this point
+
 
 def draw_point(output: E.Node, dims, seed: int = 0, upstream: E.Var | None = None,
                signed: bool = False) -> dict[str, np.ndarray]:

@@ -157,13 +157,13 @@ GALLERY = [
       'line 1, column 1: unknown function foo',
       '  foo(x)',
       '  ^^^',
-      'known functions: exp, log, sin, cos, tan, tanh, sigmoid, relu, abs, sign, sqrt, arcsin, arccos, arctan, sum, norm1, norm2, tr, det, logdet, inv, diag, softmax, logsumexp, mean, log_softmax, softplus, vector, matrix, eye'),
+      'known functions: exp, log, sin, cos, tan, tanh, sigmoid, relu, abs, sign, sqrt, arcsin, arccos, arctan, sum, norm1, norm2, tr, det, logdet, inv, diag, tril, triu, softmax, logsumexp, mean, log_softmax, softplus, vector, matrix, eye'),
     # a call of a name that is no function: the product was meant
     E('W(x + b)',
       'line 1, column 1: unknown function W',
       '  W(x + b)',
       '  ^',
-      'for the product write W*(x + b); the functions are exp, log, sin, cos, tan, tanh, sigmoid, relu, abs, sign, sqrt, arcsin, arccos, arctan, sum, norm1, norm2, tr, det, logdet, inv, diag, softmax, logsumexp, mean, log_softmax, softplus, vector, matrix, eye'),
+      'for the product write W*(x + b); the functions are exp, log, sin, cos, tan, tanh, sigmoid, relu, abs, sign, sqrt, arcsin, arccos, arctan, sum, norm1, norm2, tr, det, logdet, inv, diag, tril, triu, softmax, logsumexp, mean, log_softmax, softplus, vector, matrix, eye'),
     # ---- names used wrongly --------------------------------------------------------------
     E('exp',
       'line 1, column 1: exp is a function; call it as exp(...)',
@@ -337,6 +337,14 @@ GALLERY = [
       'line 1, column 17: division by zero: (0.5 - 0.5) is 0',
       '  f = tanh(alpha/(0.5 - 0.5))',
       '                  ^^^^^^^^^'),
+    E("f = a'*inv(0)*b",
+      'line 1, column 12: the inverse of zero',
+      "  f = a'*inv(0)*b",
+      '             ^'),
+    E('f = tr(inv(2 - 2)*A)',
+      'line 1, column 12: the inverse of zero: (2 - 2) is 0',
+      '  f = tr(inv(2 - 2)*A)',
+      '             ^^^^^'),
     # a divisor folded beyond double precision points at itself
     E('x/(1e300*1e300)',
       'line 1, column 4: a constant of this program is out of the range of double precision '

@@ -21,8 +21,9 @@ from ..expr import (
     Node,
     Transpose,
     Var,
+    substitute,
 )
-from ..layout import substitute
+from .. import expr as E
 from .precedence import format_number
 
 CALLS = (Func, *ops.BY_NODE)             # every operation of the registry prints as a call
@@ -336,3 +337,16 @@ def contraction_names(e, nested: bool = False) -> tuple[list[int], dict[str, str
                 names[ch] = next(pool)
     return order, names
 
+
+def free_indices(node: E.Node, latex: bool = False) -> str:
+    """The free indices of a formula in index notation, for its left side: `[i,j]`
+    (`_{ij}` in LaTeX), as the printers name them; "" for a matrix formula. With them the
+    line is an index statement, which reads back exactly (an index written twice on the
+    right may be free, as the batch index i of dX[i,j] = Y[i,p]*dZ[i,q]*A[q,j,p])."""
+    if not isinstance(node, E.Contract):
+        return ""
+    names = contraction_names(node)[1]
+    free = [names[ch] for ch in node.out]
+    if not free:
+        return ""
+    return f"_{{{''.join(free)}}}" if latex else f"[{','.join(free)}]"

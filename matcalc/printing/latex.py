@@ -448,6 +448,7 @@ class LatexPrinter(ElementwiseOperands, Printer):
         return self.spelled(ops.of(e).latex, e.x)
 
     _print_Sum = _print_Trace = _print_Det = _print_DiagMat = _print_DiagVec = call
+    _print_Tril = _print_Triu = call
     _print_Softmax = _print_LogSumExp = call
 
     def _print_Norm2(self, e) -> Piece:
