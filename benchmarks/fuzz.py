@@ -3,7 +3,7 @@
     python benchmarks/fuzz.py                 # 100,000 inputs, 2 worker processes
     python benchmarks/fuzz.py -n 5000 --workers 1 --deep 0.2
 
-Inputs come from hypothesis strategies, in ten families (``--family`` picks some):
+Inputs come from hypothesis strategies, in eleven families (``--family`` picks some):
 
 - ``text``: random Unicode strings, random bytes decoded as UTF-8 (errors="replace"), and
   strings over the characters of matcalc's own language;
@@ -21,6 +21,9 @@ Inputs come from hypothesis strategies, in ten families (``--family`` picks some
   derive to the very formulas of its program; the same programs printed in LaTeX and read
   back (--from latex); sums, means, softmax and logsumexp along a dimension; and all of
   these mutated (tokens and LaTeX commands dropped, doubled, swapped, replaced).
+- ``index``: index notation (issue 16): statements and indexed products over tensors of
+  every order (and one too many), with broadcasts, functions, later statements, odd
+  declarations and a little breakage.
 - ``outer``, ``signs``, ``comments``, ``sizes`` (issue 12): outer-product chains under the
   independent Jacobian/Hessian oracle, scalars whose sign matters under matcalc's check
   and that oracle, comments full of quotes and backslashes in modules imported in a
@@ -1145,6 +1148,101 @@ def notes_programs(draw):
                                                                              "auto"]))})
 
 
+# ---- family "index": index notation (issue 16) ----------------------------------------
+# Index statements and indexed products: tensors of order 0 to 7 (7 is over the limit),
+# einsum terms, broadcasts, elementwise functions, sums and quotients, later statements
+# using the result as a matrix, consistent and inconsistent index sizes, missing and
+# repeated left indices, declarations that agree or not, and a little breakage.
+
+_IDX = "ijklmn"
+_IDX_FUNCS = ["tanh", "exp", "relu", "sigmoid", "abs", "log", "sin", "sum", "softmax", "inv"]
+
+
+@st.composite
+def _indexed(draw, orders: dict, letters: str) -> str:
+    name = draw(st.sampled_from(["A", "B", "T", "W", "x", "y", "Z", "U"]))
+    order = orders.setdefault(name, draw(st.integers(0, 4)) if draw(st.integers(0, 9)) else
+                              draw(st.integers(5, 7)))
+    if draw(st.integers(0, 12)) == 0:
+        order = draw(st.integers(0, 4))               # used with another number of indices
+    if order == 0:
+        return draw(st.sampled_from(["alpha", "beta", "N"])) if draw(st.integers(0, 5)) \
+            else name
+    return f"{name}[{','.join(draw(st.sampled_from(letters)) for _ in range(order))}]"
+
+
+@st.composite
+def _index_term(draw, orders: dict, letters: str, depth: int) -> str:
+    factors = [draw(_indexed(orders, letters)) for _ in range(draw(st.integers(1, 3)))]
+    if draw(st.integers(0, 4)) == 0:
+        factors.insert(0, draw(st.sampled_from(["2", "0.5", "-1", "alpha", "1e999", "N"])))
+    if depth > 0 and draw(st.integers(0, 3)) == 0:
+        f = draw(st.sampled_from(_IDX_FUNCS))
+        factors.append(f"{f}({draw(_index_sum(orders, letters, depth - 1))})")
+    if depth > 0 and draw(st.integers(0, 6)) == 0:
+        factors.append(f"({draw(_index_sum(orders, letters, depth - 1))})")
+    if draw(st.integers(0, 8)) == 0:
+        factors.append(f"(X*Y')[{draw(st.sampled_from(letters))},"
+                       f"{draw(st.sampled_from(letters))}]")
+    op = draw(st.sampled_from(["*", "*", "*", ".*", " "]))
+    term = op.join(factors)
+    if draw(st.integers(0, 8)) == 0:
+        term += draw(st.sampled_from(["^2", ".^3", "/alpha", "/2", "./(1 + T[i,j])", "'"]))
+    return term
+
+
+@st.composite
+def _index_sum(draw, orders: dict, letters: str, depth: int = 2) -> str:
+    terms = [draw(_index_term(orders, letters, depth)) for _ in range(draw(st.integers(1, 3)))]
+    out = terms[0]
+    for t in terms[1:]:
+        out += draw(st.sampled_from([" + ", " - "])) + t
+    return out
+
+
+@st.composite
+def index_programs(draw):
+    orders: dict = {}
+    letters = _IDX[:draw(st.integers(2, 6))]
+    rhs = draw(_index_sum(orders, letters))
+    used = sorted(set(re.findall(r"\b([ijklmn])\b", rhs))) or list(letters)
+    if draw(st.integers(0, 4)):                              # free indices the right has
+        lhs = "".join(draw(st.permutations(used))[:draw(st.integers(0, min(4, len(used))))])
+    else:                                                    # any, repeated, missing
+        lhs = "".join(draw(st.sampled_from(letters)) for _ in range(draw(st.integers(0, 4))))
+    if draw(st.integers(0, 15)) == 0:
+        lhs = _IDX[:draw(st.integers(6, 7))]                 # order 6 and 7 results
+    program = f"R[{','.join(lhs)}] = {rhs}" if lhs else f"r = {rhs}"
+    how = draw(st.integers(0, 5))
+    if how == 0:
+        program += "; f = sum(R .* R)" if lhs else "; f = r^2"
+    elif how == 1:
+        program += f"; S[{','.join(lhs[::-1])}] = tanh(R[{','.join(lhs)}])" if lhs else ""
+    elif how == 2:
+        program += "; f = sum(softmax(R, 2))"
+    options = {}
+    if draw(st.integers(0, 3)) == 0:
+        options["shapes"] = {name: ",".join(draw(st.sampled_from(["n", "m", "p", "2"]))
+                                            for _ in range(max(order, 1)))
+                             for name, order in orders.items() if draw(st.booleans())}
+    if draw(st.integers(0, 3)) == 0:
+        options["layout"] = draw(st.sampled_from(["numerator", "denominator", "mixed"]))
+    if draw(st.integers(0, 8)) == 0:
+        options["mode"] = draw(st.sampled_from(["jacobian", "hessian", "hvp"]))
+    if draw(st.integers(0, 6)) == 0:                         # a little breakage
+        chars = list(program)
+        k = draw(st.integers(0, len(chars) - 1))
+        action = draw(st.sampled_from(["drop", "dup", "bracket"]))
+        if action == "drop":
+            del chars[k]
+        elif action == "dup":
+            chars.insert(k, chars[k])
+        else:
+            chars.insert(k, draw(st.sampled_from(["[", "]", ",", "[]", "[i,]"])))
+        program = "".join(chars)
+    return Case("index", program, options)
+
+
 FAMILIES = {
     "text": random_text,
     "grammar": grammar_programs,
@@ -1152,9 +1250,11 @@ FAMILIES = {
     "mutation": mutated_programs,
     "options": option_programs,
     "notes": notes_programs,
+    "index": index_programs,
 }
 # how many of every 20 inputs come from each family
-MIX = {"text": 2, "grammar": 4, "typed": 4, "mutation": 3, "options": 2, "notes": 5}
+MIX = {"text": 2, "grammar": 4, "typed": 4, "mutation": 3, "options": 2, "notes": 5,
+       "index": 3}
 
 
 def all_cases(families=None):

@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 MODULES = {
     "linear_layer": ["linear_layer_gradient"],
     "bilinear_form": ["bilinear_form_gradient", "bilinear_form_numerator_gradient"],
+    "bilinear_layer": ["bilinear_layer_gradient", "bilinear_layer_steps_gradient"],
     "d2l_mlp_l2": ["d2l_mlp_l2_gradient"],
     "cs231n_two_layer": ["cs231n_two_layer_gradient"],
     "notes_sigmoid_softmax": ["notes_sigmoid_softmax_gradient",

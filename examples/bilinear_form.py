@@ -1,5 +1,5 @@
-"""Seed 001: the bilinear form z = x' A y (and its batched layer, see README limits: a
-3-way weight tensor A_k is not expressible in the language)."""
+"""Seed 001: the bilinear form z = x' A y (its batched layer, with a 3-way weight tensor,
+is examples/bilinear_layer.py)."""
 from _show import show
 
 show("bilinear form", "z = x'*A*y", claims=["x = A*y", "y = A'*x", "A = x*y'", "A = y*x'"])

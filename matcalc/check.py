@@ -724,6 +724,6 @@ def _roots(output: Node, upstream: Var | None, grads) -> list[Node]:
 
 
 def _shape_text(node: Node, dims) -> str:
-    (r, c), (nr, nc) = node.shape, shape_of(node, dims)
-    sizes = "" if (r, c) == (nr, nc) else f" = {nr} x {nc}"
-    return f"{r} x {c}{sizes}"
+    shape, sized = node.shape, shape_of(node, dims)
+    sizes = "" if tuple(shape) == sized else " = " + " x ".join(map(str, sized))
+    return " x ".join(map(str, shape)) + sizes

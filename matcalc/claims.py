@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 
 from . import expr as E
 from .errors import MatcalcError, NameError_, OptionError, ShapeError, Span
-from .layout import from_layout, substitute
+from .expr import substitute
+from .layout import from_layout
 from .shapes import Declaration, infer_shapes
 from .simplify import simplify
 from .steps import expanded_adjoints
 
-_LHS = re.compile(r"^\s*(?:d\s*[A-Za-z][A-Za-z0-9_]*\s*/\s*d\s*)?([A-Za-z][A-Za-z0-9_]*)\s*=")
+_LHS = re.compile(r"^\s*(?:d\s*[A-Za-z][A-Za-z0-9_]*\s*/\s*d\s*)?([A-Za-z][A-Za-z0-9_]*)"
+                  r"\s*(\[[^\]=]*\])?\s*=")
 
 
 @dataclass(frozen=True)
@@ -81,13 +83,16 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
         namespace.append(d.upstream)
     namespace += [E.Var(st.name, st.node.shape) for st in d.steps]
     for v in namespace:
-        r, c = v.shape
-        decls[v.name] = Declaration(r, c)
+        shape = v.shape
+        decls[v.name] = Declaration(shape[0], shape[1], dims=tuple(shape) if len(shape) > 2
+                                    else ())
     true = d.derivatives[name] if name in d.derivatives else steps[name].derivative
     layout = d.layout
 
     # in a program, the correct formula is shown as the notes write it: with the names
     correct = steps[name].text if name in steps else true.text
+    from .printing.index import free_indices
+    lhs = name + free_indices(steps[name].node if name in steps else true.node)
 
     def result(ok, verdict, err, msg, diagnosis=()):
         if diagnosis:
@@ -99,10 +104,12 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
     truth = d.adjoint_form(name) if name in d.derivatives else _expansions(d)[name]
     dims = set(d.typed.dim_names) | {x for dc in decls.values() for x in (dc.rows, dc.cols)
                                      if isinstance(x, str)}
+    indices = m.group(2)                # an index-notation claim: A[j,k,l] = ...
     try:
         ast = parse(formula)
         _known_names(ast, decls, dims)
-        typed = _type_claim(formula, decls, true.node.shape, parse, infer_shapes, Declaration)
+        typed = _type_claim(formula, decls, true.node.shape, parse, infer_shapes, Declaration,
+                            indices)
     except ShapeError as e:          # an ill-shaped hand derivation is a wrong answer
         if e.message.startswith(_NOT_SHAPES) or " takes " in e.message:
             raise _in_claim(e, formula, text, offset) from None
@@ -116,7 +123,7 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
                         seed, deadline)
         return result(False, "wrong shape", math.inf,
                       f"{name}: WRONG SHAPE: your formula does not fit together:\n"
-                      + _indent(e.render()) + f"\n  correct: {name} = {correct}", found)
+                      + _indent(e.render()) + f"\n  correct: {lhs} = {correct}", found)
     except MatcalcError as e:
         raise _in_claim(e, formula, text, offset) from None
     claimed = substitute(typed.output, names)
@@ -133,11 +140,11 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
     want, got = true.node.shape, claimed.shape
     if got != want:
         hint = ""
-        if (got[1], got[0]) == want:
+        if len(got) == 2 and (got[1], got[0]) == want:
             hint = "\nyours has the shape of the transpose: the transposes are in the wrong order"
         return result(False, "wrong shape", math.inf,
                       f"{name}: WRONG SHAPE: your formula is {_shape(got)}, but {d._lhs(name)} in "
-                      f"{layout} layout is {_shape(want)}{hint}\n  correct: {name} = {correct}",
+                      f"{layout} layout is {_shape(want)}{hint}\n  correct: {lhs} = {correct}",
                       diagnosis())
     verdict = check_claim(d.output, d.adjoint_upstream, truth,
                           from_layout(claimed, layout, d.adjoint_upstream), name, seed=seed,
@@ -145,7 +152,7 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
     err = verdict.error
     if verdict.ok:
         return result(True, "right", err,
-                      f"{name}: RIGHT (max rel. error {err:.1e} against {correct})"
+                      f"{name}: RIGHT (max rel. error {err:.1e} against {correct if lhs == name else lhs + ' = ' + correct})"
                       + _under_structure(d, claimed))
     if not math.isnan(err) and name in d.unconstrained:   # another convention's answer?
         from .structure import alternatives, claim_note, structures
@@ -161,10 +168,10 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
     if math.isnan(err):                   # nothing to compare: no evidence either way
         return result(False, "not checked", err,
                       f"{name}: NOT CHECKED ({verdict.reason})\n  yours:   "
-                      f"{name} = {formula.strip()}\n  correct: {name} = {correct}")
+                      f"{name} = {formula.strip()}\n  correct: {lhs} = {correct}")
     return result(False, "wrong", err,
                   f"{name}: WRONG (relative error {err:.2g})\n  yours:   {name} = "
-                  f"{formula.strip()}\n  correct: {name} = {correct}", diagnosis())
+                  f"{formula.strip()}\n  correct: {lhs} = {correct}", diagnosis())
 
 
 def _expansions(d) -> dict:
@@ -280,10 +287,21 @@ def _under_structure(d, claimed: E.Node) -> str:
     return f"; with {words}, yours equals {d._printers['text'].doprint(used).text}"
 
 
-def _type_claim(formula: str, decls: dict, want, parse, infer_shapes, Declaration):
+def _type_claim(formula: str, decls: dict, want, parse, infer_shapes, Declaration,
+                indices: str | None = None):
     """The typed claim. A constant whose size nothing in the formula fixes (`x =
     vector(1)`) takes it from the derivative claimed; errors are those of the formula
-    alone."""
+    alone. With `indices` ("[j,k,l]") the claim is an index statement with those free
+    indices, the derivative's axes in order."""
+    if indices:
+        name = "claim_"
+        while name in decls:
+            name += "_"
+        try:
+            return infer_shapes(parse(f"{name}{indices} = {formula}"), decls)
+        except MatcalcError as e:
+            e.span = None
+            raise
     try:
         return infer_shapes(parse(formula), decls)
     except ShapeError as e:
@@ -303,7 +321,8 @@ def from_layout_expanded(step, expansions, d) -> E.Node:
     """A step's adjoint Var, as the user writes it in the layout, in terms of the inputs."""
     adj = expansions[step.of]
     if d.layout == "numerator":
-        return E.Transpose(adj)
+        from .layout import flip
+        return flip(adj)
     return adj
 
 
@@ -312,5 +331,7 @@ def _indent(text: str) -> str:
 
 
 def _shape(s) -> str:
+    if len(s) != 2:
+        return " x ".join(map(str, s))
     r, c = s
     return "scalar" if (r, c) == (1, 1) else f"{r} x {c}"

@@ -17,10 +17,11 @@ from . import expr as E
 from .assumptions import apply_assumptions, describe
 from .claims import verify_claim
 from .differentiate import gradient
-from .errors import LimitError
+from .errors import LimitError, OptionError
 from .layout import from_layout, to_layout, upstream_var
 from .printing import latex as tex
 from .printing import to_numpy
+from .printing.index import free_indices
 from .printing.json import json_shape
 from .printing.latex import LatexPrinter, latex_style
 from .printing.numpy import NumpyPrinter, python_name
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
 
 
 
+SUMMATION = ("index notation: an index repeated on the right is summed (Einstein's "
+             "convention); the free indices i, j, k, ... are the result's axes in order")
 PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
 # Tree size of everything one call prints (text, LaTeX, NumPy code or JSON, steps
 # included), each spelling counted: JSON spells every formula three times. Printing costs
@@ -50,6 +53,17 @@ PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
 # output under about half a second and a few megabytes; a 200-layer MLP's gradient,
 # written out, is 90 MB (its steps, 100 kB). Configurable.
 OUTPUT_LIMIT = 1_000_000
+
+
+def refuse_higher_of_indices(typed, mode: str) -> None:
+    """Jacobians and Hessians are read off matrix formulas (matcalc.jacobian): a program
+    in index notation has its gradients (backprop) only, for now."""
+    from .simplify import simplify        # a contraction that is a matrix expression is one
+    nodes = [simplify(typed.output), *typed.inputs.values()]
+    if any(isinstance(n, E.Contract) or len(n.shape) != 2 for root in nodes
+           for n in E.walk(root)):
+        raise OptionError(f"--{mode} of a program in index notation is not supported yet: "
+                          f"matcalc derives its gradients (backprop), in every layout")
 
 
 def _printable(node: E.Node) -> E.Node:
@@ -237,12 +251,12 @@ class Derivation(Result):
         vars_ = list(self.inputs.values()) + ([self.upstream] if self.upstream else [])
         for v in vars_:
             py = python_name(v.name)
-            r, c = v.shape
+            r, c = v.shape[:2]
             two_d = v.name in self.keep_2d
-            for axis, d in enumerate((r, c)):
+            for axis, d in enumerate(v.shape):
                 if not isinstance(d, str) or d in src:
                     continue
-                if two_d:
+                if two_d or len(v.shape) != 2:
                     src[d] = f"{py}.shape[{axis}]"
                 elif r != 1 and c != 1:
                     src[d] = f"{py}.shape[{axis}]"
@@ -285,6 +299,8 @@ class Derivation(Result):
         return self.output_name if self.is_scalar else "L"
 
     def _shape_text(self, shape) -> str:
+        if len(shape) != 2:
+            return " x ".join(map(str, shape))
         r, c = shape
         if (r, c) == (1, 1):
             return "scalar"
@@ -314,21 +330,30 @@ class Derivation(Result):
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
                          f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")
+        if self._has_indices(steps):
+            lines.append(f"# {SUMMATION}")
         omitted = self._inlined(steps)
         if steps and self.steps:
             top = "L" if not self.is_scalar else self.output_name
             lines.append(f"# steps, in reverse program order; dv stands for d{top}/dv")
             for st in self.steps:
-                lines.append(f"{st.name} = {st.text}")
+                lines.append(f"{st.name}{free_indices(st.node)} = {st.text}")
             if omitted:
                 lines.append(f"# the same, {omitted}")
                 return "\n".join(lines)
             lines.append("# the same, inlined")
         for name, d in self.derivatives.items():
-            lines.append(f"{self._lhs(name)} = {d.text}")
+            lines.append(f"{self._lhs(name)}{free_indices(d.node)} = {d.text}")
         if not self.derivatives:
             lines.append("# no variables: nothing to differentiate")
         return "\n".join(lines)
+
+    def _has_indices(self, steps: bool) -> bool:
+        """Whether a formula printed is in index notation (a Contract survived)."""
+        nodes = [d.node for d in self.derivatives.values()]
+        if steps:
+            nodes += [st.node for st in self.steps]
+        return any(isinstance(n, E.Contract) for root in nodes for n in E.walk(root))
 
     def latex_style(self, **options: Any) -> LatexStyle:
         """The LaTeX style of `options` (see `printing.latex.latex_style`) with what this
@@ -370,6 +395,8 @@ class Derivation(Result):
 
         notes = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in
                                                describe(self.onehot, self.convention)]
+        if self._has_indices(bool(steps)):
+            notes.append(SUMMATION)
         if omitted:
             notes.append(f"the derivatives {omitted}; the steps give them")
         if self.upstream is not None:
@@ -384,11 +411,13 @@ class Derivation(Result):
             vars_ += [self.upstream] if self.upstream is not None else []
             rows += [f"{p.spell(v.name).text} &\\in {tex.shape_latex(v.shape, p)}"
                      for v in vars_]
-        rows += [f"{p.spell(st.name).text} &= {formula(st.node)}" for st in steps]
+        rows += [f"{p.spell(st.name).text}{free_indices(st.node, True)} &= {formula(st.node)}"
+                 for st in steps]
         if not omitted:
             if steps:
                 rows.append(tex.intertext("and in terms of the inputs:"))
-            rows += [f"{p.partial(self._loss, n)} &= {formula(d.node)}"
+            rows += [f"{p.partial(self._loss, n)}{free_indices(d.node, True)} &= "
+                     f"{formula(d.node)}"
                      for n, d in self.derivatives.items()]
         if upstream == "bar" and steps:                 # what the bars mean
             rows.append(f"&\\text{{where }} \\bar{{v}} = {p.partial(self._loss, 'v')}")

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from . import expr as E
-from .layout import from_layout, substitute, to_layout
+from .expr import substitute
+from .layout import from_layout, to_layout
 
 PRESCREEN = 1e-6          # relative disagreement at the first point that rules a proposal out
 MAX_DIAGNOSES = 3         # the first ones, in the order of ENTRIES
@@ -362,6 +363,8 @@ def diagnose(c: Claim, seed: int = 0, deadline: float | None = None) -> list[Dia
     of processor time, and by `deadline`: what is not verified by then is not named)."""
     from .check import check_claim, clock
     from .simplify import simplify
+    if len(c.want) != 2 or (c.node is not None and len(c.node.shape) != 2):
+        return []                   # the mistake families are those of matrix formulas
     own = clock() + TIME_LIMIT
     deadline = own if deadline is None else min(deadline, own)
     candidates = []

@@ -1,7 +1,7 @@
 """The reference semantics of the IR: a NumPy interpreter.
 
 Every value is a 2-D float64 array (a scalar is a (1, 1) array), exactly as the IR sees
-it. The DAG is evaluated once per node, children before parents, without recursion (an
+it; a tensor's is an array of its order. The DAG is evaluated once per node, children before parents, without recursion (an
 expression may be thousands of nodes deep). One small function per node kind, in a
 table; a kind without one is an error, never a silent guess. `check.py` relies on this
 module and nothing else to know what an expression means.
@@ -19,6 +19,7 @@ from matcalc import ops
 from matcalc.expr import (
     Add,
     Broadcast,
+    Contract,
     Const,
     Dim,
     DimValue,
@@ -33,6 +34,7 @@ from matcalc.expr import (
     Scale,
     Transpose,
     Var,
+    EINSUM_LETTERS,
     Zero,
     walk,
 )
@@ -77,9 +79,9 @@ def evaluate_over(root: Node, known: Mapping[Node, np.ndarray], dims: Dims) -> n
     return new[root] if root in new else known[root]
 
 
-def shape_of(node: Node, dims: Dims) -> tuple[int, int]:
+def shape_of(node: Node, dims: Dims) -> tuple[int, ...]:
     """The node's shape with every symbolic dimension replaced by its size."""
-    return (size_of(node.shape[0], dims), size_of(node.shape[1], dims))
+    return tuple(size_of(d, dims) for d in node.shape)
 
 
 def size_of(dim: Dim, dims: Dims) -> int:
@@ -117,6 +119,64 @@ def _matmul(node: MatMul, xs, env) -> np.ndarray:
     return multiply_chain(xs)
 
 
+def _contract(node: Contract, xs, env) -> np.ndarray:
+    return einsum_node(node, xs)
+
+
+def einsum_node(node: Contract, xs: list[np.ndarray]) -> np.ndarray:
+    """The contraction of the arrays xs (of the operands' IR shapes) in node's IR shape:
+    each operand read as its axes (a vector 1-D, a scalar 0-D)."""
+    args = [_as_axes(x, len(sub)) for x, sub in zip(xs, node.ins)]
+    y = np.einsum(node.spec, *args, optimize=len(args) > 2)
+    return _as_ir(y, node.shape)
+
+
+def einsum_vjp(node: Contract, xs: list[np.ndarray], g: np.ndarray, k: int) -> np.ndarray:
+    """The adjoint of operand k of the contraction for the adjoint g (arrays as above):
+    expr.contract_adjoint, on numbers (the checker's sensitivities use it on |x|)."""
+    ins, out = node.ins, node.out
+    target = ins[k]
+    arrays = [_as_axes(x, len(s)) for j, (x, s) in enumerate(zip(xs, ins)) if j != k]
+    arrays.append(_as_axes(g, len(out)))
+    subs = [s for j, s in enumerate(ins) if j != k] + [out]
+    size = {ch: n for s, a in zip(subs, arrays) for ch, n in zip(s, a.shape)}
+    size.update(zip(target, _as_axes(xs[k], len(target)).shape))
+    letters = iter(ch for ch in EINSUM_LETTERS if ch not in size)
+    want, seen = [], set()
+    for ch in target:
+        if ch in seen:                                   # a diagonal: times a delta
+            new = next(letters)
+            arrays.append(np.eye(size[ch]))
+            subs.append(ch + new)
+            ch = new
+        seen.add(ch)
+        want.append(ch)
+    for ch in want:
+        if not any(ch in s for s in subs):               # summed in operand k alone
+            arrays.append(np.ones(size[ch]))
+            subs.append(ch)
+    y = np.einsum(",".join(subs) + "->" + "".join(want), *arrays, optimize=len(arrays) > 2)
+    return _as_ir(y, node.operands[k].shape if xs[k].ndim != 2 else xs[k].shape)
+
+
+def _as_axes(x: np.ndarray, order: int) -> np.ndarray:
+    if x.ndim == order:
+        return x
+    if order == 0:
+        return x.reshape(())
+    return x.reshape(-1)                                 # a vector, (n, 1) or (1, n)
+
+
+def _as_ir(y: np.ndarray, shape) -> np.ndarray:
+    if len(shape) != 2:
+        return y
+    if y.ndim == 0:
+        return y.reshape(1, 1)
+    if y.ndim == 1:
+        return y.reshape(-1, 1) if shape[1] == 1 else y.reshape(1, -1)
+    return y
+
+
 def _power(node: Power, xs, env) -> np.ndarray:
     x, p = xs
     return x ** (p if node.p.shape == node.x.shape and not node.p.is_scalar else p[0, 0])
@@ -144,6 +204,7 @@ EVAL: dict[type, Callable[[Node, list, _Env], np.ndarray]] = {
     Add:       lambda n, xs, env: reduce(np.add, xs),
     Scale:     lambda n, xs, env: xs[0][0, 0] * xs[1],
     MatMul:    _matmul,
+    Contract:  _contract,
     Transpose: lambda n, xs, env: xs[0].T,
     Broadcast: lambda n, xs, env: np.broadcast_to(xs[0], shape_of(n, env.dims)).copy(),
     Hadamard:  lambda n, xs, env: reduce(np.multiply, xs),

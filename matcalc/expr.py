@@ -5,7 +5,10 @@ object, so equality is identity, sharing is free and common-subexpression elimin
 codegen is a dictionary lookup. A node knows its operands and its shape, nothing else.
 Shapes are `(rows, cols)` of dimensions (a symbol `str` or an `int`): a scalar is
 `(1, 1)`, a column vector `(n, 1)`, a row vector `(1, n)`. How a vector looks to the
-user (row, column, 1-D NumPy array) is the printers' business.
+user (row, column, 1-D NumPy array) is the printers' business. A tensor of order 3 to
+MAX_ORDER has the tuple of its dimensions as its shape (`(L, n, m)`); orders 0 to 2 keep
+the 2-D shapes, so every matrix node is untouched, and `Contract` (einsum) is the one
+node that reads and makes any order.
 
 Each node class states its shape rule in `_check`; the constructor runs it, so no
 ill-shaped node exists (an ill-shaped construction is a bug: `shapes.py` reports user
@@ -23,7 +26,8 @@ import math
 from typing import Iterator
 
 Dim = str | int
-Shape = tuple[Dim, Dim]
+Shape = tuple[Dim, ...]     # (rows, cols), or a tensor's dimensions (3 to MAX_ORDER of them)
+MAX_ORDER = 6
 SCALAR: Shape = (1, 1)
 
 
@@ -421,6 +425,9 @@ class Broadcast(Node):
     children_fields = ("x",)
 
     def _check(self):
+        if len(self.args[1]) != 2:                 # a scalar spread over a tensor
+            _require(self.args[0].shape == SCALAR, self, "only a scalar broadcasts to a tensor")
+            return self.args[1]
         (r, c), (R, C) = self.args[0].shape, self.args[1]
         _require((r == 1 or r == R) and (c == 1 or c == C) and (r, c) != (R, C),
                  self, f"cannot broadcast to {(R, C)}")
@@ -621,10 +628,137 @@ class LogSumExp(Node):
         return (1, self.args[0].shape[1])
 
 
+# ---- contraction (einsum) ----------------------------------------------------------------
+
+EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def axes(shape: Shape) -> tuple[Dim, ...]:
+    """The axes an index names: none for a scalar, one for a vector (row or column), two
+    for a matrix, every dimension of a tensor. A vector carries one index, as in notes."""
+    if len(shape) != 2:
+        return tuple(shape)
+    r, c = shape
+    if (r, c) == (1, 1):
+        return ()
+    if c == 1:
+        return (r,)
+    if r == 1:
+        return (c,)
+    return (r, c)
+
+
+def shape_of_axes(dims) -> Shape:
+    """The IR shape of a value with these axes: () a scalar (1, 1), (n,) a column (n, 1)."""
+    dims = tuple(dims)
+    if not dims:
+        return SCALAR
+    if len(dims) == 1:
+        return (dims[0], 1)
+    return dims
+
+
+class Contract(Node):
+    """einsum: the operands' entries multiplied, indices absent from the output summed.
+    `spec` is "ab,bc->ac" (one letter per axis of each operand, `axes`); the letters are
+    renamed in order of first appearance so that equal contractions are one node. Matrix
+    products, traces, diag and Hadamard products keep their own 2-D nodes (the simplifier
+    and printers know them); a Contract whose structure is one of them is rewritten to it
+    (`simplify`), so a Contract that survives is a genuine tensor expression."""
+    __slots__ = fields = ("operands", "spec")
+    children_fields = ("operands",)
+    nary = True
+
+    @classmethod
+    def _normalize(cls, operands, spec):
+        ins, out = spec.split("->")
+        names: dict[str, str] = {}
+        for ch in ins.replace(",", "") + out:
+            if ch not in names:
+                names[ch] = EINSUM_LETTERS[len(names)]
+        canon = "".join(names.get(ch, ch) for ch in spec)
+        return (tuple(operands), canon)
+
+    def rebuild(self, children) -> "Node":
+        return Contract(tuple(children), self.args[1])
+
+    @property
+    def ins(self) -> list[str]:
+        return self.args[1].split("->")[0].split(",")
+
+    @property
+    def out(self) -> str:
+        return self.args[1].split("->")[1]
+
+    def sizes(self) -> dict[str, Dim]:
+        """letter -> its dimension."""
+        sizes: dict[str, Dim] = {}
+        for sub, x in zip(self.ins, self.args[0]):
+            for ch, d in zip(sub, axes(x.shape)):
+                sizes.setdefault(ch, d)
+        return sizes
+
+    def _check(self):
+        ops_, spec = self.args
+        ins = spec.split("->")[0].split(",")
+        out = spec.split("->")[1]
+        _require(len(ins) == len(ops_) and len(ops_) >= 1, self, "one subscript per operand")
+        sizes: dict[str, Dim] = {}
+        for sub, x in zip(ins, ops_):
+            ax = axes(x.shape)
+            _require(len(sub) == len(ax), self, f"subscript {sub!r} for axes {ax}")
+            for ch, d in zip(sub, ax):
+                _require(sizes.setdefault(ch, d) == d, self, f"index {ch} has two sizes")
+        _require(len(set(out)) == len(out) and set(out) <= set(sizes), self,
+                 f"bad output subscript {out!r}")
+        return shape_of_axes(sizes[ch] for ch in out)
+
+
+def contract(operands, spec: str) -> Node:
+    """einsum(spec, *operands) as a node; a lone operand with nothing to do is itself."""
+    ins, out = spec.split("->")
+    if len(operands) == 1 and ins == out:
+        return operands[0]
+    return Contract(tuple(operands), spec)
+
+
+def contract_adjoint(y: Contract, k: int, g: Node) -> Node:
+    """The adjoint of operand k of y = einsum(spec, ...) when y's adjoint is g: g and the
+    other operands contracted to operand k's indices (d/dA_ab of sum A_ab B_bc G_ac is
+    sum_c G_ac B_bc). A letter repeated in operand k (a diagonal, A_aa) gets a delta, a
+    letter found nowhere else (summed away in y alone) a vector of ones: both the
+    transposes of what the forward contraction did."""
+    ins, out = y.ins, y.out
+    target = ins[k]
+    sizes = y.sizes()
+    others = [x for j, x in enumerate(y.operands) if j != k] + [g]
+    subs = [s for j, s in enumerate(ins) if j != k] + [out]
+    free = iter(ch for ch in EINSUM_LETTERS if ch not in sizes)
+    letters, seen = [], set()
+    for ch in target:
+        if ch in seen:                                  # A_aa: dA_ab = (...)_a delta_ab
+            new = next(free)
+            others.append(Identity(sizes[ch]))
+            subs.append(ch + new)
+            ch = new
+        seen.add(ch)
+        letters.append(ch)
+    present = set("".join(subs))
+    for ch in letters:
+        if ch not in present:                           # summed in y alone: broadcast
+            others.append(Ones(shape_of_axes((sizes[ch],))))
+            subs.append(ch)
+    adj = contract(others, ",".join(subs) + "->" + "".join(letters))
+    want = y.operands[k].shape
+    if adj.shape != want:                               # a row vector operand
+        adj = Transpose(adj)
+    return adj
+
+
 NODE_KINDS: tuple[type[Node], ...] = (
     Var, Const, DimValue, Zero, Ones, Identity, Add, Scale, MatMul, Transpose, Broadcast,
     Hadamard, Divide, Power, Func, Sum, Trace, Norm1, Norm2, Det, LogDet, Inv, DiagMat,
-    DiagVec, Tril, Triu, Softmax, LogSumExp,
+    DiagVec, Tril, Triu, Softmax, LogSumExp, Contract,
 )
 LEAVES = (Var, Const, DimValue, Zero, Ones, Identity)
 
@@ -720,3 +854,16 @@ def walk(root: Node, last_child_first: bool = False, known=None) -> Iterator[Nod
 def variables(root: Node) -> list[Var]:
     """The Var leaves of an expression, in first-visit order."""
     return [n for n in walk(root) if isinstance(n, Var)]
+
+
+def substitute(node: Node, mapping: dict[Node, Node]) -> Node:
+    """`node` with every occurrence of a key replaced by its value (iterative)."""
+    memo: dict[Node, Node] = {}
+    for n in walk(node):
+        if n in mapping:
+            memo[n] = mapping[n]
+        elif n.children:
+            memo[n] = n.rebuild([memo[c] for c in n.children])
+        else:
+            memo[n] = n
+    return memo[node]

@@ -51,7 +51,7 @@ from .assumptions import apply_assumptions, describe
 from .derivation import Derivation, output_terms, python_name, refuse_output
 from .differentiate import vjp
 from .errors import OptionError
-from .layout import substitute
+from .expr import substitute
 from .matrix_reading import as_column, clearer, matrix_of, pair_transposes
 from .naming import choose_names, fresh, fresh_name
 from .printing import latex as tex

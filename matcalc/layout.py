@@ -9,7 +9,7 @@ the denominator layout (scalar-by-vector and scalar-by-matrix are denominator th
 """
 from __future__ import annotations
 
-from .expr import Node, Transpose, Var, walk
+from .expr import EINSUM_LETTERS, Contract, Node, Transpose, Var, substitute
 from .simplify import simplify
 
 LAYOUTS = ("numerator", "denominator", "mixed")
@@ -17,21 +17,17 @@ LAYOUTS = ("numerator", "denominator", "mixed")
 
 def upstream_var(name: str, output_shape, layout: str) -> Var:
     """The upstream gradient dL/dY as the user sees it in `layout`."""
-    r, c = output_shape
-    return Var(name, (c, r) if layout == "numerator" else (r, c))
+    return Var(name, tuple(reversed(output_shape)) if layout == "numerator" else
+               tuple(output_shape))
 
 
-def substitute(node: Node, mapping: dict[Node, Node]) -> Node:
-    """`node` with every occurrence of a key replaced by its value (iterative)."""
-    memo: dict[Node, Node] = {}
-    for n in walk(node):
-        if n in mapping:
-            memo[n] = mapping[n]
-        elif n.children:
-            memo[n] = n.rebuild([memo[c] for c in n.children])
-        else:
-            memo[n] = n
-    return memo[node]
+def flip(node: Node) -> Node:
+    """The transpose of a matrix; of a tensor, its axes reversed (A_jkl -> A_lkj), which
+    is what the numerator layout does to a derivative of any order."""
+    if len(node.shape) == 2:
+        return Transpose(node)
+    letters = EINSUM_LETTERS[:len(node.shape)]
+    return Contract((node,), f"{letters}->{letters[::-1]}")
 
 
 def to_layout(adjoint: Node, layout: str, upstream: Var | list[Var] | None = None) -> Node:
@@ -43,9 +39,9 @@ def to_layout(adjoint: Node, layout: str, upstream: Var | list[Var] | None = Non
         raise ValueError(layout)
     ups = [] if upstream is None else [upstream] if isinstance(upstream, Var) else upstream
     if ups:
-        adjoint = substitute(adjoint, {u: Transpose(upstream_var(u.name, u.shape, "numerator"))
+        adjoint = substitute(adjoint, {u: flip(upstream_var(u.name, u.shape, "numerator"))
                                        for u in ups})
-    return simplify(Transpose(adjoint))
+    return simplify(flip(adjoint))
 
 
 def from_layout(node: Node, layout: str, upstream: Var | list[Var] | None = None) -> Node:
@@ -54,6 +50,6 @@ def from_layout(node: Node, layout: str, upstream: Var | list[Var] | None = None
         return node
     ups = [] if upstream is None else [upstream] if isinstance(upstream, Var) else upstream
     if ups:
-        node = substitute(node, {upstream_var(u.name, u.shape, "numerator"): Transpose(u)
+        node = substitute(node, {upstream_var(u.name, u.shape, "numerator"): flip(u)
                                  for u in ups})
-    return Transpose(node)
+    return flip(node)

@@ -29,11 +29,12 @@ from collections.abc import Mapping
 import numpy as np
 
 from matcalc import ops
-from matcalc.evaluate import evaluate_over, multiply_chain
+from matcalc.evaluate import einsum_node, einsum_vjp, evaluate_over, multiply_chain
 from matcalc.expr import (
     Add,
     Broadcast,
     Const,
+    Contract,
     Det,
     DiagMat,
     DiagVec,
@@ -131,6 +132,7 @@ MAGNITUDE = {
     Add:       lambda n, xs, ms, y, slope: sum(ms[1:], ms[0]),
     Scale:     lambda n, xs, ms, y, slope: ms[0][0, 0] * ms[1],
     MatMul:    lambda n, xs, ms, y, slope: multiply_chain(ms),
+    Contract:  lambda n, xs, ms, y, slope: einsum_node(n, ms),
     Transpose: lambda n, xs, ms, y, slope: ms[0].T,
     Broadcast: lambda n, xs, ms, y, slope: np.broadcast_to(ms[0], y.shape).copy(),
     Hadamard:  lambda n, xs, ms, y, slope: np.prod(ms, axis=0),
@@ -224,6 +226,8 @@ SENSITIVITY = {
     Scale:     lambda n, s, xs, y, slope: [np.full((1, 1), np.sum(s * np.abs(xs[1]))),
                                     abs(xs[0][0, 0]) * s],
     MatMul:    _sens_matmul,
+    Contract:  lambda n, s, xs, y, slope: [einsum_vjp(n, [np.abs(x) for x in xs], s, k)
+                                           for k in range(len(xs))],
     Transpose: lambda n, s, xs, y, slope: [s.T],
     Broadcast: _sens_broadcast,
     Hadamard:  _sens_hadamard,

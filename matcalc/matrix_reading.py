@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from . import expr as E
 from .derivation import PRINT_LIMIT
-from .layout import substitute
+from .expr import substitute
 from .patterns import dag_size, rewrite_dag, transposes
 from .printing import to_text
 from .rewrites import DIAGONALS, EXPANDED, PAIRED, push_transpose

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING
 
 from .errors import Fix, LimitError, MatcalcError, OptionError, ParseError, Span
 from .expr import gc_paused
-from .syntax import Binary, Call, Name, Neg, Norm, Number, Program, Statement, Transpose
+from .syntax import (Binary, Call, Indexed, IndexedGroup, Name, Neg, Norm, Number, Program, Statement,
+                     Transpose)
 
 if TYPE_CHECKING:
     from ._lark_parser import Lark, Token
@@ -210,16 +211,16 @@ def write_standalone(path: Path = _STANDALONE, grammar_path: Path = _GRAMMAR) ->
 
 
 _OPERANDS = frozenset({"NAME", "NUMBER", "TRANSPOSE", "SUPERSCRIPT"})
-_OPENERS = frozenset({"LPAR", "LBRACE", "NORMOPEN", "POWOP"})  # signs: only before an operand
+_OPENERS = frozenset({"LPAR", "LBRACE", "LBRACK", "NORMOPEN", "POWOP"})  # signs: only before an operand
 _SIGNS = frozenset({"PLUS", "MINUS"})
 # what ends an operand, and what may start one: between the two, an implicit product
 _ENDS_OPERAND = frozenset({"NAME", "NUMBER", "TRANSPOSE", "SUPERSCRIPT", "RPAR", "RBRACE",
-                          "NORMCLOSE"})
+                          "RBRACK", "NORMCLOSE"})
 _STARTS_OPERAND = frozenset({"NAME", "NUMBER", "LPAR", "LBRACE", "NORMOPEN"})
 # a closer and the opener it closes; a level of None is a sign's or a power's operand
-_CLOSES = {"RPAR": "LPAR", "RBRACE": "LBRACE", "NORMCLOSE": "NORMOPEN"}
-_SHOWN = {"LPAR": "'('", "LBRACE": "'{'", "NORMOPEN": "'||'", "RPAR": "')'", "RBRACE": "'}'",
-          "NORMCLOSE": "'||'"}
+_CLOSES = {"RPAR": "LPAR", "RBRACE": "LBRACE", "RBRACK": "LBRACK", "NORMCLOSE": "NORMOPEN"}
+_SHOWN = {"LPAR": "'('", "LBRACE": "'{'", "LBRACK": "'['", "NORMOPEN": "'||'", "RPAR": "')'",
+          "RBRACE": "'}'", "RBRACK": "']'", "NORMCLOSE": "'||'"}
 
 # A norm's bars, || or ‖, and after a closing one its subscript: _2, _{2}, _F, _fro, _1.
 # The scanner tells an opening bar (where an operand may start) from a closing one.
@@ -327,7 +328,7 @@ class _Scanner:
                 continue
             opener = kind in _OPENERS or kind in _SIGNS and not after_operand
             if opener:
-                paren = kind if kind in ("LPAR", "LBRACE", "NORMOPEN") else None
+                paren = kind if kind in ("LPAR", "LBRACE", "LBRACK", "NORMOPEN") else None
                 levels.append((paren, start, pos, len(tokens) - 1))
                 parens += paren is not None
                 if len(levels) > MAX_DEPTH:
@@ -362,6 +363,9 @@ class _Scanner:
             if paren == "LBRACE":
                 raise ParseError("unbalanced brace: '{' is never closed",
                                  Span(start, stop), source, "add the missing '}'")
+            if paren == "LBRACK":
+                raise ParseError("unbalanced bracket: '[' is never closed",
+                                 Span(start, stop), source, "add the missing ']'")
             if paren == "NORMOPEN":
                 raise ParseError("unbalanced norm: '||' is never closed",
                                  Span(start, stop), source,
@@ -445,6 +449,19 @@ def _node(child):
     return child.node if type(child) in (_Group, _Implied) else child
 
 
+def _index_product(op: str, left, right) -> bool:
+    """Whether `left op right` is a product in index notation (X[i,k]*Y[k,j]): a factor
+    is indexed, or is such a product itself, possibly negated (-X[i,k])."""
+    if op not in ("*", ".*"):
+        return False
+    for side in (_node(left), _node(right)):
+        while type(side) is Neg:
+            side = side.operand
+        if type(side) in (Indexed, IndexedGroup) or type(side) is Binary and side.indexed:
+            return True
+    return False
+
+
 def _span(token) -> Span:
     return Span(token.start_pos, token.end_pos)
 
@@ -469,19 +486,35 @@ class _Build:
         return Statement(name.value, _span(name), _node(expr),
                          Span(name.start_pos, expr.span.end))
 
+    def index_statement(self, children):
+        name, _, indices, _, expr = children
+        return Statement(name.value, _span(name), _node(expr),
+                         Span(name.start_pos, expr.span.end), indices)
+
+    def indices(self, children):
+        return tuple(Name(t.value, _span(t)) for t in children)
+
+    def indexed(self, children):
+        name, _, indices, rbrack = children
+        return Indexed(name.value, indices, Span(name.start_pos, rbrack.end_pos), _span(name))
+
+    def indexed_group(self, children):
+        lpar, expr, _, _, indices, rbrack = children
+        return IndexedGroup(_node(expr), indices, Span(lpar.start_pos, rbrack.end_pos))
+
     def binary(self, children):
         left, op, right = children
         value = _OPS.get(op.value, op.value)
         if type(right) is _Implied and value in ("/", "./"):
             return right.divided(value, _node(left), _span(op))
         return Binary(value, _node(left), _node(right), Span(left.span.start, right.span.end),
-                      Span(op.start_pos, op.end_pos))
+                      Span(op.start_pos, op.end_pos), _index_product(value, left, right))
 
     def implied(self, children):
         left, op, right = children
         factors = left.factors if type(left) is _Implied else [_node(left)]
         node = Binary("*", _node(left), _node(right), Span(left.span.start, right.span.end),
-                      _span(op))
+                      _span(op), _index_product("*", left, right))
         return _Implied(node, factors + [(_node(right), _span(op))])
 
     def neg(self, children):

@@ -34,6 +34,7 @@ from .expr import (
     Add,
     Broadcast,
     Const,
+    Contract,
     Det,
     DiagMat,
     DiagVec,
@@ -143,13 +144,14 @@ def _pull_scale(kind: type[Node], x: Node) -> Node:
 
 
 def _dims_product(shape) -> Node:
-    r, c = shape
-    parts = [d for d in (r, c) if d != 1]
+    """The number of entries of `shape` (any order), as a product of its dimensions."""
+    parts = [d for d in shape if d != 1]
     if not parts:
         return ONE
-    if len(parts) == 1:
-        return dim_value(parts[0])
-    return Scale(dim_value(parts[0]), dim_value(parts[1]))
+    out = dim_value(parts[0])
+    for d in parts[1:]:
+        out = Scale(out, dim_value(d))
+    return out
 
 
 def _fold_power(a, b):
@@ -170,6 +172,8 @@ def _fold_power(a, b):
 
 def symmetric(s: Node, canonical) -> bool:
     """Whether S' = S is visible in canonical form: X'*X, A + A', X*D*X' with D = D'."""
+    if len(s.shape) != 2:                   # a tensor has no transpose
+        return False
     t = canonical(Transpose(s))
     if t == s:
         return True
@@ -245,6 +249,10 @@ TRANSPOSE = RuleSet("transpose", [
     # (x 1')' = 1 x': a broadcast's transpose is the transpose broadcast
     Rewrite("broadcast(x)' = broadcast(x')", P.Transpose(P.Broadcast(x, shape)),
             lambda x, shape, t: Broadcast(t(x), swapped(shape))),
+    # (sum_k A_ik B_kj)' = sum_k A_jk B_ki: a contraction with two free indices, swapped
+    Rewrite("contraction' = its free indices swapped",
+            P.Transpose(Test(lambda n: len(n.out) == 2, "C", kinds=(Contract,))),
+            lambda C: Contract(C.operands, C.spec[:-2] + C.out[::-1])),
 ])
 
 _PUSH: dict[type, tuple[Rewrite, ...]] = {}
@@ -288,6 +296,7 @@ CANONICAL = RuleSet("canonical", [
     # (f(X)' and (X.^p)' stay: their canonical operands are never transposes, since
     # f(X') = f(X)' and (X').^p = (X.^p)')
     _T["1' = 1"], _T["diag(x)' = diag(x)"], _T["broadcast(x)' = broadcast(x')"],
+    _T["contraction' = its free indices swapped"],
     # inv(S)' = inv(S) where S = S' (X'*X, A + A')
     Rewrite("inv(S)' = inv(S)", P.Transpose(Name("Id", P.Inv(S))), lambda Id: Id,
             when=lambda S, ctx: symmetric(S, ctx)),

@@ -32,6 +32,7 @@ from matcalc import ops
 from matcalc.evaluate import evaluate, evaluate_all, shape_of, size_of
 from matcalc.expr import (
     Const,
+    Contract,
     DimValue,
     Divide,
     Func,
@@ -179,8 +180,9 @@ def evaluation_cost(roots: list[Node], dims: Mapping) -> int:
     for root in roots:
         for node in walk(root, known=seen):
             seen.add(node)
-            r, c = shape_of(node, dims)
-            total += r * c
+            total += math.prod(shape_of(node, dims))
+            if isinstance(node, Contract):          # the einsum, as if done in one sweep
+                total += math.prod(size_of(d, dims) for d in node.sizes().values())
             if isinstance(node, MatMul):
                 inner = node.factors[0].shape[0]
                 rows = size_of(inner, dims)
@@ -188,7 +190,7 @@ def evaluation_cost(roots: list[Node], dims: Mapping) -> int:
                     fr, fc = shape_of(f, dims)
                     total += rows * fr * fc
             elif isinstance(node, (Inv, Det, LogDet)):
-                total += 4 * r ** 3
+                total += 4 * size_of(node.children[0].shape[0], dims) ** 3
     return total
 
 
@@ -293,7 +295,7 @@ def _tied_in(roots: list[Node], variables: dict[str, Var], tied) -> list[Node]:
     variable needs (positive under a log) flows to the variables it is computed from."""
     if not tied:
         return []
-    from matcalc.layout import substitute
+    from matcalc.expr import substitute
     mapping = {variables[n]: e for n, e in tied.items() if n in variables}
     return [substitute(r, mapping) for r in roots] if mapping else []
 
@@ -370,9 +372,11 @@ def draw(rng: np.random.Generator, shape: tuple[int, int], need: set[str],
          spread: float = 1.0) -> np.ndarray:
     """Random values of `shape` meeting `need` (see domain_needs). Negative overrules
     positive, which may only be a denominator's (1/W of log(W .* (-W1)))."""
-    r, c = shape
+    r, c = shape[:2]
+    if len(shape) != 2:                  # a tensor: no matrix structure to honour
+        need = need - {SPD, WELL_CONDITIONED}
     positive = POSITIVE in need and NEGATIVE not in need
-    if r == c and SPD in need:
+    if r == c and SPD in need and len(shape) == 2:
         # S = B B'/n + I is SPD with eigenvalues in [1, 1 + |B|^2/n]; adding a small skew
         # part K keeps x'(S + K)x = x'Sx > 0 (so det > 0) but breaks the symmetry, so a
         # transposed formula cannot pass. With B > 0 the entries stay positive.

@@ -132,12 +132,29 @@ SCALAR_T = lambda: Type(1, 1)  # noqa: E731
 
 
 @dataclass
+class TensorType(Type):
+    """An order-3 to order-6 value (`--shape A=L,n,m`, or `T[i,j,k] = ...`): only index
+    notation reads it; rows and cols are its first two dimensions."""
+
+    dims: tuple = ()
+
+    @property
+    def is_matrix(self) -> bool:
+        return False
+
+
+@dataclass
 class Declaration:
     """What `--shape NAME=DIMS` said: dims (rows, cols) and whether a 1 was explicit."""
 
     rows: str | int
     cols: str | int
     explicit_2d: bool = False   # `n,1` or `1,n`: keep 2-D in NumPy
+    dims: tuple = ()            # a tensor's dimensions (three to six); () for a matrix
+
+    def type(self) -> Type:
+        return TensorType(self.dims[0], self.dims[1], tuple(self.dims)) if self.dims else \
+            Type(self.rows, self.cols)
 
 
 def declaration(name: str, dims) -> tuple[str, Declaration]:
@@ -170,9 +187,9 @@ def parse_shape_option(text: str) -> tuple[str, Declaration]:
     if dims in ("scalar", "1", "1,1"):
         return name, Declaration(1, 1)
     parts = [p.strip() for p in dims.split(",")]
-    if not 1 <= len(parts) <= 2 or not all(parts):
-        raise OptionError(f"bad --shape {text!r}: expected one or two dimensions "
-                          f"(b=m, X=N,n, r=1,m) or 'scalar'")
+    if not 1 <= len(parts) <= E.MAX_ORDER or not all(parts):
+        raise OptionError(f"bad --shape {text!r}: expected one to {E.MAX_ORDER} dimensions "
+                          f"(b=m, X=N,n, r=1,m, A=L,n,m) or 'scalar'")
     vals: list[str | int] = []
     for p in parts:
         if p.isascii() and p.isdigit():
@@ -190,6 +207,8 @@ def parse_shape_option(text: str) -> tuple[str, Declaration]:
                               f"(a name like n or a positive integer)")
     if len(vals) == 1:
         return name, Declaration(vals[0], 1)
+    if len(vals) > 2:
+        return name, Declaration(vals[0], vals[1], dims=tuple(vals))
     return name, Declaration(vals[0], vals[1], explicit_2d=1 in vals)
 
 
@@ -234,6 +253,8 @@ def inputs_comment(typed: Typed) -> str:
     `# inputs: X N x n (declared), w n (vector by its name), eps n (vector by its name)`,
     so that nothing taken by a naming convention goes unsaid."""
     def shown(shape) -> str:
+        if len(shape) != 2:
+            return " x ".join(map(str, shape))
         r, c = shape
         return "scalar" if (r, c) == (1, 1) else f"{r}" if c == 1 else f"{r} x {c}"
     parts = [f"{name} {shown(v.shape)} ({typed.origins.get(name, 'declared')})"
@@ -303,7 +324,7 @@ class _Infer:
         self.stmt_types: dict[str, Type] = {}       # assigned names
         self.dim_symbols: set[str] = set()
         for d in decls.values():
-            for v in (d.rows, d.cols):
+            for v in (d.rows, d.cols, *d.dims):
                 if isinstance(v, str):
                     self.dim_symbols.add(v)
         self.assigned: set[str] = set()
@@ -312,6 +333,7 @@ class _Infer:
         self.spread: list[str] = []                # names a scalar is spread over
         self.latex = program.notation == "latex"
         self._parents: dict[int, object] | None = None
+        self.index_scopes: dict[int, object] = {}    # id(AST) -> its indices (indices.py)
 
     # -- helpers ---------------------------------------------------------------------
     def text(self, node, operand: bool = True) -> str:
@@ -411,13 +433,17 @@ class _Infer:
                 if st.name in self.dim_symbols:
                     raise NameError_(f"{st.name} is a dimension symbol and cannot be assigned",
                                      st.name_span, self.src)
-            t = self.visit(st.expr)
+            if st.indices is not None:
+                from .indices import infer_statement
+                t = infer_statement(self, st)
+            else:
+                t = self.visit(st.expr)
             if st.name is not None and st.name in self.var_types:
                 raise NameError_(f"{st.name} is used before it is assigned", st.name_span,
                                  self.src, hint=f"it was first used at "
                                  f"{self._where(self.var_span[st.name])}; rename one of them")
             if st.name is not None:
-                if st.name in self.decls:
+                if st.name in self.decls and st.indices is None:
                     d = self.decls[st.name]
                     try:
                         _unify(t.rows, d.rows)
@@ -537,10 +563,19 @@ class _Infer:
                            [(b, "scalar") for b in scalars], renamed=single)
         one = "" if fix is None else f"; for one {index}, write {fix.program}" + (
             f" with {fix.declarations}" if fix.shapes else "")
-        self.fail(f"{', '.join(names)} look like index notation, which matcalc does not "
-                  f"read: as whole names, {self.text(scalar)} (a scalar) would be spread "
-                  f"over {self.text(other)}", n.span,
-                  f"matcalc has no indices yet{one}", fix)
+        from .indices import index_statement_for
+        statement = index_statement_for(self, index)
+        if statement is not None:                   # the index statement it means
+            self.fail(f"{', '.join(names)} look like index notation, which matcalc reads "
+                      f"in brackets: as whole names, {self.text(scalar)} (a scalar) would "
+                      f"be spread over {self.text(other)}", n.span,
+                      f"write the index statement {statement} (an index on the right "
+                      f"that is not on the left is summed)", Fix(statement))
+        self.fail(f"{', '.join(names)} look like index notation, which matcalc reads only "
+                  f"in brackets: as whole names, {self.text(scalar)} (a scalar) would be "
+                  f"spread over {self.text(other)}", n.span,
+                  f"write it as an index statement, as z[j] = x[k]*A[j,k,l]*y[l] + b[j]"
+                  f"{one}", fix)
 
     def _where(self, span: Span) -> str:
         line, col = line_and_column(self.src, span.start)
@@ -559,7 +594,7 @@ class _Infer:
         kind = type(n)
         if kind is S.Name:
             return self._name_type(n)
-        if kind is S.Binary:
+        if kind is S.Binary and not n.indexed:
             return self._binary(n)
         if kind is S.Transpose:
             return self._transpose(n)
@@ -571,6 +606,9 @@ class _Infer:
             return self._call(n)
         if kind is S.Norm:
             return self._norm(n)
+        if kind in (S.Indexed, S.IndexedGroup) or kind is S.Binary and n.indexed:
+            from .indices import infer_expression
+            return infer_expression(self, n)
         raise AssertionError(kind)
 
     def _transpose(self, n: S.Transpose) -> Type:
@@ -606,6 +644,13 @@ class _Infer:
         return SCALAR_T()
 
     def _name_type(self, n: S.Name) -> Type:
+        t = self._named_type(n)
+        if isinstance(t, TensorType):
+            from .indices import tensor_used_as_matrix
+            tensor_used_as_matrix(self, n, t)
+        return t
+
+    def _named_type(self, n: S.Name) -> Type:
         name = n.name
         if name in self.stmt_types:
             return self.stmt_types[name]
@@ -625,8 +670,7 @@ class _Infer:
         if name in self.var_types:
             return self.var_types[name]
         if name in self.decls:
-            d = self.decls[name]
-            t = Type(d.rows, d.cols)
+            t = self.decls[name].type()
             self.origins[name] = "declared"
         else:
             kind = default_kind(name, self.kinds)
@@ -638,12 +682,16 @@ class _Infer:
                 t = Type(DimVar(), 1)
             else:
                 t = Type(DimVar(), DimVar())
+        return self.register(name, t, n.span)
+
+    def register(self, name: str, t: Type, span: Span) -> Type:
+        """Make `name` an input of type `t`, first used at `span`."""
         self.var_types[name] = t
         self.var_order.append(name)
-        self.var_span[name] = n.span
+        self.var_span[name] = span
         if len(self.var_order) > MAX_VARIABLES:
             raise LimitError(f"too many variables: more than {MAX_VARIABLES:,} "
-                             f"(matcalc.shapes.MAX_VARIABLES)", n.span, self.src)
+                             f"(matcalc.shapes.MAX_VARIABLES)", span, self.src)
         return t
 
     def _binary(self, n: S.Binary) -> Type:
@@ -1165,7 +1213,7 @@ def _additive_chain(n) -> tuple[list[int], list]:
 
 
 def _is_product(n) -> bool:
-    return isinstance(n, S.Binary) and n.op in ("*", "@")
+    return isinstance(n, S.Binary) and n.op in ("*", "@") and not n.indexed
 
 
 def _product_chain(n, types) -> list:
@@ -1202,6 +1250,8 @@ class _Build:
         return d
 
     def shape(self, t: Type) -> E.Shape:
+        if isinstance(t, TensorType):
+            return tuple(self.dim(d) for d in t.dims)
         return (self.dim(t.rows), self.dim(t.cols))
 
     def run(self) -> Typed:
@@ -1220,9 +1270,15 @@ class _Build:
         last_name = None
         out_inline = None
         for st in stmts:
-            staged = self.build(st.expr, staged_env)
+            if st.indices is not None:
+                from .indices import build_statement as build
+            else:
+                build = self.build
+            staged = build(st.expr, staged_env) if st.indices is None else \
+                build(self, st, staged_env)
             # with no intermediate defined yet, the inlined form is the staged one
-            inlined = self.build(st.expr, inline_env) if intermediates else staged
+            inlined = (build(st.expr, inline_env) if st.indices is None else
+                       build(self, st, inline_env)) if intermediates else staged
             name = st.name
             if name is None:
                 name = _bare_output_name(staged, set(inputs) | set(intermediates))
@@ -1312,6 +1368,9 @@ class _Build:
 
     def _node(self, n, kids: list[E.Node], env: dict[str, E.Node]) -> E.Node:
         kind = type(n)
+        if kind in (S.Indexed, S.IndexedGroup) or kind is S.Binary and n.indexed:
+            from .indices import build_expression
+            return build_expression(self, n, env)
         if kind is S.Name:
             node = env.get(n.name)
             if node is not None:

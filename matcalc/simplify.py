@@ -29,6 +29,7 @@ from .expr import (
     Add,
     Broadcast,
     Const,
+    Contract,
     Det,
     DiagMat,
     DiagVec,
@@ -415,7 +416,7 @@ def _common_scalar(terms: list[Node]):
 
 def _fewer_transposes(n: Add) -> Node:
     """A sum of transposed terms is written (a + b)' when that needs fewer transposes."""
-    if transposes(n) < 2:                 # nothing to gain: no transposed copy of the terms
+    if transposes(n) < 2 or len(n.shape) != 2:   # nothing to gain, or a tensor
         return n
     flipped = [mk(Transpose, t) for t in n.terms]       # terms only: no loop through Add
     if 1 + sum(map(transposes, flipped)) < transposes(n):
@@ -682,6 +683,11 @@ def _norm_power(n: Power) -> Node:
     return n
 
 
+def _norm_contract(n: Node) -> Node:
+    from .einsum import normalize        # einsum, in matrix notation where it has one
+    return normalize(n, simplify)
+
+
 # The normaliser of each node kind: the engine's canonical forms (which apply the table
 # where they need it), or the table's identities alone.
 _NORMALISERS = {
@@ -690,4 +696,5 @@ _NORMALISERS = {
     **{kind: _by_rules for kind in (Transpose, Func, Sum, Trace, Det, LogDet, Norm1, Norm2,
                                     Inv, DiagVec, DiagMat, Tril, Triu, Broadcast, Zero, Ones,
                                     Identity, DimValue)},
+    Contract: _norm_contract,
 }

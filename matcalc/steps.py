@@ -12,7 +12,7 @@ from __future__ import annotations
 from .differentiate import vjp
 from .errors import MatcalcError, Span
 from .expr import Add, Const, Node, Var, Zero, variables
-from .layout import substitute
+from .expr import substitute
 from .simplify import simplify
 from .structure import gradient as structure_gradient
 from .structure import structures, use_structure

@@ -38,6 +38,7 @@ class Binary:
     right: "Ast"
     span: Span
     op_span: Span
+    indexed: bool = False     # a product with an indexed factor (X[i,k]*Y[k,j]): einsum
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +71,38 @@ class Norm:
     span: Span
 
 
-Ast = Number | Name | Neg | Binary | Transpose | Call | Norm
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    """`A[j,k,l]`: a variable with one index per axis (index notation, einsum)."""
+
+    name: str
+    indices: tuple[Name, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedGroup:
+    """`(expr)[i,j]`: a matrix or vector expression with one index per axis."""
+
+    operand: "Ast"
+    indices: tuple[Name, ...]
+    span: Span
+
+
+Ast = Number | Name | Neg | Binary | Transpose | Call | Norm | Indexed | IndexedGroup
 
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """`name = expr`; name is None for a bare expression."""
+    """`name = expr`; name is None for a bare expression. An index statement
+    (`Z[i,j] = ...`) has the left side's indices."""
 
     name: str | None
     name_span: Span | None
     expr: Ast
     span: Span
+    indices: tuple[Name, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +134,8 @@ def walk(node: Ast | Program):
 def ast_children(n) -> tuple:
     """The operands of one AST node, left to right."""
     kind = type(n)
-    if kind is Binary:
-        return (n.left, n.right)
+    if kind is Binary:                    # an index product is one leaf (matcalc.indices)
+        return () if n.indexed else (n.left, n.right)
     if kind is Transpose or kind is Neg or kind is Norm:
         return (n.operand,)
     if kind is Call:
@@ -165,6 +187,10 @@ def _unparse(node, instead: dict[int, str]) -> tuple[str, int]:
         return node.text if node.value >= 0 else f"({node.text})", 70
     if isinstance(node, Name):
         return node.name, 70
+    if isinstance(node, Indexed):
+        return f"{node.name}[{','.join(i.name for i in node.indices)}]", 70
+    if isinstance(node, IndexedGroup):
+        return f"({unparse(node.operand)})[{','.join(i.name for i in node.indices)}]", 70
     if isinstance(node, Call):
         return f"{node.func}({', '.join(unparse(a) for a in node.args)})", 70
     if isinstance(node, Norm):

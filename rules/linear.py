@@ -1,7 +1,8 @@
 """Rules for the linear structure: sums, scaling, products, transposes, broadcasts, sums
 of entries, traces, diagonals, triangles. Each line is the identity in the comment, read backwards."""
-from matcalc.expr import (Add, Broadcast, DiagMat, DiagVec, Identity, MatMul, Ones, Scale,
-                          Sum, Trace, Transpose, Tril, Triu, broadcast_to)
+from matcalc.expr import (Add, Broadcast, Contract, DiagMat, DiagVec, Identity, MatMul, Ones,
+                          Scale, Sum, Trace, Transpose, Tril, Triu, broadcast_to,
+                          contract_adjoint)
 
 
 def _matmul(g, y, need):
@@ -41,6 +42,10 @@ VJP = {
     Trace:     (lambda g, y, x: g * Identity(x.shape[0]),),      # d tr(X) = tr(dX)
     DiagMat:   (lambda g, y, x: DiagVec(g),),                    # d diag(v) = diag(dv)
     DiagVec:   (lambda g, y, x: DiagMat(g),),                    # d diag(X) = diag(dX)
+    # y = sum A_ab B_bc (letters absent from y summed): dA_ab <- sum_c g_ac B_bc, every
+    # operand alike, its repeated letters with a delta (expr.contract_adjoint)
+    Contract:  lambda g, y, need: tuple(contract_adjoint(y, k, g) if need[k] else None
+                                        for k in range(len(y.operands))),
     Tril:      (lambda g, y, x: Tril(g),),       # <G, tril(dX)> = <tril(G), dX>
     Triu:      (lambda g, y, x: Triu(g),),       # <G, triu(dX)> = <triu(G), dX>
 }

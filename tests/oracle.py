@@ -72,6 +72,8 @@ def transposed(shape):
 
 
 def is_square_var(v: E.Var) -> bool:
+    if len(v.shape) != 2:                   # a tensor
+        return False
     r, c = v.shape
     return r == c and r != 1
 
@@ -141,6 +143,37 @@ def _sym_inv(x: sympy.Matrix) -> sympy.Matrix:
     return x.adjugate() / x.det(method="berkowitz")
 
 
+def _index_sum(n: E.Contract, xs: list, dims, zero, make):
+    """The contraction written out entry by entry: for each output entry, the sum over
+    every assignment of the summed indices of the product of the operands' entries (the
+    definition of einsum, independent of matcalc's evaluator). Orders <= 2 only."""
+    import itertools
+    sizes = {ch: size(d, dims) for ch, d in n.sizes().items()}
+    summed = [ch for ch in sizes if ch not in n.out]
+
+    def entry(x, sub, at):
+        idx = [at[ch] for ch in sub]
+        if len(sub) == 0:
+            return x[0, 0]
+        if len(sub) == 1:
+            return x[idx[0], 0] if x.shape[1] == 1 else x[0, idx[0]]
+        return x[idx[0], idx[1]]
+
+    out_shape = concrete(n.shape, dims)
+    result = make(out_shape)
+    for free in itertools.product(*[range(sizes[ch]) for ch in n.out]):
+        total = zero
+        for rest in itertools.product(*[range(sizes[ch]) for ch in summed]):
+            at = dict(zip(n.out, free)) | dict(zip(summed, rest))
+            term = 1
+            for x, sub in zip(xs, n.ins):
+                term = term * entry(x, sub, at)
+            total = total + term
+        pos = (0, 0) if not free else (free[0], 0) if len(free) == 1 else free
+        result[pos] = total
+    return result
+
+
 def _sym_node(n: E.Node, xs: list, env) -> sympy.Matrix:
     dims = env
     t = type(n)
@@ -167,6 +200,8 @@ def _sym_node(n: E.Node, xs: list, env) -> sympy.Matrix:
         return reduce(lambda a, b: a * b, xs)
     if t is E.Transpose:
         return xs[0].T
+    if t is E.Contract:
+        return _index_sum(n, xs, dims, sympy.Integer(0), lambda s: sympy.zeros(*s))
     if t is E.Broadcast:
         return _sym_broadcast(xs[0], concrete(n.shape, dims))
     if t is E.Hadamard:
@@ -256,6 +291,8 @@ def _np_node(n: E.Node, xs: list, values, dims) -> np.ndarray:
         return reduce(np.matmul, xs)
     if t is E.Transpose:
         return xs[0].T
+    if t is E.Contract:
+        return _index_sum(n, xs, dims, 0.0, np.zeros)
     if t is E.Broadcast:
         return np.broadcast_to(xs[0], concrete(n.shape, dims)).copy()
     if t is E.Hadamard:

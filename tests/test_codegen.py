@@ -106,7 +106,7 @@ IDS = [c.id for c in CASES]
 
 def user_value(value: np.ndarray, var, keep_2d) -> np.ndarray:
     """A 2-D value as users pass it: 1-D vectors and 0-d scalars unless declared 2-D."""
-    if var.name in keep_2d:
+    if var.name in keep_2d or len(var.shape) != 2:         # a tensor is itself
         return value
     r, c = var.shape
     if (r, c) == (1, 1):

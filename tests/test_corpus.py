@@ -58,6 +58,10 @@ CLASSICS = [
     P("logdet(eye + X'*X)"), P("y = inv(X)*b"), P("Y = inv(X)"),
     P("det(A'*A)", A="N,d", sizes={"N": 3, "d": 2}),
     P("P = inv(X'*X); H = X*P*X'; L = tr(H*A)", X="N,d", sizes={"N": 3, "d": 2}),
+    # index notation of matrices and vectors (tensors: tests/test_indices.py)
+    P("C[i,j] = A[i,k]*B[k,j]"), P("y[i] = X[i,j]*x[j]*z[i]"), P("f = A[i,i]"),
+    P("H[i,j] = tanh(X[i,k]*W[j,k] + c[j])"), P("f = x[i]*A[i,j]*y[j]"), P("v[j] = X[i,j]"),
+    P("d[i] = A[i,i]*x[i]"), P("S[i,j] = X[i,k]*X[j,k]; f = sum(S .* A)"),
     P("0.5*(x - c)'*inv(S)*(x - c) + 0.5*logdet(S)"), P("(x - c)'*S*(x - c)"),
     # diagonals
     P("diag(x)"), P("diag(X)"), P("x'*diag(a)*x"), P("sum(diag(X))"), P("diag(x)*A"),

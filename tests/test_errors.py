@@ -391,7 +391,7 @@ GALLERY = [
       '  ^^^^^^^^^'),
     # ---- options: declarations, layout, kinds, mode, --wrt -------------------------------
     E('x',
-      "bad --shape 'x=n,m,p': expected one or two dimensions (b=m, X=N,n, r=1,m) or 'scalar'", shapes={'x': 'n,m,p'}),
+      "bad --shape 'x=n,m,p,q,r,s,t': expected one to 6 dimensions (b=m, X=N,n, r=1,m, A=L,n,m) or 'scalar'", shapes={'x': 'n,m,p,q,r,s,t'}),
     E('x',
       "bad --shape 'x=0': a dimension must be positive", shapes={'x': '0'}),
     E('x',
@@ -493,9 +493,9 @@ CLI_CASES = [
      "  ^^^^^^\n"
      "did you mean softmax(x) ?\n")),
     (["derive", ""], None, "error: empty input: nothing to derive\n"),
-    (["derive", "x", "--shape", "x=n,m,p"], None,
-     ("error: bad --shape 'x=n,m,p': expected one or two dimensions (b=m, X=N,n, r=1,m) "
-     "or 'scalar'\n")),
+    (["derive", "x", "--shape", "x=n,m,p,q,r,s,t"], None,
+     ("error: bad --shape 'x=n,m,p,q,r,s,t': expected one to 6 dimensions (b=m, X=N,n, "
+     "r=1,m, A=L,n,m) or 'scalar'\n")),
     (["derive", "sum(x)", "--wrt", "y"], None,
      "error: --wrt y: the program has no variable y; its variables are x\n"),
     (["check", "x'*A*x", "--no-check", "--claim", "x ="], None,

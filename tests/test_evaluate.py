@@ -9,6 +9,7 @@ from matcalc.expr import (
     Add,
     Broadcast,
     Const,
+    Contract,
     Det,
     DiagMat,
     DiagVec,
@@ -106,6 +107,11 @@ CASES = {
     "Triu":           (Triu(S), np.triu(S_)),
     "Softmax":        (Softmax(X), _softmax(x_)),
     "LogSumExp":      (LogSumExp(X), np.log(np.exp(x_).sum(axis=0, keepdims=True))),
+    # einsum: sum_j X_ij v_i A_kj, a matrix (i, k); and an order-3 outer product
+    "Contract":       (Contract((X, v, A), "ij,i,kj->ik"),
+                       np.stack([[sum(x_[i, j] * v_[i, 0] * a_[k, j] for j in range(4))
+                                  for k in range(2)] for i in range(3)])),
+    "Contract 3-D":   (Contract((X, A), "ij,kj->ikj"), x_[:, None, :] * a_[None, :, :]),
 }
 
 

@@ -34,7 +34,8 @@ def run(path: Path) -> str:
 
 
 def test_there_is_an_example_per_seed_derivation():
-    assert {p.stem for p in FILES} == {"linear_layer", "bilinear_form", "d2l_mlp_l2",
+    assert {p.stem for p in FILES} == {"linear_layer", "bilinear_form", "bilinear_layer",
+                                       "d2l_mlp_l2",
                                        "cs231n_two_layer", "notes_sigmoid_softmax",
                                        "sigmoid_neuron"}
 
@@ -50,6 +51,17 @@ def test_linear_layer_bias_gradient_is_the_column_sum():
     out = run(EXAMPLES / "linear_layer.py")
     assert "dL/db = sum(dY, 1)'" in out
     assert "A: WRONG SHAPE" in out          # the transpose-order mistake
+
+
+def test_bilinear_layer_is_derived_and_agrees_with_torch():
+    out = run(EXAMPLES / "bilinear_layer.py")
+    assert "dL/dA[i,j,k] = dZ[p,i]*X[p,j]*Y[p,k]" in out
+    assert "dU[i,j,k] = Y[i,k]*dZ[i,j]" in out                  # a step of an intermediate
+    assert "fix: z[j] = x[k]*A[j,k,l]*y[l] + b[j]" in out
+    assert "A: RIGHT" in out and "Y: WRONG SHAPE" in out
+    import importlib.util as u
+    if u.find_spec("torch") is not None:
+        assert out.count("torch.nn.Bilinear autograd") == 4
 
 
 def test_mlp_steps_read_like_the_notes():

@@ -248,6 +248,10 @@ def test_a_power_of_zero_times_a_factor_is_kept_not_raised():
     assert not out.bad, f"[{out.status}] {out.detail}"
 
 
+def test_index_notation_is_derived_or_refused_with_a_span():
+    outcomes = _fuzz(fuzz.index_programs(), 600, deep=0.2)
+    assert sum(o.status == "ok" for o in outcomes) > 60     # not only refusals
+
 def test_a_respelled_norm_of_an_assigned_name_keeps_its_call():
     # t1 = W2 is a matrix though its name is lowercase: ||t1||_1 would be the induced
     # 1-norm, which matcalc refuses, and the harness took that for a misread

@@ -52,9 +52,13 @@ def example_files() -> list[Path]:
 
 # What each example shows, in order: (program, options), as in its `show(...)` calls.
 SCALARS = {n: "scalar" for n in ("w1", "x1", "w2", "x2", "b")}
+BILINEAR = {"X": "N,n", "Y": "N,m", "A": "L,n,m", "b": "L"}
 SHOWN = {
     "linear_layer": [("Y = X*A' + b'", {"shapes": {"X": "N,n", "A": "m,n", "b": "m"}})],
     "bilinear_form": [("z = x'*A*y", {}), ("z = x'*A*y", {"layout": "numerator"})],
+    "bilinear_layer": [("Z[i,j] = X[i,k]*A[j,k,l]*Y[i,l] + b[j]", {"shapes": BILINEAR}),
+                       ("U[i,j,l] = X[i,k]*A[j,k,l]\nZ[i,j] = U[i,j,l]*Y[i,l] + b[j]",
+                        {"shapes": BILINEAR})],
     "d2l_mlp_l2": [("""
 z = W1*x
 h = relu(z)

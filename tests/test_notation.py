@@ -145,12 +145,13 @@ def test_a_name_made_of_other_names_is_read_as_one_name_only_when_declared():
     matcalc.derive("Q = X*Wq; f = sum(Q*W1) + sum(b2)")
 
 
-def test_index_notation_is_refused_with_the_statement_for_one_index():
+def test_subscripted_names_are_refused_with_the_index_statement_they_mean():
+    # seed 001's z_j = x_i' A_j y_i + b_j: indices are written in brackets (issue 16)
     with pytest.raises(MatcalcError) as info:
         matcalc.derive("z_j = x'*A_j*y + b_j")
     err = info.value
-    assert err.fix.program == "z = x'*A*y + b" and err.fix.shapes == (("b", "scalar"),)
-    matcalc.derive(err.fix.program, shapes=dict(err.fix.shapes))
+    assert err.fix.program == "z[j] = x[k]*A[j,k,l]*y[l] + b[j]" and err.fix.shapes == ()
+    assert matcalc.derive(err.fix.program).inputs["A"].shape == ("m", "n", "p")
     matcalc.derive("y_i = W*x_i + b")               # a name per sample is a name
 
 

@@ -22,7 +22,7 @@ from matcalc.rules.elementwise import DERIVATIVE
 
 # the operators and leaves of the language: every other node kind is an operation
 OPERATORS = (E.Add, E.Scale, E.MatMul, E.Transpose, E.Broadcast, E.Hadamard, E.Divide,
-             E.Power)
+             E.Power, E.Contract)
 # the operations each printer writes in a form of its own (a stable sigmoid, np.maximum
 # for relu, a comparison for step, softmax column by column), instead of one call
 NUMPY_FORMS = {"sigmoid", "relu", "step", "norm1", "softmax", "logsumexp"}

@@ -49,6 +49,9 @@ EXAMPLES = {
     "broadcast(x)' = broadcast(x')": (E.Transpose(E.Broadcast(r, (n, m))),
                                       "r'*vector(1)'"),
     "inv(S)' = inv(S)": ("inv(A'*A)'", "inv(A'*A)"),
+    "contraction' = its free indices swapped": (
+        E.Transpose(E.contract((E.Var("T", (n, n, m)), E.Var("w", (m, 1))), "ijk,k->ij")),
+        "T[j,i,p]*w[p]"),
     # scaling, products, powers
     "0 X = 0": ("0*A", "matrix(0)"),
     "s 0 = 0": (E.Scale(E.Var("alpha", E.SCALAR), E.Zero((n, m))), "matrix(0)"),

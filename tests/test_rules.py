@@ -63,6 +63,9 @@ CASES = {
     E.Triu: [case("triu(X)"), case("sum(triu(A'*B))")],
     E.Softmax: [case("softmax(x)"), case("softmax(X)"), case("y'*softmax(W*x)")],
     E.LogSumExp: [case("logsumexp(x)"), case("logsumexp(X)"), case("sum(logsumexp(W*X))")],
+    # einsum; the 2-D cases (a SymPy matrix holds them), tensors in tests/test_indices.py
+    E.Contract: [case("y[i] = X[i,j]*x[j]*z[i]"), case("f = A[i,i]"),
+                 case("H[i,j] = tanh(X[i,k]*W[j,k] + c[j])"), case("d[i] = A[i,i]*x[i]")],
 }
 
 # every elementwise function, on a vector and inside a matrix expression

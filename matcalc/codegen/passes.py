@@ -52,6 +52,8 @@ def _rewrite(roots, fn) -> list[Node]:
 def _transposed(n: Node, memo: dict) -> Node:
     """n' with the transpose pushed to the leaves (memo holds the children's): the table's
     transpose pusher, the operands' transposes looked up."""
+    if len(n.shape) != 2:                   # a tensor has no transpose to share
+        return n
     pushed = push_transpose(n, memo.get)
     return Transpose(n) if pushed is None else pushed
 
@@ -342,6 +344,8 @@ def _multiset(nodes) -> dict[Node, int]:
 def optimize(forward: Node | None, derivatives: list[Node]) -> tuple[Node | None, list[Node]]:
     """The passes above, in order; the forward output (if any) first among the roots."""
     roots = ([forward] if forward is not None else []) + list(derivatives)
+    from ..einsum import plan
+    roots = plan(roots)                 # contractions two operands at a time, steps shared
     roots = stable_forms(roots)
     roots = share_transposes(roots)
     keep = set(_order(roots[:1])) if forward is not None else set()

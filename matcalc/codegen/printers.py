@@ -117,6 +117,11 @@ class NumpyCode(NumpyPrinter):
         """Whether the code of v makes a new floating array (not a view, not an argument)."""
         return v.prec in (ADD, MUL, NEG, POW) or v in self.made
 
+    def einsum_options(self, subs, out, sizes) -> str:
+        """torch's and JAX's einsum take no path option (a planned contraction has two
+        operands, which they hand to a matrix product themselves)."""
+        return super().einsum_options(subs, out, sizes) if self.target == "numpy" else ""
+
     def function(self, spelling: str) -> str:
         """The registry's spelling in this target (np.arcsin is torch.asin), else NumPy's
         name in this library (np.outer is torch.outer, jnp.outer)."""

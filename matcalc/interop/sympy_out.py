@@ -257,6 +257,12 @@ class SympyPrinter:
         rows = self.dim(n.x.shape[0])
         return HadamardProduct(ex, HadamardPower(OneMatrix(rows, rows) * ex, -1))
 
+    def _print_Contract(self, n, *xs):
+        # SymPy's matrix expressions have no einsum; a contraction that is a matrix
+        # expression was written as one by the simplifier before it got here
+        raise SympyError("a contraction in index notation (a tensor expression) has no "
+                         "SymPy matrix form; use the NumPy or einsum spelling")
+
     def _print_LogSumExp(self, n, x):
         # per column: log(1' exp(X))
         if not x.is_Matrix:

@@ -21,8 +21,9 @@ from ..expr import (
     Node,
     Transpose,
     Var,
+    substitute,
 )
-from ..layout import substitute
+from .. import expr as E
 from .precedence import format_number
 
 CALLS = (Func, *ops.BY_NODE)             # every operation of the registry prints as a call
@@ -307,3 +308,45 @@ def kron_latex(kron, rename=None, names=None) -> str:
         parts.append(("-" if t.coef < 0 else "+",
                       _with_scalars_latex(body, t.coef, scalars, rename, names)))
     return _join(parts)
+
+
+# ---- contractions (einsum nodes of the IR) ----------------------------------------------
+
+FREE_NAMES = "ijklmn"                      # a contraction's free indices, in output order
+SUMMED_NAMES = "pqrstuvwabcdefgh"          # its summed ones
+# a contraction inside an operand of another: other letters, so that the two scopes of
+# `T[p,q,i]*(1 - tanh(T[a,b,u]*x[u]).^2)[p,q]` do not look like one
+NESTED_NAMES = ("abcdef", "uvwxyzgh")
+
+
+def contraction_names(e, nested: bool = False) -> tuple[list[int], dict[str, str]]:
+    """How a Contract prints in index notation: the order of its operands (those with the
+    earliest output index first, so that the free indices appear in output order, as
+    Einstein's convention reads them back) and each einsum letter's index name."""
+    free_names, summed_names = NESTED_NAMES if nested else (FREE_NAMES, SUMMED_NAMES)
+    out = e.out
+    rank = {ch: k for k, ch in enumerate(out)}
+    order = sorted(range(len(e.operands)), key=lambda k: min(
+        (rank[ch] for ch in e.ins[k] if ch in rank), default=len(out)))
+    names = {ch: free_names[k] if k < len(free_names) else f"{free_names[0]}{k}"
+             for k, ch in enumerate(out)}
+    pool = iter(list(summed_names) + [f"{summed_names[0]}{k}" for k in range(64)])
+    for k in order:
+        for ch in e.ins[k]:
+            if ch not in names:
+                names[ch] = next(pool)
+    return order, names
+
+
+def free_indices(node: E.Node, latex: bool = False) -> str:
+    """The free indices of a formula in index notation, for its left side: `[i,j]`
+    (`_{ij}` in LaTeX), as the printers name them; "" for a matrix formula. With them the
+    line is an index statement, which reads back exactly (an index written twice on the
+    right may be free, as the batch index i of dX[i,j] = Y[i,p]*dZ[i,q]*A[q,j,p])."""
+    if not isinstance(node, E.Contract):
+        return ""
+    names = contraction_names(node)[1]
+    free = [names[ch] for ch in node.out]
+    if not free:
+        return ""
+    return f"_{{{''.join(free)}}}" if latex else f"[{','.join(free)}]"

@@ -19,7 +19,9 @@ __all__ = ["JsonPrinter", "json_shape", "to_json"]
 def json_shape(shape: Shape, two_d: bool = False) -> list[Dim]:
     """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix; [r, c] always for a
     value kept 2-D (a variable declared with an explicit 1, and its derivatives: SPEC 4),
-    so that the shape is that of the NumPy array."""
+    so that the shape is that of the NumPy array; a tensor's lists every dimension."""
+    if len(shape) != 2:
+        return list(shape)
     r, c = shape
     if two_d:
         return [r, c]

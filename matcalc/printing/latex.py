@@ -267,6 +267,8 @@ class LatexPrinter(ElementwiseOperands, Printer):
     def filled(self, shape, c: int) -> Piece:
         """1, the vector \\mathbf{1} (laid down \\mathbf{1}^\\top), the matrix
         \\mathbf{1}_{N \\times n}: a matrix says its size, so that it reads back as one."""
+        if len(shape) != 2:                   # a tensor: the number, as indices repeat it
+            return Piece(str(c))
         r, k = shape
         if (r, k) == (1, 1):
             return Piece(str(c))
@@ -352,6 +354,32 @@ class LatexPrinter(ElementwiseOperands, Printer):
         for left, right in pairwise(pieces):
             text += self.space(left, right) + self.operand(right, "juxt", "right")
         return Piece(text, MUL, "juxt")
+
+    def _print_Contract(self, e) -> Piece:
+        """Index notation with the summation convention: X_{pi} A_{jpk}, an index
+        repeated on the right summed (the derivation's notes say so)."""
+        from .index import contraction_names
+        order, names = contraction_names(e, self.nested)
+        parts = []
+        for k in order:
+            x, sub = e.operands[k], e.ins[k]
+            p = self.print(x) if self.nested or isinstance(x, Var) else self.nested_piece(x)
+            if not sub:
+                parts.append(self.operand(p, "juxt", "right"))
+                continue
+            plain = isinstance(x, Var) and "\\frac" not in p.text
+            base = p.text if plain and "_" not in p.text and "^" not in p.text else \
+                f"{{{p.text}}}" if plain else self.delimit("(", p.text, ")")
+            parts.append(f"{base}_{{{''.join(names[ch] for ch in sub)}}}")
+        return Piece(" ".join(parts), MUL, "juxt")
+
+    nested = False          # printing inside an operand of a contraction
+
+    def nested_piece(self, x: Node) -> Piece:
+        """An operand of a contraction, its own contractions in other letters."""
+        inner = type(self)(self.style)
+        inner.nested = True
+        return inner.doprint(x)
 
     def _print_Hadamard(self, e: Hadamard) -> Piece:
         return self._elementwise(e.factors, r"\odot")
@@ -456,6 +484,9 @@ def shape_latex(shape, printer: LatexPrinter) -> str:
     \\mathbb{R}^{N \\times n} (matrix)."""
     def dim(d) -> str:
         return printer.name(d).tex() if isinstance(d, str) else str(d)
+    if len(shape) != 2:                                 # a tensor: every dimension
+        dims = r" \times ".join(dim(d) for d in shape)
+        return rf"\mathbb{{R}}^{{{dims}}}"
     r, c = shape
     if (r, c) == (1, 1):
         return r"\mathbb{R}"

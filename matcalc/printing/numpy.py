@@ -191,6 +191,8 @@ class NumpyPrinter(Printer):
     def full(self, v: Value, shape: Shape, two_d: bool = False) -> Value:
         """v as a full array for a node of IR `shape`: materialises broadcast forms; with
         `two_d`, vectors and scalars become 2-D of the IR shape."""
+        if len(shape) != 2:                             # a tensor
+            return v if v.shape == tuple(shape) else self.filled(v, tuple(shape))
         rows, cols = shape
         if shape == SCALAR:
             return self.call("np.reshape", f"{v.text}, (1, 1)", (1, 1)) if two_d else v
@@ -548,6 +550,40 @@ class NumpyPrinter(Printer):
         if isinstance(e.p, Const) and e.p.value == -1:
             return self.binary(self.number(1), "/", base, base.shape)
         return self.binary(base, "**", p, base.shape)
+
+    def _print_Contract(self, e) -> Value:
+        """np.einsum over the operands (each as its axes: a vector 1-D), with NumPy's
+        contraction-path optimisation from three operands on; a vector of ones whose index
+        another operand has is left out (einsum sums that index by itself)."""
+        ins, out = e.ins, e.out
+        args, subs = [], []
+        for k, (x, sub) in enumerate(zip(e.operands, ins)):
+            if isinstance(x, Ones) and all(any(ch in s for j, s in enumerate(ins) if j != k)
+                                           for ch in sub):
+                continue
+            v = self.full(self.print(x), x.shape)
+            if len(v.shape) != len(sub):
+                v = self.ravel(v) if len(sub) == 1 else self.call(
+                    "np.reshape", f"{v.text}, ()", ())
+            args.append(v.text)
+            subs.append(sub)
+        spec = ",".join(subs) + "->" + out
+        opt = self.einsum_options(subs, out, e.sizes())
+        return self.call("np.einsum", f'"{spec}", {", ".join(args)}{opt}', numpy_shape(e.shape))
+
+    def einsum_options(self, subs: list[str], out: str, sizes: dict) -> str:
+        """The path option of np.einsum: two operands go to a matrix product
+        (optimize=True); more, in the order of matcalc's cost model (einsum.orders), since
+        optimize=True keeps every intermediate under the size of the largest input and so
+        would not use a matrix product for the bilinear layer at all."""
+        if len(subs) < 2:
+            return ""
+        if len(subs) == 2:
+            return ", optimize=True"
+        from ..einsum import NOMINAL_SIZE, orders
+        sizes = {ch: d if isinstance(d, int) else NOMINAL_SIZE for ch, d in sizes.items()}
+        path = min(orders(subs, out, sizes))[1]
+        return f", optimize=['einsum_path', {', '.join(map(str, path))}]"
 
     def _print_Transpose(self, e: Transpose) -> Value:
         return self.transpose(self.print(e.x), e.x.shape)

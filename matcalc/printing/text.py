@@ -15,8 +15,8 @@ where the language broadcasts by itself (an operand of + - .* ./) and explicit e
 from __future__ import annotations
 
 from .. import ops
-from ..expr import (Add, Broadcast, Const, Divide, Func, Hadamard, LogSumExp, MatMul, Node,
-                    Ones, Scale, Softmax, Transpose, Zero)
+from ..expr import (Add, Broadcast, Const, Contract, Divide, Func, Hadamard, LogSumExp, MatMul, Node,
+                    Ones, Scale, Softmax, Transpose, Var, Zero, walk)
 from .precedence import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Piece, Printer, Product,
                          format_number, needs_parens, product_of)
 
@@ -167,7 +167,10 @@ class TextPrinter(ElementwiseOperands, Printer):
         return Piece(str(e.dim))
 
     def filled(self, shape, c: int) -> Piece:
-        """A constant matrix: 1, vector(1), vector(1)', matrix(1) (likewise with 0)."""
+        """A constant matrix: 1, vector(1), vector(1)', matrix(1) (likewise with 0); a
+        constant tensor is its number, which index notation repeats."""
+        if len(shape) != 2:
+            return Piece(str(c))
         r, k = shape
         if (r, k) == (1, 1):
             return Piece(str(c))
@@ -280,6 +283,29 @@ class TextPrinter(ElementwiseOperands, Printer):
     def call(self, e) -> Piece:
         """name(x): the text spelling of an operation is its name in the language."""
         return Piece(f"{ops.of(e).name}({self.print(e.x).text})")
+
+    def _print_Contract(self, e) -> Piece:
+        """Index notation: X[p,i]*A[j,p,k], the free indices in output order (a compound
+        operand in parentheses: (A + B)[i,p])."""
+        from .index import contraction_names
+        order, names = contraction_names(e, self.nested)
+        parts = []
+        for k in order:
+            x, sub = e.operands[k], e.ins[k]
+            base = x.name if isinstance(x, Var) else f"({self.nested_text(x)})"
+            parts.append(f"{base}[{','.join(names[ch] for ch in sub)}]" if sub else
+                         self.operand(self.print(x), "*", "right"))
+        return Piece("*".join(parts), MUL, "*")
+
+    nested = False          # printing inside an operand of a contraction
+
+    def nested_text(self, x: Node) -> str:
+        """An operand of a contraction, its own contractions in other letters."""
+        if self.nested or not any(isinstance(n, Contract) for n in walk(x)):
+            return self.print(x).text
+        inner = type(self)()
+        inner.nested = True
+        return inner.doprint(x).text
 
     _print_Sum = _print_Trace = _print_Norm1 = _print_Norm2 = _print_Det = call
     _print_LogDet = _print_Inv = _print_DiagMat = _print_DiagVec = call
