@@ -115,6 +115,10 @@ _DERIVATION_OPTIONS = [
                  help="The full Jacobian of a non-scalar output."),
     click.option("--hessian", is_flag=True, help="The Hessian of a scalar output."),
     click.option("--hvp", is_flag=True, help="The Hessian-vector product of a scalar output."),
+    click.option("--inline", is_flag=True,
+                 help="Write each derivative in terms of the inputs only, one self-contained "
+                      "formula, rather than with the program's own names for the values it "
+                      "names ((o - y)*a')."),
     click.option("--check/--no-check", default=True, show_default=True,
                  help="Verify the result against finite differences."),
 ]
@@ -188,7 +192,7 @@ def _refuse_undecodable(expr: str) -> None:
 
 
 def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, jacobian, hessian,
-                hvp):
+                hvp, inline=False):
     """Read EXPR and derive it (unchecked: each command runs the check itself)."""
     modes = [mode for mode, on in zip(MODES, (jacobian, hessian, hvp)) if on]
     if len(modes) > 1:
@@ -199,6 +203,8 @@ def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, jacobian, 
         extra["onehot"] = list(onehot)
     if signs:
         extra["signs"] = list(signs)
+    if inline:
+        extra["inline"] = True
     return matcalc.derive(_read_program(expr), wrt=wrt, layout=layout, shapes=shapes,
                           kinds=kinds, check=False, **extra)
 

@@ -44,7 +44,8 @@ __version__ = "0.1.0"
 def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denominator",
            shapes: Shapes | None = None, kinds: str = "ml", check: bool = False,
            onehot: Labels = (), mode: str = "gradient",
-           signs: Sequence[str] | str = ()) -> Derivation | HigherDerivation:
+           signs: Sequence[str] | str = (), inline: bool = False
+           ) -> Derivation | HigherDerivation:
     """Derivatives of the program's output (SPEC section 6): a `Derivation`, or for `mode`
     "jacobian", "hessian" or "hvp" a `HigherDerivation`; `d[name]` is one derivative.
 
@@ -57,10 +58,12 @@ def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denomi
     of a cross-entropy, so that its gradient takes the textbook form softmax(s) - y
     (`{"Y": "rows"}` when samples are rows). `signs` names variables whose entries are -1
     or +1 (logistic-regression labels), so that y.^2 = 1. `mode` is "gradient" (and
-    backprop), "jacobian", "hessian" or "hvp". A user error raises `MatcalcError`."""
+    backprop), "jacobian", "hessian" or "hvp". Gradients are shown (text, LaTeX) with the
+    program's own names for the values it names, `(o - y)*a'`; `inline=True` shows them in
+    terms of the inputs only. A user error raises `MatcalcError`."""
     from .derivation import derive as _derive
     return _derive(program, wrt=wrt, layout=layout, shapes=shapes, kinds=kinds, check=check,
-                   onehot=onehot, mode=mode, signs=signs)
+                   onehot=onehot, mode=mode, signs=signs, inline=inline)
 
 
 def from_sympy(expr: Basic, wrt: Iterable[Any] | None = None, layout: str = "denominator", *,

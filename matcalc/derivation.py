@@ -102,14 +102,22 @@ class Derivative:
         return json_shape(self.node.shape, self.name in self.derivation.keep_2d)
 
     @cached_property
+    def shown(self) -> E.Node:
+        """The formula as text and LaTeX show it: with the program's own names for the
+        values it named (`(o - y)*a'`), unless the derivation is inlined; `node` is always
+        in terms of the inputs (it is what NumPy, codegen and the check use)."""
+        return self.derivation.named(self.node)
+
+    @cached_property
     def text(self) -> str:
-        """The formula in matcalc's language (it parses back to the same formula)."""
-        return self.derivation._printers["text"].doprint(_printable(self.node)).text
+        """The formula in matcalc's language (it parses back to the same formula, in the
+        program's namespace)."""
+        return self.derivation._printers["text"].doprint(_printable(self.shown)).text
 
     @cached_property
     def latex(self) -> str:
         """The formula in LaTeX, its adjoints as the derivatives they stand for."""
-        return self.derivation._printers["latex"].doprint(_printable(self.node)).text
+        return self.derivation._printers["latex"].doprint(_printable(self.shown)).text
 
     @cached_property
     def numpy(self) -> str:
@@ -137,8 +145,9 @@ class Derivation:
 
     @E.gc_paused
     def __init__(self, program: str, typed: Typed, wrt: list[str], layout: str,
-                 onehot: dict[str, str] | None = None):
+                 onehot: dict[str, str] | None = None, inline: bool = False):
         self.program = program
+        self.inline = inline            # formulas shown in terms of the inputs only
         # label name -> "columns" / "rows" (one-hot: that axis sums to one) or "signs" (+-1)
         self.onehot = dict(onehot or {})
         self.typed = typed
@@ -175,6 +184,18 @@ class Derivation:
         from .simplify import simplify
         node = apply_assumptions(simplify(adjoint), self.onehot)
         return to_layout(node, self.layout, upstream or self.adjoint_upstream)
+
+    def named(self, node: E.Node) -> E.Node:
+        """`node` as shown: with the program's named values folded back into their names
+        (matcalc.naming), or as it is if the derivation is inlined or names nothing."""
+        if self.inline or not self.typed.intermediates:
+            return node
+        return self._names.fold(node)
+
+    @cached_property
+    def _names(self):
+        from .naming import Names
+        return Names(self.typed)
 
     # -- access ------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Derivative:
@@ -304,7 +325,8 @@ class Derivation:
 
     def text(self, steps: bool = False) -> str:
         """The derivatives as text, one `dL/dX = ...` line each after a header naming
-        the layout (and the adjoint equations of a program first if `steps`)."""
+        the layout (and the adjoint equations of a program first if `steps`, the
+        derivatives then inlined: the steps are where the program's names are used)."""
         lines = [f"# layout: {self.layout}", *describe(self.onehot)]
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
@@ -319,8 +341,11 @@ class Derivation:
                 lines.append(f"# the same, {omitted}")
                 return "\n".join(lines)
             lines.append("# the same, inlined")
+        inlined = steps and self.steps     # after the steps: the self-contained formulas
         for name, d in self.derivatives.items():
-            lines.append(f"{self._lhs(name)} = {d.text}")
+            text = self._printers["text"].doprint(_printable(d.node)).text if inlined \
+                else d.text
+            lines.append(f"{self._lhs(name)} = {text}")
         if not self.derivatives:
             lines.append("# no variables: nothing to differentiate")
         return "\n".join(lines)
@@ -534,8 +559,10 @@ MODES = ("gradient", "jacobian", "hessian", "hvp")
 
 def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: Any = None,
            kinds: str = "ml", check: bool = False, onehot: Any = (), mode: str = "gradient",
-           signs: Any = ()) -> Derivation | HigherDerivation:
-    """Parse, type and differentiate `program`; see SPEC section 6."""
+           signs: Any = (), inline: bool = False) -> Derivation | HigherDerivation:
+    """Parse, type and differentiate `program`; see SPEC section 6. The formulas are shown
+    with the program's own names for the values it named, or in terms of the inputs
+    only if `inline`."""
     from .parse import parse
     from .shapes import Declaration, declaration, infer_shapes
     if layout not in LAYOUTS:
@@ -575,7 +602,7 @@ def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: A
             d.check().raise_if_failed()
         return d
     try:
-        d = Derivation(program, typed, wrt, layout, labels)
+        d = Derivation(program, typed, wrt, layout, labels, inline)
     except MatcalcError as e:           # found in the IR, which keeps no spans: the program
         if e.span is None:
             e.span = Span(0, len(program.rstrip()) or 1)

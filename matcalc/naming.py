@@ -1,0 +1,89 @@
+"""The program's own names: a derivative written with the intermediates the user named.
+
+A derivative is derived and simplified in terms of the inputs (that is what is checked,
+evaluated and compiled). A textbook writes it in terms of the values the program named:
+`dJ/dW2 = (o - y)*a'`, not `(W2*relu(W1*x + b1) + b2 - y)*relu(W1*x + b1)'`. This module
+folds the names back into a formula for display: each named value, simplified and written
+itself in terms of the earlier names, is replaced by its name wherever it occurs, as a
+whole node, as part of a sum (`W2*a + b2 - y` is `o - y`), negated (`y - o`) or transposed
+(`o' - y'` in the numerator layout). Substituting the names' values back gives the formula
+in terms of the inputs again, which is how the tests check that a named form is right.
+
+A scalar output is not folded back (`-2*exp(-x'*x)*x` stays, rather than `-2*f*x`); a named
+non-scalar output is (`y = sigmoid(z)` gives `dy .* y .* (1 - y)`).
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from . import expr as E
+
+
+class Names:
+    """The named values of one program, ready to be folded into its formulas."""
+
+    def __init__(self, typed):
+        from .simplify import simplify
+        self.whole: dict[E.Node, E.Node] = {}        # a value (named form) -> its name
+        self.sums: list[tuple[Counter, E.Node]] = []  # the terms of a sum -> its name
+        self.memo: dict[E.Node, E.Node] = {}
+        for name, var in typed.intermediates.items():
+            value = typed.inline.get(var)
+            if value is None or (name == typed.output_name and var.is_scalar):
+                continue
+            for v, shown in ((value, var), (E.Transpose(value), E.Transpose(var)),
+                             (E.Scale(E.Const(-1), value), E.Scale(E.Const(-1), var))):
+                named = self.fold(simplify(v))
+                if named.children and named not in self.whole:
+                    self.whole[named] = shown
+                    if isinstance(named, E.Add):
+                        self.sums.append((Counter(named.terms), shown))
+                self.memo.clear()           # what was folded before this name is stale
+        self.sums.sort(key=lambda ts: -sum(ts[0].values()))    # the largest sum first
+
+    def fold(self, node: E.Node) -> E.Node:
+        """`node` with every named value replaced by its name (children first)."""
+        memo = self.memo
+        for n in E.walk(node, known=memo):
+            if n.children:
+                kids = tuple(memo[c] for c in n.children)
+                m = n if kids == n.children else n.rebuild(kids)
+            else:
+                m = n
+            memo[n] = self._name(m)
+        return memo[node]
+
+    def _name(self, n: E.Node) -> E.Node:
+        hit = self.whole.get(n)
+        if hit is not None:
+            return hit
+        if isinstance(n, E.Add):
+            return self._name_part_of_sum(n)
+        return n
+
+    def _name_part_of_sum(self, n: E.Add) -> E.Node:
+        """`W2*a + b2 - y` as `o - y` when o = W2*a + b2: the named sum takes the place of
+        its first term."""
+        terms = list(n.terms)
+        for counts, name in self.sums:
+            have = Counter(terms)
+            if len(terms) <= sum(counts.values()) or any(have[t] < k for t, k in counts.items()):
+                continue
+            at = min(terms.index(t) for t in counts)
+            left = counts.copy()
+            kept = []
+            for i, t in enumerate(terms):
+                if left[t] > 0:
+                    left[t] -= 1
+                    if i == at:
+                        kept.append(name)
+                else:
+                    kept.append(t)
+            terms = kept
+        return terms[0] if len(terms) == 1 else E.Add(tuple(terms)) if terms != list(n.terms) \
+            else n
+
+
+def named_form(node: E.Node, names: Names) -> E.Node:
+    """`node` written with the program's names (see the module docstring)."""
+    return names.fold(node)

@@ -1,0 +1,63 @@
+"""The program's own names in its derivatives (matcalc.naming).
+
+A derivative is shown with the names the program gave its values, as the lecture notes
+write it; `inline=True` (`--inline`) shows the one self-contained formula in terms of the
+inputs. Either way `node` (what NumPy, codegen and the check use) is in terms of the
+inputs, and the named form is checked against it by finite differences.
+"""
+import pytest
+from click.testing import CliRunner
+
+import matcalc
+from matcalc.cli.main import cli
+
+MLP = "z = W1*x + b1; a = relu(z); o = W2*a + b2; J = 0.5*(y - o)'*(y - o)"
+
+
+@pytest.mark.parametrize("wrt, named, inlined", [
+    # the seeds' two-layer network: dJ/dW2 = (o - y) a', dJ/dz = (z > 0) .* (W2'(o - y))
+    ("W2", "(o - y)*a'", "(W2*relu(W1*x + b1) + b2 - y)*relu(W1*x + b1)'"),
+    ("b2", "o - y", "W2*relu(W1*x + b1) + b2 - y"),
+    ("b1", "(z > 0) .* (W2'*(o - y))",
+     "(W1*x + b1 > 0) .* (W2'*(W2*relu(W1*x + b1) + b2 - y))"),
+])
+def test_a_program_s_derivatives_use_its_names(wrt, named, inlined):
+    d = matcalc.derive(MLP, wrt=[wrt])
+    assert d[wrt].text == named
+    assert matcalc.derive(MLP, wrt=[wrt], inline=True)[wrt].text == inlined
+    assert d.verify_claim(f"{wrt} = {d[wrt].text}").ok          # the named form is right
+    assert d[wrt].node is matcalc.derive(MLP, wrt=[wrt], inline=True)[wrt].node
+
+
+@pytest.mark.parametrize("wrt, layout, named", [
+    ("b2", "numerator", "(o - y)'"),       # the row dJ/db2, in the numerator layout
+    ("y", "denominator", "y - o"),         # -(W2*a + b2) found as -o
+])
+def test_a_named_value_is_found_negated_and_transposed(wrt, layout, named):
+    d = matcalc.derive(MLP, wrt=[wrt], layout=layout)
+    assert d[wrt].text == named
+    assert d.verify_claim(f"{wrt} = {d[wrt].text}").ok
+
+
+def test_a_named_vector_output_is_used_but_not_a_scalar_one():
+    # sigmoid backward as CS231n writes it, from the cached output: dy .* y .* (1 - y)
+    assert matcalc.derive("y = sigmoid(W*x + b)", wrt=["b"])["b"].text == \
+        "dy .* y .* (1 - y)"
+    # a scalar output is not folded back into its own gradient
+    assert matcalc.derive("f = exp(-x'*x)", wrt=["x"])["x"].text == "-2*exp(-(x'*x))*x"
+
+
+def test_latex_and_json_use_the_names_and_numpy_the_inputs():
+    d = matcalc.derive(MLP, wrt=["W2"])
+    assert d["W2"].latex == r"(o - y) a^\top"
+    j = d.to_json()["derivatives"]["W2"]
+    assert j["text"] == "(o - y)*a'"
+    assert "relu" in j["numpy"] or "maximum" in j["numpy"]      # self-contained
+
+
+def test_the_cli_inline_option():
+    named = CliRunner().invoke(cli, ["derive", MLP, "--wrt", "W2"])
+    inlined = CliRunner().invoke(cli, ["derive", MLP, "--wrt", "W2", "--inline"])
+    assert named.exit_code == inlined.exit_code == 0
+    assert "dJ/dW2 = (o - y)*a'" in named.output
+    assert "dJ/dW2 = (W2*relu(W1*x + b1) + b2 - y)*relu(W1*x + b1)'" in inlined.output
