@@ -263,8 +263,11 @@ def _worst(*statuses: int) -> int:
 @click.option("--latex-shapes", is_flag=True,
               help="With --format latex: state each variable's shape, "
                    "X \\in \\mathbb{R}^{N \\times n}.")
+@click.option("--latex-notes", is_flag=True,
+              help="With --format latex: the layout and the assumptions as a visible "
+                   "paragraph before the equations (they are always % comments).")
 def derive(expr, fmt, steps, standalone, latex_transpose, latex_numbered, latex_upstream,
-           latex_shapes, check, **how):
+           latex_shapes, latex_notes, check, **how):
     """Print the derivatives of EXPR.
 
     For a scalar output, its gradient with respect to each variable; for a non-scalar
@@ -278,7 +281,8 @@ def derive(expr, fmt, steps, standalone, latex_transpose, latex_numbered, latex_
       echo "h = relu(W1*x); f = sum(h)" | matcalc derive - --wrt W1 --steps
     """
     latex_options = {"transpose": latex_transpose, "numbered": latex_numbered,
-                     "upstream": latex_upstream, "shapes": latex_shapes or None}
+                     "upstream": latex_upstream, "shapes": latex_shapes or None,
+                     "notes": latex_notes or None}
     latex_options = {k: v for k, v in latex_options.items() if v is not None}
     given = ["--standalone"] * standalone + [f"--latex-{k}" for k in latex_options]
     if given and fmt != "latex":

@@ -376,31 +376,40 @@ class Derivation:
 
     def latex(self, standalone: bool = False, steps: bool = False, transpose: str = "top",
               numbered: str = "subscript", upstream: str = "fraction",
-              shapes: bool = False) -> str:
+              shapes: bool = False, notes: bool = False) -> str:
         """An align* block for notes, one equation per variable (a whole document if
         `standalone`): the adjoint equations of a program first if `steps`, each variable's
-        shape first if `shapes`. `transpose` "top" or "T" (A^\\top, A^T); `numbered`
+        shape first if `shapes` (the inputs, then the named intermediates the formulas
+        use, then the upstream gradient), the layout and assumptions as a visible
+        paragraph if `notes` (they are always `%` comments). `transpose` "top" or "T" (A^\\top, A^T); `numbered`
         "subscript" or "superscript" (W_1, W^{(1)}); `upstream` "fraction" or "bar"
         (the upstream dY as \\frac{\\partial L}{\\partial Y} or \\bar{Y})."""
         from .printing import latex as tex
         p = tex.LatexPrinter(self.latex_style(transpose=transpose, numbered=numbered,
-                                              upstream=upstream, shapes=shapes))
+                                              upstream=upstream, shapes=shapes, notes=notes))
         omitted = self._inlined(steps)
         steps = self.steps if steps else []
 
         def formula(node: E.Node) -> str:
             return p.doprint(_printable(node)).text
 
-        notes = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in describe(self.onehot)]
+        said = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in describe(self.onehot)]
         if omitted:
-            notes.append(f"the derivatives {omitted}; the steps give them")
+            said.append(f"the derivatives {omitted}; the steps give them")
+        shown = [tex.text_mode(n) for n in said]
         if self.upstream is not None:
             up = p.spell(cast(str, self.upstream_name)).text
-            notes.append(f"{up} is the upstream gradient "
-                         f"({self._shape_text(self.upstream.shape)}) of a scalar loss L")
+            said.append(f"{up} is the upstream gradient "
+                        f"({self._shape_text(self.upstream.shape)}) of a scalar loss L")
+            r, c = self.upstream.shape
+            shown.append(f"${up} \\in {tex.shape_latex((r, c), p)}$ is the upstream "
+                         f"gradient of a scalar loss $L$")
         rows = []
         if p.style.shapes:
             named = {st.of for st in steps}            # intermediates, in program order
+            if not omitted and not steps:              # those the named formulas use
+                named |= {v.name for d in self.derivatives.values()
+                          for v in E.variables(d.shown)}
             vars_ = list(self.inputs.values()) + [v for n, v in self.typed.intermediates.items()
                                                   if n in named and n not in self.inputs]
             vars_ += [self.upstream] if self.upstream is not None else []
@@ -410,14 +419,15 @@ class Derivation:
         if not omitted:
             if steps:
                 rows.append(tex.intertext("and in terms of the inputs:"))
-            rows += [f"{p.partial(self._loss, n)} &= {formula(d.node)}"
+            rows += [f"{p.partial(self._loss, n)} &= {formula(d.node if steps else d.shown)}"
                      for n, d in self.derivatives.items()]
         if upstream == "bar" and steps:                 # what the bars mean
             rows.append(f"&\\text{{where }} \\bar{{v}} = {p.partial(self._loss, 'v')}")
         elif upstream == "bar" and self.upstream is not None:
             rows.append(f"&\\text{{where }} {p.spell(cast(str, self.upstream_name)).text} = "
                         f"{p.partial('L', self.output_name)}")
-        body = tex.comments(notes) + tex.align(rows)
+        body = tex.comments(said) + (tex.notes_paragraph(shown) if notes else "") \
+            + tex.align(rows)
         return tex.standalone(body) if standalone else body
 
     def _repr_latex_(self) -> str:

@@ -1097,26 +1097,37 @@ class HigherDerivation:
 
     def latex(self, standalone: bool = False, steps: bool = False, transpose: str = "top",
               numbered: str = "subscript", upstream: str = "fraction",
-              shapes: bool = False) -> str:
+              shapes: bool = False, notes: bool = False) -> str:
         """An align* block (a whole document if `standalone`), with the options of
         `Derivation.latex`: a matrix result as an equation, a tensor as its linear map,
-        its vec form and its index form; named subexpressions in a `where` row."""
+        its vec form and its index form; named subexpressions in one `where` row at the
+        end (a row after each result only where two results give one name two values)."""
         self._no_steps(steps)
         from .assumptions import describe
         from .printing import latex as tex
         p = self.latex_printer(transpose=transpose, numbered=numbered, upstream=upstream,
-                               shapes=shapes)
-        notes = [f"layout: {self.layout}"] + [a.removeprefix("# ")
-                                              for a in describe(self.onehot)]
+                               shapes=shapes, notes=notes)
+        said = [f"layout: {self.layout}"] + [a.removeprefix("# ")
+                                             for a in describe(self.onehot)]
+        shown = [tex.text_mode(n) for n in said]
         if self.mode == "hvp":
-            notes.append("H v: the Hessian times the direction "
-                         + ", ".join(p.spell(v.name).text for v in self.directions.values()))
+            directions = ", ".join(p.spell(v.name).text for v in self.directions.values())
+            said.append("H v: the Hessian times the direction " + directions)
+            shown.append(f"$H v$: the Hessian times the direction ${directions}$")
         rows = []
         if p.style.shapes:
             vars_ = list(self.inputs.values()) + list(self.directions.values())
             rows += [f"{p.spell(v.name).text} &\\in {tex.shape_latex(v.shape, p)}"
                      for v in vars_]
-        for d in self.derivatives.values():
+        wheres = [d._where_tex(p) for d in self.derivatives.values()]
+        merged: dict[str, str] = {}
+        once = all(merged.setdefault(n, t) == t for w in wheres for n, t in w.items())
+
+        def where_row(where: dict[str, str]) -> None:
+            if where:
+                defs = ", \\quad ".join(f"{p.spell(n).text} = {t}" for n, t in where.items())
+                rows.append(f"&\\text{{where }} {defs}")
+        for d, where in zip(self.derivatives.values(), wheres):
             lhs = self._lhs_latex(d.kind, *self._operands(d), p)
             if d.node is not None:
                 rows.append(f"{lhs} &= {d._formula_tex(p)}")
@@ -1126,11 +1137,12 @@ class HigherDerivation:
                     rows.append(f"&= {d._kron_tex(p)} "
                                 "\\quad \\text{(on $\\operatorname{vec}$, column-major)}")
                 rows.append(f"{self.index_lhs_latex(d, p)} &= {d._index_tex(p)}")
-            where = d._where_tex(p)
-            if where:
-                defs = ", \\quad ".join(f"{p.spell(n).text} = {t}" for n, t in where.items())
-                rows.append(f"&\\text{{where }} {defs}")
-        body = tex.comments(notes) + tex.align(rows)
+            if not once:
+                where_row(where)
+        if once:
+            where_row(merged)
+        body = tex.comments(said) + (tex.notes_paragraph(shown) if notes else "") \
+            + tex.align(rows)
         return tex.standalone(body) if standalone else body
 
     def _repr_latex_(self) -> str:
