@@ -61,3 +61,13 @@ def test_the_cli_inline_option():
     assert named.exit_code == inlined.exit_code == 0
     assert "dJ/dW2 = (o - y)*a'" in named.output
     assert "dJ/dW2 = (W2*relu(W1*x + b1) + b2 - y)*relu(W1*x + b1)'" in inlined.output
+
+
+def test_generated_code_comments_use_the_names():
+    source = matcalc.derive(MLP).codegen()
+    assert "dW2 = np.outer(db2, t1)  # (o - y)*a'" in source
+    assert "np.maximum(t1, 0, out=t1)  # relu(z)" in source      # never `# a` for a itself
+    inlined = matcalc.derive(MLP, inline=True).codegen()
+    assert "# (W2*relu(W1*x + b1) + b2 - y)*relu(W1*x + b1)'" in inlined
+    mod = matcalc.derive(MLP).compile()                       # the code itself is unchanged
+    assert mod.gradient.__doc__

@@ -121,11 +121,14 @@ class Body:
 
     def __init__(self, roots: list[Root], printer: NumpyCode, taken: set[str],
                  forward: Node | None = None, keep: tuple[Node, ...] = (),
-                 hints: dict[Node, str] | None = None):
+                 hints: dict[Node, str] | None = None, shown=None):
         """`forward`: the forward output, if the roots begin with it; `keep`: nodes that
         code after the body reads (each read counts as a use: one read twice gets a
-        statement, and no statement overwrites it); `hints`: names for some nodes."""
+        statement, and no statement overwrites it); `hints`: names for some nodes;
+        `shown`: how a formula is shown to the reader (the program's own names folded
+        in, as Derivation.named does), for the comments."""
         self.roots = roots
+        self.shown = shown
         self.keep = keep
         self.hints = hints or {}
         self.interior = set(_order([forward])) - {forward} if forward is not None else set()
@@ -343,6 +346,8 @@ class Body:
             self._text = TextPrinter()
 
         def to_text(n: Node) -> str:         # what the comments share is printed once
+            if self.shown is not None and n.children:     # `t1 = relu(z)  # relu(z)`,
+                n = n.rebuild([self.shown(c) for c in n.children])    # never `# a`
             return self._text.doprint(n).text
         if self._size(node, self._sizes, False) > COMMENT_NODES:
             if self._size(node, self._local_sizes, True) > COMMENT_NODES:
