@@ -25,7 +25,7 @@ class Names:
     def __init__(self, typed):
         from .simplify import simplify
         self.whole: dict[E.Node, E.Node] = {}        # a value (named form) -> its name
-        self.sums: list[tuple[Counter, E.Node]] = []  # the terms of a sum -> its name
+        self.sums: dict[E.Node, list[tuple[Counter, E.Node]]] = {}   # by each of its terms
         self.memo: dict[E.Node, E.Node] = {}
         for name, var in typed.intermediates.items():
             value = typed.inline.get(var)
@@ -37,9 +37,9 @@ class Names:
                 if named.children and named not in self.whole:
                     self.whole[named] = shown
                     if isinstance(named, E.Add):
-                        self.sums.append((Counter(named.terms), shown))
+                        for t in set(named.terms):
+                            self.sums.setdefault(t, []).append((Counter(named.terms), shown))
                 self.memo.clear()           # what was folded before this name is stale
-        self.sums.sort(key=lambda ts: -sum(ts[0].values()))    # the largest sum first
 
     def fold(self, node: E.Node) -> E.Node:
         """`node` with every named value replaced by its name (children first)."""
@@ -65,7 +65,9 @@ class Names:
         """`W2*a + b2 - y` as `o - y` when o = W2*a + b2: the named sum takes the place of
         its first term."""
         terms = list(n.terms)
-        for counts, name in self.sums:
+        candidates = {id(c): (c, name) for t in terms for c, name in self.sums.get(t, ())}
+        # the largest named sum first
+        for counts, name in sorted(candidates.values(), key=lambda cn: -sum(cn[0].values())):
             have = Counter(terms)
             if len(terms) <= sum(counts.values()) or any(have[t] < k for t, k in counts.items()):
                 continue
@@ -82,8 +84,3 @@ class Names:
             terms = kept
         return terms[0] if len(terms) == 1 else E.Add(tuple(terms)) if terms != list(n.terms) \
             else n
-
-
-def named_form(node: E.Node, names: Names) -> E.Node:
-    """`node` written with the program's names (see the module docstring)."""
-    return names.fold(node)

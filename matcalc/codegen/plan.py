@@ -346,8 +346,6 @@ class Body:
             self._text = TextPrinter()
 
         def to_text(n: Node) -> str:         # what the comments share is printed once
-            if self.shown is not None and n.children:     # `t1 = relu(z)  # relu(z)`,
-                n = n.rebuild([self.shown(c) for c in n.children])    # never `# a`
             return self._text.doprint(n).text
         if self._size(node, self._sizes, False) > COMMENT_NODES:
             if self._size(node, self._local_sizes, True) > COMMENT_NODES:
@@ -355,6 +353,14 @@ class Body:
             short = to_text(self._with_names(node))
             return short if room is None or len(short) <= room else None
         full = to_text(node)
+        if self.shown is not None and node.children:
+            # the program's own names, `# (o - y)*a'`, where that reads no worse than the
+            # temporaries (`# t6*W2'`); never `# a` for the value a itself
+            named = to_text(node.rebuild([self.shown(c) for c in node.children]))
+            if named != full:
+                short = to_text(self._with_names(node))
+                if len(named) <= 2 * len(short) and (room is None or len(named) <= room):
+                    return named
         if room is None or len(full) <= room:
             if room is None:
                 short = to_text(self._with_names(node))
