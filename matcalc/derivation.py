@@ -187,14 +187,14 @@ class Derivation:
 
     def named(self, node: E.Node) -> E.Node:
         """`node` as shown: with the program's named values folded back into their names
-        (matcalc.naming), or as it is if the derivation is inlined or names nothing."""
+        (matcalc.program_names), or as it is if the derivation is inlined or names nothing."""
         if self.inline or not self.typed.intermediates:
             return node
         return self._names.fold(node)
 
     @cached_property
     def _names(self):
-        from .naming import Names
+        from .program_names import Names
         return Names(self.typed)
 
     # -- access ------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The program's own names in its derivatives (matcalc.naming).
+"""The program's own names in its derivatives (matcalc.program_names).
 
 A derivative is shown with the names the program gave its values, as the lecture notes
 write it; `inline=True` (`--inline`) shows the one self-contained formula in terms of the
