@@ -72,6 +72,8 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> 
 
     # in a program, the correct formula is shown as the notes write it: with the names
     correct = steps[name].text if name in steps else true.text
+    if name not in steps and true.where:
+        correct += " where " + ", ".join(f"{n} = {t}" for n, t in true.where_text.items())
 
     def result(ok, verdict, err, msg):
         return ClaimResult(name, formula.strip(), ok, verdict, err, correct, msg)

@@ -102,11 +102,34 @@ class Derivative:
         return json_shape(self.node.shape, self.name in self.derivation.keep_2d)
 
     @cached_property
+    def _display(self) -> tuple[E.Node, list[tuple[E.Var, E.Node]]]:
+        return self.derivation.display(self.node)
+
+    @property
     def shown(self) -> E.Node:
         """The formula as text and LaTeX show it: with the program's own names for the
-        values it named (`(o - y)*a'`), unless the derivation is inlined; `node` is always
-        in terms of the inputs (it is what NumPy, codegen and the check use)."""
-        return self.derivation.named(self.node)
+        values it named (`(o - y)*a'`) and short `where` names for a long subexpression it
+        repeats (`s` for sigmoid(W*x + b)), unless the derivation is inlined; `node` is
+        always in terms of the inputs (it is what NumPy, codegen and the check use)."""
+        return self._display[0]
+
+    @property
+    def where(self) -> list[tuple[E.Var, E.Node]]:
+        """The `where` names of `shown` with their definitions, each definition using only
+        earlier names (empty if none)."""
+        return self._display[1]
+
+    @cached_property
+    def where_text(self) -> dict[str, str]:
+        """{name: definition} of the `where` names, in matcalc's language."""
+        p = self.derivation._printers["text"]
+        return {v.name: p.doprint(_printable(d)).text for v, d in self.where}
+
+    @cached_property
+    def where_latex(self) -> dict[str, str]:
+        """{name: definition} of the `where` names, in LaTeX."""
+        p = self.derivation._printers["latex"]
+        return {v.name: p.doprint(_printable(d)).text for v, d in self.where}
 
     @cached_property
     def text(self) -> str:
@@ -191,6 +214,36 @@ class Derivation:
         if self.inline or not self.typed.intermediates:
             return node
         return self._names.fold(node)
+
+    WHERE_MIN = 13    # characters: sigmoid(x) is written out, sigmoid(W*x + b) named s
+
+    def display(self, node: E.Node) -> tuple[E.Node, list[tuple[E.Var, E.Node]]]:
+        """(formula, where): `node` with the program's names folded back and the long
+        subexpressions it repeats (an elementwise function, a softmax: as Jacobians name
+        them) under short names, and those names' definitions in order."""
+        node = self.named(node)
+        if self.inline:
+            return node, []
+        from .jacobian import choose_names
+        from .layout import substitute
+        from .printing import to_text
+        taken = set(self.program_names) | {self.output_name} | \
+            ({self.upstream_name} if self.upstream_name else set())
+        names = {n: v for n, v in choose_names([node], taken, {}).items()
+                 if len(to_text(n)) >= self.WHERE_MIN}
+        if not names:
+            return node, []
+        pending = []
+        for n, v in reversed(list(names.items())):               # innermost first
+            inner = {m: w for m, w in names.items() if m is not n}
+            pending.append((v, substitute(n, inner) if inner else n))
+        pairs: list[tuple[E.Var, E.Node]] = []
+        while pending:                                            # definitions before uses
+            done = {v for v, _ in pairs}
+            k = next((i for i, (_, d) in enumerate(pending)
+                      if all(w in done for w in E.variables(d) if w in names.values())), 0)
+            pairs.append(pending.pop(k))
+        return substitute(node, names), pairs
 
     @cached_property
     def _names(self):
@@ -342,10 +395,21 @@ class Derivation:
                 return "\n".join(lines)
             lines.append("# the same, inlined")
         inlined = steps and self.steps     # after the steps: the self-contained formulas
-        for name, d in self.derivatives.items():
+        wheres = [{} if inlined else d.where_text for d in self.derivatives.values()]
+        merged: dict[str, str] = {}
+        once = all(merged.setdefault(n, t) == t for w in wheres for n, t in w.items())
+
+        def where_lines(where: dict[str, str], indent: str) -> None:
+            for k, (n, definition) in enumerate(where.items()):
+                lines.append(f"{indent}{'where' if k == 0 else '     '} {n} = {definition}")
+        for (name, d), where in zip(self.derivatives.items(), wheres):
             text = self._printers["text"].doprint(_printable(d.node)).text if inlined \
                 else d.text
             lines.append(f"{self._lhs(name)} = {text}")
+            if not once:
+                where_lines(where, "  ")
+        if once:                    # the same names in every formula: defined once
+            where_lines(merged, "")
         if not self.derivatives:
             lines.append("# no variables: nothing to differentiate")
         return "\n".join(lines)
@@ -419,8 +483,22 @@ class Derivation:
         if not omitted:
             if steps:
                 rows.append(tex.intertext("and in terms of the inputs:"))
-            rows += [f"{p.partial(self._loss, n)} &= {formula(d.node if steps else d.shown)}"
-                     for n, d in self.derivatives.items()]
+            wheres = [{} if steps else {v.name: formula(df) for v, df in d.where}
+                      for d in self.derivatives.values()]
+            merged: dict[str, str] = {}
+            once = all(merged.setdefault(n, t) == t for w in wheres for n, t in w.items())
+
+            def where_row(where: dict[str, str]) -> None:
+                if where:
+                    defs = ", \\quad ".join(f"{p.spell(n).text} = {t}" for n, t in where.items())
+                    rows.append(f"&\\text{{where }} {defs}")
+            for (n, d), where in zip(self.derivatives.items(), wheres):
+                rows.append(f"{p.partial(self._loss, n)} &= "
+                            f"{formula(d.node if steps else d.shown)}")
+                if not once:
+                    where_row(where)
+            if once:
+                where_row(merged)
         if upstream == "bar" and steps:                 # what the bars mean
             rows.append(f"&\\text{{where }} \\bar{{v}} = {p.partial(self._loss, 'v')}")
         elif upstream == "bar" and self.upstream is not None:
@@ -462,7 +540,8 @@ class Derivation:
             "inputs": {n: json_shape(v.shape, n in self.keep_2d)
                        for n, v in self.inputs.items()},
             "derivatives": {n: {"shape": d.shape, "text": d.text, "latex": d.latex,
-                                "numpy": d.numpy} if not omitted else
+                                "numpy": d.numpy, **({"where": d.where_text} if d.where
+                                                     else {})} if not omitted else
                             {"shape": d.shape, "text": None, "latex": None, "numpy": None}
                             for n, d in self.derivatives.items()},
         }

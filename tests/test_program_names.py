@@ -71,3 +71,38 @@ def test_generated_code_comments_use_the_names():
     assert "# (W2*relu(W1*x + b1) + b2 - y)*relu(W1*x + b1)'" in inlined
     mod = matcalc.derive(MLP).compile()                       # the code itself is unchanged
     assert mod.gradient.__doc__
+
+
+NEURON = "L = sigmoid(w1*x1 + w2*x2 + b)"
+SCALARS = {n: "scalar" for n in ("w1", "x1", "w2", "x2", "b")}
+
+
+def test_a_long_repeated_subexpression_gets_a_where_name():
+    # the seeds' sigmoid neuron: dL/dw1 = x1 s (1 - s), s = sigmoid(w1 x1 + w2 x2 + b)
+    d = matcalc.derive(NEURON, shapes=SCALARS)
+    assert d["w1"].text == "x1*s*(1 - s)"
+    assert d["w1"].where_text == {"s": "sigmoid(w1*x1 + w2*x2 + b)"}
+    assert d.text().endswith("dL/db = s*(1 - s)\nwhere s = sigmoid(w1*x1 + w2*x2 + b)")
+    assert d.text().count("where") == 1                       # defined once, not per line
+    tex = d.latex()
+    assert tex.count(r"\text{where }") == 1 and r"&\text{where } s = \sigma(w_1 x_1" in tex
+    j = d.to_json()["derivatives"]["w1"]
+    assert j["text"] == "x1*s*(1 - s)" and j["where"] == {"s": "sigmoid(w1*x1 + w2*x2 + b)"}
+    assert "sigmoid" in j["numpy"] or "exp" in j["numpy"]      # NumPy stays self-contained
+    # inline: one self-contained formula, no names
+    flat = matcalc.derive(NEURON, shapes=SCALARS, inline=True)
+    assert flat["w1"].text == "x1*sigmoid(w1*x1 + w2*x2 + b)*(1 - sigmoid(w1*x1 + w2*x2 + b))"
+    assert flat["w1"].where == [] and "where" not in flat.to_json()["derivatives"]["w1"]
+
+
+def test_a_short_repeated_subexpression_is_written_out():
+    # sigma(x)(1 - sigma(x)) as Bishop prints it: nothing to gain from a name
+    d = matcalc.derive("sum(sigmoid(x))")
+    assert d["x"].text == "sigmoid(x) .* (1 - sigmoid(x))" and d["x"].where == []
+
+
+def test_a_claim_s_correct_formula_defines_its_where_names():
+    d = matcalc.derive(NEURON, shapes=SCALARS)
+    verdict = d.verify_claim("w1 = x1")
+    assert not verdict.ok
+    assert verdict.correct == "x1*s*(1 - s) where s = sigmoid(w1*x1 + w2*x2 + b)"

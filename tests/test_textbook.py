@@ -11,6 +11,7 @@ exactly, the worst length ratios) are printed by `test_corpus_figures`.
 """
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -42,13 +43,13 @@ def derivation(i: int):
                           onehot=e.get("onehot", []))
 
 
-def typed(d, formula: str) -> E.Node:
+def typed(d, formula: str, where=()) -> E.Node:
     """`formula` parsed and typed in the program's namespace (its inputs, named
-    intermediates and upstream gradient), without simplifying it."""
+    intermediates and upstream gradient, and the `where` Vars), without simplifying it."""
     from matcalc.claims import _type_claim
     from matcalc.parse import parse
     from matcalc.shapes import Declaration, infer_shapes
-    names = list(d.inputs.values()) + list(d.typed.intermediates.values())
+    names = list(d.inputs.values()) + list(d.typed.intermediates.values()) + list(where)
     names += [d.upstream] if d.upstream is not None else []
     decls = {v.name: Declaration(*v.shape) for v in names}
     want = d.derivatives[next(iter(d.derivatives))].node.shape
@@ -82,15 +83,42 @@ def printed(i: int) -> str:
     return d[CORPUS[i]["wrt"]].text
 
 
+def printed_where(i: int) -> dict[str, str]:
+    return derivation(i)[CORPUS[i]["wrt"]].where_text
+
+
+def printed_expanded(i: int) -> str:
+    """What matcalc prints, its `where` names replaced by their definitions."""
+    from matcalc.layout import substitute
+    from matcalc.printing import to_text
+    der = derivation(i)[CORPUS[i]["wrt"]]
+    node = der.shown
+    for v, definition in reversed(der.where):
+        node = substitute(node, {v: definition})
+    return to_text(node)
+
+
 def exact(i: int) -> bool:
+    """Whether matcalc prints the textbook form, its `where` definitions included."""
     d = derivation(i)
-    return form(typed(d, printed(i))) == form(typed(d, CORPUS[i]["textbook"]))
+    e = CORPUS[i]
+    where = [v for v, _ in d[e["wrt"]].where]
+    book_where = e.get("where", {})
+    if set(book_where) != set(printed_where(i)):
+        return False
+    return form(typed(d, printed(i), where)) == form(typed(d, e["textbook"], where)) and \
+        all(form(typed(d, printed_where(i)[n], where)) == form(typed(d, t, where))
+            for n, t in book_where.items())
 
 
 def ratio(i: int) -> float:
-    def length(t: str) -> int:
-        return len("".join(t.split()))
-    return length(printed(i)) / length(CORPUS[i]["textbook"])
+    """The length of what matcalc prints over the textbook's (spaces not counted, `where`
+    definitions counted)."""
+    def length(t: str, where: dict[str, str]) -> int:
+        return len("".join(t.split())) + sum(len(n) + 1 + len("".join(d.split()))
+                                             for n, d in where.items())
+    return length(printed(i), printed_where(i)) / \
+        length(CORPUS[i]["textbook"], CORPUS[i].get("where", {}))
 
 
 def test_corpus_is_large_and_sourced():
@@ -103,14 +131,17 @@ def test_corpus_is_large_and_sourced():
 def test_the_textbook_form_is_right(i):
     d = derivation(i)
     e = CORPUS[i]
-    verdict = d.verify_claim(f"{e['wrt']} = {e['textbook']}")
+    book = e["textbook"]
+    for n, definition in reversed(list(e.get("where", {}).items())):
+        book = re.sub(rf"\b{n}\b", f"({definition})", book)
+    verdict = d.verify_claim(f"{e['wrt']} = {book}")
     assert verdict.ok, verdict.message
 
 
 @pytest.mark.parametrize("i", range(len(CORPUS)), ids=entry_id)
 def test_the_printed_form_is_right(i):
     # what matcalc prints (with the program's names) checked like a user's claim
-    verdict = derivation(i).verify_claim(f"{CORPUS[i]['wrt']} = {printed(i)}")
+    verdict = derivation(i).verify_claim(f"{CORPUS[i]['wrt']} = {printed_expanded(i)}")
     assert verdict.ok, verdict.message
 
 
