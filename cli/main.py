@@ -111,6 +111,18 @@ _DERIVATION_OPTIONS = [
     click.option("--signs", multiple=True, metavar="NAME",
                  help="NAME holds labels -1 or +1 (logistic regression, SVM): y.^2 = 1, "
                       "so the logistic Hessian is X'*diag(s .* (1 - s))*X. Repeatable."),
+    click.option("--assume", multiple=True, metavar="NAME=STRUCTURE",
+                 help="NAME is a structured square matrix: symmetric, spd (symmetric "
+                      "positive definite), diagonal, lower or upper (triangular), or "
+                      "orthogonal. Its gradient is taken within the structure (see "
+                      "--convention; for orthogonal, the Riemannian gradient "
+                      "G - Q*(Q'*G + G'*Q)/2). Repeatable."),
+    click.option("--convention", type=click.Choice(["projected", "entries"]),
+                 default="projected", show_default=True,
+                 help="Gradient with respect to a structured matrix: projected (the "
+                      "Frobenius projection of the unconstrained gradient G, (G + G')/2 "
+                      "for symmetric) or entries (the derivative with respect to the "
+                      "independent entries, G + G' - diag(diag(G)), Matrix Cookbook 2.8)."),
     click.option("--jacobian", is_flag=True,
                  help="The full Jacobian of a non-scalar output."),
     click.option("--hessian", is_flag=True, help="The Hessian of a scalar output."),
@@ -191,8 +203,8 @@ def _refuse_undecodable(expr: str) -> None:
                        "write the program in UTF-8, or read it from a UTF-8 file with @FILE")
 
 
-def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, jacobian, hessian,
-                hvp, inline=False):
+def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, assume, convention,
+                jacobian, hessian, hvp, inline=False):
     """Read EXPR and derive it (unchecked: each command runs the check itself)."""
     modes = [mode for mode, on in zip(MODES, (jacobian, hessian, hvp)) if on]
     if len(modes) > 1:
@@ -203,6 +215,10 @@ def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, jacobian, 
         extra["onehot"] = list(onehot)
     if signs:
         extra["signs"] = list(signs)
+    if assume:
+        extra["assume"] = list(assume)
+    if convention != "projected":
+        extra["convention"] = convention
     if inline:
         extra["inline"] = True
     return matcalc.derive(_read_program(expr), wrt=wrt, layout=layout, shapes=shapes,

@@ -44,7 +44,8 @@ __version__ = "0.1.0"
 def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denominator",
            shapes: Shapes | None = None, kinds: str = "ml", check: bool = False,
            onehot: Labels = (), mode: str = "gradient",
-           signs: Sequence[str] | str = (), inline: bool = False
+           signs: Sequence[str] | str = (), assume: Labels = (),
+           convention: str = "projected", inline: bool = False
            ) -> Derivation | HigherDerivation:
     """Derivatives of the program's output (SPEC section 6): a `Derivation`, or for `mode`
     "jacobian", "hessian" or "hvp" a `HigherDerivation`; `d[name]` is one derivative.
@@ -57,13 +58,20 @@ def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denomi
     `CheckFailed`). `onehot` names variables whose entries sum to one (per column): labels
     of a cross-entropy, so that its gradient takes the textbook form softmax(s) - y
     (`{"Y": "rows"}` when samples are rows). `signs` names variables whose entries are -1
-    or +1 (logistic-regression labels), so that y.^2 = 1. `mode` is "gradient" (and
-    backprop), "jacobian", "hessian" or "hvp". Gradients are shown (text, LaTeX) with the
-    program's own names for the values it names, `(o - y)*a'`; `inline=True` shows them in
-    terms of the inputs only. A user error raises `MatcalcError`."""
+    or +1 (logistic-regression labels), so that y.^2 = 1. `assume` declares structured
+    matrices, `{"S": "spd"}` (symmetric, spd, diagonal, lower, upper, orthogonal): their
+    gradient is taken within the structure, in `convention` "projected" (the Frobenius
+    projection of the unconstrained gradient G, (G + G')/2 for symmetric; the Riemannian
+    gradient for orthogonal) or "entries" (the derivative with respect to the independent
+    entries, G + G' - diag(diag(G))). `mode` is
+    "gradient" (and backprop), "jacobian", "hessian" or "hvp". Gradients are shown (text,
+    LaTeX) with the program's own names for the values it names, `(o - y)*a'`, and short
+    `where` names for long repeated parts; `inline=True` shows them in terms of the inputs
+    only. A user error raises `MatcalcError`."""
     from .derivation import derive as _derive
     return _derive(program, wrt=wrt, layout=layout, shapes=shapes, kinds=kinds, check=check,
-                   onehot=onehot, mode=mode, signs=signs, inline=inline)
+                   onehot=onehot, mode=mode, signs=signs, assume=assume,
+                   convention=convention, inline=inline)
 
 
 def from_sympy(expr: Basic, wrt: Iterable[Any] | None = None, layout: str = "denominator", *,

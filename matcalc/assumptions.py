@@ -27,12 +27,20 @@ SIGNS = "signs"                     # sign labels: every entry -1 or +1
 
 
 def apply_assumptions(node: Node, labels: dict[str, str]) -> Node:
-    """`node` with the label sums of every one-hot variable replaced by ones, and the even
-    powers and absolute values of every sign variable too."""
+    """`node` with the label sums of every one-hot variable replaced by ones, the even
+    powers and absolute values of every sign variable too, and S' = S for every symmetric
+    variable (matcalc.structure)."""
     if not labels:
         return node
+    from .structure import use_structure
+    return use_structure(_apply_labels(node, labels), labels)
+
+
+def _apply_labels(node: Node, labels: dict[str, str]) -> Node:
     onehot = {name: kind for name, kind in labels.items() if kind in AXES}
     signs = {name for name, kind in labels.items() if kind == SIGNS}
+    if not onehot and not signs:
+        return node
     memo: dict[Node, Node] = {}
     changed = False
     for n in walk(node):
@@ -96,14 +104,20 @@ def _label(x: Node, onehot: dict[str, str]):
 
 
 def phrases(labels: dict[str, str]) -> list[str]:
-    """What is assumed of each label, in words: `y: labels -1 or +1`."""
+    """What is assumed of each label, in words: `y: labels -1 or +1`, `S: symmetric`."""
+    from .structure import STRUCTURES, phrase
     said = {"columns": "one-hot labels (each column sums to 1)",
             "rows": "one-hot labels (each row sums to 1)",
             SIGNS: "labels -1 or +1"}
-    return [f"{name}: {said[kind]}" for name, kind in labels.items()]
+    return [phrase(name, kind) if kind in STRUCTURES else f"{name}: {said[kind]}"
+            for name, kind in labels.items()]
 
 
-def describe(labels: dict[str, str]) -> list[str]:
+def describe(labels: dict[str, str], convention: str | None = None) -> list[str]:
     """One comment line per assumption, for the printed derivation: a formula derived under
-    an assumption holds only where it does, so the output says so."""
-    return [f"# assuming {phrase}" for phrase in phrases(labels)]
+    an assumption holds only where it does, so the output says so; with a structured
+    variable, a last line states the convention of its gradient (matcalc.structure)."""
+    from .structure import convention_line
+    lines = [f"# assuming {phrase}" for phrase in phrases(labels)]
+    said = convention_line(labels, convention or "projected")
+    return lines + ([f"# {said}"] if said else [])

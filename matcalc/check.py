@@ -46,6 +46,7 @@ import numpy as np
 from matcalc.evaluate import evaluate_all, shape_of
 from matcalc.expr import Add, Node, Var, walk
 from matcalc.magnitude import Slopes, magnitudes, sensitivities
+from matcalc.structure import project_array, structures
 from matcalc.sampling import (  # noqa: F401  (the sampling API, as the checker uses it)
     EVAL_BUDGET,
     POINT_TRIES,
@@ -468,6 +469,7 @@ class _GradientRun:
         self.dims, self.sampler, self.rng = dims, sampler, sampler.rng
         self.tolerance, self.used = tolerance, used
         self.target = Target(output)
+        self.structured = structures(sampler.labels)
 
     def _weight(self, values) -> np.ndarray:
         return values[self.upstream.name] if self.upstream is not None else np.ones((1, 1))
@@ -505,6 +507,9 @@ class _GradientRun:
             values, memo, mags, sens, weight
         self.term_noise = self.target.term_noise(weight, mags)
         pending = [n for n, t in tallies.items() if not t.done]
+        for name in pending:
+            if name in self.structured:
+                self._within(name, tallies[name])
         for _ in range(directions):
             if self.sampler.out_of_time:
                 return
@@ -522,6 +527,16 @@ class _GradientRun:
                 self._group(group, moves, tallies, scaled=True)
             for group in self._pack(small, moves, lambda m: m.natural / DEGENERATE):
                 self._group(group, moves, tallies, scaled=False)
+
+    def _within(self, name: str, tally: Tally) -> None:
+        """A structured variable's gradient must lie in the structure (a symmetric S has
+        a symmetric gradient): else it pairs correctly with every structured move and is
+        still not the gradient within the structure."""
+        g = self.memo[self.grads[name]]
+        off = norm(g - project_array(g, self.structured[name], self.values[name]))
+        if off > max(self.tolerance * norm(g),
+                     NOISE * EPS * norm(self.mags[self.grads[name]])):
+            tally.mismatch(off / max(norm(g), SMALLEST_SCALE))
 
     def _noise(self, group, moves) -> float:
         """The round-off of a joint move of `group`: of the terms it recomputes, and of
@@ -552,6 +567,9 @@ class _GradientRun:
     def _move(self, name: str) -> "_Move":
         x = self.values[name]
         m = step(x) * unit(self.rng, x.shape)
+        kind = self.structured.get(name)
+        if kind is not None:            # a structured variable moves within its structure
+            m = project_array(m, kind, x)
         g = self.memo[self.grads[name]]
         # an output without the variable does not move at all: its differences are
         # exactly 0, so every point shows that the derivative is 0

@@ -43,6 +43,7 @@ from .check import (
 from .evaluate import evaluate, shape_of, size_of
 from .magnitude import Slopes, magnitudes, sensitivities
 from .printing.numpy import python_name
+from .structure import as_projected, pairing_array, project_array, structures
 from .tensor import kron_value, term_values
 
 
@@ -54,7 +55,9 @@ def check_higher(hd, seed: int = 0, deadline: float | None = None) -> CheckRepor
     results = {}
     present = {v.name for v in E.variables(hd.output)}
     if hd.gradients:
-        grads = {n: g for n, g in hd.gradients.items() if n in present}
+        kinds = structures(hd.onehot)
+        grads = {n: as_projected(g, kinds[n], hd.convention) if n in kinds else g
+                 for n, g in hd.gradients.items() if n in present}
         report = check_gradients(hd.output, grads, None, seed=seed, labels=hd.onehot,
                                  deadline=deadline) if grads else None
         for name in hd.gradients:
@@ -67,7 +70,10 @@ def check_higher(hd, seed: int = 0, deadline: float | None = None) -> CheckRepor
         for n in E.walk(r):
             if isinstance(n, E.Var):
                 variables.setdefault(n.name, n)
-    sampler = Sampler(roots, variables, None, seed, labels=hd.onehot, deadline=deadline,
+    # the direction of H v along a structured variable has its structure
+    kinds = structures(hd.onehot)
+    labels = {**hd.onehot, **{v.name: kinds[n] for n, v in hd.directions.items() if n in kinds}}
+    sampler = Sampler(roots, variables, None, seed, labels=labels, deadline=deadline,
                       extra_cost=lambda dims: _tensor_cost(hd, dims))
     tallies = {key: Tally(reason=sampler.skipped or "") for key in hd.derivatives}
     targets: dict = {}
@@ -204,10 +210,15 @@ class _Point:
                 NOISE * EPS * h * float(np.sum(np.abs(weight) * self.mags[d.node]))
         x = values[d.wrt.name]
         m = step(x) * unit(self.rng, x.shape)
-        jv = _apply(d, t, m)
+        paired = m
+        kind = structures(self.hd.onehot).get(d.wrt.name)
+        if kind is not None:            # a structured move, paired as its convention says
+            m = project_array(m, kind, x)
+            paired = pairing_array(m, kind, self.hd.convention)
+        jv = _apply(d, t, paired)
         w = weight.reshape(jv.shape)
         return {d.wrt.name: m}, float(np.sum(w * jv)), \
-            NOISE * EPS * float(np.sum(np.abs(w) * _apply(d, t_size, np.abs(m))))
+            NOISE * EPS * float(np.sum(np.abs(w) * _apply(d, t_size, np.abs(paired))))
 
     def _forms(self, d, t, t_size, tally: Tally) -> dict[str, float]:
         """The relative error of every other form of d against the index form."""

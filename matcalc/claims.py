@@ -109,7 +109,19 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> 
     err = verdict.error
     if verdict.ok:
         return result(True, "right", err,
-                      f"{name}: RIGHT (max rel. error {err:.1e} against {correct})")
+                      f"{name}: RIGHT (max rel. error {err:.1e} against {correct})"
+                      + _under_structure(d, claimed))
+    if not math.isnan(err) and name in d.unconstrained:   # another convention's answer?
+        from .structure import alternatives, claim_note, structures
+        kind = structures(d.onehot)[name]
+        for which, node in alternatives(d.unconstrained[name], kind, d.convention,
+                                        d.onehot, d.inputs[name]).items():
+            other = check_claim(d.output, d.adjoint_upstream, node,
+                                from_layout(claimed, layout, d.adjoint_upstream), name,
+                                seed=seed, labels=d.onehot, deadline=deadline)
+            if other.ok:
+                return result(False, which, err,
+                              claim_note(which, name, kind, d.convention, correct))
     if math.isnan(err):                   # nothing to compare: no evidence either way
         return result(False, "not checked", err,
                       f"{name}: NOT CHECKED ({verdict.reason})\n  yours:   "
@@ -117,6 +129,19 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> 
     return result(False, "wrong", err,
                   f"{name}: WRONG (relative error {err:.2g})\n  yours:   {name} = "
                   f"{formula.strip()}\n  correct: {name} = {correct}")
+
+
+def _under_structure(d, claimed: E.Node) -> str:
+    """A note when the claim is right because a declared matrix is symmetric: `(A + A')*x`
+    is 2*A*x for a symmetric A."""
+    from .simplify import simplify
+    from .structure import said, structures, use_structure
+    plain = simplify(claimed)
+    used = use_structure(plain, d.onehot)
+    if used is plain:
+        return ""
+    words = ", ".join(f"{n} {said(k)}" for n, k in structures(d.onehot).items())
+    return f"; with {words}, yours equals {d._printers['text'].doprint(used).text}"
 
 
 def _type_claim(formula: str, decls: dict, want, parse, infer_shapes, Declaration):

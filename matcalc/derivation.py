@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from . import expr as E
 from .assumptions import describe
+from .structure import structures, use_structure
 from .errors import MatcalcError, NameError_, OptionError, Span
 from .layout import LAYOUTS, from_layout, to_layout, upstream_var
 from .printing.numpy import python_name
@@ -168,11 +169,14 @@ class Derivation:
 
     @E.gc_paused
     def __init__(self, program: str, typed: Typed, wrt: list[str], layout: str,
-                 onehot: dict[str, str] | None = None, inline: bool = False):
+                 onehot: dict[str, str] | None = None, convention: str = "projected",
+                 inline: bool = False):
         self.program = program
         self.inline = inline            # formulas shown in terms of the inputs only
-        # label name -> "columns" / "rows" (one-hot: that axis sums to one) or "signs" (+-1)
+        # label name -> "columns" / "rows" (one-hot: that axis sums to one), "signs" (+-1),
+        # or a structure of matcalc.structure ("symmetric", "spd", "diagonal", ...)
         self.onehot = dict(onehot or {})
+        self.convention = convention        # of the gradients of structured variables
         self.typed = typed
         self.layout = layout
         self.output_name = typed.output_name
@@ -198,15 +202,25 @@ class Derivation:
         wrt_vars = [typed.inputs[n] for n in wrt]
         adjoints = gradient(typed.output, wrt_vars, self.adjoint_upstream)
         self.derivatives: dict[str, Derivative] = {}
+        # structured variables: the unconstrained gradient G (adjoint form, S' = S used),
+        # of which the derivative is the projection or the entries form
+        self.unconstrained: dict[str, E.Node] = {}
+        kinds = structures(self.onehot)
         for v in wrt_vars:
-            self.derivatives[v.name] = Derivative(v.name, self.finish(adjoints[v]), self)
+            adjoint = adjoints[v]
+            if v.name in kinds:
+                from .structure import gradient
+                self.unconstrained[v.name] = g = self.finish(adjoint, layout="denominator")
+                adjoint = gradient(g, kinds[v.name], convention, self.onehot, v)
+            self.derivatives[v.name] = Derivative(v.name, self.finish(adjoint), self)
 
-    def finish(self, adjoint: E.Node, upstream=None) -> E.Node:
+    def finish(self, adjoint: E.Node, upstream=None, layout: str | None = None) -> E.Node:
         """An adjoint-form formula simplified, under the assumptions, in the layout."""
         from .assumptions import apply_assumptions
         from .simplify import simplify
         node = apply_assumptions(simplify(adjoint), self.onehot)
-        return to_layout(node, self.layout, upstream or self.adjoint_upstream)
+        node = to_layout(node, layout or self.layout, upstream or self.adjoint_upstream)
+        return use_structure(node, self.onehot)      # (inv(S)')' is inv(S)' in numerator
 
     def named(self, node: E.Node) -> E.Node:
         """`node` as shown: with the program's named values folded back into their names
@@ -268,6 +282,18 @@ class Derivation:
     def adjoint_form(self, name: str) -> E.Node:
         """The derivative of `name` back in adjoint (denominator) form, for checking."""
         return from_layout(self.derivatives[name].node, self.layout, self.adjoint_upstream)
+
+    def checked_form(self, name: str) -> E.Node:
+        """The adjoint form of `name`'s derivative as the checker compares it: for a
+        structured variable in the entries convention, the projected gradient it implies
+        (off-diagonal entries halved), whose pairing <P, V> with a structured move V is
+        the sum over the independent entries of dS_ij times the formula's entry ij."""
+        node = self.adjoint_form(name)
+        kind = structures(self.onehot).get(name)
+        if kind is None:
+            return node
+        from .structure import as_projected
+        return as_projected(node, kind, self.convention)
 
     @cached_property
     def steps(self) -> list[Step]:
@@ -380,7 +406,7 @@ class Derivation:
         """The derivatives as text, one `dL/dX = ...` line each after a header naming
         the layout (and the adjoint equations of a program first if `steps`, the
         derivatives then inlined: the steps are where the program's names are used)."""
-        lines = [f"# layout: {self.layout}", *describe(self.onehot)]
+        lines = [f"# layout: {self.layout}", *describe(self.onehot, self.convention)]
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
                          f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")
@@ -445,8 +471,9 @@ class Derivation:
         `standalone`): the adjoint equations of a program first if `steps`, each variable's
         shape first if `shapes` (the inputs, then the named intermediates the formulas
         use, then the upstream gradient), the layout and assumptions as a visible
-        paragraph if `notes` (they are always `%` comments). `transpose` "top" or "T" (A^\\top, A^T); `numbered`
-        "subscript" or "superscript" (W_1, W^{(1)}); `upstream` "fraction" or "bar"
+        paragraph if `notes` (they are always `%` comments). `transpose` "top" or "T"
+        (A^\\top, A^T); `numbered` "subscript" or "superscript" (W_1, W^{(1)}); `upstream`
+        "fraction" or "bar"
         (the upstream dY as \\frac{\\partial L}{\\partial Y} or \\bar{Y})."""
         from .printing import latex as tex
         p = tex.LatexPrinter(self.latex_style(transpose=transpose, numbered=numbered,
@@ -457,7 +484,8 @@ class Derivation:
         def formula(node: E.Node) -> str:
             return p.doprint(_printable(node)).text
 
-        said = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in describe(self.onehot)]
+        said = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in
+                                              describe(self.onehot, self.convention)]
         if omitted:
             said.append(f"the derivatives {omitted}; the steps give them")
         shown = [tex.text_mode(n) for n in said]
@@ -516,7 +544,7 @@ class Derivation:
 
     def numpy_code(self, steps: bool = False) -> str:
         """Python statements `d_X = ...` computing every derivative with NumPy."""
-        lines = [f"# layout: {self.layout}", *describe(self.onehot)]
+        lines = [f"# layout: {self.layout}", *describe(self.onehot, self.convention)]
         omitted = self._inlined(steps)
         if steps and self.steps:
             for st in self.steps:
@@ -553,6 +581,8 @@ class Derivation:
                             for st in self.steps]
         if self.onehot:
             out["assumptions"] = dict(self.onehot)
+        if structures(self.onehot):
+            out["convention"] = self.convention
         if self.python_names:
             out["python_names"] = dict(self.python_names)
         return out
@@ -567,14 +597,18 @@ class Derivation:
         from .check import (CUT_SHORT, CheckReport, VarCheck, check_gradients, clock,
                             deadline_after)
         deadline = deadline if deadline is not None else deadline_after()
-        grads = {n: self.adjoint_form(n) for n in self.derivatives}
+        grads = {n: self.checked_form(n) for n in self.derivatives}
         report = check_gradients(self.output, grads, self.adjoint_upstream, seed=seed,
                                  labels=self.onehot, deadline=deadline)
         if not self.steps:
             return report
         from .steps import step_checks
+        from .structure import as_projected
         results = dict(report.results)
+        kinds = structures(self.onehot)
         for label, fn, step_grads, tied in step_checks(self):
+            step_grads = {n: as_projected(g, kinds[n], self.convention) if n in kinds else g
+                          for n, g in step_grads.items()}
             through = " (through every step)" if label == "inputs" else ""
             if clock() > deadline:
                 r = {name: VarCheck(name, math.nan, False, CUT_SHORT) for name in step_grads}
@@ -646,9 +680,70 @@ def _label_options(onehot, signs, typed) -> dict[str, str]:
 MODES = ("gradient", "jacobian", "hessian", "hvp")
 
 
+def _assume_items(assume) -> list[tuple[str, str]]:
+    """[("S", "spd")] from "S=spd", ["S=spd"] or {"S": "spd"}."""
+    if isinstance(assume, str):
+        assume = [assume]
+    if isinstance(assume, dict):
+        return list(assume.items())
+    return [(a.partition("=")[0].strip(), a.partition("=")[2].strip()) for a in assume]
+
+
+def _square_structured(ast, typed, decls, kinds, assume):
+    """The typed program with every structured variable that no --shape declares made
+    square: tr(A*S) leaves S m x n until S=symmetric says m = n, and `Sigma`, a Greek
+    name and so a scalar by default, is a matrix once declared spd. As it was when that
+    contradicts the program, for the declaration's check to report."""
+    from .shapes import Declaration, infer_shapes
+    used = {d for v in typed.inputs.values() for d in v.shape} | set(typed.dim_names)
+    fresh = (d for d in ("n", "m", "p", "q", "k", "d", "r", "s") if d not in used)
+    square = {}
+    for name, _ in _assume_items(assume):
+        v = typed.inputs.get(name)
+        if v is None or name in decls or (v.shape[0] == v.shape[1] and v.shape != E.SCALAR):
+            continue
+        if v.shape[1] != 1:                               # m x n: make it m x m
+            square[name] = Declaration(v.shape[0], v.shape[0])
+        elif v.shape == E.SCALAR:                         # a scalar by its name's kind
+            dim = next(fresh, None)
+            if dim is not None:
+                square[name] = Declaration(dim, dim)
+    if not square:
+        return typed
+    try:
+        return infer_shapes(ast, {**decls, **square}, kinds)
+    except MatcalcError:
+        return typed
+
+
+def _structure_options(assume, convention, typed, labels: dict[str, str]) -> dict[str, str]:
+    """The labels with the structures of `assume` (["S=spd"] or {"S": "spd"}) added,
+    validated against the program's variables and shapes."""
+    from .structure import CONVENTIONS, validate
+    if convention not in CONVENTIONS:
+        raise OptionError(f"unknown convention {convention!r}: expected projected or entries")
+    out = dict(labels)
+    for name, kind in _assume_items(assume):
+        if not name or not kind:
+            raise OptionError(f"--assume {name}={kind}: expected NAME=STRUCTURE, e.g. S=spd")
+        if name not in typed.inputs:
+            raise OptionError(f"--assume {name}: the program has no variable {name}")
+        if name in out:
+            raise OptionError(f"--assume {name}: {name} is already assumed {out[name]}")
+        validate(name, kind, typed.inputs[name], typed)
+        if kind == "orthogonal" and convention == "entries":
+            raise OptionError(f"--assume {name}=orthogonal: the entries of an orthogonal "
+                              "matrix are not independent, so there is no entries "
+                              "convention; its gradient is the Riemannian one (--convention "
+                              "projected)")
+        out[name] = kind
+    return out
+
+
 def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: Any = None,
            kinds: str = "ml", check: bool = False, onehot: Any = (), mode: str = "gradient",
-           signs: Any = (), inline: bool = False) -> Derivation | HigherDerivation:
+           signs: Any = (), assume: Any = (), convention: str = "projected",
+           inline: bool = False) -> Derivation | HigherDerivation:
     """Parse, type and differentiate `program`; see SPEC section 6. The formulas are shown
     with the program's own names for the values it named, or in terms of the inputs
     only if `inline`."""
@@ -665,6 +760,8 @@ def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: A
     try:
         ast = parse(program)
         typed = infer_shapes(ast, decls, kinds)
+        if assume:
+            typed = _square_structured(ast, typed, decls, kinds, assume)
     except MatcalcError as e:
         raise e.with_source(program)
     for name in decls:
@@ -682,16 +779,26 @@ def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: A
                 raise NameError_(f"--wrt {w}: the program has no variable {w}; its variables "
                                  f"are {', '.join(typed.inputs) or 'none'}")
     labels = _label_options(onehot, signs, typed)
+    try:
+        labels = _structure_options(assume, convention, typed, labels)
+    except MatcalcError as e:
+        raise e.with_source(program)
     if mode not in MODES:
         raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     if mode != "gradient":
+        orthogonal = [n for n in wrt if labels.get(n) == "orthogonal"]
+        if orthogonal:
+            raise OptionError(f"--{mode} with respect to the orthogonal {orthogonal[0]}: "
+                              "second derivatives on the orthogonal group are not "
+                              "implemented (the Riemannian Hessian has a curvature term); "
+                              f"leave {orthogonal[0]} out of --wrt")
         from .jacobian import derive_higher  # Jacobians, Hessians, Hessian-vector products
-        d = derive_higher(program, typed, wrt, layout, mode, labels)
+        d = derive_higher(program, typed, wrt, layout, mode, labels, convention)
         if check:
             d.check().raise_if_failed()
         return d
     try:
-        d = Derivation(program, typed, wrt, layout, labels, inline)
+        d = Derivation(program, typed, wrt, layout, labels, convention, inline)
     except MatcalcError as e:           # found in the IR, which keeps no spans: the program
         if e.span is None:
             e.span = Span(0, len(program.rstrip()) or 1)

@@ -580,6 +580,26 @@ class DiagVec(Node):
         return (r, 1)
 
 
+class _Triangle(Node):
+    __slots__ = fields = ("x",)
+    children_fields = ("x",)
+
+    def _check(self):
+        r, c = self.args[0].shape
+        _require(r == c, self, "a triangle of a matrix needs a square matrix")
+        return (r, c)
+
+
+class Tril(_Triangle):
+    """tril(X): the lower triangle of a square X, the diagonal included (np.tril)."""
+    __slots__ = ()
+
+
+class Triu(_Triangle):
+    """triu(X): the upper triangle of a square X, the diagonal included (np.triu)."""
+    __slots__ = ()
+
+
 class Softmax(Node):
     """softmax of a column vector; of a matrix, of each column."""
     __slots__ = fields = ("x",)
@@ -601,7 +621,7 @@ class LogSumExp(Node):
 NODE_KINDS: tuple[type[Node], ...] = (
     Var, Const, DimValue, Zero, Ones, Identity, Add, Scale, MatMul, Transpose, Broadcast,
     Hadamard, Divide, Power, Func, Sum, Trace, Norm1, Norm2, Det, LogDet, Inv, DiagMat,
-    DiagVec, Softmax, LogSumExp,
+    DiagVec, Tril, Triu, Softmax, LogSumExp,
 )
 LEAVES = (Var, Const, DimValue, Zero, Ones, Identity)
 

@@ -54,18 +54,24 @@ from .differentiate import vjp
 from .errors import OptionError
 from .layout import substitute
 from .simplify import one_plus_exp, simplify, transposes
+from .structure import as_projected
+from .structure import gradient as structure_gradient
+from .structure import structures
 from .tensor import Kron, Tensor, axes, depends_on, index_form, kron_form
 
 MODES = ("jacobian", "hessian", "hvp")
 OUT_LETTERS, IN_LETTERS = "ij", "kl"
 
 
-def derive_higher(program, typed, wrt, layout, mode, onehot_labels=None) -> HigherDerivation:
+def derive_higher(program, typed, wrt, layout, mode, onehot_labels=None,
+                  convention: str = "projected") -> HigherDerivation:
     """Jacobians (`mode="jacobian"`), Hessians ("hessian") or Hessian-vector products
-    ("hvp") of the program's output with respect to `wrt`, in `layout`."""
+    ("hvp") of the program's output with respect to `wrt`, in `layout`; second
+    derivatives with respect to a structured variable in `convention`."""
     if mode not in MODES:
         raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
-    return HigherDerivation(program, typed, list(wrt), layout, mode, onehot_labels or {})
+    return HigherDerivation(program, typed, list(wrt), layout, mode, onehot_labels or {},
+                            convention)
 
 
 # ---- the matrix of a linear map of vectors -------------------------------------------------
@@ -582,6 +588,9 @@ class HigherDerivative:
         dvar = E.Var(fresh_name("d" + x.name, owner.taken), x.shape)
         labels = owner.onehot                              # what the user assumes
         g = apply_assumptions(simplify(vjp(of, u, [x])[x]), labels)   # G(U): linear in U
+        kind = structures(labels).get(x.name)
+        if kind is not None:            # a structured X: the gradient's map, again linear in U
+            g = structure_gradient(g, kind, owner.convention, labels, x)
         jvp = apply_assumptions(simplify(vjp(g, dvar, [u])[u]), labels)  # J(dX) = G's transpose
         self.dvar, self.jvp = dvar, pair_transposes(jvp)
         out_ax, in_ax = axes(of.shape), axes(x.shape)
@@ -880,7 +889,7 @@ class HigherDerivation:
     like `Derivation` (`text`, `latex`, `numpy_code`, `to_json`, `check`, `[name]`)."""
 
     def __init__(self, program: str, typed, wrt: list[str], layout: str, mode: str,
-                 onehot: dict[str, str]):
+                 onehot: dict[str, str], convention: str = "projected"):
         self.program = program
         self.typed = typed
         self.layout = layout
@@ -895,7 +904,8 @@ class HigherDerivation:
                               f"{self.output.shape[0]} x {self.output.shape[1]}; "
                               "use --jacobian for the derivative of a non-scalar output")
         # the gradients (adjoint form), and the spelling helpers of a gradient derivation
-        self.base = Derivation(program, typed, wrt, "denominator", onehot)
+        self.convention = convention
+        self.base = Derivation(program, typed, wrt, "denominator", onehot, convention)
         self.taken = set(typed.inputs) | set(typed.intermediates) | {typed.output_name} \
             | set(typed.dim_names) | ({self.base.upstream_name} - {None})
         self.user_names = self._user_names()
@@ -904,7 +914,11 @@ class HigherDerivation:
             # second derivatives differentiate the exact gradients: an assumption such as
             # y.^2 = 1 holds at the label values only, so it may not be differentiated;
             # it applies to the results (HigherDerivative.build)
-            exact = Derivation(program, typed, wrt, "denominator", {}) if onehot else self.base
+            # (a structure holds along every direction a check or a user moves S, so S' = S
+            # and the projection of the gradient may be differentiated)
+            kept = structures(onehot)
+            exact = self.base if kept == onehot else \
+                Derivation(program, typed, wrt, "denominator", kept, convention)
             for name in wrt:
                 self.gradients[name] = recognise_sigmoid(exact.derivatives[name].node)
         self.directions: dict[str, E.Var] = {}
@@ -949,13 +963,24 @@ class HigherDerivation:
         # (H v)_x = ∇_x Σ_y <∇_y f, v_y>   (H symmetric)
         parts: dict[str, list[E.Node]] = {n: [] for n in wrt}
         xs = [self.inputs[n] for n in wrt]
+        kinds = structures(self.onehot)
         for y in wrt:
-            adj = vjp(self.gradients[y], self.directions[y], xs)
+            # <∇_y f, v_y> with the projected gradient: H v is the derivative of the
+            # gradient (in its convention) along the structured move v
+            grad = as_projected(self.gradients[y], kinds[y], self.convention) \
+                if y in kinds else self.gradients[y]
+            adj = vjp(grad, self.directions[y], xs)
             for x in xs:
                 parts[x.name].append(adj[x])
         for name in wrt:
             ps = parts[name]
             node = simplify(ps[0] if len(ps) == 1 else E.Add(tuple(ps)))
+            kind = structures(self.onehot).get(name)
+            if kind is not None:        # (H v)_S within the structure, as the gradient
+                node = structure_gradient(node, kind, self.convention, self.onehot,
+                                          self.inputs[name])
+            else:
+                node = apply_assumptions(node, structures(self.onehot))
             lhs = ("H*v" if single else f"(H*v)_{name}", self._lhs_latex("hvp", name), "")
             self.derivatives[name] = HessianVectorProduct(self, name, node, lhs)
 
@@ -1064,7 +1089,7 @@ class HigherDerivation:
         return f"# {d.lhs_text} is {dims}" + (f": entry [{entry}] = {what}" if entry else "")
 
     def _header(self) -> list[str]:
-        lines = [f"# layout: {self.layout}", *describe(self.onehot)]
+        lines = [f"# layout: {self.layout}", *describe(self.onehot, self.convention)]
         if self.mode == "hvp":
             names = ", ".join(v.name for v in self.directions.values())
             lines.append(f"# Hessian-vector product H*v = d/dt ∇{self.output_name}"
@@ -1108,7 +1133,7 @@ class HigherDerivation:
         p = self.latex_printer(transpose=transpose, numbered=numbered, upstream=upstream,
                                shapes=shapes, notes=notes)
         said = [f"layout: {self.layout}"] + [a.removeprefix("# ")
-                                             for a in describe(self.onehot)]
+                                             for a in describe(self.onehot, self.convention)]
         shown = [tex.text_mode(n) for n in said]
         if self.mode == "hvp":
             directions = ", ".join(p.spell(v.name).text for v in self.directions.values())
@@ -1157,7 +1182,7 @@ class HigherDerivation:
 
     def numpy_code(self, steps: bool = False) -> str:
         self._no_steps(steps)
-        lines = [f"# layout: {self.layout}", *describe(self.onehot)]
+        lines = [f"# layout: {self.layout}", *describe(self.onehot, self.convention)]
         bound: dict[str, str] = {}
         for d in self.derivatives.values():
             lines += d.numpy_lines(self._target(d), bound)
@@ -1178,6 +1203,8 @@ class HigherDerivation:
             out["directions"] = {n: v.name for n, v in self.directions.items()}
         if self.onehot:
             out["assumptions"] = dict(self.onehot)
+        if structures(self.onehot):
+            out["convention"] = self.convention
         names = self.base.python_names
         if names:
             out["python_names"] = dict(names)

@@ -37,6 +37,8 @@ from matcalc.expr import (
     Det,
     DiagMat,
     DiagVec,
+    Tril,
+    Triu,
     DimValue,
     Divide,
     Func,
@@ -144,6 +146,8 @@ MAGNITUDE = {
     Inv:       lambda n, xs, ms, y, slope: np.abs(y) + np.abs(y) @ ms[0] @ np.abs(y),
     DiagMat:   lambda n, xs, ms, y, slope: np.diag(ms[0][:, 0]),
     DiagVec:   lambda n, xs, ms, y, slope: np.diag(ms[0]).reshape(-1, 1),
+    Tril:      lambda n, xs, ms, y, slope: np.tril(ms[0]),
+    Triu:      lambda n, xs, ms, y, slope: np.triu(ms[0]),
     Softmax:   _mag_softmax,
     LogSumExp: _mag_logsumexp,
 }
@@ -235,6 +239,8 @@ SENSITIVITY = {
     Inv:       _sens_inv,
     DiagMat:   lambda n, s, xs, y, slope: [np.diag(s).reshape(-1, 1)],
     DiagVec:   lambda n, s, xs, y, slope: [np.diag(s[:, 0])],
+    Tril:      lambda n, s, xs, y, slope: [np.tril(s)],
+    Triu:      lambda n, s, xs, y, slope: [np.triu(s)],
     Softmax:   _sens_softmax,
     LogSumExp: lambda n, s, xs, y, slope: [_softmax_of(xs[0]) * s],
 }

@@ -48,6 +48,8 @@ from matcalc.expr import (
     walk,
 )
 from matcalc.ops import BOUNDED, POSITIVE, SPD, WELL_CONDITIONED
+from matcalc.structure import STRUCTURES
+from matcalc.structure import values as structured_values
 
 NEGATIVE = "negative"      # every entry < 0: what a positive need asks below a negation
 MARGIN = 1e-3              # distance kept from 0 by log/sqrt arguments and denominators,
@@ -250,7 +252,9 @@ def find_point(roots: list[Node], variables: dict[str, Var], dims: Mapping,
         values = {name: draw(rng, shape_of(var, dims), needs.get(name, set()), scale)
                   for name, var in sorted(variables.items())}
         for name, kind in sorted((labels or {}).items()):
-            if name in values:
+            if name in values and kind in STRUCTURES:        # symmetric, spd, diagonal, ...
+                values[name] = structured_values(values[name], kind, needs.get(name, set()))
+            elif name in values:
                 values[name] = label_values(rng, values[name].shape, kind)
         for name, sign in sorted((signs or {}).items()):
             if name in values and name not in (labels or {}):

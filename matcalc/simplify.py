@@ -46,6 +46,8 @@ from .expr import (
     Sum,
     Trace,
     Transpose,
+    Tril,
+    Triu,
     Zero,
     walk,
 )
@@ -849,6 +851,14 @@ def _norm_diagmat(n: DiagMat) -> Node:
     return n
 
 
+def _norm_triangle(n: Node) -> Node:
+    x = n.x
+    if isinstance(x, (type(n), Identity, DiagMat)) or is_zero(x):
+        return x                                                 # tril(tril(X)) = tril(X)
+    r = _pull_scale(n)
+    return n if r is None else r
+
+
 def _norm_broadcast(n: Broadcast) -> Node:
     x = n.x
     if x.shape == SCALAR:
@@ -883,6 +893,7 @@ _NORMALISERS = {
     Func: _norm_func, Sum: _norm_sum, Trace: _norm_trace, Det: _norm_same_under_transpose,
     LogDet: _norm_same_under_transpose, Norm1: _norm_norm, Norm2: _norm_norm, Inv: _norm_inv,
     DiagVec: _norm_diagvec, DiagMat: _norm_diagmat, Broadcast: _norm_broadcast,
+    Tril: _norm_triangle, Triu: _norm_triangle,
     Zero: _norm_leaf_shape, Ones: _norm_leaf_shape, Identity: _norm_leaf_shape,
     DimValue: _norm_dimvalue,
 }

@@ -14,6 +14,8 @@ from .errors import MatcalcError, Span
 from .expr import Add, Const, Node, Var, Zero, variables
 from .layout import substitute
 from .simplify import simplify
+from .structure import gradient as structure_gradient
+from .structure import structures, use_structure
 
 
 class Step:
@@ -98,8 +100,10 @@ def _program_steps(d) -> list[Step]:
                 if value.children:   # never a leaf: a zero is not "H1", a Var not its alias
                     by_value[value] = inter[name]
 
+    kinds = structures(d.onehot)
+
     def named(node: Node) -> Node:
-        node = simplify(node)
+        node = use_structure(simplify(node), d.onehot)          # S' = S
         return simplify(substitute(node, by_value))
 
     acc: dict[Var, list[Node]] = {}
@@ -125,6 +129,9 @@ def _program_steps(d) -> list[Step]:
                 parts = acc.pop(v, [])
                 total = Zero(v.shape) if not parts else parts[0] if len(parts) == 1 else \
                     Add(tuple(parts))
+                if v.name in kinds:         # a structured input: its gradient's convention
+                    total = structure_gradient(simplify(total), kinds[v.name], d.convention,
+                                               d.onehot, v)
                 steps.append(Step(names[v.name], v.name, named(total), d))
     return steps
 

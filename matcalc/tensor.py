@@ -35,6 +35,8 @@ from .expr import (
     Const,
     DiagMat,
     DiagVec,
+    Tril,
+    Triu,
     Dim,
     DimValue,
     Divide,
@@ -227,6 +229,9 @@ class _Builder:
             return self.times(delta, self.lin(n.x, (r, None)))
         if isinstance(n, DiagVec):
             return self.lin(n.x, (r, r))
+        if isinstance(n, (Tril, Triu)):                  # tril(X) = tril(1) .* X: a mask
+            mask = type(n)(Ones(n.shape))
+            return self.times([self.factor(mask, idx)], self.lin(n.x, idx))
         if isinstance(n, Zero):
             return []
         raise NotLinear(f"{type(n).__name__} of the argument: {n!r}")

@@ -1,7 +1,7 @@
 """Rules for the linear structure: sums, scaling, products, transposes, broadcasts, sums
-of entries, traces, diagonals. Each line is the identity in the comment, read backwards."""
+of entries, traces, diagonals, triangles. Each line is the identity in the comment, read backwards."""
 from matcalc.expr import (Add, Broadcast, DiagMat, DiagVec, Identity, MatMul, Ones, Scale,
-                          Sum, Trace, Transpose, broadcast_to)
+                          Sum, Trace, Transpose, Tril, Triu, broadcast_to)
 
 
 def _matmul(g, y, need):
@@ -41,5 +41,7 @@ VJP = {
     Trace:     (lambda g, y, x: g * Identity(x.shape[0]),),      # d tr(X) = tr(dX)
     DiagMat:   (lambda g, y, x: DiagVec(g),),                    # d diag(v) = diag(dv)
     DiagVec:   (lambda g, y, x: DiagMat(g),),                    # d diag(X) = diag(dX)
+    Tril:      (lambda g, y, x: Tril(g),),       # <G, tril(dX)> = <tril(G), dX>
+    Triu:      (lambda g, y, x: Triu(g),),       # <G, triu(dX)> = <triu(G), dX>
 }
 

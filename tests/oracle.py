@@ -199,6 +199,10 @@ def _sym_node(n: E.Node, xs: list, env) -> sympy.Matrix:
     if t is E.DiagVec:
         x = xs[0]
         return sympy.Matrix(x.shape[0], 1, lambda i, _: x[i, i])
+    if t in (E.Tril, E.Triu):
+        x, lower = xs[0], t is E.Tril
+        return sympy.Matrix(x.shape[0], x.shape[1],
+                            lambda i, j: x[i, j] if (i >= j if lower else i <= j) else 0)
     if t is E.Softmax:
         return _sym_softmax(xs[0])
     if t is E.LogSumExp:
@@ -280,6 +284,10 @@ def _np_node(n: E.Node, xs: list, values, dims) -> np.ndarray:
         return np.diag(xs[0][:, 0])
     if t is E.DiagVec:
         return np.diag(xs[0]).reshape(-1, 1).copy()
+    if t is E.Tril:
+        return np.tril(xs[0])
+    if t is E.Triu:
+        return np.triu(xs[0])
     if t is E.Softmax:
         return _np_softmax(xs[0])
     if t is E.LogSumExp:

@@ -146,7 +146,7 @@ GALLERY = [
       'line 1, column 1: unknown function foo',
       '  foo(x)',
       '  ^^^',
-      'known functions: exp, log, sin, cos, tan, tanh, sigmoid, relu, abs, sign, sqrt, arcsin, arccos, arctan, sum, norm1, norm2, tr, det, logdet, inv, diag, softmax, logsumexp, vector, matrix, eye'),
+      'known functions: exp, log, sin, cos, tan, tanh, sigmoid, relu, abs, sign, sqrt, arcsin, arccos, arctan, sum, norm1, norm2, tr, det, logdet, inv, diag, tril, triu, softmax, logsumexp, vector, matrix, eye'),
     # ---- names used wrongly --------------------------------------------------------------
     E('exp',
       'line 1, column 1: exp is a function; call it as exp(...)',

@@ -28,6 +28,8 @@ from matcalc.expr import (
     Power,
     Scale,
     Softmax,
+    Tril,
+    Triu,
     Sum,
     Trace,
     Transpose,
@@ -100,6 +102,8 @@ CASES = {
     "Inv":            (Inv(S), np.linalg.inv(S_)),
     "DiagMat":        (DiagMat(v), np.diagflat(v_)),
     "DiagVec":        (DiagVec(S), np.diag(S_)[:, None]),
+    "Tril":           (Tril(S), np.tril(S_)),
+    "Triu":           (Triu(S), np.triu(S_)),
     "Softmax":        (Softmax(X), _softmax(x_)),
     "LogSumExp":      (LogSumExp(X), np.log(np.exp(x_).sum(axis=0, keepdims=True))),
 }

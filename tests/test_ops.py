@@ -48,7 +48,7 @@ def _sample(op: ops.Op, shape=(3, 4), seed: int = 0) -> np.ndarray:
     """A point in the op's domain, as the checker draws it (a square matrix for the
     matrix functions)."""
     rng = np.random.default_rng(seed)
-    if op.node in (E.Trace, E.Det, E.LogDet, E.Inv, E.DiagVec):
+    if op.node in (E.Trace, E.Det, E.LogDet, E.Inv, E.DiagVec, E.Tril, E.Triu):
         shape = (3, 3)
     if op.node is E.DiagMat:
         shape = (3, 1)

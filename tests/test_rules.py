@@ -59,6 +59,8 @@ CASES = {
     E.Inv: [case("inv(X)"), case("tr(inv(X))"), case("x'*inv(X)*y")],
     E.DiagMat: [case("diag(x)"), case("x'*diag(a)*y")],
     E.DiagVec: [case("diag(X)"), case("sum(diag(A*B))")],
+    E.Tril: [case("tril(X)"), case("x'*tril(A*B)*y")],
+    E.Triu: [case("triu(X)"), case("sum(triu(A'*B))")],
     E.Softmax: [case("softmax(x)"), case("softmax(X)"), case("y'*softmax(W*x)")],
     E.LogSumExp: [case("logsumexp(x)"), case("logsumexp(X)"), case("sum(logsumexp(W*X))")],
 }

@@ -26,7 +26,7 @@ from matcalc import expr as E
 # that scales another variable's gradient.
 SUPPLEMENT = ["tr(2*X)*sum(z)", "tr(X')*sum(z)", "tr(x*y')*sum(z)", "tr(diag(x))*sum(z)",
               "tr(alpha)*sum(z)", "logdet(X')*sum(z)", "norm1(X')*sum(z)",
-              "norm1(-2*x)*sum(z)"]
+              "norm1(-2*x)*sum(z)", "alpha*sum(tril(X))", "sum(triu(X))*beta"]
 PER_TYPE = 250          # rewrites evaluated per node type (a deterministic sample)
 POINTS = 2              # random points per rewrite: positive entries, then either sign
 RTOL = 1e-9

@@ -261,6 +261,10 @@ class Module:
             doc += ["Assuming (the derivatives hold only for such values):"]
             for phrase in phrases(labels):
                 doc += [inert(line) for line in _lines(phrase, "    ", "      ")]
+            from ..structure import convention_line
+            said = convention_line(labels, getattr(self.d, "convention", "projected"))
+            if said:                    # the gradient of a structured matrix: which one
+                doc += [inert(line) for line in _lines("Gradient " + said, "", "  ")]
         doc += _lines(f"Output {self.out}: {_describe_dims(self.out_dims())}. "
                       f"{results}, keyed by variable name:", "", "")
         width = max((len(literal(key)) for key, _, _ in listing), default=0)

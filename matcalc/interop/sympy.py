@@ -628,6 +628,11 @@ class SympyPrinter:
     def _print_DiagMat(self, n, v):
         return DiagMatrix(v) if v.is_Matrix else v
 
+    def _print_Tril(self, n, x):
+        raise SympyError("tril has no SymPy matrix-expression counterpart")
+
+    _print_Triu = _print_Tril
+
     def _print_DiagVec(self, n, x):
         return DiagonalOf(x) if x.is_Matrix else x
 

@@ -1,8 +1,8 @@
-"""Matrix functions: determinant, log-determinant, inverse, and diag (a vector's diagonal
-matrix, a square matrix's diagonal)."""
+"""Matrix functions: determinant, log-determinant, inverse, diag (a vector's diagonal
+matrix, a square matrix's diagonal), and the triangles tril and triu."""
 from __future__ import annotations
 
-from ..expr import Det, DiagMat, DiagVec, Inv, LogDet
+from ..expr import Det, DiagMat, DiagVec, Inv, LogDet, Tril, Triu
 from .op import SPD, WELL_CONDITIONED, Domain, Op, np, scalar, square, square_to_scalar
 
 DET = Op(
@@ -49,4 +49,11 @@ DIAG_OF_MATRIX = Op(
     name="diag", arity=None, node=DiagVec, evaluate=lambda x: np.diag(x).reshape(-1, 1),
     latex=r"\operatorname{diag}", numpy="np.diag", torch="torch.diag", jax="jnp.diag")
 
-OPERATIONS = (DET, LOGDET, INV, DIAG, DIAG_OF_MATRIX)
+# the triangles of a square matrix, the diagonal included (the projections onto the
+# triangular matrices, matcalc.structure)
+TRIL = Op(name="tril", node=Tril, shape=square, evaluate=lambda x: np.tril(x),
+          latex=r"\operatorname{tril}", numpy="np.tril", torch="torch.tril", jax="jnp.tril")
+TRIU = Op(name="triu", node=Triu, shape=square, evaluate=lambda x: np.triu(x),
+          latex=r"\operatorname{triu}", numpy="np.triu", torch="torch.triu", jax="jnp.triu")
+
+OPERATIONS = (DET, LOGDET, INV, DIAG, DIAG_OF_MATRIX, TRIL, TRIU)

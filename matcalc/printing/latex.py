@@ -445,6 +445,7 @@ class LatexPrinter(ElementwiseOperands, Printer):
         return self.spelled(ops.of(e).latex, e.x)
 
     _print_Sum = _print_Trace = _print_Det = _print_DiagMat = _print_DiagVec = call
+    _print_Tril = _print_Triu = call
     _print_Softmax = _print_LogSumExp = _print_Norm1 = _print_Norm2 = call
 
     def _print_LogDet(self, e: LogDet) -> Piece:

@@ -657,6 +657,11 @@ class NumpyPrinter(Printer):
         n = e.shape[0]
         return self.spelled(e, self.flat(self.whole(e.x)).text, (n, n))
 
+    def _print_Tril(self, e) -> Value:
+        return self.spelled(e, self.whole(e.x).text, (e.shape[0], e.shape[0]))
+
+    _print_Triu = _print_Tril
+
     def _print_DiagVec(self, e) -> Value:
         if e.x.shape == SCALAR:
             return self.print(e.x)

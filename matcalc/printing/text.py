@@ -232,6 +232,7 @@ class TextPrinter(ElementwiseOperands, Printer):
 
     _print_Sum = _print_Trace = _print_Norm1 = _print_Norm2 = _print_Det = call
     _print_LogDet = _print_Inv = _print_DiagMat = _print_DiagVec = call
+    _print_Tril = _print_Triu = call
     _print_Softmax = _print_LogSumExp = call
 
 

@@ -77,6 +77,15 @@ def _shapes(field: str, value: Any) -> dict[str, str]:
     return out
 
 
+def _assumptions(field: str, value: Any) -> list[str]:
+    """{"S": "spd"} (JSON's "assumptions" as the derivation writes it) or ["S=spd"]."""
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value.values()):
+            raise OptionError(f'{field} must be an object such as {{"S": "spd"}}')
+        return [f"{name}={kind}" for name, kind in value.items()]
+    return _strings(field, value)
+
+
 def _claims(field: str, value: Any) -> list[str]:
     claims = [value] if isinstance(value, str) else _strings(field, value)
     if len(claims) > MAX_CLAIMS:
@@ -101,6 +110,8 @@ DERIVE_OPTIONS: dict[str, Field] = {
     "kinds": Field(_text, "ml"),
     "onehot": Field(_strings, None),
     "signs": Field(_strings, None),
+    "assume": Field(_assumptions, None),
+    "convention": Field(_text, "projected"),
     "mode": Field(_text, "gradient"),
 }
 
