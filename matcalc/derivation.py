@@ -33,6 +33,15 @@ if TYPE_CHECKING:
 
 
 
+def _larger_than(node: E.Node, limit: int) -> bool:
+    """Whether `node` has more than `limit` distinct subexpressions (a walk that stops
+    there)."""
+    for k, _ in enumerate(E.walk(node)):
+        if k >= limit:
+            return True
+    return False
+
+
 def json_shape(shape: E.Shape, two_d: bool = False) -> list[E.Dim]:
     """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix; [r, c] always for a
     value kept 2-D (a variable declared with an explicit 1, and its derivatives: SPEC 4),
@@ -230,13 +239,17 @@ class Derivation:
         return self._names.fold(node)
 
     WHERE_MIN = 13    # characters: sigmoid(x) is written out, sigmoid(W*x + b) named s
+    # Formulas larger than this (distinct subexpressions) get no where names: choosing
+    # them walks the formula, and a deep network's every gradient is as long as the
+    # network (the steps are how those read); this keeps the cost linear in the program.
+    WHERE_NODES = 400
 
     def display(self, node: E.Node) -> tuple[E.Node, list[tuple[E.Var, E.Node]]]:
         """(formula, where): `node` with the program's names folded back and the long
         subexpressions it repeats (an elementwise function, a softmax: as Jacobians name
         them) under short names, and those names' definitions in order."""
         node = self.named(node)
-        if self.inline:
+        if self.inline or _larger_than(node, self.WHERE_NODES):
             return node, []
         from .jacobian import choose_names
         from .layout import substitute

@@ -33,13 +33,16 @@ class Names:
                 continue
             for v, shown in ((value, var), (E.Transpose(value), E.Transpose(var)),
                              (E.Scale(E.Const(-1), value), E.Scale(E.Const(-1), var))):
-                named = self.fold(simplify(v))
+                canonical = simplify(v)
+                named = self.fold(canonical)
                 if named.children and named not in self.whole:
                     self.whole[named] = shown
                     if isinstance(named, E.Add):
                         for t in set(named.terms):
                             self.sums.setdefault(t, []).append((Counter(named.terms), shown))
-                self.memo.clear()           # what was folded before this name is stale
+                    # later values fold this one to its name (their operands are folded
+                    # once, in the shared memo: linear in the program)
+                    self.memo[canonical] = shown
 
     def fold(self, node: E.Node) -> E.Node:
         """`node` with every named value replaced by its name (children first)."""
