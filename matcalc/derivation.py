@@ -238,7 +238,7 @@ class Derivation:
             return node
         return self._names.fold(node)
 
-    WHERE_MIN = 13    # characters: sigmoid(x) is written out, sigmoid(W*x + b) named s
+    WHERE_MIN = 16    # characters: sigmoid(x) is written out, sigmoid(W*x + b) named s
     # Formulas larger than this (distinct subexpressions) get no where names: choosing
     # them walks the formula, and a deep network's every gradient is as long as the
     # network (the steps are how those read); this keeps the cost linear in the program.
@@ -254,9 +254,7 @@ class Derivation:
         from .jacobian import choose_names
         from .layout import substitute
         from .printing import to_text
-        taken = set(self.program_names) | {self.output_name} | \
-            ({self.upstream_name} if self.upstream_name else set())
-        names = {n: v for n, v in choose_names([node], taken, {}).items()
+        names = {n: v for n, v in choose_names([node], self._taken, {}).items()
                  if len(to_text(n)) >= self.WHERE_MIN}
         if not names:
             return node, []
@@ -271,6 +269,12 @@ class Derivation:
                       if all(w in done for w in E.variables(d) if w in names.values())), 0)
             pairs.append(pending.pop(k))
         return substitute(node, names), pairs
+
+    @cached_property
+    def _taken(self) -> set[str]:
+        """The names a `where` name must not take."""
+        return set(self.program_names) | {self.output_name} | \
+            ({self.upstream_name} if self.upstream_name else set())
 
     @cached_property
     def _names(self):
