@@ -236,7 +236,7 @@ def _report_check(derivation, err: bool) -> int:
     results = getattr(report, "results", None)
     if report.ok and results and err:      # derive, codegen: one line when all is well
         worst = max(r.max_rel_error for r in results.values())
-        click.echo(f"check: {len(results)} formulas verified by finite differences "
+        click.echo(f"check: {len(results)} formula{'s' if len(results) != 1 else ''} verified by finite differences "
                    f"(max rel. error {worst:.1e})", err=err)
     else:
         click.echo("\n".join(f"check: {line}" for line in report.summary().splitlines()),
@@ -326,7 +326,11 @@ def check_command(expr, claims, check, **how):
     """Verify derivatives of EXPR against finite differences.
 
     Checks matcalc's own result (unless --no-check) and each --claim; exits 1 if any
-    of them is wrong, 4 if none is wrong but not everything could be verified.
+    of them is wrong, 4 if none is wrong but not everything could be verified. A wrong
+    claim is diagnosed: each known mistake that explains it (transposed, a constant
+    factor, a missing or extra term, a missing --onehot/--signs, ...) is named once a
+    finite-difference check has verified that undoing it makes the claim right. A claim
+    may use only the program's names.
 
     \b
     Example:

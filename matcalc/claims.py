@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import expr as E
-from .errors import MatcalcError, NameError_, OptionError, ShapeError
+from .errors import MatcalcError, NameError_, OptionError, ShapeError, Span
 from .layout import from_layout, substitute
 
 _LHS = re.compile(r"^\s*(?:d\s*[A-Za-z][A-Za-z0-9_]*\s*/\s*d\s*)?([A-Za-z][A-Za-z0-9_]*)\s*=")
@@ -22,26 +22,39 @@ _LHS = re.compile(r"^\s*(?:d\s*[A-Za-z][A-Za-z0-9_]*\s*/\s*d\s*)?([A-Za-z][A-Za-
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """The verdict on one claim: `ok`, a message in words, and the correct formula."""
+    """The verdict on one claim: `ok`, a message in words, the correct formula, and for
+    a wrong claim what went wrong (`diagnosis`: matcalc.diagnosis.Diagnosis, each one
+    verified, most telling first; empty when no known mistake explains it)."""
 
     name: str
     claim: str
     ok: bool
-    verdict: str            # "right", "wrong" or "wrong shape"
+    verdict: str            # "right", "wrong", "wrong shape" or "not checked"
     rel_error: float
     correct: str
     message: str
+    diagnosis: tuple = field(default=())
+
+    def to_json(self) -> dict:
+        """The verdict as the web API and `check --format json` write it."""
+        err = self.rel_error
+        return {"name": self.name, "verdict": self.verdict, "ok": self.ok,
+                "rel_error": err if math.isfinite(err) else None, "correct": self.correct,
+                "message": self.message, "diagnosis": [g.to_json() for g in self.diagnosis]}
 
     def __str__(self) -> str:
         return self.message
 
 
-def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> ClaimResult:
+def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
+                 diagnose: bool = True) -> ClaimResult:
     """Check `NAME = FORMULA` (also `dJ/dNAME = ...`, or `dNAME = ...`) against `d`
-    (until the matcalc.check.clock() reads `deadline`; by default TIME_LIMIT from now)."""
+    (until the matcalc.check.clock() reads `deadline`; by default TIME_LIMIT from now).
+    A wrong claim is diagnosed (matcalc.diagnosis) unless `diagnose` is False. Errors
+    in the formula (syntax, a name the program lacks) are user errors placed in `text`."""
+    from .check import check_claim
     from .parse import parse
     from .shapes import Declaration, infer_shapes
-    from .check import check_claim
 
     m = _LHS.match(text)
     if not m:
@@ -57,6 +70,7 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> 
                          + (f" and the intermediates {', '.join(d.typed.intermediates)}"
                             if d.typed.intermediates else ""))
     formula = text[m.end():]
+    offset = m.end()
     if not formula.strip():
         raise OptionError(f"bad claim {text!r}: the formula after '=' is empty")
     decls: dict[str, Declaration] = {}
@@ -75,24 +89,46 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> 
     if name not in steps and true.where:
         correct += " where " + ", ".join(f"{n} = {t}" for n, t in true.where_text.items())
 
-    def result(ok, verdict, err, msg):
-        return ClaimResult(name, formula.strip(), ok, verdict, err, correct, msg)
+    def result(ok, verdict, err, msg, diagnosis=()):
+        if diagnosis:
+            msg += "\n" + _diagnosis_text(diagnosis)
+        return ClaimResult(name, formula.strip(), ok, verdict, err, correct, msg,
+                           tuple(diagnosis))
+    # the claim may use intermediates and the steps' adjoint names: expand them all
+    names = _claim_names(d)
+    truth = d.adjoint_form(name) if name in d.derivatives else _expansions(d)[name]
+    dims = set(d.typed.dim_names) | {x for dc in decls.values() for x in (dc.rows, dc.cols)
+                                     if isinstance(x, str)}
     try:
+        ast = parse(formula)
+        _known_names(ast, decls, dims)
         typed = _type_claim(formula, decls, true.node.shape, parse, infer_shapes, Declaration)
     except ShapeError as e:          # an ill-shaped hand derivation is a wrong answer
+        if e.message.startswith(_NOT_SHAPES) or " takes " in e.message:
+            raise _in_claim(e, formula, text, offset) from None
         e.with_source(formula)
+        found = ()
+        if diagnose:
+            from .diagnosis import Claim
+            from .diagnosis import diagnose as run
+            found = run(Claim(d, name, formula, None, names, truth, true.node.shape, [],
+                              retype=_retyper(d, decls, true.node.shape), ast=ast),
+                        seed, deadline)
         return result(False, "wrong shape", math.inf,
                       f"{name}: WRONG SHAPE: your formula does not fit together:\n"
-                      + _indent(e.render()) + f"\n  correct: {name} = {correct}")
+                      + _indent(e.render()) + f"\n  correct: {name} = {correct}", found)
     except MatcalcError as e:
-        raise e.with_source(formula)
-    # the claim may use intermediates and the steps' adjoint names: expand them all
-    from .steps import expanded_adjoints
-    expansions = expanded_adjoints(d) if d.steps else {}
-    names: dict = dict(d.typed.inline)
-    for st in d.steps:
-        names[E.Var(st.name, st.node.shape)] = from_layout_expanded(st, expansions, d)
+        raise _in_claim(e, formula, text, offset) from None
     claimed = substitute(typed.output, names)
+
+    def diagnosis():
+        if not diagnose:
+            return ()
+        from .diagnosis import Claim
+        from .diagnosis import diagnose as run
+        terms = _terms(ast, formula, decls, true.node.shape, parse, infer_shapes, Declaration)
+        return run(Claim(d, name, formula, typed.output, names, truth, true.node.shape, terms,
+                         retype=_retyper(d, decls, true.node.shape), ast=ast), seed, deadline)
 
     want, got = true.node.shape, claimed.shape
     if got != want:
@@ -101,8 +137,8 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> 
             hint = "\nyours has the shape of the transpose: the transposes are in the wrong order"
         return result(False, "wrong shape", math.inf,
                       f"{name}: WRONG SHAPE: your formula is {_shape(got)}, but {d._lhs(name)} in "
-                      f"{layout} layout is {_shape(want)}{hint}\n  correct: {name} = {correct}")
-    truth = d.adjoint_form(name) if name in d.derivatives else expansions[name]
+                      f"{layout} layout is {_shape(want)}{hint}\n  correct: {name} = {correct}",
+                      diagnosis())
     verdict = check_claim(d.output, d.adjoint_upstream, truth,
                           from_layout(claimed, layout, d.adjoint_upstream), name, seed=seed,
                           labels=d.onehot, deadline=deadline)
@@ -128,7 +164,109 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None) -> 
                       f"{name} = {formula.strip()}\n  correct: {name} = {correct}")
     return result(False, "wrong", err,
                   f"{name}: WRONG (relative error {err:.2g})\n  yours:   {name} = "
-                  f"{formula.strip()}\n  correct: {name} = {correct}")
+                  f"{formula.strip()}\n  correct: {name} = {correct}", diagnosis())
+
+
+def _expansions(d) -> dict:
+    from .steps import expanded_adjoints
+    return expanded_adjoints(d) if d.steps else {}
+
+
+def _claim_names(d) -> dict:
+    """The claim's namespace expanded: intermediates and the steps' adjoints (dz) as
+    formulas over the inputs."""
+    expansions = _expansions(d)
+    names: dict = dict(d.typed.inline)
+    for st in d.steps:
+        names[E.Var(st.name, st.node.shape)] = from_layout_expanded(st, expansions, d)
+    return names
+
+
+_NOT_SHAPES = ("division by zero", "the size of")   # ShapeErrors that are no wrong answer
+
+
+def _in_claim(e: MatcalcError, formula: str, text: str, offset: int) -> MatcalcError:
+    """An error in the formula, placed in the claim as written."""
+    if e.source is None or e.source == formula:
+        e.source = text
+        if e.span is not None:
+            e.span = Span(e.span.start + offset, e.span.end + offset)
+    return e
+
+
+def _known_names(ast, decls: dict, dims: set) -> None:
+    """A claim may use only the program's names: a name it lacks is a user error (it
+    would otherwise be a fresh variable at a random value)."""
+    from . import syntax as S
+    from .ops import LANGUAGE
+    for n in S.walk(ast):
+        if not isinstance(n, S.Name) or n.name in decls or n.name in dims or n.name in LANGUAGE:
+            continue
+        known = ", ".join(decls)
+        raise NameError_(f"the program has no {n.name}", n.span, hint=f"a claim may use the "
+                         f"program's names: {known}")
+
+
+def _retyper(d, decls: dict, want):
+    """A function typing another formula in the claim's namespace (None if it does not
+    type), for the diagnoses that rewrite the claim's text."""
+    from .parse import parse
+    from .shapes import Declaration, infer_shapes
+
+    def retype(formula: str):
+        try:
+            return _type_claim(formula, decls, want, parse, infer_shapes, Declaration).output
+        except MatcalcError:
+            return None
+    return retype
+
+
+def _terms(ast, formula: str, decls: dict, want, parse, infer_shapes, Declaration) -> list:
+    """The top-level terms of the claim, [(sign, text, typed node)], each of the claim's
+    shape; [] if the claim is one term or a term does not type on its own."""
+    from . import syntax as S
+    expr = ast.statements[0].expr
+    flat: list = []
+
+    def split(n, sign):
+        if isinstance(n, S.Binary) and n.op in ("+", "-") and not _parenthesized(formula, n):
+            split(n.left, sign)
+            split(n.right, sign if n.op == "+" else -sign)
+        else:
+            flat.append((sign, n))
+    split(expr, 1)
+    if len(flat) < 2:
+        return []
+    out = []
+    for sign, n in flat:
+        start, end = n.span.start, n.span.end
+        if _parenthesized(formula, n):
+            start, end = formula.rindex("(", 0, start), formula.index(")", end) + 1
+        text = formula[start:end]
+        try:
+            node = _type_claim(text, decls, want, parse, infer_shapes, Declaration).output
+        except MatcalcError:
+            return []
+        if node.shape != want:
+            return []
+        out.append((sign, text.strip(), node))
+    return out
+
+
+def _parenthesized(formula: str, n) -> bool:
+    """Whether the syntax node `n` is written in parentheses (the AST keeps none)."""
+    before, after = formula[:n.span.start].rstrip(), formula[n.span.end:].lstrip()
+    return before.endswith("(") and after.startswith(")")
+
+
+def _diagnosis_text(diagnosis) -> str:
+    lines = []
+    for i, g in enumerate(diagnosis):
+        head = "  diagnosis: " if i == 0 else "  also:      "
+        lines.append(head + g.message)
+        if g.fixed:
+            lines.append("             " + ("that is right: " if i == 0 else "") + g.fixed)
+    return "\n".join(lines)
 
 
 def _under_structure(d, claimed: E.Node) -> str:

@@ -73,3 +73,19 @@ class Statement:
 class Program:
     statements: tuple[Statement, ...]
     source: str
+
+
+def walk(node: Ast | Program):
+    """The nodes of a syntax tree (of every statement of a program), outermost first, left
+    to right."""
+    stack = [st.expr for st in reversed(node.statements)] if isinstance(node, Program) \
+        else [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, Binary):
+            stack += [n.right, n.left]
+        elif isinstance(n, (Neg, Transpose)):
+            stack.append(n.operand)
+        elif isinstance(n, Call):
+            stack += reversed(n.args)

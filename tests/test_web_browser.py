@@ -235,6 +235,10 @@ def test_typing_a_quadratic_form_shows_its_gradient_typeset_and_verified(page):
     page.fill("claims", "x = 2*A*x\nx = (A + A')*x")
     assert page.badges("#claim-list") == ["wrong", "right"]
     assert "correct: x = (A + A')*x" in page.find("#claim-list .message").text
+    # the wrong claim's diagnosis is listed under its message, with the option it names
+    assert "diagnosis:" not in page.find("#claim-list .message").text
+    assert page.find("#claim-list .diagnosis").text == \
+        "right only for a symmetric A: declare it with --assume A=symmetric"
     page.screenshot("quadratic_form.png")
 
 

@@ -260,8 +260,7 @@ def _claim(d, claim: str) -> dict:
     except MatcalcError as e:
         return {"claim": claim, "verdict": "error", "ok": False,
                 **error_answer(e, claim, where="claim")}
-    return {"claim": claim, "name": r.name, "verdict": r.verdict, "ok": r.ok,
-            "rel_error": _finite(r.rel_error), "correct": r.correct, "message": r.message}
+    return {"claim": claim, **r.to_json()}
 
 
 def error_answer(e: MatcalcError, source: str | None, where: str = "program") -> dict:

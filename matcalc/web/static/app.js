@@ -323,7 +323,19 @@
     head.append(badge(claim.verdict), el("code", "claim-text", claim.claim));
     card.append(head);
     const message = claim.verdict === "error" ? (claim.rendered || claim.error) : claim.message;
-    card.append(el("pre", "message", message));
+    const diagnosis = claim.diagnosis || [];
+    // the message ends with the diagnosis in words; the page lists it on its own
+    const cut = diagnosis.length ? message.indexOf("\n  diagnosis: ") : -1;
+    card.append(el("pre", "message", cut >= 0 ? message.slice(0, cut) : message));
+    if (diagnosis.length) {
+      const list = el("ul", "diagnosis");
+      for (const found of diagnosis) {
+        const item = el("li", null, found.message);     // an option is named in it
+        if (found.fixed) item.append(" → ", el("code", "fix", found.fixed));
+        list.append(item);
+      }
+      card.append(list);
+    }
     return card;
   }
 
