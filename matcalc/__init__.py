@@ -68,7 +68,7 @@ def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denomi
     LaTeX) with the program's own names for the values it names, `(o - y)*a'`, and short
     `where` names for long repeated parts; `inline=True` shows them in terms of the inputs
     only. A user error raises `MatcalcError`."""
-    from .derivation import derive as _derive
+    from .pipeline import derive as _derive
     return _derive(program, wrt=wrt, layout=layout, shapes=shapes, kinds=kinds, check=check,
                    onehot=onehot, mode=mode, signs=signs, assume=assume,
                    convention=convention, inline=inline)

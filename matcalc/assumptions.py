@@ -19,7 +19,9 @@ as random signs of both kinds, so a formula is only verified where it is claimed
 """
 from __future__ import annotations
 
-from .expr import Const, Func, MatMul, Node, Ones, Power, Sum, Transpose, Var, walk
+from .expr import Node
+from .patterns import rewrite_dag
+from .rewrites import ASSUMED
 from .simplify import simplify
 
 AXES = ("columns", "rows")          # one-hot labels: the axis along which entries sum to 1
@@ -29,7 +31,7 @@ SIGNS = "signs"                     # sign labels: every entry -1 or +1
 def apply_assumptions(node: Node, labels: dict[str, str]) -> Node:
     """`node` with the label sums of every one-hot variable replaced by ones, the even
     powers and absolute values of every sign variable too, and S' = S for every symmetric
-    variable (matcalc.structure)."""
+    variable (matcalc.structure). The label identities are the rewrite table's `ASSUMED`."""
     if not labels:
         return node
     from .structure import use_structure
@@ -41,66 +43,8 @@ def _apply_labels(node: Node, labels: dict[str, str]) -> Node:
     signs = {name for name, kind in labels.items() if kind == SIGNS}
     if not onehot and not signs:
         return node
-    memo: dict[Node, Node] = {}
-    changed = False
-    for n in walk(node):
-        kids = n.children
-        new = n.rebuild([memo[k] for k in kids]) if kids else n
-        if isinstance(new, Sum) and isinstance(new.x, Var) and new.x.name in onehot and \
-                new.x.shape[1] == 1:
-            new = Const(1)                                    # sum(y) = 1
-        elif isinstance(new, MatMul) and onehot:
-            new = _ones_for_sums(new, onehot)
-        elif signs:
-            new = _signs_squared(new, signs)
-        changed |= new is not n
-        memo[n] = new
-    return simplify(memo[node]) if changed else node
-
-
-def _signs_squared(n: Node, signs: set[str]) -> Node:
-    """y.^(2k) = 1, y.^(2k+1) = y, abs(y) = 1 and sign(y) = y for y in {-1, 1}."""
-    def is_sign(x: Node) -> bool:
-        x = x.x if isinstance(x, Transpose) else x
-        return isinstance(x, Var) and x.name in signs
-
-    if isinstance(n, Power) and is_sign(n.x) and isinstance(n.p, Const):
-        p = n.p.value
-        if float(p).is_integer():
-            return Ones(n.shape) if int(p) % 2 == 0 else n.x
-    if isinstance(n, Func) and is_sign(n.x):
-        if n.name == "abs":
-            return Ones(n.shape)
-        if n.name == "sign":
-            return n.x
-    return n
-
-
-def _ones_for_sums(m: MatMul, onehot: dict[str, str]) -> Node:
-    fs = list(m.factors)
-    for i in range(len(fs) - 1):
-        a, b = fs[i], fs[i + 1]
-        y, axis = _label(b, onehot)
-        if isinstance(a, Ones) and a.shape[0] == 1 and y is not None and axis == "columns":
-            fs[i:i + 2] = [Ones((1, b.shape[1]))]             # 1'Y = 1' (columns sum to 1)
-            break
-        y, axis = _label(a, onehot)
-        if isinstance(b, Ones) and b.shape[1] == 1 and y is not None and axis == "rows":
-            fs[i:i + 2] = [Ones((a.shape[0], 1))]             # Y 1 = 1 (rows sum to 1)
-            break
-    if len(fs) == len(m.factors):
-        return m
-    return fs[0] if len(fs) == 1 else MatMul(tuple(fs))
-
-
-def _label(x: Node, onehot: dict[str, str]):
-    """(name, axis that sums to one, seen in x's orientation) if x is a label or its '."""
-    flip = {"columns": "rows", "rows": "columns"}
-    if isinstance(x, Var) and x.name in onehot:
-        return x.name, onehot[x.name]
-    if isinstance(x, Transpose) and isinstance(x.x, Var) and x.x.name in onehot:
-        return x.x.name, flip[onehot[x.x.name]]
-    return None, None
+    out = rewrite_dag([node], ASSUMED, ctx=(onehot, signs))[0]
+    return simplify(out) if out is not node else node
 
 
 def phrases(labels: dict[str, str]) -> list[str]:

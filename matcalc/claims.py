@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from . import expr as E
 from .errors import MatcalcError, NameError_, OptionError, ShapeError, Span
 from .layout import from_layout, substitute
+from .shapes import Declaration, infer_shapes
+from .simplify import simplify
+from .steps import expanded_adjoints
 
 _LHS = re.compile(r"^\s*(?:d\s*[A-Za-z][A-Za-z0-9_]*\s*/\s*d\s*)?([A-Za-z][A-Za-z0-9_]*)\s*=")
 
@@ -52,9 +55,8 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
     (until the matcalc.check.clock() reads `deadline`; by default TIME_LIMIT from now).
     A wrong claim is diagnosed (matcalc.diagnosis) unless `diagnose` is False. Errors
     in the formula (syntax, a name the program lacks) are user errors placed in `text`."""
-    from .check import check_claim
-    from .parse import parse
-    from .shapes import Declaration, infer_shapes
+    from .check import check_claim  # the checker (NumPy): loaded when a claim is checked
+    from .parse import parse  # the parser: loaded when a program is first parsed
 
     m = _LHS.match(text)
     if not m:
@@ -168,7 +170,6 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
 
 
 def _expansions(d) -> dict:
-    from .steps import expanded_adjoints
     return expanded_adjoints(d) if d.steps else {}
 
 
@@ -272,7 +273,6 @@ def _diagnosis_text(diagnosis) -> str:
 def _under_structure(d, claimed: E.Node) -> str:
     """A note when the claim is right because a declared matrix is symmetric: `(A + A')*x`
     is 2*A*x for a symmetric A."""
-    from .simplify import simplify
     from .structure import said, structures, use_structure
     plain = simplify(claimed)
     used = use_structure(plain, d.onehot)

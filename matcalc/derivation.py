@@ -1,32 +1,41 @@
-"""The result of a derivation and the pipeline that makes it.
+"""The result of a gradient derivation (`matcalc.pipeline.derive` makes it).
 
-`derive()` runs the straight line parse -> shapes -> derive -> simplify -> layout and
-returns a `Derivation`: the formulas per variable in the chosen layout, with their text,
-LaTeX and NumPy spellings computed on demand, plus verification (`check`,
-`verify_claim`) and code generation. Heavy modules (NumPy, the checker, codegen) are
+A `Derivation` holds the formulas per variable in the chosen layout, with their text,
+LaTeX and NumPy spellings computed on demand, the adjoint steps of a program, and
+verification (`check`, `verify_claim`); JSON, code generation and compilation are the
+`Result` base's. Heavy modules (NumPy for the checker, the code generator, SymPy) are
 imported only when those methods are called.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from . import expr as E
-from .assumptions import describe
-from .structure import structures, use_structure
-from .errors import MatcalcError, NameError_, OptionError, Span
-from .layout import LAYOUTS, from_layout, to_layout, upstream_var
-from .printing.numpy import python_name
+from .assumptions import apply_assumptions, describe
+from .claims import verify_claim
+from .differentiate import gradient
+from .errors import LimitError
+from .layout import from_layout, to_layout, upstream_var
+from .printing import latex as tex
+from .printing import to_numpy
+from .printing.json import json_shape
+from .printing.latex import LatexPrinter, latex_style
+from .printing.numpy import NumpyPrinter, python_name
+from .printing.text import TextPrinter
+from .result import Result
+from .simplify import simplify, size
+from .steps import adjoint_names, program_steps, step_checks
+from .structure import as_projected, structures, use_structure
+from .structure import gradient as structure_gradient
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
-    from types import ModuleType
+    from collections.abc import Mapping
 
     from .check import CheckReport
     from .claims import ClaimResult
-    from .jacobian import HigherDerivation
     from .printing.latex import LatexStyle
     from .shapes import Typed
     from .steps import Step
@@ -42,20 +51,6 @@ def _larger_than(node: E.Node, limit: int) -> bool:
     return False
 
 
-def json_shape(shape: E.Shape, two_d: bool = False) -> list[E.Dim]:
-    """[] scalar, [n] column vector, [1, n] row vector, [p, q] matrix; [r, c] always for a
-    value kept 2-D (a variable declared with an explicit 1, and its derivatives: SPEC 4),
-    so that the shape is that of the NumPy array."""
-    r, c = shape
-    if two_d:
-        return [r, c]
-    if (r, c) == (1, 1):
-        return []
-    if c == 1:
-        return [r]
-    return [r, c]
-
-
 PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
 # Tree size of everything one call prints (text, LaTeX, NumPy code or JSON, steps
 # included), each spelling counted: JSON spells every formula three times. Printing costs
@@ -68,9 +63,7 @@ OUTPUT_LIMIT = 1_000_000
 def _printable(node: E.Node) -> E.Node:
     """`node`, unless written out as a tree it would be astronomically long (a program that
     reuses an intermediate at every step has a small DAG but an exponential tree)."""
-    from .simplify import size
     if size(node) > PRINT_LIMIT:
-        from .errors import LimitError
         raise LimitError(f"the formula, written out, would have {size(node):,} terms (more "
                          f"than matcalc.derivation.PRINT_LIMIT); use --steps, or generated "
                          f"code, which keep the intermediates")
@@ -79,7 +72,6 @@ def _printable(node: E.Node) -> E.Node:
 
 def output_terms(nodes) -> int:
     """The tree size of `nodes` written out, one after another."""
-    from .simplify import size
     return sum(size(n) for n in nodes)
 
 
@@ -89,7 +81,6 @@ def refuse_output(terms: int, named_steps: bool = False) -> None:
     of them."""
     if terms <= OUTPUT_LIMIT:
         return
-    from .errors import LimitError
     ways = "use --steps, which writes each adjoint in terms of the program's named " \
         "intermediates, or generated code (matcalc codegen)" if named_steps else \
         "generated code (matcalc codegen) names the repeated subexpressions"
@@ -166,14 +157,14 @@ class Derivative:
     def to_sympy(self, symbols: Mapping[str, Any] | None = None) -> Any:
         """The formula as a SymPy matrix expression over the symbols it was derived from
         (see `matcalc.interop.sympy.to_sympy`); needs the `sympy` extra."""
-        from .interop.sympy import to_sympy
+        from .interop.sympy_out import to_sympy  # SymPy: an optional extra, loaded when used
         return to_sympy(self, symbols=symbols)
 
     def __str__(self) -> str:
         return self.text
 
 
-class Derivation:
+class Derivation(Result):
     """Derivatives of one program's output with respect to its variables."""
 
     @E.gc_paused
@@ -207,7 +198,6 @@ class Derivation:
             self.adjoint_upstream = E.Var(name, out_shape)            # denominator form
             self.upstream = upstream_var(name, out_shape, layout)     # as the user sees it
         self.adjoint_vars = [self.adjoint_upstream] if self.adjoint_upstream else []
-        from .differentiate import gradient
         wrt_vars = [typed.inputs[n] for n in wrt]
         adjoints = gradient(typed.output, wrt_vars, self.adjoint_upstream)
         self.derivatives: dict[str, Derivative] = {}
@@ -218,15 +208,17 @@ class Derivation:
         for v in wrt_vars:
             adjoint = adjoints[v]
             if v.name in kinds:
-                from .structure import gradient
                 self.unconstrained[v.name] = g = self.finish(adjoint, layout="denominator")
-                adjoint = gradient(g, kinds[v.name], convention, self.onehot, v)
-            self.derivatives[v.name] = Derivative(v.name, self.finish(adjoint), self)
+                adjoint = structure_gradient(g, kinds[v.name], convention, self.onehot, v)
+            self.derivatives[v.name] = self.derivative(v.name, self.finish(adjoint))
+
+    def derivative(self, name: str, node: E.Node) -> Derivative:
+        """The derivative `name` with the formula `node` (finished), spelled as this
+        derivation spells its own (the steps make theirs here)."""
+        return Derivative(name, node, self)
 
     def finish(self, adjoint: E.Node, upstream=None, layout: str | None = None) -> E.Node:
         """An adjoint-form formula simplified, under the assumptions, in the layout."""
-        from .assumptions import apply_assumptions
-        from .simplify import simplify
         node = apply_assumptions(simplify(adjoint), self.onehot)
         node = to_layout(node, layout or self.layout, upstream or self.adjoint_upstream)
         return use_structure(node, self.onehot)      # (inv(S)')' is inv(S)' in numerator
@@ -251,24 +243,14 @@ class Derivation:
         node = self.named(node)
         if self.inline or _larger_than(node, self.WHERE_NODES):
             return node, []
-        from .jacobian import choose_names
         from .layout import substitute
+        from .naming import choose_names, definitions
         from .printing import to_text
         names = {n: v for n, v in choose_names([node], self._taken, {}).items()
                  if len(to_text(n)) >= self.WHERE_MIN}
         if not names:
             return node, []
-        pending = []
-        for n, v in reversed(list(names.items())):               # innermost first
-            inner = {m: w for m, w in names.items() if m is not n}
-            pending.append((v, substitute(n, inner) if inner else n))
-        pairs: list[tuple[E.Var, E.Node]] = []
-        while pending:                                            # definitions before uses
-            done = {v for v, _ in pairs}
-            k = next((i for i, (_, d) in enumerate(pending)
-                      if all(w in done for w in E.variables(d) if w in names.values())), 0)
-            pairs.append(pending.pop(k))
-        return substitute(node, names), pairs
+        return substitute(node, names), definitions(names)
 
     @cached_property
     def _taken(self) -> set[str]:
@@ -284,12 +266,6 @@ class Derivation:
     # -- access ------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Derivative:
         return self.derivatives[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.derivatives)
-
-    def __len__(self) -> int:
-        return len(self.derivatives)
 
     @property
     def output_shape(self) -> E.Shape:
@@ -309,7 +285,6 @@ class Derivation:
         kind = structures(self.onehot).get(name)
         if kind is None:
             return node
-        from .structure import as_projected
         return as_projected(node, kind, self.convention)
 
     @cached_property
@@ -318,7 +293,6 @@ class Derivation:
         order, written in terms of the named intermediates (empty for one statement)."""
         if len(self.typed.statements) < 2:
             return []
-        from .steps import program_steps
         return program_steps(self)
 
     # -- spellings ---------------------------------------------------------------------
@@ -365,9 +339,6 @@ class Derivation:
         the same 400 transposes). The NumPy printer is shared when the sizes of the
         variables give every dimension a formula can name (as they do unless a dimension
         is only an intermediate's); else each formula gets its own (see _numpy)."""
-        from .printing.latex import LatexPrinter
-        from .printing.numpy import NumpyPrinter
-        from .printing.text import TextPrinter
         named = list(self.inputs.values()) + list(self.typed.intermediates.values()) + \
             ([self.upstream] if self.upstream is not None else [])
         dims = {d for v in named for d in v.shape if isinstance(d, str)}
@@ -380,7 +351,6 @@ class Derivation:
         p = self._printers["numpy"]
         if p is not None:
             return p.finish(p.doprint(node), node.shape, result_2d).text
-        from .printing import to_numpy
         return to_numpy(node, keep_2d=self.keep_2d, python_names=self.python_names,
                         dim_sources=self.dim_sources, result_2d=result_2d)
 
@@ -389,7 +359,6 @@ class Derivation:
         return f"d{top}/d{name}"
 
     def _lhs_latex(self, name: str) -> str:
-        from .printing.latex import LatexPrinter
         return LatexPrinter(self._latex_style).partial(self._loss, name)
 
     @property
@@ -461,12 +430,10 @@ class Derivation:
         """The LaTeX style of `options` (see `printing.latex.latex_style`) with what this
         derivation knows: the upstream dY stands for ∂L/∂Y, a step's dz for ∂J/∂z, and the
         program's names."""
-        from .printing.latex import latex_style
         adjoints = []
         if self.upstream_name:
             adjoints.append((self.upstream_name, "L", self.output_name))
         if len(self.typed.statements) > 1:
-            from .steps import adjoint_names
             adjoints += [(adj, self._loss, of) for of, adj in adjoint_names(self).items()]
         return latex_style(adjoints=tuple(adjoints), program_names=self.program_names,
                            **options)
@@ -492,7 +459,6 @@ class Derivation:
         (A^\\top, A^T); `numbered` "subscript" or "superscript" (W_1, W^{(1)}); `upstream`
         "fraction" or "bar"
         (the upstream dY as \\frac{\\partial L}{\\partial Y} or \\bar{Y})."""
-        from .printing import latex as tex
         p = tex.LatexPrinter(self.latex_style(transpose=transpose, numbered=numbered,
                                               upstream=upstream, shapes=shapes, notes=notes))
         omitted = self._inlined(steps)
@@ -573,54 +539,19 @@ class Derivation:
             lines.append(f"d_{python_name(name)} = {d.numpy}")
         return "\n".join(lines)
 
-    def to_json(self, steps: bool = False) -> dict[str, Any]:
-        """The JSON object of SPEC section 4 (a dict ready for `json.dumps`)."""
-        omitted = self._inlined(steps, spellings=3)
-        out: dict[str, Any] = {
-            "program": self.program,
-            "layout": self.layout,
-            "output": {"name": self.output_name, "shape": json_shape(self.output.shape)},
-            "upstream": None if self.upstream is None else
-            {"name": self.upstream_name, "shape": _json_dims(self.upstream.shape)},
-            "inputs": {n: json_shape(v.shape, n in self.keep_2d)
-                       for n, v in self.inputs.items()},
-            "derivatives": {n: {"shape": d.shape, "text": d.text, "latex": d.latex,
-                                "numpy": d.numpy, **({"where": d.where_text} if d.where
-                                                     else {})} if not omitted else
-                            {"shape": d.shape, "text": None, "latex": None, "numpy": None}
-                            for n, d in self.derivatives.items()},
-        }
-        if omitted:
-            out["omitted"] = f"the derivatives {omitted}; the steps give them"
-        if steps:
-            out["steps"] = [{"name": st.name, "of": st.of, "shape": st.derivative.shape,
-                             "text": st.text, "latex": st.latex, "numpy": st.numpy}
-                            for st in self.steps]
-        if self.onehot:
-            out["assumptions"] = dict(self.onehot)
-        if structures(self.onehot):
-            out["convention"] = self.convention
-        if self.python_names:
-            out["python_names"] = dict(self.python_names)
-        return out
-
     # -- verification --------------------------------------------------------------------
     def check(self, seed: int = 0, deadline: float | None = None) -> CheckReport:
         """Finite-difference report for every derivative (see matcalc.check), the steps
         of a program included, all within one time limit (`deadline`, a
         matcalc.check.clock(); by default matcalc.check.TIME_LIMIT from now)."""
-        from dataclasses import replace
-
-        from .check import (CUT_SHORT, CheckReport, VarCheck, check_gradients, clock,
-                            deadline_after)
+        # the checker (NumPy): loaded when a check is asked for, never at start-up
+        from .check import CUT_SHORT, CheckReport, VarCheck, check_gradients, clock, deadline_after
         deadline = deadline if deadline is not None else deadline_after()
         grads = {n: self.checked_form(n) for n in self.derivatives}
         report = check_gradients(self.output, grads, self.adjoint_upstream, seed=seed,
                                  labels=self.onehot, deadline=deadline)
         if not self.steps:
             return report
-        from .steps import step_checks
-        from .structure import as_projected
         results = dict(report.results)
         kinds = structures(self.onehot)
         for label, fn, step_grads, tied in step_checks(self):
@@ -640,186 +571,17 @@ class Derivation:
 
     def verify_claim(self, text: str, seed: int = 0) -> ClaimResult:
         """Check a hand-derived `NAME = FORMULA` (see matcalc.claims); returns a ClaimResult."""
-        from .claims import verify_claim
         return verify_claim(self, text, seed=seed)
 
     def __repr__(self) -> str:
         return f"<Derivation of {self.output_name} ({self.layout}): " + \
             ", ".join(f"{n} = {d.text}" for n, d in self.derivatives.items()) + ">"
 
-    # -- code generation -------------------------------------------------------------------
+    # -- code generation (the base's compile imports the module) --------------------------
     def codegen(self, target: str = "numpy") -> str:
         """The source of a module with forward, gradient and value_and_gradient (SPEC 5);
         `target` "torch" or "jax" gives an autograd.Function or a custom_vjp instead."""
-        from .codegen import generate
-        return generate(self, target)
+        return super().codegen(target)
 
-    def compile(self, target: str = "numpy") -> ModuleType:
-        """The generated module, imported from a temporary file (a fresh module object,
-        not entered in sys.modules); tracebacks still show its source lines."""
-        from .codegen import compile_module
-        return compile_module(self.codegen(target),
-                              f"matcalc_generated_{python_name(self.output_name)}")
-
-
-def _json_dims(shape) -> list:
-    return json_shape(shape)
-
-
-def _label_options(onehot, signs, typed) -> dict[str, str]:
-    """{"Y": "rows", "y": "signs"} from onehot ["Y=rows"], ["y"] or {"Y": "rows"} and
-    signs ["y"]; validated."""
-    from .assumptions import AXES, SIGNS
-    if isinstance(onehot, str):
-        onehot = [onehot]
-    items = onehot.items() if isinstance(onehot, dict) else \
-        [(o.partition("=")[0].strip(), o.partition("=")[2].strip() or "columns") for o in onehot]
-    out = {}
-    for name, axis in items:
-        if axis not in AXES:
-            raise OptionError(f"--onehot {name}={axis}: the axis is columns or rows")
-        if name not in typed.inputs:
-            raise OptionError(f"--onehot {name}: the program has no variable {name}")
-        if typed.inputs[name].shape[0] == 1:
-            raise OptionError(f"--onehot {name}: {name} must be a column vector or a matrix")
-        out[name] = axis
-    if isinstance(signs, str):
-        signs = [signs]
-    for name in signs:
-        if name not in typed.inputs:
-            raise OptionError(f"--signs {name}: the program has no variable {name}")
-        if name in out:
-            raise OptionError(f"--signs {name}: {name} is already one-hot (--onehot)")
-        out[name] = SIGNS
-    return out
-
-
-MODES = ("gradient", "jacobian", "hessian", "hvp")
-
-
-def _assume_items(assume) -> list[tuple[str, str]]:
-    """[("S", "spd")] from "S=spd", ["S=spd"] or {"S": "spd"}."""
-    if isinstance(assume, str):
-        assume = [assume]
-    if isinstance(assume, dict):
-        return list(assume.items())
-    return [(a.partition("=")[0].strip(), a.partition("=")[2].strip()) for a in assume]
-
-
-def _square_structured(ast, typed, decls, kinds, assume):
-    """The typed program with every structured variable that no --shape declares made
-    square: tr(A*S) leaves S m x n until S=symmetric says m = n, and `Sigma`, a Greek
-    name and so a scalar by default, is a matrix once declared spd. As it was when that
-    contradicts the program, for the declaration's check to report."""
-    from .shapes import Declaration, infer_shapes
-    used = {d for v in typed.inputs.values() for d in v.shape} | set(typed.dim_names)
-    fresh = (d for d in ("n", "m", "p", "q", "k", "d", "r", "s") if d not in used)
-    square = {}
-    for name, _ in _assume_items(assume):
-        v = typed.inputs.get(name)
-        if v is None or name in decls or (v.shape[0] == v.shape[1] and v.shape != E.SCALAR):
-            continue
-        if v.shape[1] != 1:                               # m x n: make it m x m
-            square[name] = Declaration(v.shape[0], v.shape[0])
-        elif v.shape == E.SCALAR:                         # a scalar by its name's kind
-            dim = next(fresh, None)
-            if dim is not None:
-                square[name] = Declaration(dim, dim)
-    if not square:
-        return typed
-    try:
-        return infer_shapes(ast, {**decls, **square}, kinds)
-    except MatcalcError:
-        return typed
-
-
-def _structure_options(assume, convention, typed, labels: dict[str, str]) -> dict[str, str]:
-    """The labels with the structures of `assume` (["S=spd"] or {"S": "spd"}) added,
-    validated against the program's variables and shapes."""
-    from .structure import CONVENTIONS, validate
-    if convention not in CONVENTIONS:
-        raise OptionError(f"unknown convention {convention!r}: expected projected or entries")
-    out = dict(labels)
-    for name, kind in _assume_items(assume):
-        if not name or not kind:
-            raise OptionError(f"--assume {name}={kind}: expected NAME=STRUCTURE, e.g. S=spd")
-        if name not in typed.inputs:
-            raise OptionError(f"--assume {name}: the program has no variable {name}")
-        if name in out:
-            raise OptionError(f"--assume {name}: {name} is already assumed {out[name]}")
-        validate(name, kind, typed.inputs[name], typed)
-        if kind == "orthogonal" and convention == "entries":
-            raise OptionError(f"--assume {name}=orthogonal: the entries of an orthogonal "
-                              "matrix are not independent, so there is no entries "
-                              "convention; its gradient is the Riemannian one (--convention "
-                              "projected)")
-        out[name] = kind
-    return out
-
-
-def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: Any = None,
-           kinds: str = "ml", check: bool = False, onehot: Any = (), mode: str = "gradient",
-           signs: Any = (), assume: Any = (), convention: str = "projected",
-           inline: bool = False) -> Derivation | HigherDerivation:
-    """Parse, type and differentiate `program`; see SPEC section 6. The formulas are shown
-    with the program's own names for the values it named, or in terms of the inputs
-    only if `inline`."""
-    from .parse import parse
-    from .shapes import Declaration, declaration, infer_shapes
-    if layout not in LAYOUTS:
-        raise OptionError(f"unknown layout {layout!r}: expected numerator, denominator or mixed")
-    decls: dict[str, Declaration] = dict(declaration(name, dims)
-                                         for name, dims in (shapes or {}).items())
-    if not isinstance(program, str):
-        raise OptionError("the program must be a string")
-    from .expr import reset_work
-    reset_work()
-    try:
-        ast = parse(program)
-        typed = infer_shapes(ast, decls, kinds)
-        if assume:
-            typed = _square_structured(ast, typed, decls, kinds, assume)
-    except MatcalcError as e:
-        raise e.with_source(program)
-    for name in decls:
-        if name not in typed.inputs and name not in typed.intermediates and \
-                name not in typed.dim_names:
-            raise OptionError(f"--shape declares {name}, which the program does not use")
-    if wrt is None or len(wrt) == 0:
-        wrt = list(typed.inputs)
-    else:
-        wrt = list(dict.fromkeys(wrt))
-        for w in wrt:
-            if w not in typed.inputs:
-                if w in typed.intermediates:
-                    raise NameError_(f"--wrt {w}: {w} is an intermediate, not an input variable")
-                raise NameError_(f"--wrt {w}: the program has no variable {w}; its variables "
-                                 f"are {', '.join(typed.inputs) or 'none'}")
-    labels = _label_options(onehot, signs, typed)
-    try:
-        labels = _structure_options(assume, convention, typed, labels)
-    except MatcalcError as e:
-        raise e.with_source(program)
-    if mode not in MODES:
-        raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
-    if mode != "gradient":
-        orthogonal = [n for n in wrt if labels.get(n) == "orthogonal"]
-        if orthogonal:
-            raise OptionError(f"--{mode} with respect to the orthogonal {orthogonal[0]}: "
-                              "second derivatives on the orthogonal group are not "
-                              "implemented (the Riemannian Hessian has a curvature term); "
-                              f"leave {orthogonal[0]} out of --wrt")
-        from .jacobian import derive_higher  # Jacobians, Hessians, Hessian-vector products
-        d = derive_higher(program, typed, wrt, layout, mode, labels, convention)
-        if check:
-            d.check().raise_if_failed()
-        return d
-    try:
-        d = Derivation(program, typed, wrt, layout, labels, convention, inline)
-    except MatcalcError as e:           # found in the IR, which keeps no spans: the program
-        if e.span is None:
-            e.span = Span(0, len(program.rstrip()) or 1)
-        raise e.with_source(program)
-    if check:
-        d.check().raise_if_failed()
-    return d
+    def module_name(self) -> str:
+        return f"matcalc_generated_{python_name(self.output_name)}"

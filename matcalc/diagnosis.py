@@ -93,9 +93,8 @@ class Claim:
 
     def show(self, node: E.Node) -> str:
         """A node in matcalc's language, simplified (it parses back to the same formula)."""
-        from .derivation import Derivative
         from .simplify import simplify
-        return Derivative(self.name, simplify(node), self.d).text
+        return self.d.derivative(self.name, simplify(node)).text   # spelled as d spells
 
     @property
     def upstream(self) -> E.Var | None:

@@ -1,26 +1,29 @@
 """Canonical forms: the formula a careful person writes.
 
-Rather than a bag of ad hoc rewrites, each node kind has one normaliser that assumes its
-operands are already canonical and returns a canonical node of the same shape:
+This is the engine; the identities it rewrites by are a table (`matcalc.rewrites`,
+rule sets `CANONICAL`, `CHAIN`, `WHOLE_CHAIN` and `FACTORS`). Each node kind has one
+normaliser that assumes its operands are already canonical, applies the table's
+identities for its kind, and keeps the canonical forms that are not one identity but a
+way of writing a whole kind:
 
 - scalar products are monomials: a numeric coefficient times scalar factors with
-  exponents, so `0.5 * 2 * norm2(r) * r / norm2(r)` becomes `r`;
+  exponents, so `0.5 * 2 * norm2(r) * r / norm2(r)` becomes `r` (the table's `FACTORS`
+  apply to the factors: exp(u) ./ (1 + exp(u)) is sigmoid(u));
 - elementwise products and quotients likewise (`p .* (y ./ p)` is `y`);
 - sums are flattened with like terms collected and common leading/trailing matrix factors
   taken out (`A*x + A'*x` is `(A + A')*x`), positive terms first;
-- product chains are flat, with scalars pulled out, identities dropped and `1'*G*1`
-  recognised as `sum(G)`;
-- transposes are pushed to the leaves (`(A*B)'` is `B'*A'`), except that `inv(X)'` stays.
+- product chains are flat, with scalars pulled out, identities dropped and the table's
+  `CHAIN` identities applied to adjacent factors (`1'*G*1` is `sum(G)`);
+- transposes are pushed to the leaves (`(A*B)'` is `B'*A'`) where that removes
+  transposes, except that `inv(X)'` stays.
 
-Nodes are interned, so one module-level memo makes simplification of shared
-subexpressions free. The traversal is iterative; every rewrite asserts that the shape is
-kept.
+A right-hand side of the table is built of raw nodes; the engine normalises what it built
+(its new nodes, bottom-up) and nothing it bound. Nodes are interned, so one module-level
+memo makes simplification of shared subexpressions free. The traversal is iterative;
+every rewrite asserts that the shape is kept.
 """
 from __future__ import annotations
 
-import math
-
-from . import ops
 from .expr import (
     SCALAR,
     Add,
@@ -51,10 +54,37 @@ from .expr import (
     Zero,
     walk,
 )
+from .patterns import Lit, Rewrite, size, transposes
+from .rewrites import (
+    CANONICAL,
+    CHAIN,
+    FACTORS,
+    ONE,
+    WHOLE_CHAIN,
+    dim_value,
+    is_zero,
+    split_scale,
+    symmetric,
+    zero,
+)
+
+# what other modules read here: the engine, and the measures it ranks forms by
+__all__ = [
+    "DISTRIBUTE_LIMIT",
+    "EXPAND_LIMIT",
+    "dim_value",
+    "is_symmetric",
+    "is_zero",
+    "mk",
+    "scaled",
+    "simplify",
+    "size",
+    "split_scale",
+    "transposes",
+    "zero",
+]
 
 _MEMO: dict[Node, Node] = {}
-ONE = Const(1)
-_ZERO = Const(0)
 
 
 def simplify(root: Node) -> Node:
@@ -92,14 +122,95 @@ def mk(cls, *args) -> Node:
     return _norm(cls(*args))
 
 
-# ---- small predicates and builders ---------------------------------------------------
+def is_symmetric(s: Node) -> bool:
+    """Whether S' = S is visible in canonical form (the table's `symmetric`): X'*X, A + A',
+    X*D*X' with D = D'. The transpose is normalised as one node (its operand taken as it
+    is, as `mk` does), not simplified."""
+    return symmetric(s, _norm)
 
-def is_zero(x: Node) -> bool:
-    return x is _ZERO or type(x) is Zero          # Const(0) is one interned node
+
+# ---- the table: identities for a node kind, and what their right-hand sides built --------
+
+def _rules(n: Node) -> Node | None:
+    """n rewritten by the first identity of `CANONICAL` that applies to it (its new
+    nodes normalised), or None."""
+    for r in CANONICAL.candidates(n):
+        out = _apply(r, n)
+        if out is not None:
+            return out
+    return None
 
 
-def zero(shape) -> Node:
-    return Const(0) if shape == SCALAR else Zero(shape)
+def _apply(r: Rewrite, n: Node) -> Node | None:
+    env = r.match(n, simplify, Transpose)
+    if env is None:
+        return None
+    out = _finish(r.build(env, simplify, Transpose), env)
+    return out if r.keep is None or r.keep(n, out) else None
+
+
+def apply_rule(r: Rewrite, n: Node) -> Node | None:
+    """`n` (its operands canonical) rewritten by one identity of the simplifier's rule
+    sets as the engine applies it, or None where it does not apply: a product of two
+    factors (or a whole chain) for `CHAIN` (`WHOLE_CHAIN`), a quotient or a product of
+    two factors for `FACTORS`, any node for `CANONICAL`."""
+    if r in CHAIN or r in WHOLE_CHAIN:
+        env = r.match_operands(n.factors)
+        if env is None:
+            return None
+        fs = [_finish(x, env) for x in r.build(env)]
+        return Identity(n.shape[0]) if not fs else fs[0] if len(fs) == 1 else MatMul(tuple(fs))
+    if r in FACTORS:
+        first, second = r.lhs.fields[::-1] if r.lhs.kind is Divide else r.lhs.operands
+        matched, other = n.args[::-1] if isinstance(n, Divide) else n.args[0]
+        env: dict = {}
+        if type(n) is not r.lhs.kind or not first.match(matched, env):
+            return None
+        if isinstance(second, Lit):          # 1 ./ b: a numerator of ones
+            ok = other is ONE or isinstance(other, Ones)
+        else:
+            ok = _partner(second, env) is other
+        return _finish(r.build(env), env) if ok else None
+    return _apply(r, n)
+
+
+def _by_rules(n: Node) -> Node:
+    out = _rules(n)
+    return n if out is None else out
+
+
+def _finish(out: Node, env: dict) -> Node:
+    """A right-hand side with the nodes it built normalised, bottom-up; what the pattern
+    bound is kept as it is (as the old node had it)."""
+    hit = _MEMO.get(out)
+    if hit is out:                         # canonical already (a bound operand, mostly)
+        return out
+    return _canonical(out, tuple(env.values()), hit)
+
+
+def _bound(x: Node, values: tuple) -> bool:
+    for v in values:
+        if v is x or (type(v) is tuple and x in v):
+            return True
+    return False
+
+
+def _canonical(x: Node, values: tuple, hit: Node | None) -> Node:
+    if _bound(x, values):
+        return x
+    if hit is not None:
+        return hit
+    kids = x.children
+    if kids:
+        memo = _MEMO
+        new = []
+        for k in kids:
+            h = memo.get(k)
+            new.append(k if h is k else _canonical(k, values, h))
+        new = tuple(new)
+        if new != kids:
+            x = x.rebuild(new)
+    return _norm(x)
 
 
 def const_value(x: Node):
@@ -126,56 +237,68 @@ def _scalar_factors(s: Node, coef, facs: dict[Node, float]):
     return coef
 
 
-def _sigmoids(facs: dict[Node, float]) -> None:
-    """exp(u) / (1 + exp(u)) is sigmoid(u), and 1 / (1 + exp(u)) is sigmoid(-u): the
-    logistic function in its own name (and computed stably by the printers)."""
+_QUOTIENTS = tuple(r for r in FACTORS if r.lhs.kind is Divide)
+_PRODUCTS = tuple(r for r in FACTORS if r.lhs.kind is Hadamard)
+_DENOMINATORS = frozenset(k for r in _QUOTIENTS for k in r.lhs.fields[1].kinds())
+_FIRSTS = frozenset(k for r in _PRODUCTS for k in r.lhs.operands[0].kinds())
+
+
+def _factor_rules(facs: dict[Node, float]) -> None:
+    """The table's `FACTORS` on a monomial, in place: a quotient's denominator (a factor
+    of exponent -1) with the numerator factor it needs, if present; then products of two
+    factors, until none applies."""
     for b, e in list(facs.items()):
-        if e != -1 or b not in facs:
+        if e != -1 or type(b) not in _DENOMINATORS or b not in facs:
             continue
-        u = one_plus_exp(b)
-        if u is None:
-            continue
-        del facs[b]
-        ex = Func("exp", u)
-        if facs.get(ex, 0) >= 1:
-            facs[ex] -= 1
-            s = mk(Func, "sigmoid", u)
-        else:
-            s = mk(Func, "sigmoid", mk(Scale, Const(-1), u))
-        facs[s] = facs.get(s, 0) + 1
-    # sigmoid(w) exp(-w) = sigmoid(-w): the pair a bottom-up pass leaves behind
+        for r in _QUOTIENTS:
+            num, den = r.lhs.fields
+            env: dict = {}
+            if not den.match(b, env):
+                continue
+            partner = None if isinstance(num, Lit) else _partner(num, env)
+            if partner is not None and facs.get(partner, 0) < 1:
+                continue
+            del facs[b]
+            _replace(facs, () if partner is None else (partner,), _finish(r.build(env), env))
+            break
     changed = True
     while changed:
         changed = False
         for b, e in list(facs.items()):
-            if e >= 1 and isinstance(b, Func) and b.name == "sigmoid":
-                v = mk(Scale, Const(-1), b.x)
-                ex = Func("exp", v)
-                if facs.get(ex, 0) >= 1:
-                    for k in (b, ex):
-                        facs[k] -= 1
-                        if facs[k] == 0:
-                            del facs[k]
-                    s = mk(Func, "sigmoid", v)
-                    facs[s] = facs.get(s, 0) + 1
+            if e < 1 or type(b) not in _FIRSTS:
+                continue
+            for r in _PRODUCTS:
+                first, second = r.lhs.operands
+                env = {}
+                if not first.match(b, env):
+                    continue
+                partner = _partner(second, env)
+                if facs.get(partner, 0) >= 1:
+                    _replace(facs, (b, partner), _finish(r.build(env), env))
                     changed = True
                     break
+            if changed:
+                break
 
 
-def one_plus_exp(b: Node) -> Node | None:
-    """u if b is 1 + exp(u), in either order (sums keep the order they were written in),
-    the one a number, ones or a broadcast 1: the argument of a softplus log(1 + exp(u)),
-    and of a sigmoid exp(u) ./ (1 + exp(u))."""
-    if not isinstance(b, Add) or len(b.terms) != 2:
-        return None
-    one = [t for t in b.terms if isinstance(t, Ones) or t is ONE
-           or (isinstance(t, Broadcast) and t.x is ONE)]
-    ex = [t for t in b.terms if isinstance(t, Func) and t.name == "exp"]
-    return ex[0].x if len(one) == 1 and len(ex) == 1 else None
+def _partner(pattern, env: dict) -> Node:
+    """The factor a case needs beside the one it matched, built from the names bound: its
+    operands normalised, itself as built (the monomial holds it so)."""
+    node = pattern.build(env)
+    kids = tuple(_finish(k, env) for k in node.children)
+    return node.rebuild(kids) if kids != node.children else node
+
+
+def _replace(facs: dict[Node, float], used: tuple[Node, ...], new: Node) -> None:
+    for k in used:
+        facs[k] -= 1
+        if facs[k] == 0:
+            del facs[k]
+    facs[new] = facs.get(new, 0) + 1
 
 
 def _rebuild_scaled(coef, facs: dict[Node, float], core: Node | None, shape) -> Node:
-    _sigmoids(facs)
+    _factor_rules(facs)
     if coef == 0:
         return zero(shape)
     items = sorted(((b, e) for b, e in facs.items() if e != 0),
@@ -196,11 +319,10 @@ def _rebuild_scaled(coef, facs: dict[Node, float], core: Node | None, shape) -> 
 
 
 def _norm_scale(n: Scale) -> Node:
+    out = _rules(n)                             # 0 X = 0, -(a - b) = b - a, ...
+    if out is not None:
+        return out
     s, x = n.s, n.x
-    if is_zero(s) or is_zero(x):
-        return zero(n.shape)
-    if s is Const(-1) and isinstance(x, Add):
-        return mk(Add, tuple(mk(Scale, s, t) for t in x.terms))   # -(a - b) = b - a
     facs: dict[Node, float] = {}
     coef = _scalar_factors(s, 1, facs)
     while isinstance(x, Scale):
@@ -220,20 +342,6 @@ def _times(c, x: Node) -> Node:
             c == -1 and type(x) is Add:
         return mk(Scale, Const(c), x)
     return x if c == 1 else Scale(Const(c), x)
-
-
-def split_scale(x: Node) -> tuple[Node | None, Node]:
-    """(scalar part or None, core) of a canonical Scale chain."""
-    if isinstance(x, Scale) and x.shape != SCALAR:
-        scalars = []
-        while isinstance(x, Scale):
-            scalars.append(x.s)
-            x = x.x
-        s = scalars[-1]
-        for t in reversed(scalars[:-1]):
-            s = Scale(t, s)
-        return s, x
-    return None, x
 
 
 def scaled(s: Node | None, x: Node) -> Node:
@@ -313,32 +421,6 @@ def _fewer_transposes(n: Add) -> Node:
     if 1 + sum(map(transposes, flipped)) < transposes(n):
         return Transpose(Add(tuple(flipped)))
     return n
-
-
-_TCOUNT: dict[Node, int] = {}
-
-
-def transposes(n: Node) -> int:
-    """Number of transpose nodes in the tree of n (shared subtrees counted each time)."""
-    hit = _TCOUNT.get(n)
-    if hit is not None:
-        return hit
-    for m in walk(n, known=_TCOUNT):
-        _TCOUNT[m] = isinstance(m, Transpose) + sum(_TCOUNT[c] for c in m.children)
-    return _TCOUNT[n]
-
-
-_SIZE: dict[Node, int] = {}
-
-
-def size(n: Node) -> int:
-    """Tree size of n (shared subtrees counted each time): the readability measure."""
-    hit = _SIZE.get(n)
-    if hit is not None:
-        return hit
-    for m in walk(n, known=_SIZE):
-        _SIZE[m] = 1 + sum(_SIZE[c] for c in m.children)
-    return _SIZE[n]
 
 
 def _expand_if_smaller(terms: list[Node]) -> list[Node]:
@@ -459,85 +541,33 @@ def _norm_matmul(n: MatMul) -> Node:
 
 
 def _reduce_chain(fs: list[Node]) -> list[Node]:
-    """Local identities on a flat chain: 1'G1 = sum(G), X^-1 X = I, diag(a)*v = a .* v."""
+    """The table's `CHAIN` identities on adjacent factors (the leftmost first, until none
+    applies), and its `WHOLE_CHAIN` identities after each: X^-1 X = I, 1'G1 = sum(G)."""
+    pairs = CHAIN.pair_candidates
     changed = True
     while changed:
         changed = False
         for i in range(len(fs) - 1):
-            a, b = fs[i], fs[i + 1]
-            rep = None
-            if isinstance(a, Ones) and isinstance(b, Ones):
-                if a.shape[1] == 1 or b.shape[0] == 1:
-                    rep = [Ones((a.shape[0], b.shape[1]))]       # 1 1' = all-ones
-                else:
-                    rep = [mk(Scale, dim_value(a.shape[1]), Ones((a.shape[0], b.shape[1])))]
-            elif isinstance(a, Inv) and a.x is b or isinstance(b, Inv) and b.x is a:
-                rep = []                                          # X^-1 X = I
-            elif isinstance(a, DiagMat) and isinstance(b, DiagMat):
-                rep = [mk(DiagMat, mk(Hadamard, (a.x, b.x)))]
-            elif isinstance(a, DiagMat) and b.shape[1] == 1:
-                rep = [mk(Hadamard, (a.x, b))]                    # diag(a) v = a .* v
+            rules = pairs(fs[i], fs[i + 1])
+            rep = _pair_rule(rules, fs[i], fs[i + 1]) if rules else None
             if rep is not None:
                 fs = fs[:i] + rep + fs[i + 2:]
                 changed = True
                 break
-        if len(fs) >= 2 and isinstance(fs[0], Ones) and fs[0].shape[0] == 1 and \
-                fs[-1].shape[1] == 1 and (len(fs) == 2 or isinstance(fs[-1], Ones)):
-            mid = fs[1:-1] if isinstance(fs[-1], Ones) and len(fs) > 2 else fs[1:]
-            body = mid[0] if len(mid) == 1 else mk(MatMul, tuple(mid))
-            return [mk(Sum, body)]                                # 1' G 1 = sum(G)
+        if len(fs) >= 2:
+            for r in WHOLE_CHAIN:
+                env = r.match_operands(tuple(fs))
+                if env is not None:
+                    return [_finish(x, env) for x in r.build(env)]
     return fs
 
 
-def dim_value(d) -> Node:
-    return Const(d) if isinstance(d, int) else DimValue(d)
-
-
-# ---- transposes: pushed to the leaves ------------------------------------------------------
-
-def _norm_transpose(n: Transpose) -> Node:
-    x = n.x
-    if x.shape == SCALAR:
-        return x                                                  # s' = s
-    if isinstance(x, Transpose):
-        return x.x                                                # (X')' = X
-    if isinstance(x, MatMul):
-        return mk(MatMul, tuple(mk(Transpose, f) for f in reversed(x.factors)))  # (AB)' = B'A'
-    if isinstance(x, Scale):
-        return mk(Scale, x.s, mk(Transpose, x.x))
-    # sums and elementwise operations commute with ' : push it in only where it cancels
-    if isinstance(x, Add):
-        pushed = mk(Add, tuple(mk(Transpose, t) for t in x.terms))
-    elif isinstance(x, Hadamard):
-        pushed = mk(Hadamard, tuple(mk(Transpose, f) for f in x.factors))
-    elif isinstance(x, Divide):
-        pushed = mk(Divide, mk(Transpose, x.a), mk(Transpose, x.b))
-    elif isinstance(x, Func):           # f(X)' stays, unless X is itself a transpose
-        return mk(Func, x.name, x.x.x) if isinstance(x.x, Transpose) else n
-    elif isinstance(x, Power):          # likewise (X.^p)'
-        return mk(Power, x.x.x, x.p) if isinstance(x.x, Transpose) else n
-    else:
-        pushed = None
-    if pushed is not None:
-        return pushed if transposes(pushed) < transposes(n) else n
-    if isinstance(x, (Ones, Zero)):
-        return type(x)((x.shape[1], x.shape[0]))
-    if isinstance(x, (Identity, DiagMat)):
-        return x
-    if isinstance(x, Broadcast):
-        return mk(Broadcast, mk(Transpose, x.x), (x.shape[1], x.shape[0]))
-    if isinstance(x, Inv) and is_symmetric(x.x):
-        return x                                    # inv(S)' = inv(S), S = S' (X'*X, A + A')
-    return n
-
-
-def is_symmetric(s: Node) -> bool:
-    """Whether S' = S is visible in canonical form: X'*X, A + A', X*D*X' with D = D'."""
-    t = mk(Transpose, s)
-    if t == s:
-        return True
-    return isinstance(s, Add) and isinstance(t, Add) and \
-        sorted(map(id, s.terms)) == sorted(map(id, t.terms))
+def _pair_rule(rules, a: Node, b: Node) -> list[Node] | None:
+    for r in rules:
+        env = r.match_operands((a, b))
+        if env is not None:
+            return [_finish(x, env) for x in r.build(env)]
+    return None
 
 
 # ---- elementwise monomials -----------------------------------------------------------------
@@ -576,13 +606,13 @@ def _norm_elementwise(n: Node) -> Node:
             return mk(Scale, mk(Power, n.b, Const(-1)), n.a)
     if isinstance(n, Power):
         return _norm_power(n)
-    kids = n.factors if isinstance(n, Hadamard) else (n.a, n.b)
-    if any(is_zero(k) for k in (kids if isinstance(n, Hadamard) else (n.a,))):
-        return zero(n.shape)
+    out = _rules(n)                                  # 0 .* X = 0, 0 ./ X = 0
+    if out is not None:
+        return out
     facs: dict[Node, float] = {}
     sc: list[Node] = []
     _ew_factors(n, 1, facs, sc)
-    _sigmoids(facs)
+    _factor_rules(facs)
     # commutative: factors in a stable order, the smaller first (da .* (z > 0))
     order = sorted(facs.items(), key=lambda be: (size(be[0]), be[0].sort_key))
     num = [b if e == 1 else Power(b, Const(e)) for b, e in order if e > 0]
@@ -638,262 +668,24 @@ def _monomials(core: Hadamard) -> int:
 
 
 def _norm_power(n: Power) -> Node:
+    out = _rules(n)                      # (X').^p = (X.^p)', X.^0 = 1, X.^1 = X, ...
+    if out is not None:
+        return out
     x, p = n.x, n.p
-    if isinstance(x, Transpose):
-        return mk(Transpose, mk(Power, x.x, p))                  # (X').^p = (X.^p)'
     pv = const_value(p)
-    if pv is not None:
-        if pv == 0:
-            return Ones(n.shape) if n.shape != SCALAR else ONE
-        if pv == 1:
-            return x
-        xv = const_value(x)
-        if xv is not None:
-            v = _fold_power(xv, pv)
-            if v is not None:
-                return Const(v)
-        if isinstance(x, Power) and isinstance(x.p, Const) and isinstance(pv, int):
-            return mk(Power, x.x, Const(x.p.value * pv))
-        if x.shape == SCALAR:
-            if isinstance(x, Scale) and isinstance(pv, int):     # (c f)^k = c^k f^k
-                facs: dict[Node, float] = {}
-                coef = _scalar_factors(x, 1, facs)
-                return _rebuild_scaled(coef ** pv, {b: e * pv for b, e in facs.items()},
-                                       None, SCALAR)
-            return n
-        if isinstance(x, Ones):
-            return x
-        if isinstance(x, Scale) and isinstance(pv, int):
-            s, core = split_scale(x)
-            return mk(Scale, mk(Power, s, p), mk(Power, core, p))
+    if pv is not None and x.shape == SCALAR and isinstance(x, Scale) and isinstance(pv, int):
+        facs: dict[Node, float] = {}                             # (c f)^k = c^k f^k
+        coef = _scalar_factors(x, 1, facs)
+        return _rebuild_scaled(coef ** pv, {b: e * pv for b, e in facs.items()}, None, SCALAR)
     return n
 
 
-# ---- functions, reductions, matrix functions ---------------------------------------------
-
-def _fold_power(a, b):
-    """a^b as a number when it is a modest real number (never a huge exact power)."""
-    try:
-        f = math.pow(a, b)
-    except OverflowError:
-        from .errors import LimitError
-        raise LimitError(f"the constant {a}^{b} is out of the range of double precision "
-                         f"(about 1.8e308)") from None
-    except (ValueError, ZeroDivisionError):
-        return None
-    if not math.isfinite(f) or abs(f) > 1e15:
-        return None
-    if isinstance(a, int) and isinstance(b, int) and b >= 0:
-        return a ** b                        # exact, and small by the test above
-    return f
-
-
-def _norm_func(n: Func) -> Node:
-    # the facts about each function are its registry entry's (matcalc.ops)
-    op = ops.ELEMENTWISE[n.name]
-    x = n.x
-    if isinstance(x, Transpose):
-        return mk(Transpose, mk(Func, n.name, x.x))                # f(X') = f(X)'
-    if is_zero(x):
-        if op.at_zero == 0:                                      # sin 0 = 0
-            return zero(n.shape)
-        if op.at_zero == 1:                                      # exp 0 = 1
-            return Ones(n.shape) if n.shape != SCALAR else ONE
-    if isinstance(x, Func) and x.name == op.undoes:
-        return x.x                                               # log(exp(x)) = x
-    if isinstance(x, Const) and op.fold is not None:
-        return Const(op.fold(x.value))                           # exact: no rounding
-    return n
-
-
-def _pull_scale(n: Node, linear=True) -> Node | None:
-    """f(s X) = s f(X) for a linear reduction f."""
-    s, core = split_scale(n.x)
-    if s is not None and linear:
-        return mk(Scale, s, mk(type(n), core))
-    return None
-
-
-def _norm_sum(n: Sum) -> Node:
-    x = n.x
-    if x.shape == SCALAR:
-        return x
-    if is_zero(x):
-        return Const(0)
-    if isinstance(x, Ones):
-        return _dims_product(x.shape)
-    if isinstance(x, Identity):
-        return dim_value(x.n)
-    if isinstance(x, Transpose):
-        return mk(Sum, x.x)
-    r = _pull_scale(n)
-    if r is not None:
-        return r
-    if isinstance(x, Power) and x.p is Const(2) and 1 in x.shape:
-        a = b = x.x                                              # sum(x.^2) = x'x
-    elif isinstance(x, Hadamard) and len(x.factors) == 2:
-        a, b = x.factors
-    else:
-        a = b = None
-    if a is not None and a.shape[0] != 1 and a.shape[1] != 1:
-        for m, o in ((a, b), (b, a)):          # sum(M .* (u v')) = u' M v
-            if isinstance(o, MatMul) and o.factors[0].shape[1] == 1 and \
-                    o.factors[-1].shape[0] == 1 and len(o.factors) == 2:
-                u, v = o.factors
-                return mk(MatMul, (mk(Transpose, u), m, mk(Transpose, v)))
-    if a is not None:
-        if a.shape[1] == 1:
-            return mk(MatMul, (mk(Transpose, a), b))              # sum(a .* b) = a'b
-        if a.shape[0] == 1:
-            return mk(MatMul, (a, mk(Transpose, b)))
-    if isinstance(x, DiagMat):
-        return mk(Sum, x.x)
-    return n
-
-
-def _dims_product(shape) -> Node:
-    r, c = shape
-    parts = [d for d in (r, c) if d != 1]
-    if not parts:
-        return ONE
-    if len(parts) == 1:
-        return dim_value(parts[0])
-    return mk(Scale, dim_value(parts[0]), dim_value(parts[1]))
-
-
-def _norm_trace(n: Trace) -> Node:
-    x = n.x
-    if x.shape == SCALAR:
-        return x
-    if is_zero(x):
-        return Const(0)
-    if isinstance(x, Identity):
-        return dim_value(x.n)
-    if isinstance(x, Transpose):
-        return mk(Trace, x.x)
-    if isinstance(x, DiagMat):
-        return mk(Sum, x.x)
-    r = _pull_scale(n)
-    if r is not None:
-        return r
-    if isinstance(x, MatMul):
-        fs = x.factors
-        for i, f in enumerate(fs):                               # tr(x y' A) = y' A x
-            if f.shape[1] == 1:
-                return mk(MatMul, fs[i + 1:] + fs[:i + 1])
-    return n
-
-
-def _norm_same_under_transpose(n: Node) -> Node:
-    if isinstance(n.x, Transpose):
-        return mk(type(n), n.x.x)                                # det X' = det X, ...
-    return n
-
-
-def _norm_norm(n: Node) -> Node:
-    x = n.x
-    if is_zero(x):
-        return Const(0)
-    if isinstance(x, Transpose):
-        return mk(type(n), x.x)
-    s, core = split_scale(x)
-    if isinstance(s, Const):
-        return mk(Scale, Const(abs(s.value)), mk(type(n), core))
-    return n
-
-
-def _norm_inv(n: Inv) -> Node:
-    x = n.x
-    if isinstance(x, Inv):
-        return x.x
-    if isinstance(x, Identity):
-        return x
-    if isinstance(x, Transpose):
-        return mk(Transpose, mk(Inv, x.x))                       # inv(X') = inv(X)'
-    s, core = split_scale(x)
-    if s is not None:
-        return mk(Scale, mk(Power, s, Const(-1)), mk(Inv, core))
-    if isinstance(x, DiagMat):
-        return mk(DiagMat, mk(Divide, Ones(x.x.shape), x.x))
-    return n
-
-
-def _norm_diagvec(n: DiagVec) -> Node:
-    x = n.x
-    if isinstance(x, DiagMat):
-        return x.x
-    if isinstance(x, Transpose):
-        return mk(DiagVec, x.x)
-    if isinstance(x, Identity):
-        return Ones(n.shape)
-    if is_zero(x):
-        return zero(n.shape)
-    r = _pull_scale(n)
-    if r is not None:
-        return r
-    if isinstance(x, MatMul) and len(x.factors) == 2 and x.factors[0].shape[1] == 1:
-        a, b = x.factors                                         # diag(a b') = a .* b
-        return mk(Hadamard, (a, mk(Transpose, b)))
-    return n
-
-
-def _norm_diagmat(n: DiagMat) -> Node:
-    x = n.x
-    if x.shape == SCALAR:                                        # diag(s) = s, a 1 x 1
-        return x
-    if isinstance(x, Ones):
-        return Identity(n.shape[0])
-    if is_zero(x):
-        return zero(n.shape)
-    r = _pull_scale(n)
-    if r is not None:
-        return r
-    return n
-
-
-def _norm_triangle(n: Node) -> Node:
-    x = n.x
-    if isinstance(x, (type(n), Identity, DiagMat)) or is_zero(x):
-        return x                                                 # tril(tril(X)) = tril(X)
-    r = _pull_scale(n)
-    return n if r is None else r
-
-
-def _norm_broadcast(n: Broadcast) -> Node:
-    x = n.x
-    if x.shape == SCALAR:
-        if is_zero(x):
-            return Zero(n.shape)
-        return Ones(n.shape) if x is ONE else mk(Scale, x, Ones(n.shape))  # s 1
-    if is_zero(x):
-        return Zero(n.shape)
-    if isinstance(x, Ones):
-        return Ones(n.shape)
-    s, core = split_scale(x)
-    if s is not None:
-        return mk(Scale, s, mk(Broadcast, core, n.shape))
-    return n
-
-
-def _norm_leaf_shape(n: Node) -> Node:
-    if n.shape == SCALAR:
-        if isinstance(n, Zero):
-            return Const(0)
-        return ONE                          # Ones((1,1)), Identity(1)
-    return n
-
-
-def _norm_dimvalue(n: DimValue) -> Node:
-    return Const(n.dim) if isinstance(n.dim, int) else n
-
-
+# The normaliser of each node kind: the engine's canonical forms (which apply the table
+# where they need it), or the table's identities alone.
 _NORMALISERS = {
-    Scale: _norm_scale, Add: _norm_add, MatMul: _norm_matmul, Transpose: _norm_transpose,
-    Hadamard: _norm_elementwise, Divide: _norm_elementwise, Power: _norm_elementwise,
-    Func: _norm_func, Sum: _norm_sum, Trace: _norm_trace, Det: _norm_same_under_transpose,
-    LogDet: _norm_same_under_transpose, Norm1: _norm_norm, Norm2: _norm_norm, Inv: _norm_inv,
-    DiagVec: _norm_diagvec, DiagMat: _norm_diagmat, Broadcast: _norm_broadcast,
-    Tril: _norm_triangle, Triu: _norm_triangle,
-    Zero: _norm_leaf_shape, Ones: _norm_leaf_shape, Identity: _norm_leaf_shape,
-    DimValue: _norm_dimvalue,
+    Scale: _norm_scale, Add: _norm_add, MatMul: _norm_matmul, Hadamard: _norm_elementwise,
+    Divide: _norm_elementwise, Power: _norm_elementwise,
+    **{kind: _by_rules for kind in (Transpose, Func, Sum, Trace, Det, LogDet, Norm1, Norm2,
+                                    Inv, DiagVec, DiagMat, Tril, Triu, Broadcast, Zero, Ones,
+                                    Identity, DimValue)},
 }

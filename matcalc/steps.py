@@ -22,13 +22,12 @@ class Step:
     """One adjoint equation `name = formula` (name is e.g. "dz", standing for dJ/dz)."""
 
     def __init__(self, name: str, of: str, adjoint: Node, derivation):
-        from .derivation import Derivative
         self.name = name
         self.of = of
         self.adjoint = adjoint             # adjoint form, in terms of names and adjoint Vars
         self.is_input = of in derivation.inputs
         node = derivation.finish(adjoint, derivation.adjoint_vars)
-        self.derivative = Derivative(name, node, derivation)
+        self.derivative = derivation.derivative(name, node)
 
     @property
     def node(self) -> Node:

@@ -55,6 +55,7 @@ from .expr import (
     charge,
     walk,
 )
+from .rewrites import push_transpose
 from .simplify import simplify
 
 DUMMIES = "abcdefghmnopqrstuvwxyz"     # summed indices; i, j, k, l name the free ones
@@ -521,7 +522,9 @@ def term_node(coef, scalars, core: Node, flipped: bool) -> Node:
 def multiply_out(node: Node, depends) -> Node:
     """Products distributed over every sum (or scaled or transposed sum) that depends on
     the map's argument: (dA + dA')*x is dA*x + dA'*x, the form whose terms have
-    Kronecker forms. Not simplified (that would factor the terms again)."""
+    Kronecker forms. Not simplified (that would factor the terms again). A reading aid,
+    not a rewrite of the display form: its result is only read term by term (`products`),
+    never shown."""
     memo: dict[Node, Node] = {}
     for n in walk(node):
         new = n.rebuild([memo[c] for c in n.children]) if n.children else n
@@ -537,13 +540,12 @@ def multiply_out(node: Node, depends) -> Node:
 
 
 def _factors(node: Node) -> list[Node]:
-    """The factors of a product chain, transposed products expanded: (A B)' = B' A'."""
+    """The factors of a product chain, transposed products expanded by the transpose
+    pusher ((A B)' = B' A', (X')' = X)."""
     if isinstance(node, MatMul):
         return [g for f in node.factors for g in _factors(f)]
-    if isinstance(node, Transpose) and isinstance(node.x, Transpose):
-        return _factors(node.x.x)
-    if isinstance(node, Transpose) and isinstance(node.x, MatMul):
-        return [g for f in reversed(node.x.factors) for g in _factors(Transpose(f))]
+    if isinstance(node, Transpose) and isinstance(node.x, (Transpose, MatMul)):
+        return _factors(push_transpose(node.x))
     return [node]
 
 

@@ -305,6 +305,25 @@ def np_eval(node: E.Node, values, dims) -> np.ndarray:
 
 # ---- points in the domain --------------------------------------------------------------
 
+def evaluated_pairs(before: E.Node, after: E.Node, dims, seeds, adjust=None):
+    """(value of before, value of after) at the random points of `seeds` (positive at seed
+    0, of either sign after), both sides' variables drawn; `adjust(values, seed)` may
+    change the values (labels). A point where a matrix is singular or a value is not
+    finite is no verdict and is skipped."""
+    for seed in seeds:
+        values = {**draw_point(after, dims, seed, signed=seed > 0),
+                  **draw_point(before, dims, seed, signed=seed > 0)}
+        if adjust is not None:
+            values = adjust(values, seed)
+        try:
+            with np.errstate(all="ignore"):
+                a, b = np_eval(before, values, dims), np_eval(after, values, dims)
+        except np.linalg.LinAlgError:
+            continue                      # a singular matrix at this point: no verdict
+        if np.all(np.isfinite(a)) and np.all(np.isfinite(b)):
+            yield a, b                    # else outside the domain at this point
+
+
 def draw_point(output: E.Node, dims, seed: int = 0, upstream: E.Var | None = None,
                signed: bool = False) -> dict[str, np.ndarray]:
     """Values for every variable of `output` (and for the upstream Var), as 2-D arrays."""

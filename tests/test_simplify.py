@@ -15,12 +15,13 @@ import zlib
 
 import numpy as np
 import pytest
-from oracle import assign_dims, draw_point, np_eval
+from oracle import assign_dims, evaluated_pairs
 from test_corpus import CORPUS
 
 import matcalc
 import matcalc.simplify as simplify_module
 from matcalc import expr as E
+from matcalc.printing import to_text
 
 # Entries the corpus reaches only inside a gradient: a trace, log-determinant or 1-norm
 # that scales another variable's gradient.
@@ -97,16 +98,7 @@ def test_each_rewrite_keeps_the_value(rewrites, kind):
     verified, wrong = 0, []
     for before, (after, sizes) in sample:
         dims = {**assign_dims(before, after), **sizes}
-        for seed in range(POINTS):
-            values = {**draw_point(after, dims, seed, signed=seed > 0),
-                      **draw_point(before, dims, seed, signed=seed > 0)}
-            try:
-                with np.errstate(all="ignore"):
-                    a, b = np_eval(before, values, dims), np_eval(after, values, dims)
-            except np.linalg.LinAlgError:
-                continue                      # a singular matrix at this point: no verdict
-            if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-                continue                      # outside the domain at this point: no verdict
+        for a, b in evaluated_pairs(before, after, dims, range(POINTS)):
             verified += 1
             if not _close(a, b):
                 wrong.append(f"{before}  ->  {after}: {a.ravel()[:3]} vs {b.ravel()[:3]}")
@@ -116,3 +108,13 @@ def test_each_rewrite_keeps_the_value(rewrites, kind):
     if sample:
         assert verified >= len(sample) // 2, \
             f"only {verified} of {len(sample)} {kind.__name__} rewrites could be evaluated"
+
+
+def test_a_row_of_ones_times_a_column_of_ones_is_the_length_without_a_factor_one():
+    # 1_N' 1_N = N: a number, not N times the 1 x 1 matrix of ones (printed N*1)
+    ones_row, ones_col = E.Ones((1, "N")), E.Ones(("N", 1))
+    v = E.Var("v", (1, "m"))
+    assert to_text(simplify_module.simplify(E.MatMul((ones_row, ones_col, v)))) == "N*v"
+    # (H v)_b of ||X + 1 b'||^2: 2 (1' 1) v_b = 2 N v_b
+    hvp = matcalc.derive("norm2(X + b')^2", mode="hvp", shapes={"X": "N,m"})
+    assert hvp["b"].text == "2*V_X'*vector(1) + 2*v_b*N"

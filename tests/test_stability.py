@@ -91,6 +91,9 @@ CASES = [
      {"x": sigmoid(x)}, np.sum(softplus(x))),
     ("softplus_written_backwards", "f = sum(log(exp(x) + 1))", {}, {"x": x},
      {"x": sigmoid(x)}, np.sum(softplus(x))),
+    # the column of ones repeated across the matrix: still a softplus, never log(1 + inf)
+    ("softplus_of_a_matrix", "f = sum(log(vector(1) + exp(X)))", {}, {"X": XT},
+     {"X": sigmoid(XT)}, np.sum(softplus(XT))),
     ("linear_cross_entropy", "L = logsumexp(W*x) - y'*W*x", {}, {"W": W, "x": x, "y": y3},
      {"W": np.outer(softmax(Wx) - y3, x), "x": W.T @ (softmax(Wx) - y3), "y": -Wx},
      logsumexp(Wx) - y3 @ Wx),

@@ -19,34 +19,25 @@ from ..expr import (
     Func,
     Hadamard,
     Identity,
-    LogSumExp,
     MatMul,
     Node,
     Ones,
     Power,
     Scale,
-    Softmax,
     Transpose,
     Var,
     Zero,
-    add,
-    broadcast_to,
-    walk,
 )
+from ..patterns import dag_order as _order
+from ..rewrites import MEET, one_minus_sigmoid, push_transpose, stable_forms
+from ..rewrites import strip_transposes as _strip
+from ..rewrites import tr as _tr
+
+__all__ = ["gram_forms", "nonnegative", "optimize", "share_partial_sums", "share_subchains",
+           "share_transposes", "stable_forms"]
 
 RUN_LIMIT = 64               # the longest product chain searched for shared runs
 LEAVES = (Var, Const, DimValue, Zero, Ones, Identity)
-
-
-def _order(roots) -> list[Node]:
-    """Every node under the roots once, children before parents, the roots in order.
-    Each root's walk skips what the earlier roots' walks met (the derivatives of an MLP
-    share its whole forward pass: walking each in full made this quadratic)."""
-    seen: dict[Node, None] = {}
-    for root in roots:
-        for n in walk(root, known=seen):
-            seen[n] = None
-    return list(seen)
 
 
 def _rewrite(roots, fn) -> list[Node]:
@@ -58,124 +49,11 @@ def _rewrite(roots, fn) -> list[Node]:
     return [memo[r] for r in roots]
 
 
-def _tr(x: Node) -> Node:
-    """x' without a double transpose."""
-    if x.shape == SCALAR:
-        return x
-    return x.x if isinstance(x, Transpose) else Transpose(x)
-
-
-def _strip(x: Node) -> Node:
-    while isinstance(x, Transpose):
-        x = x.x
-    return x
-
-
-def _is_one(x: Node) -> bool:
-    """An all-ones array (or the number 1)."""
-    while isinstance(x, Broadcast):
-        x = x.x
-    return isinstance(x, Ones) or (isinstance(x, Const) and x.value == 1)
-
-
-def _log_softmax(z: Node) -> Node:
-    # log softmax(z) = z - logsumexp(z), column by column: never log of an underflowed 0
-    return add(z, -broadcast_to(LogSumExp(z), z.shape))
-
-
-def stable_forms(roots: list[Node]) -> list[Node]:
-    """relu'(z) read off the activation; log-softmax and softmax through logsumexp;
-    exp(x)./(1 + exp(x)) as sigmoid(x); (A + B)*x as A*x + B*x; (x')' as x."""
-    relu_args = {n.x for n in _order(roots) if isinstance(n, Func) and n.name == "relu"}
-
-    def first(old, new):
-        if isinstance(new, Transpose) and isinstance(new.x, Transpose):
-            return new.x.x                  # (x')' = x: a forward x'' ... ' is not .T.T ...
-        if isinstance(new, Func) and new.name == "step" and old.x in relu_args:
-            return Func("step", Func("relu", new.x))            # 1[z > 0] = 1[relu(z) > 0]
-        if isinstance(new, Func) and new.name == "log":
-            x = new.x
-            if isinstance(x, Softmax) and x.x.shape[0] != 1:
-                return _log_softmax(x.x)
-            if isinstance(x, Transpose) and isinstance(x.x, Softmax) and x.x.x.shape[0] != 1:
-                z = x.x.x                   # (log softmax(z))' in the orientation of z'
-                return add(_tr(z), -broadcast_to(_tr(LogSumExp(z)), x.shape))
-        if isinstance(new, Divide) and isinstance(new.b, Add) and len(new.b.terms) == 2:
-            # a .* e^x ./ (1 + e^x) = a .* sigmoid(x): no inf/inf for large x
-            one, e = new.b.terms if _is_one(new.b.terms[0]) else new.b.terms[::-1]
-            if _is_one(one) and isinstance(e, Func) and e.name == "exp":
-                if new.a is e:
-                    return Func("sigmoid", e.x)
-                if isinstance(new.a, Hadamard) and e in new.a.factors:
-                    rest = list(new.a.factors)
-                    rest.remove(e)
-                    return Hadamard((*rest, Func("sigmoid", e.x)))
-        return new
-
-    roots = _rewrite(roots, first)
-    roots = _rewrite(roots, lambda old, new: _distribute(new))
-    lse_args = {n.x for n in _order(roots) if isinstance(n, LogSumExp) and n.x.shape[0] != 1}
-    if not lse_args:
-        return roots
-    # softmax(z) = exp(z - logsumexp(z)): one pass of exponentials shared with the loss
-    return _rewrite(roots, lambda old, new: Func("exp", _log_softmax(new.x))
-                    if isinstance(new, Softmax) and new.x in lse_args else new)
-
-
-def _distribute(n: Node) -> Node:
-    """(A + B)*x as A*x + B*x for a vector x (and x'*(A + B) alike): two matrix-vector
-    products instead of a matrix sum (the gradient of x'*A*x is (A + A')*x)."""
-    if not isinstance(n, MatMul) or len(n.factors) != 2:
-        return n
-    a, b = n.factors
-    if _sum_of_arguments(a) and b.shape[1] == 1:
-        return Add(tuple(MatMul((t, b)) for t in a.terms))
-    if _sum_of_arguments(b) and a.shape[0] == 1:
-        return Add(tuple(MatMul((a, t)) for t in b.terms))
-    return n
-
-
-def _sum_of_arguments(x: Node) -> bool:
-    """A sum of matrices that are arguments (or their transposes, scaled): computing it is
-    all cost, no sharing."""
-    if not isinstance(x, Add) or 1 in x.shape:
-        return False
-    for t in x.terms:
-        while isinstance(t, Scale) and t.s.shape == SCALAR and isinstance(t.s, Const):
-            t = t.x
-        if not isinstance(_strip(t), Var):
-            return False
-    return True
-
-
 def _transposed(n: Node, memo: dict) -> Node:
-    """n' with the transpose pushed to the leaves (memo holds the children's)."""
-    if n.shape == SCALAR:
-        return n
-    t = memo.get
-    if isinstance(n, Transpose):
-        return n.x
-    if isinstance(n, MatMul):
-        return MatMul(tuple(t(f) for f in reversed(n.factors)))
-    if isinstance(n, (Add, Hadamard)):
-        return type(n)(tuple(t(f) for f in n.children))
-    if isinstance(n, Divide):
-        return Divide(t(n.a), t(n.b))
-    if isinstance(n, Power):
-        return Power(t(n.x), n.p)
-    if isinstance(n, Scale):
-        return Scale(n.s, t(n.x))
-    if isinstance(n, Func):
-        return Func(n.name, t(n.x))
-    if isinstance(n, Broadcast):
-        r, c = n.bshape
-        return Broadcast(t(n.x), (c, r))
-    if isinstance(n, (Ones, Zero)):
-        r, c = n.shape
-        return type(n)((c, r))
-    if isinstance(n, (Identity, DiagMat)):
-        return n
-    return Transpose(n)
+    """n' with the transpose pushed to the leaves (memo holds the children's): the table's
+    transpose pusher, the operands' transposes looked up."""
+    pushed = push_transpose(n, memo.get)
+    return Transpose(n) if pushed is None else pushed
 
 
 def _new_nodes(root: Node, memo: dict):
@@ -251,12 +129,10 @@ def share_transposes(roots: list[Node]) -> list[Node]:
 
 
 def _outer_transpose(n: Node) -> Node:
-    """(x')' = x and f(x') = f(x)' for an elementwise f: transposes meet and cancel."""
-    if isinstance(n, Transpose) and isinstance(n.x, Transpose):
-        return n.x.x
-    if isinstance(n, Func) and isinstance(n.x, Transpose):
-        return Transpose(Func(n.name, n.x.x))
-    return n
+    """(x')' = x and f(x') = f(x)' for an elementwise f: transposes meet and cancel (the
+    table's `MEET`)."""
+    out = MEET.rewrite(n)
+    return n if out is None else out
 
 
 _CARRIERS = (MatMul, Hadamard, Add, Scale, Divide)
@@ -524,11 +400,4 @@ def nonnegative(n: Node) -> bool:
         return all(nonnegative(f) for f in n.factors)
     if isinstance(n, Scale):
         return nonnegative(n.s) and nonnegative(n.x)
-    if isinstance(n, Add) and len(n.terms) == 2:              # 1 - sigmoid(u)
-        for one, other in (n.terms, n.terms[::-1]):
-            ones = one.x if isinstance(one, Broadcast) else one
-            if (isinstance(ones, Ones) or ones == Const(1)) and \
-                    isinstance(other, Scale) and other.s == Const(-1) and \
-                    isinstance(other.x, Func) and other.x.name == "sigmoid":
-                return True
-    return False
+    return one_minus_sigmoid(n) is not None                    # 1 - sigmoid(u)

@@ -40,7 +40,6 @@ from ..printing.numpy import (
     NumpyPrinter,
     Value,
     _Item,
-    _one_minus_sigmoid,
     broadcast_shapes,
     numpy_shape,
 )
@@ -53,8 +52,8 @@ from ..printing.precedence import (
     POW,
     Product,
 )
-from ..simplify import one_plus_exp
-from .passes import LEAVES, _is_one
+from ..rewrites import one_minus_sigmoid, one_plus_exp
+from .passes import LEAVES
 
 CHUNK = 32                   # operands of one + or * chain: Python's compiler recurses on them
 DTYPE, DEVICE = "dtype", "device"     # what code may read besides named nodes
@@ -490,18 +489,15 @@ def _reads(n: Node) -> tuple[Node, ...]:
     of the sigmoid or exp inside (log(1 + exp(x)) is np.logaddexp(0, x)), and the NumPy
     printer writes 1 - sigmoid(u) as sigmoid(-u), from u."""
     if isinstance(n, Add):
-        u = _one_minus_sigmoid(n)
+        u = one_minus_sigmoid(n)
         return n.children if u is None else (u,)
     if isinstance(n, Func) and n.name == "log":
         x = n.x
         if isinstance(x, Func) and x.name == "sigmoid":
             return (x.x,)
         u = one_plus_exp(x)
+        if u is None:
+            u = one_minus_sigmoid(x)
         if u is not None:
             return (u,)
-        if isinstance(x, Add) and len(x.terms) == 2 and _is_one(x.terms[0]):
-            t = x.terms[1]
-            if isinstance(t, Scale) and t.s == Const(-1) and isinstance(t.x, Func) and \
-                    t.x.name == "sigmoid":
-                return (t.x.x,)
     return n.children

@@ -44,6 +44,7 @@ from ..expr import (
     Var,
     variables,
 )
+from ..rewrites import one_minus_sigmoid, one_plus_exp
 from .precedence import (
     ADD,
     ATOM,
@@ -279,7 +280,7 @@ class NumpyPrinter(Printer):
         return None
 
     def _print_Add(self, e: Add) -> Value:
-        u = _one_minus_sigmoid(e)
+        u = one_minus_sigmoid(e)
         if u is not None:                             # 1 - sigmoid(u) = sigmoid(-u), exactly
             return self.sigmoid(self.print(u), negate=True)
         signs, values = [], []
@@ -606,11 +607,10 @@ class NumpyPrinter(Printer):
             arg = neg.text if neg is not None else self.negated_text(self.print(x.x))
             shape = self.print(x.x).shape
             return Value(f"-{self.function('np.logaddexp')}(0, {arg})", MUL, "-", shape)
-        u = _one_minus_sigmoid(x)
+        u = one_minus_sigmoid(x)
         if u is not None:                                     # log(1 - sigmoid(u)) = -softplus(u)
             v = self.print(u)
             return Value(f"-{self.function('np.logaddexp')}(0, {v.text})", MUL, "-", v.shape)
-        from ..simplify import one_plus_exp
         u = one_plus_exp(x)
         if u is not None:                                     # log(1 + exp(u)) = softplus(u)
             v = self.print(u)
@@ -702,17 +702,6 @@ class NumpyPrinter(Printer):
             m = f"{fn('np.max')}({z}{axis})"                     # stable: m + log sum exp(z - m)
             return f"{m} + {fn('np.log')}({fn('np.sum')}({fn('np.exp')}({z} - {m}){axis}))"
         return self.columnwise(x, body, ADD, "+", numpy_shape(e.shape))
-
-
-def _one_minus_sigmoid(x: Node) -> Node | None:
-    """u if x is 1 - sigmoid(u) (a sum of ones and a negated sigmoid)."""
-    if isinstance(x, Add) and len(x.terms) == 2:
-        one, neg = x.terms
-        if (isinstance(one, Ones) or (isinstance(one, Const) and one.value == 1)) and \
-                isinstance(neg, Scale) and isinstance(neg.s, Const) and neg.s.value == -1 and \
-                isinstance(neg.x, Func) and neg.x.name == "sigmoid":
-            return neg.x.x
-    return None
 
 
 def dims_of_variables(node: Node, keep_2d: frozenset[str],
