@@ -52,6 +52,7 @@ from .expr import (
     Ones,
     Power,
     Scale,
+    Softmax,
     Sum,
     Trace,
     Transpose,
@@ -279,6 +280,46 @@ def _registry(f: str):
     return ops.ELEMENTWISE[f]
 
 
+def _paired(ts: tuple) -> tuple:
+    """The terms of a sum with each term's transpose right after it (A + A', not A' + A)."""
+    used = [False] * len(ts)
+    out: list[Node] = []
+    for i, t in enumerate(ts):
+        if used[i]:
+            continue
+        partner = next((j for j, p in enumerate(ts) if not used[j] and j != i
+                        and isinstance(t, Transpose) and p is t.x), None)
+        if partner is not None:
+            out.append(ts[partner])
+            used[partner] = True
+        out.append(t)
+        used[i] = True
+    return tuple(out)
+
+
+# A' + A = A + A': a term before its transpose (commutativity, for reading), the one order
+# of symmetric sums in every layout and every display
+_PAIR = Rewrite("A' + A = A + A'", P.Add(ts), lambda ts: Add(_paired(ts)),
+                when=lambda ts: _paired(ts) != tuple(ts))
+
+
+def _coefficient(t: Node):
+    """(c, rest) with t = c rest, c a number (1 if there is none)."""
+    if isinstance(t, Scale) and isinstance(t.s, Const) and t.shape != SCALAR:
+        return t.s.value, t.x
+    return 1, t
+
+
+def _common_coefficient(ts: tuple):
+    """The number every term of a sum is a multiple of, up to its sign (negative if every
+    term is negative), or None: 2 A + 2 B, -A/2 - B/2, but not A + 2 B or A - B."""
+    cs = [_coefficient(t)[0] for t in ts]
+    size_ = abs(cs[0])
+    if size_ in (0, 1) or any(abs(c) != size_ for c in cs):
+        return None
+    return -size_ if all(c < 0 for c in cs) else size_
+
+
 CANONICAL = RuleSet("canonical", [
     # -- transposes: pushed down where that removes transposes, inv(X)' kept
     _T["s' = s"], _T["(X')' = X"], _T["(A B)' = B' A'"], _T["(s X)' = s X'"],
@@ -292,6 +333,15 @@ CANONICAL = RuleSet("canonical", [
     Rewrite("inv(S)' = inv(S)", P.Transpose(Name("Id", P.Inv(S))), lambda Id: Id,
             when=lambda S, ctx: symmetric(S, ctx)),
 
+    # -- sums (like terms collected, zeros dropped, common factors out: the engine's)
+    # c A + c B = c (A + B): a common number out of the sum (A/2 + A'/2 = (A + A')/2)
+    Rewrite("c A + c B = c (A + B)", P.Add(ts),
+            lambda ts: Scale(Const(_common_coefficient(ts)),
+                             Add(tuple(Scale(Const(_coefficient(t)[0] / _common_coefficient(ts)),
+                                             _coefficient(t)[1]) for t in ts))),
+            when=lambda ts: not scalar(ts[0]) and _common_coefficient(ts) is not None),
+    _PAIR,
+
     # -- scaling (the rest is the monomial form)
     # 0 X = 0
     Rewrite("0 X = 0", P.Scale(ZERO, X), lambda X: zero(X.shape)),
@@ -300,6 +350,10 @@ CANONICAL = RuleSet("canonical", [
     # -(A + B) = -A - B
     Rewrite("-(A + B) = -A - B", P.Scale(Lit(MINUS_ONE), P.Add(ts)),
             lambda ts: Add(tuple(Scale(MINUS_ONE, x) for x in ts))),
+    # exp(x) / sum(exp(x)) = softmax(x), x a column
+    Rewrite("exp(x)/sum(exp(x)) = softmax(x)",
+            P.Scale(P.Power(P.Sum(P.Func("exp", x)), Lit(MINUS_ONE)), P.Func("exp", x)),
+            lambda x: Softmax(x), when=lambda x: column(x)),
 
     # -- elementwise products and quotients (the rest is the monomial form)
     # 0 .* X = 0
@@ -337,6 +391,9 @@ CANONICAL = RuleSet("canonical", [
     # f(g(X)) = X where f undoes g (log(exp(X)) = X)
     Rewrite("log(exp(X)) = X", P.Func(f, P.Func(g, X)), lambda X: X,
             when=lambda f, g: _registry(f).undoes == g),
+    # log(sum(exp(x))) = logsumexp(x), x a column
+    Rewrite("log(sum(exp(x))) = logsumexp(x)", P.Func("log", P.Sum(P.Func("exp", x))),
+            lambda x: LogSumExp(x), when=lambda x: column(x)),
     # f(c) = the number f(c), where exact
     Rewrite("f(c) = its value", P.Func(f, P.Const(c)), lambda f, c: Const(_registry(f).fold(c)),
             when=lambda f: _registry(f).fold is not None),
@@ -376,6 +433,11 @@ CANONICAL = RuleSet("canonical", [
             when=lambda a: row(a)),
     # sum(diag(x)) = sum(x)
     Rewrite("sum(diag(x)) = sum(x)", P.Sum(P.DiagMat(x)), lambda x: Sum(x)),
+    # sum(softmax(x)) = 1: a softmax is a probability vector (of a matrix: 1 per column)
+    Rewrite("sum(softmax(x)) = 1", P.Sum(P.Softmax(x)), lambda x: dim_value(x.shape[1])),
+    # sum(I .* M) = tr(M): the identity keeps the diagonal (the canonical order of an
+    # elementwise product puts I first)
+    Rewrite("sum(I .* M) = tr(M)", P.Sum(P.Hadamard(P.Identity(n), M)), lambda M: Trace(M)),
 
     # -- traces
     # tr(s) = s
@@ -435,6 +497,19 @@ CANONICAL = RuleSet("canonical", [
     # diag(s X) = s diag(X)
     Rewrite("diag(s X) = s diag(X)", P.DiagVec(Name("SC", P.Scale())),
             lambda SC: _pull_scale(DiagVec, SC)),
+    # diag(1) = 1: the diagonal of a square matrix of ones
+    Rewrite("diag(1 1') = 1", P.DiagVec(Name("On", P.Ones())), lambda On: Ones((On.shape[0], 1))),
+    # diag(A + B) = diag(A) + diag(B)
+    Rewrite("diag(A + B) = diag(A) + diag(B)", P.DiagVec(P.Add(ts)),
+            lambda ts: Add(tuple(DiagVec(t) for t in ts))),
+    # diag(M 1 1') = M 1: each row of M 1 1' repeats the row sum of M
+    Rewrite("diag(M 1 1') = M 1", P.DiagVec(P.MatMul(fs)),
+            lambda fs: MatMul(fs[:-1] + (Ones((fs[-1].shape[0], 1)),)),
+            when=lambda fs: isinstance(fs[-1], Ones) and matrix(fs[-1])),
+    # diag(1 1' M) = M' 1: each column of 1 1' M repeats the column sum of M
+    Rewrite("diag(1 1' M) = M' 1", P.DiagVec(P.MatMul(fs)),
+            lambda fs: Transpose(MatMul((Ones((1, fs[0].shape[1])),) + fs[1:])),
+            when=lambda fs: isinstance(fs[0], Ones) and matrix(fs[0])),
     # diag(a b') = a .* b
     Rewrite("diag(a b') = a .* b", P.DiagVec(P.MatMul(a, b)),
             lambda a, b: Hadamard((a, Transpose(b))), when=lambda a: column(a)),
@@ -509,6 +584,10 @@ CHAIN = RuleSet("chain", [
     Rewrite("X^-1 X = I", P.MatMul(P.Inv(X), X), lambda: ()),
     # X X^-1 = I
     Rewrite("X X^-1 = I", P.MatMul(X, P.Inv(X)), lambda: ()),
+    # X^-T X' = I  ((X X^-1)' = I)
+    Rewrite("X^-T X' = I", P.MatMul(P.Transpose(P.Inv(X)), P.Transpose(X)), lambda: ()),
+    # X' X^-T = I  ((X^-1 X)' = I)
+    Rewrite("X' X^-T = I", P.MatMul(P.Transpose(X), P.Transpose(P.Inv(X))), lambda: ()),
     # diag(a) diag(b) = diag(a .* b)
     Rewrite("diag(a) diag(b) = diag(a .* b)", P.MatMul(P.DiagMat(a), P.DiagMat(b)),
             lambda a, b: (DiagMat(Hadamard((a, b))),)),
@@ -546,6 +625,17 @@ FACTORS = RuleSet("factors", [
     Rewrite("sigmoid(w) .* exp(-w) = sigmoid(-w)",
             P.Hadamard(P.Func("sigmoid", w), P.Func("exp", P.Scale(Lit(MINUS_ONE), w))),
             lambda w: Func("sigmoid", -w)),
+    # sigmoid(u) .* sigmoid(-u) = sigmoid(u) .* (1 - sigmoid(u)): the derivative of the
+    # logistic function as textbooks write it (sigmoid(-u) = 1 - sigmoid(u))
+    Rewrite("sigmoid(u) .* sigmoid(-u) = sigmoid(u) .* (1 - sigmoid(u))",
+            P.Hadamard(P.Func("sigmoid", u), P.Func("sigmoid", P.Scale(Lit(MINUS_ONE), u))),
+            lambda u: Hadamard((Func("sigmoid", u),
+                                Add((ones(u.shape), Scale(MINUS_ONE, Func("sigmoid", u))))))
+            if not scalar(u) else
+            Scale(Func("sigmoid", u), Add((ONE, Scale(MINUS_ONE, Func("sigmoid", u)))))),
+    # sign(u) .* u = abs(u)  (d|u|/du u = |u|: log|det X| has the gradient X^-T)
+    Rewrite("sign(u) .* u = abs(u)", P.Hadamard(P.Func("sign", u), u),
+            lambda u: Func("abs", u)),
 ], doc="identities of the factors of a monomial: the logistic function by name")
 
 
@@ -675,25 +765,9 @@ EXPANDED = RuleSet("expanded", [
 ], doc="Jacobians: products multiplied out where the formula is no larger (diag(p) - p*p')")
 
 
-def _paired(ts: tuple) -> tuple:
-    used = [False] * len(ts)
-    out: list[Node] = []
-    for i, t in enumerate(ts):
-        if used[i]:
-            continue
-        partner = next((j for j, p in enumerate(ts) if not used[j] and j != i
-                        and isinstance(t, Transpose) and p is t.x), None)
-        if partner is not None:
-            out.append(ts[partner])
-            used[partner] = True
-        out.append(t)
-        used[i] = True
-    return tuple(out)
-
-
 PAIRED = RuleSet("paired", [
     # A' + A = A + A': a term before its transpose (commutativity, for reading)
-    Rewrite("A' + A = A + A'", P.Add(ts), lambda ts: Add(_paired(ts))),
+    _PAIR,
 ], doc="Jacobians and Hessians: a term before its transpose")
 
 

@@ -49,6 +49,9 @@ EXAMPLES = {
     "broadcast(x)' = broadcast(x')": (E.Transpose(E.Broadcast(r, (n, m))),
                                       "r'*vector(1)'"),
     "inv(S)' = inv(S)": ("inv(A'*A)'", "inv(A'*A)"),
+    # sums (issue 15: a common number out, symmetric sums in one order)
+    "c A + c B = c (A + B)": (E.Add((E.Scale(E.Const(0.5), A), E.Scale(E.Const(0.5), A.T))),
+                              "0.5*(A + A')"),
     # scaling, products, powers
     "0 X = 0": ("0*A", "matrix(0)"),
     "s 0 = 0": (E.Scale(E.Var("alpha", E.SCALAR), E.Zero((n, m))), "matrix(0)"),
@@ -68,6 +71,8 @@ EXAMPLES = {
     "f(0) = 1": ("exp(0*x)", "vector(1)"),
     "log(exp(X)) = X": ("log(exp(A))", "A"),
     "f(c) = its value": ("abs(-2)", "2"),
+    "log(sum(exp(x))) = logsumexp(x)": ("log(sum(exp(x)))", "logsumexp(x)"),
+    "exp(x)/sum(exp(x)) = softmax(x)": ("exp(x)/sum(exp(x))", "softmax(x)"),
     # sums of entries
     "sum(s) = s": ("sum(alpha)", "alpha"),
     "sum(0) = 0": ("sum(0*A)", "0"),
@@ -83,6 +88,8 @@ EXAMPLES = {
     "sum(a .* b) = a'b": ("sum(x .* y)", "x'*y"),
     "sum(a .* b) = a b'": ("sum(r .* q) | r=1,m q=1,m", "q*r'"),
     "sum(diag(x)) = sum(x)": ("sum(diag(x))", "sum(x)"),
+    "sum(softmax(x)) = 1": ("sum(softmax(x))", "1"),
+    "sum(I .* M) = tr(M)": ("sum(A .* eye)", "tr(A)"),
     # traces
     "tr(s) = s": ("tr(alpha)", "alpha"),
     "tr(0) = 0": ("tr(0*A)", "0"),
@@ -107,6 +114,10 @@ EXAMPLES = {
     "diag(I) = 1": (E.DiagVec(E.Identity(n)), "vector(1)"),
     "diag(0) = 0 (of a matrix)": ("diag(0*A)", "vector(0)"),
     "diag(s X) = s diag(X)": ("diag(alpha*A)", "alpha*diag(A)"),
+    "diag(1 1') = 1": (E.DiagVec(E.Ones((n, n))), "vector(1)"),
+    "diag(A + B) = diag(A) + diag(B)": ("diag(A + B) | B=n,n", "diag(A) + diag(B)"),
+    "diag(M 1 1') = M 1": (E.DiagVec(E.MatMul((A, E.Ones((n, n))))), "A*vector(1)"),
+    "diag(1 1' M) = M' 1": (E.DiagVec(E.MatMul((E.Ones((n, n)), A))), "A'*vector(1)"),
     "diag(a b') = a .* b": ("diag(x*y')", "x .* y"),
     "diag(s) = s": (E.DiagMat(E.Var("alpha", E.SCALAR)), "alpha"),
     "diag(1) = I": (E.DiagMat(ONES_COL), "eye"),
@@ -131,6 +142,8 @@ EXAMPLES = {
     "1 1 = n 1": (E.MatMul((E.Ones((m, n)), ONES_COL)), "n*vector(1)"),
     "X^-1 X = I": ("inv(A)*A", "eye"),
     "X X^-1 = I": ("A*inv(A)", "eye"),
+    "X^-T X' = I": ("inv(A)'*A'", "eye"),
+    "X' X^-T = I": ("A'*inv(A)'", "eye"),
     "diag(a) diag(b) = diag(a .* b)": ("diag(x)*diag(y)", "diag(x .* y)"),
     "diag(a) v = a .* v": ("diag(x)*y", "x .* y"),
     "1' g = sum(g)": ("vector(1)'*x", "sum(x)"),
@@ -139,6 +152,9 @@ EXAMPLES = {
     "exp(u) ./ (1 + exp(u)) = sigmoid(u)": ("exp(x) ./ (1 + exp(x))", "sigmoid(x)"),
     "1 ./ (1 + exp(u)) = sigmoid(-u)": ("1 ./ (1 + exp(x))", "sigmoid(-x)"),
     "sigmoid(w) .* exp(-w) = sigmoid(-w)": ("sigmoid(x) .* exp(-x)", "sigmoid(-x)"),
+    "sigmoid(u) .* sigmoid(-u) = sigmoid(u) .* (1 - sigmoid(u))":
+        ("sigmoid(x) .* sigmoid(-x)", "sigmoid(x) .* (1 - sigmoid(x))"),
+    "sign(u) .* u = abs(u)": ("sign(x) .* x", "abs(x)"),
     # stable forms for generated code
     "step(z) = step(relu(z))": (E.Hadamard((E.Func("relu", x), E.Func("step", x))),
                                 "relu(x) .* (relu(x) > 0)"),
