@@ -513,6 +513,14 @@ CANONICAL = RuleSet("canonical", [
     # diag(a b') = a .* b
     Rewrite("diag(a b') = a .* b", P.DiagVec(P.MatMul(a, b)),
             lambda a, b: Hadamard((a, Transpose(b))), when=lambda a: column(a)),
+    # diag(M a b') = (M a) .* b: a chain that ends in a row is an outer product
+    Rewrite("diag(M a b') = (M a) .* b", P.DiagVec(P.MatMul(fs)),
+            lambda fs: Hadamard((MatMul(fs[:-1]), Transpose(fs[-1]))),
+            when=lambda fs: len(fs) > 2 and row(fs[-1])),
+    # diag(a b' M) = a .* (M' b): a chain that starts with a column is an outer product
+    Rewrite("diag(a b' M) = a .* (M' b)", P.DiagVec(P.MatMul(fs)),
+            lambda fs: Hadamard((fs[0], Transpose(MatMul(fs[1:])))),
+            when=lambda fs: len(fs) > 2 and column(fs[0])),
     # diag(s) = s (of a 1 x 1)
     Rewrite("diag(s) = s", P.DiagMat(x), lambda x: x, when=lambda x: scalar(x)),
     # diag(1) = I
@@ -591,6 +599,12 @@ CHAIN = RuleSet("chain", [
     # diag(a) diag(b) = diag(a .* b)
     Rewrite("diag(a) diag(b) = diag(a .* b)", P.MatMul(P.DiagMat(a), P.DiagMat(b)),
             lambda a, b: (DiagMat(Hadamard((a, b))),)),
+    # diag(a) 1 = a 1': row i of diag(a) 1 is a_i times ones
+    Rewrite("diag(a) 1 = a 1'", P.MatMul(P.DiagMat(a), Name("On", P.Ones())),
+            lambda a, On: (a, Ones((1, On.shape[1]))), when=lambda On: not column(On)),
+    # 1 diag(b) = 1 b': column j of 1 diag(b) is b_j times ones
+    Rewrite("1 diag(b) = 1 b'", P.MatMul(Name("On", P.Ones()), P.DiagMat(b)),
+            lambda b, On: (Transpose(b),) if row(On) else (Ones((On.shape[0], 1)), Transpose(b))),
     # diag(a) v = a .* v
     Rewrite("diag(a) v = a .* v", P.MatMul(P.DiagMat(a), v), lambda a, v: (Hadamard((a, v)),),
             when=lambda v: column(v)),
@@ -765,10 +779,50 @@ EXPANDED = RuleSet("expanded", [
 ], doc="Jacobians: products multiplied out where the formula is no larger (diag(p) - p*p')")
 
 
+def _polynomial(ts: tuple, f: str, powers: dict) -> Node | None:
+    """u if the terms are exactly sum(c * f(u).^k for k, c in powers), else None."""
+    have: dict = {}
+    u = None
+    for t in ts:
+        c, rest = _coefficient(t)
+        k = 1
+        if isinstance(rest, Power) and isinstance(rest.p, Const):
+            rest, k = rest.x, rest.p.value
+        if not (isinstance(rest, Func) and rest.name == f) or (u is not None and rest.x is not u):
+            return None
+        u = rest.x
+        have[k] = have.get(k, 0) + c
+    return u if have == powers else None
+
+
+_SIGMOID_2 = {1: 1, 2: -3, 3: 2}        # s - 3 s^2 + 2 s^3
+_TANH_2 = {1: 1, 3: -1}                 # t - t^3 (tanh'' = -2 (t - t^3))
+
+
+def _one_minus(x: Node) -> Node:
+    return Add((ones(x.shape), Scale(MINUS_ONE, x)))
+
+
 PAIRED = RuleSet("paired", [
     # A' + A = A + A': a term before its transpose (commutativity, for reading)
     _PAIR,
-], doc="Jacobians and Hessians: a term before its transpose")
+    # s - 3 s^2 + 2 s^3 = s .* (1 - s) .* (1 - 2 s), s = sigmoid(u): the logistic
+    # function's second derivative, factored as textbooks write it
+    Rewrite("s - 3 s^2 + 2 s^3 = s (1 - s) (1 - 2 s)", P.Add(ts),
+            lambda ts: Hadamard((Func("sigmoid", _polynomial(ts, "sigmoid", _SIGMOID_2)),
+                                 _one_minus(Func("sigmoid", _polynomial(ts, "sigmoid",
+                                                                        _SIGMOID_2))),
+                                 _one_minus(Scale(Const(2), Func("sigmoid", _polynomial(
+                                     ts, "sigmoid", _SIGMOID_2)))))),
+            when=lambda ts: not scalar(ts[0]) and
+            _polynomial(ts, "sigmoid", _SIGMOID_2) is not None),
+    # t - t^3 = t (1 - t^2), t = tanh(u): tanh's second derivative (-2 of it), factored
+    Rewrite("t - t^3 = t (1 - t^2)", P.Add(ts),
+            lambda ts: Hadamard((
+                Func("tanh", _polynomial(ts, "tanh", _TANH_2)),
+                _one_minus(Power(Func("tanh", _polynomial(ts, "tanh", _TANH_2)), Const(2))))),
+            when=lambda ts: not scalar(ts[0]) and _polynomial(ts, "tanh", _TANH_2) is not None),
+], doc="Jacobians and Hessians: a term before its transpose, derivative polynomials factored")
 
 
 def _diagonal_and_rest(p: Node, canonical) -> tuple[Node | None, Node | None]:

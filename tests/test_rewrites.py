@@ -32,6 +32,7 @@ x, y = E.Var("x", (n, 1)), E.Var("y", (n, 1))
 A, B = E.Var("A", (n, n)), E.Var("B", (n, m))
 r = E.Var("r", (1, m))
 ONES_COL, ONES_ROW = E.Ones((n, 1)), E.Ones((1, n))
+SIG, TANH = E.Func("sigmoid", x), E.Func("tanh", x)
 
 EXAMPLES = {
     # transposes
@@ -119,6 +120,8 @@ EXAMPLES = {
     "diag(M 1 1') = M 1": (E.DiagVec(E.MatMul((A, E.Ones((n, n))))), "A*vector(1)"),
     "diag(1 1' M) = M' 1": (E.DiagVec(E.MatMul((E.Ones((n, n)), A))), "A'*vector(1)"),
     "diag(a b') = a .* b": ("diag(x*y')", "x .* y"),
+    "diag(M a b') = (M a) .* b": ("diag(A*x*y')", "y .* (A*x)"),
+    "diag(a b' M) = a .* (M' b)": ("diag(x*y'*A)", "x .* (A'*y)"),
     "diag(s) = s": (E.DiagMat(E.Var("alpha", E.SCALAR)), "alpha"),
     "diag(1) = I": (E.DiagMat(ONES_COL), "eye"),
     "diag(0) = 0 (of a vector)": ("diag(0*x)", "matrix(0)"),
@@ -146,6 +149,8 @@ EXAMPLES = {
     "X' X^-T = I": ("A'*inv(A)'", "eye"),
     "diag(a) diag(b) = diag(a .* b)": ("diag(x)*diag(y)", "diag(x .* y)"),
     "diag(a) v = a .* v": ("diag(x)*y", "x .* y"),
+    "diag(a) 1 = a 1'": (E.MatMul((E.DiagMat(x), E.Ones((n, m)))), "x*vector(1)'"),
+    "1 diag(b) = 1 b'": (E.MatMul((E.Ones((m, n)), E.DiagMat(x))), "vector(1)*x'"),
     "1' g = sum(g)": ("vector(1)'*x", "sum(x)"),
     "1' G 1 = sum(G)": ("vector(1)'*A*vector(1)", "sum(A)"),
     # the factors of a monomial
@@ -171,6 +176,12 @@ EXAMPLES = {
     "s P (A + B) Q = s (P A Q + P B Q)": ("alpha*A*(eye + B) | B=n,n eye=n,n",
                                           "alpha*(A + A*B)"),
     "A' + A = A + A'": ("A' + A", "A + A'"),
+    "s - 3 s^2 + 2 s^3 = s (1 - s) (1 - 2 s)": (
+        E.Add((SIG, E.Scale(E.Const(2), E.Power(SIG, E.Const(3))),
+               E.Scale(E.Const(-3), E.Power(SIG, E.Const(2))))),
+        "sigmoid(x) .* (1 - sigmoid(x)) .* (1 - 2*sigmoid(x))"),
+    "t - t^3 = t (1 - t^2)": (E.Add((TANH, E.Scale(E.Const(-1), E.Power(TANH, E.Const(3))))),
+                              "tanh(x) .* (1 - tanh(x).^2)"),
     "diag(a) R + diag(b) R = diag(a + b) R": ("diag(x)*A + diag(y)*A", "diag(x + y)*A"),
     # what the user assumes (LABELS: y and Y one-hot by columns, R by rows, t signs)
     "sum(y) = 1 (one-hot)": ("sum(y)", "1"),
