@@ -658,9 +658,11 @@ def _distribute(out: Node, core: Hadamard) -> Node:
             rest = core.factors[:i] + core.factors[i + 1:]
             terms = tuple(mk(Hadamard, rest + (t,)) for t in f.terms)
             s, _ = split_scale(out)
-            cand = scaled(s, mk(Add, terms))
-            if size(cand) < size(out):
-                return cand
+            summed = mk(Add, terms)
+            # smaller without the scalar in front, which stays either way: a sign is not
+            # a reason to multiply out (-s .* (1 - s) stays, not s.^2 - s)
+            if size(summed) < size(core):
+                return scaled(s, summed)
     return out
 
 

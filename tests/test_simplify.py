@@ -118,3 +118,11 @@ def test_a_row_of_ones_times_a_column_of_ones_is_the_length_without_a_factor_one
     # (H v)_b of ||X + 1 b'||^2: 2 (1' 1) v_b = 2 N v_b (the common 2 taken out)
     hvp = matcalc.derive("norm2(X + b')^2", mode="hvp", shapes={"X": "N,m"})
     assert hvp["b"].text == "2*(V_X'*vector(1) + N*v_b)"
+
+
+def test_a_sign_in_front_is_no_reason_to_multiply_out():
+    # d/dx sum(1 ./ (1 + exp(-x))) = sigma(x) (1 - sigma(x)) (Bishop (4.88)), as for
+    # sum(sigmoid(x)): the -1 that the chain rule leaves in front does not make
+    # sigma^2 - sigma look smaller than -sigma (1 - sigma)
+    d = matcalc.derive("sum(1 ./ (1 + exp(-x)))", check=True)
+    assert d["x"].text == "sigmoid(x) .* (1 - sigmoid(x))"
