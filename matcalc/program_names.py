@@ -27,6 +27,7 @@ class Names:
         self.whole: dict[E.Node, E.Node] = {}        # a value (named form) -> its name
         self.sums: dict[E.Node, list[tuple[Counter, E.Node]]] = {}   # by each of its terms
         self.memo: dict[E.Node, E.Node] = {}
+        self.scaled: dict[tuple[E.Node, E.Node], E.Node] = {}   # (scalar, matrix) -> name
         for name, var in typed.intermediates.items():
             value = typed.inline.get(var)
             if value is None or (name == typed.output_name and var.is_scalar):
@@ -40,6 +41,9 @@ class Names:
                     if isinstance(named, E.Add):
                         for t in set(named.terms):
                             self.sums.setdefault(t, []).append((Counter(named.terms), shown))
+                    if isinstance(named, E.Scale) and not named.x.is_scalar and \
+                            isinstance(shown, E.Var):
+                        self.scaled.setdefault((named.s, named.x), shown)
                     # later values fold this one to its name (their operands are folded
                     # once, in the shared memo: linear in the program)
                     self.memo[canonical] = shown
@@ -62,6 +66,35 @@ class Names:
             return hit
         if isinstance(n, E.Add):
             return self._name_part_of_sum(n)
+        if isinstance(n, E.Scale) and self.scaled:
+            return self._name_scaled_factor(n)
+        return n
+
+    def _name_scaled_factor(self, n: E.Scale) -> E.Node:
+        """`(dy'*xc)/sqrt(v + epsilon)` as `dy'*xhat` when xhat = xc/sqrt(v + epsilon):
+        scalars commute with a product, so the scalar may join the factor it scales in a
+        name (`n` is s1*(s2*(...*x)): its factors, the scalars and the last operand)."""
+        factors: list[E.Node] = []
+        x: E.Node = n
+        while isinstance(x, E.Scale):
+            factors.append(x.s)
+            x = x.x
+        factors.append(x)
+        for (scalar, part), name in self.scaled.items():
+            if scalar not in factors:
+                continue
+            rest = list(factors)
+            rest.remove(scalar)
+            for i, f in enumerate(rest):
+                fs = f.factors if isinstance(f, E.MatMul) else (f,)
+                if part in fs:
+                    k = fs.index(part)
+                    fs = fs[:k] + (name,) + fs[k + 1:]
+                    rest[i] = fs[0] if len(fs) == 1 else E.MatMul(fs)
+                    out = rest[-1]
+                    for g in reversed(rest[:-1]):
+                        out = E.Scale(g, out)
+                    return out
         return n
 
     def _name_part_of_sum(self, n: E.Add) -> E.Node:

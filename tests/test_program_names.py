@@ -106,3 +106,14 @@ def test_a_claim_s_correct_formula_defines_its_where_names():
     verdict = d.verify_claim("w1 = x1")
     assert not verdict.ok
     assert verdict.correct == "x1*s*(1 - s) where s = sigmoid(w1*x1 + w2*x2 + b)"
+
+
+def test_a_scaled_value_is_found_inside_a_product():
+    # layer norm: dgamma = dy'*xhat, xhat = xc/sqrt(v + epsilon) (the scalar joins xc)
+    d = matcalc.derive("mu = sum(x)/n; xc = x - mu; v = sum(xc.^2)/n; "
+                       "xhat = xc/sqrt(v + epsilon); y = gamma*xhat + beta",
+                       wrt=["gamma"], shapes={"x": "n"})
+    assert d["gamma"].text == "dy'*xhat"
+    assert d.verify_claim("gamma = dy'*xhat").ok
+    # a negated name is not a scale to find: the softmax's backward pass keeps its sign
+    assert matcalc.derive("y = softmax(x)")["x"].text == "y .* (dy - dy'*y)"
