@@ -28,6 +28,7 @@ class Names:
         self.sums: dict[E.Node, list[tuple[Counter, E.Node]]] = {}   # by each of its terms
         self.memo: dict[E.Node, E.Node] = {}
         self.scaled: dict[tuple[E.Node, E.Node], E.Node] = {}   # (scalar, matrix) -> name
+        self.quotients: dict[tuple[E.Node, E.Node], E.Node] = {}  # (a, b) of a ./ b -> name
         for name, var in typed.intermediates.items():
             value = typed.inline.get(var)
             if value is None or (name == typed.output_name and var.is_scalar):
@@ -41,6 +42,8 @@ class Names:
                     if isinstance(named, E.Add):
                         for t in set(named.terms):
                             self.sums.setdefault(t, []).append((Counter(named.terms), shown))
+                    if isinstance(named, E.Divide) and not isinstance(shown, E.Scale):
+                        self.quotients.setdefault((named.a, named.b), shown)
                     if isinstance(named, E.Scale) and not named.x.is_scalar and \
                             isinstance(shown, E.Var):
                         self.scaled.setdefault((named.s, named.x), shown)
@@ -68,6 +71,25 @@ class Names:
             return self._name_part_of_sum(n)
         if isinstance(n, E.Scale) and self.scaled:
             return self._name_scaled_factor(n)
+        if isinstance(n, E.Divide) and self.quotients:
+            return self._name_quotient_factor(n)
+        return n
+
+    def _name_quotient_factor(self, n: E.Divide) -> E.Node:
+        """`(dY .* Xc) ./ B` as `dY .* Xhat` when Xhat = Xc ./ B (elementwise products
+        commute), also under a transpose: `(dY .* Xc)' ./ B'` is `(dY .* Xhat)'`."""
+        num, flip = n.a, False
+        if isinstance(num, E.Transpose) and isinstance(num.x, E.Hadamard):
+            num, flip = num.x, True
+        fs = num.factors if isinstance(num, E.Hadamard) else (num,)
+        for i, f in enumerate(fs):
+            key = (E.Transpose(f) if flip else f, n.b)
+            name = self.quotients.get(key)
+            if name is None or (flip and not isinstance(name, E.Transpose)):
+                continue
+            rest = fs[:i] + ((name.x if flip else name),) + fs[i + 1:]
+            out = rest[0] if len(rest) == 1 else E.Hadamard(rest)
+            return E.Transpose(out) if flip else out
         return n
 
     def _name_scaled_factor(self, n: E.Scale) -> E.Node:

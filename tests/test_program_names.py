@@ -117,3 +117,13 @@ def test_a_scaled_value_is_found_inside_a_product():
     assert d.verify_claim("gamma = dy'*xhat").ok
     # a negated name is not a scale to find: the softmax's backward pass keeps its sign
     assert matcalc.derive("y = softmax(x)")["x"].text == "y .* (dy - dy'*y)"
+
+
+def test_a_named_quotient_is_found_inside_an_elementwise_product():
+    # batch norm (Ioffe and Szegedy 2015): dgamma = sum over the batch of dY .* Xhat
+    d = matcalc.derive("mu = X'*vector(1)/N; Xc = X - vector(1)*mu'; "
+                       "v = (Xc.^2)'*vector(1)/N; Xhat = Xc ./ (vector(1)*sqrt(v + epsilon)'); "
+                       "Y = Xhat .* (vector(1)*g') + vector(1)*b'",
+                       wrt=["g"], shapes={"X": "N,d"})
+    assert d["g"].text == "(dY .* Xhat)'*vector(1)"
+    assert d.verify_claim(f"g = {d['g'].text}").ok
