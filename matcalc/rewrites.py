@@ -77,6 +77,7 @@ from .patterns import (
     fewer_transposes,
     names,
     rewrite_dag,
+    size,
     transposes,
 )
 
@@ -433,6 +434,11 @@ CANONICAL = RuleSet("canonical", [
             when=lambda a: row(a)),
     # sum(diag(x)) = sum(x)
     Rewrite("sum(diag(x)) = sum(x)", P.Sum(P.DiagMat(x)), lambda x: Sum(x)),
+    # sum(a + b) = sum(a) + sum(b), where the sums then cancel or shrink: the entries of a
+    # centred vector sum to 0 (sum(x - 1 sum(x)/n) = sum(x) - n sum(x)/n)
+    Rewrite("sum(a + b) = sum(a) + sum(b)", P.Sum(P.Add(ts)),
+            lambda ts: Add(tuple(Sum(t) for t in ts)),
+            keep=lambda before, after: size(after) < size(before)),
     # sum(softmax(x)) = 1: a softmax is a probability vector (of a matrix: 1 per column)
     Rewrite("sum(softmax(x)) = 1", P.Sum(P.Softmax(x)), lambda x: dim_value(x.shape[1])),
     # sum(I .* M) = tr(M): the identity keeps the diagonal (the canonical order of an

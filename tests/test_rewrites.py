@@ -89,6 +89,7 @@ EXAMPLES = {
     "sum(a .* b) = a'b": ("sum(x .* y)", "x'*y"),
     "sum(a .* b) = a b'": ("sum(r .* q) | r=1,m q=1,m", "q*r'"),
     "sum(diag(x)) = sum(x)": ("sum(diag(x))", "sum(x)"),
+    "sum(a + b) = sum(a) + sum(b)": ("sum(x - sum(x)/n) | x=n", "0"),
     "sum(softmax(x)) = 1": ("sum(softmax(x))", "1"),
     "sum(I .* M) = tr(M)": ("sum(A .* eye)", "tr(A)"),
     # traces
