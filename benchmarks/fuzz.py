@@ -1417,6 +1417,9 @@ def _not_inert(r: dict, kind: str, case: Case, inert) -> str:
         return f"{where} defines {extra[:4]}"
     doc = "".join((r["doc"] or "").split())
     for comment in case.extra["comments"]:
+        # the report comes back as JSON, which joins a high and a low surrogate written
+        # next to each other into one character: compare what JSON makes of the comment
+        comment = json.loads(json.dumps(comment))
         if "".join(comment.split()) not in doc:
             return f"{where}'s docstring drops the comment {comment!r}"
     return ""
@@ -1706,8 +1709,10 @@ def main(argv=None) -> int:
                        "escapes": {k: v[0] for k, v in total.escapes.items()},
                        "findings": {k: v for k, v in total.findings.items()},
                        "deep": {k: v for k, v in total.deep.items()},
-                       "slowest": total.slowest}, f, indent=1, ensure_ascii=False)
-    bad = sum(total.status[s] for s in ("escape", "hang", "slow", "noninert"))
+                       "slowest": total.slowest}, f, indent=1)
+    # a slow or hung input counts only if it is slow again alone: the machine may be shared
+    still_slow = sum(1 for line in again if " again: " in line)
+    bad = sum(total.status[s] for s in ("escape", "noninert")) + still_slow
     return 1 if bad else 0
 
 

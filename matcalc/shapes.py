@@ -711,20 +711,20 @@ class _Build:
         return all(not self.inf.types[id(k)].is_scalar
                    for k in _product_chain(n, self.inf.types))
 
-    def _not_zero(self, n, divisor: E.Node) -> None:
-        """A divisor made of numbers alone that is 0 (x/0, x/(0.5 - 0.5)) is refused: no
-        derivative exists anywhere."""
+    def _not_zero(self, where, divisor: E.Node, what: str = "division by zero") -> None:
+        """A divisor made of numbers alone that is 0 (x/0, x/(0.5 - 0.5), inv(0)) is
+        refused: no derivative exists anywhere. `where` is the divisor's syntax node."""
         if any(not isinstance(k, E.Const) for k in E.walk(divisor) if not k.children):
             return
         from .simplify import simplify
         try:
             value = simplify(divisor)
         except MatcalcError as e:            # a constant beyond double precision, folded
-            e.span, e.source = n.right.span, self.inf.src
+            e.span, e.source = where.span, self.inf.src
             raise
         if isinstance(value, E.Const) and value.value == 0:
-            said = "" if isinstance(n.right, S.Number) else f": {self.inf.text(n.right)} is 0"
-            raise ShapeError("division by zero" + said, n.right.span, self.inf.src)
+            said = "" if isinstance(where, S.Number) else f": {self.inf.text(where)} is 0"
+            raise ShapeError(what + said, where.span, self.inf.src)
 
     def _sized(self, n, shape: E.Shape) -> None:
         """A constant whose size no variable fixes cannot be evaluated: say so."""
@@ -767,7 +767,7 @@ class _Build:
                     return E.Scale(a, b) if a.is_scalar else E.Scale(b, a)
                 return E.MatMul((a, b))
             if op == "/":
-                self._not_zero(n, b)
+                self._not_zero(n.right, b)
                 return E.Scale(E.Power(b, E.Const(-1)), a)
             if op == "^" or op == ".^":
                 return E.Power(a, b)
@@ -780,7 +780,7 @@ class _Build:
             if op == ".*":
                 return E.Hadamard((a, b))
             if op == "./":
-                self._not_zero(n, kids[1])
+                self._not_zero(n.right, kids[1])
                 return E.Divide(a, b)
             if op == ">":
                 return E.Func("step", E.Add((a, E.Scale(E.Const(-1), b))))
@@ -801,6 +801,8 @@ class _Build:
                 shape = self.shape(self.inf.types[id(n)])
                 self._sized(n, shape)
                 return function.build(shape, *kids)
+            if n.func == "inv" and kids and kids[0].shape == (1, 1):
+                self._not_zero(n.args[0], kids[0], "the inverse of zero")
             return function.build(*kids)
         raise AssertionError(n)
 

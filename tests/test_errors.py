@@ -313,6 +313,14 @@ GALLERY = [
       'line 1, column 17: division by zero: (0.5 - 0.5) is 0',
       '  f = tanh(alpha/(0.5 - 0.5))',
       '                  ^^^^^^^^^'),
+    E("f = a'*inv(0)*b",
+      'line 1, column 12: the inverse of zero',
+      "  f = a'*inv(0)*b",
+      '             ^'),
+    E('f = tr(inv(2 - 2)*A)',
+      'line 1, column 12: the inverse of zero: (2 - 2) is 0',
+      '  f = tr(inv(2 - 2)*A)',
+      '             ^^^^^'),
     # a divisor folded beyond double precision points at itself
     E('x/(1e300*1e300)',
       'line 1, column 4: a constant of this program is out of the range of double precision '
