@@ -246,11 +246,12 @@ class Derivation(Result):
         from .layout import substitute
         from .naming import choose_names, definitions
         from .printing import to_text
-        names = {n: v for n, v in choose_names([node], self._taken, {}).items()
-                 if len(to_text(n)) >= self.WHERE_MIN}
+        names: dict[E.Node, E.Var] = {
+            n: v for n, v in choose_names([node], self._taken, {}).items()
+            if len(to_text(n)) >= self.WHERE_MIN}
         if not names:
             return node, []
-        return substitute(node, names), definitions(names)
+        return substitute(node, dict[E.Node, E.Node](names)), definitions(names)
 
     @cached_property
     def _taken(self) -> set[str]:
