@@ -42,13 +42,19 @@ if TYPE_CHECKING:
 
 
 
-def _larger_than(node: E.Node, limit: int) -> bool:
-    """Whether `node` has more than `limit` distinct subexpressions (a walk that stops
-    there)."""
-    for k, _ in enumerate(E.walk(node)):
+def _may_name(node: E.Node, limit: int) -> bool:
+    """Whether `node` (at most `limit` distinct subexpressions) holds a subexpression that
+    a `where` name could stand for (an elementwise function, a softmax): one walk that
+    stops at the limit, so that formulas without any cost no more."""
+    from . import ops
+    found = False
+    for k, n in enumerate(E.walk(node)):
         if k >= limit:
-            return True
-    return False
+            return False
+        if not found and n.children:
+            op = ops.of(n)
+            found = op is not None and op.names is not None
+    return found
 
 
 PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
@@ -241,7 +247,7 @@ class Derivation(Result):
         subexpressions it repeats (an elementwise function, a softmax: as Jacobians name
         them) under short names, and those names' definitions in order."""
         node = self.named(node)
-        if self.inline or _larger_than(node, self.WHERE_NODES):
+        if self.inline or not _may_name(node, self.WHERE_NODES):
             return node, []
         from .layout import substitute
         from .naming import choose_names, definitions
