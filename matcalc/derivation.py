@@ -414,9 +414,9 @@ class Derivation(Result):
                 return "\n".join(lines)
             lines.append("# the same, inlined")
         inlined = steps and self.steps     # after the steps: the self-contained formulas
+        from .naming import common_where
         wheres = [{} if inlined else d.where_text for d in self.derivatives.values()]
-        merged: dict[str, str] = {}
-        once = all(merged.setdefault(n, t) == t for w in wheres for n, t in w.items())
+        once = common_where(wheres)
 
         def where_lines(where: dict[str, str], indent: str) -> None:
             for k, (n, definition) in enumerate(where.items()):
@@ -425,10 +425,10 @@ class Derivation(Result):
             text = self._printers["text"].doprint(_printable(d.node)).text if inlined \
                 else d.text
             lines.append(f"{self._lhs(name)} = {text}")
-            if not once:
+            if once is None:
                 where_lines(where, "  ")
         if once:                    # the same names in every formula: defined once
-            where_lines(merged, "")
+            where_lines(once, "")
         if not self.derivatives:
             lines.append("# no variables: nothing to differentiate")
         return "\n".join(lines)
@@ -501,22 +501,15 @@ class Derivation(Result):
         if not omitted:
             if steps:
                 rows.append(tex.intertext("and in terms of the inputs:"))
+            from .naming import common_where
             wheres = [{} if steps else {v.name: formula(df) for v, df in d.where}
                       for d in self.derivatives.values()]
-            merged: dict[str, str] = {}
-            once = all(merged.setdefault(n, t) == t for w in wheres for n, t in w.items())
-
-            def where_row(where: dict[str, str]) -> None:
-                if where:
-                    defs = ", \\quad ".join(f"{p.spell(n).text} = {t}" for n, t in where.items())
-                    rows.append(f"&\\text{{where }} {defs}")
+            once = common_where(wheres)
             for (n, d), where in zip(self.derivatives.items(), wheres):
                 rows.append(f"{p.partial(self._loss, n)} &= "
                             f"{formula(d.node if steps else d.shown)}")
-                if not once:
-                    where_row(where)
-            if once:
-                where_row(merged)
+                rows += [] if once is not None else tex.where_row(where, p)
+            rows += tex.where_row(once or {}, p)
         if upstream == "bar" and steps:                 # what the bars mean
             rows.append(f"&\\text{{where }} \\bar{{v}} = {p.partial(self._loss, 'v')}")
         elif upstream == "bar" and self.upstream is not None:

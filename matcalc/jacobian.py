@@ -53,7 +53,7 @@ from .differentiate import vjp
 from .errors import OptionError
 from .layout import substitute
 from .matrix_reading import as_column, clearer, matrix_of, pair_transposes
-from .naming import choose_names, definitions, fresh, fresh_name
+from .naming import choose_names, common_where, definitions, fresh, fresh_name
 from .printing import latex as tex
 from .printing import to_text
 from .printing.index import einsum_code, index_latex, index_text, kron_latex, kron_text
@@ -632,13 +632,7 @@ class HigherDerivation(Result):
             rows += [f"{p.spell(v.name).text} &\\in {tex.shape_latex(v.shape, p)}"
                      for v in vars_]
         wheres = [d._where_tex(p) for d in self.derivatives.values()]
-        merged: dict[str, str] = {}
-        once = all(merged.setdefault(n, t) == t for w in wheres for n, t in w.items())
-
-        def where_row(where: dict[str, str]) -> None:
-            if where:
-                defs = ", \\quad ".join(f"{p.spell(n).text} = {t}" for n, t in where.items())
-                rows.append(f"&\\text{{where }} {defs}")
+        once = common_where(wheres)
         for d, where in zip(self.derivatives.values(), wheres):
             lhs = self._lhs_latex(d.kind, *self._operands(d), p)
             if d.node is not None:
@@ -649,10 +643,8 @@ class HigherDerivation(Result):
                     rows.append(f"&= {d._kron_tex(p)} "
                                 "\\quad \\text{(on $\\operatorname{vec}$, column-major)}")
                 rows.append(f"{self.index_lhs_latex(d, p)} &= {d._index_tex(p)}")
-            if not once:
-                where_row(where)
-        if once:
-            where_row(merged)
+            rows += [] if once is not None else tex.where_row(where, p)
+        rows += tex.where_row(once or {}, p)
         body = tex.comments(said) + (tex.notes_paragraph(shown) if notes else "") \
             + tex.align(rows)
         return tex.standalone(body) if standalone else body

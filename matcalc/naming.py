@@ -87,6 +87,15 @@ def fresh_name(base: str, taken: set[str]) -> str:
     return name
 
 
+def common_where(wheres: list[dict[str, str]]) -> dict[str, str] | None:
+    """The `where` definitions of several formulas merged, to be stated once for all of
+    them; None if two give one name different definitions (then each states its own)."""
+    merged: dict[str, str] = {}
+    if all(merged.setdefault(n, t) == t for w in wheres for n, t in w.items()):
+        return merged
+    return None
+
+
 def definitions(names: dict[E.Node, E.Var]) -> list[tuple[E.Var, E.Node]]:
     """(name, definition) pairs of `names`, each definition written with the other names
     and using only earlier ones."""

@@ -473,6 +473,14 @@ def shape_latex(shape, printer: LatexPrinter) -> str:
     return rf"\mathbb{{R}}^{{{dim(r)} \times {dim(c)}}}"
 
 
+def where_row(defs: dict[str, str], printer: LatexPrinter) -> list[str]:
+    """The row `where s = ..., t = ...` of an align* block ([] for no definitions)."""
+    if not defs:
+        return []
+    return ["&\\text{where } " + ", \\quad ".join(f"{printer.spell(n).text} = {t}"
+                                                   for n, t in defs.items())]
+
+
 def intertext(text: str) -> str:
     """A line of prose between the rows of an align* block."""
     return rf"\intertext{{{text}}}"
