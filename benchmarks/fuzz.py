@@ -3,7 +3,7 @@
     python benchmarks/fuzz.py                 # 100,000 inputs, 2 worker processes
     python benchmarks/fuzz.py -n 5000 --workers 1 --deep 0.2
 
-Inputs come from hypothesis strategies, in nine families (``--family`` picks some):
+Inputs come from hypothesis strategies, in ten families (``--family`` picks some):
 
 - ``text``: random Unicode strings, random bytes decoded as UTF-8 (errors="replace"), and
   strings over the characters of matcalc's own language;
@@ -16,6 +16,11 @@ Inputs come from hypothesis strategies, in nine families (``--family`` picks som
   operators swapped, arities changed, numbers made huge or infinite, names made Python
   keywords or unusual Unicode letters and combining marks;
 - ``options``: valid programs with odd declarations, layouts, kinds, modes and --wrt;
+- ``notes``: the spellings of notes and papers (issue 14): well-shaped programs written
+  with ^T, ᵀ, X^{-1}, ||x||, σ, Greek letters and implicit products, each of which must
+  derive to the very formulas of its program; the same programs printed in LaTeX and read
+  back (--from latex); sums, means, softmax and logsumexp along a dimension; and all of
+  these mutated (tokens and LaTeX commands dropped, doubled, swapped, replaced).
 - ``outer``, ``signs``, ``comments``, ``sizes`` (issue 12): outer-product chains under the
   independent Jacobian/Hessian oracle, scalars whose sign matters under matcalc's check
   and that oracle, comments full of quotes and backslashes in modules imported in a
@@ -30,14 +35,15 @@ text, LaTeX, NumPy, JSON, steps -> codegen) under a wall-clock limit. The outcom
 - a finding: ``escape`` (any other exception), ``hang`` (over the hard limit), ``slow``
   (over one second), ``nospan``/``badspan`` (a user error that points nowhere or outside the
   input), ``output`` (a printed formula that is not what it claims: NumPy or generated code
-  that does not compile, text that does not parse back), ``noninert`` (a generated module
-  that does more on import than define names), ``verdict`` and ``alloc`` (a check at a
-  huge size without a verdict, or allocating at that size).
+  that does not compile, text that does not parse back), ``misread`` (a spelling of notes
+  that derives, but not to the formulas of the program it spells), ``noninert`` (a
+  generated module that does more on import than define names), ``verdict`` and
+  ``alloc`` (a check at a huge size without a verdict, or allocating at that size).
 
 A check's NOT CHECKED whose reason is that the output does not move with the variable
 (every path vanishes, underflows or is subnormal at every point tried) is no finding:
 no finite difference can tell a right formula from a wrong one there, and saying so is
-the right answer. The exit status is 1 when there is an escape, hang, slow input or
+the right answer. The exit status is 1 when there is an escape, hang, slow input, misread or
 non-inert module.
 
 With ``--deep F`` a fraction F of the derived inputs is also evaluated: every ``numpy``
@@ -89,6 +95,9 @@ class Case:
     program: str
     options: dict = dataclasses.field(default_factory=dict)
     extra: dict = dataclasses.field(default_factory=dict)   # what a family's own check needs
+    same_as: str | None = None      # a spelling of this program: the same formulas, or none
+    compare: str = "text"           # how: "text" (every line printed), "output" (its IR)
+    same_options: dict | None = None    # the options of same_as, if not the case's own
 
     def __str__(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
@@ -98,7 +107,8 @@ class Case:
 @dataclasses.dataclass
 class Outcome:
     case: Case
-    status: str                 # ok, refused, escape, hang, slow, nospan, badspan, output
+    status: str                 # ok, refused, escape, hang, slow, nospan, badspan, output,
+                                # misread
     seconds: float
     detail: str = ""            # exception type and message, or what is wrong
     derived: bool = False
@@ -244,6 +254,76 @@ def _output_problems(d, case: Case) -> list[str]:
     return problems
 
 
+def _misread(d, case: Case) -> str:
+    """'' if the spelling derives the formulas of the program it spells (compared as text:
+    inputs, steps, formulas), else what differs. Names the LaTeX printer writes otherwise
+    (x_0 is read back as x0) leave nothing to compare."""
+    try:
+        canonical = matcalc.derive(case.same_as, notation="matcalc", **_same_options(case))
+    except MatcalcError as err:
+        return f"the program it spells is refused: {err.message[:160]}"
+    if set(canonical.inputs) != set(d.inputs):
+        return ""
+    if case.compare == "output":         # a program read from LaTeX: its output, inlined
+        return _same_value(d.output, canonical.output, case)
+    steps = {"steps": True} if case.options.get("mode", "gradient") == "gradient" else {}
+    ours, theirs = d.text(**steps), canonical.text(**steps)
+    if ours == theirs:
+        return ""
+    diff = next((f"{a!r} != {b!r}" for a, b in zip(ours.splitlines(), theirs.splitlines())
+                 if a != b), "a line more or less")
+    return f"derives otherwise than {_short(case.same_as, 100)}: {diff[:240]}"
+
+
+def _same_options(case: Case) -> dict:
+    options = case.same_options if case.same_options is not None else case.options
+    return {k: v for k, v in options.items() if k != "notation"}
+
+
+def _same_value(ours, theirs, case: Case) -> str:
+    """'' if two outputs have one value at a random point (every symbolic dimension a size
+    of its own, entries in [0.5, 1.5], square matrices made well conditioned), else what
+    differs."""
+    import numpy as np
+
+    from matcalc.evaluate import evaluate
+    from matcalc.expr import variables
+    if ours.shape != theirs.shape:
+        return f"reads as shape {ours.shape}, not {theirs.shape}"
+    shapes = {v.name: v.shape for v in variables(theirs)}
+    for v in variables(ours):
+        if shapes.get(v.name, v.shape) != v.shape:
+            return f"reads {v.name} as {v.shape}, not {shapes[v.name]}"
+    rng = np.random.default_rng(zlib.crc32(case.program.encode("utf-8", "replace")))
+    dims: dict = {}
+    for v in list(variables(ours)) + list(variables(theirs)):
+        for d in v.shape:
+            if isinstance(d, str) and d not in dims:
+                dims[d] = 2 + len(dims) % 4
+    values = {}
+    for v in list(variables(ours)) + list(variables(theirs)):
+        r, c = (dims.get(d, d) for d in v.shape)
+        x = rng.uniform(0.5, 1.5, (r, c))
+        values[v.name] = x + 3 * np.eye(r) if r == c and r > 1 else x
+    with np.errstate(all="ignore"):
+        try:
+            a, b = evaluate(ours, values, dims), evaluate(theirs, values, dims)
+        except (np.linalg.LinAlgError, KeyError, ValueError):
+            return ""
+    if np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True):
+        return ""
+    return f"reads otherwise than {_short(case.same_as, 100)}: {a.ravel()[:3]} != {b.ravel()[:3]}"
+
+
+def _derives(case: Case) -> bool:
+    """Whether the program a spelling spells derives (then the spelling must too)."""
+    try:
+        matcalc.derive(case.same_as, notation="matcalc", **_same_options(case))
+    except MatcalcError:
+        return False
+    return True
+
+
 def timed(fn, limit: float = HARD_LIMIT_SECONDS):
     """(value of fn() or None, seconds, the exception it raised or None) under a
     wall-clock limit (a HardLimit when it runs out). The cyclic garbage collector is
@@ -280,6 +360,19 @@ def run_case(case: Case, deep: bool = False, limit: float = HARD_LIMIT_SECONDS) 
     else:
         status, detail = "escape", _exc_line(exc)
     out = Outcome(case, status, seconds, detail, derived=status == "ok")
+    if status == "ok" and case.same_as is not None:
+        try:
+            misread = _misread(d, case)
+        except Exception as exc:  # noqa: BLE001
+            out.status, out.detail = "escape", f"comparing the spelling: {_exc_line(exc)}"
+            return out
+        if misread:
+            out.status, out.detail = "misread", misread
+            return out
+    if status == "refused" and case.same_as is not None and _derives(case):
+        out.status = "misread"
+        out.detail = f"refused, though {_short(case.same_as, 100)} derives: {detail[:200]}"
+        return out
     if status == "ok":
         problems = _output_problems(d, case)
         if problems:
@@ -901,15 +994,167 @@ def option_programs(draw):
     return Case("options", program, merged)
 
 
+# ---- family "notes": the spellings of notes and LaTeX (issue 14) ----------------------------
+
+GREEK_LETTERS = {"alpha": "α", "beta": "β", "gamma": "γ", "lambda": "λ", "sigma": "σ",
+                 "eta": "η", "theta": "θ", "mu": "μ", "rho": "ρ", "tau": "τ"}
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def _respell(draw, program: str) -> str:
+    """`program` as notes write it, with the same meaning: transposes ^T, ᵀ, ^{T}; inv(X) as
+    X^{-1} or X⁻¹; norm2(x) as ||x||, ‖x‖, ||X||_F; sigmoid as σ; Greek letters; and '*' as a
+    space wherever an implicit product means the same (not after .* or ./ in a term, where
+    it would group first, and not before a sign)."""
+    choose = lambda options: draw(st.sampled_from(options))
+    text = re.sub(r"\binv\(([A-Za-z][A-Za-z0-9_]*)\)",
+                  lambda m: m.group(1) + choose(["^{-1}", "⁻¹", "^-1", "^(-1)"]), program)
+    # a name's kind is its case only if no statement assigns it (t1 = W2 is a matrix)
+    assigned = set(re.findall(r"(?:^|[;\n])\s*([A-Za-z_]\w*)\s*=(?!=)", program))
+    text = re.sub(r"\bnorm2\(([A-Za-z][A-Za-z0-9_]*)\)", lambda m: m.group() if m.group(1) in
+                  assigned else (
+        choose([f"||{m.group(1)}||_F", f"‖{m.group(1)}‖_F"]) if m.group(1)[0].isupper()
+        else choose([f"||{m.group(1)}||", f"‖{m.group(1)}‖", f"||{m.group(1)}||_2"])), text)
+    text = re.sub(r"\bnorm1\(([a-z][a-z0-9_]*)\)", lambda m: m.group() if m.group(1) in
+                  assigned else f"||{m.group(1)}||_1", text)
+    text = re.sub(r"\bsigmoid\(", lambda m: choose(["σ(", "sigmoid(", "sigma("]), text)
+    tokens = _tokens(text)
+    out: list[str] = []
+    depth_ops: list[str] = [""]          # the last explicit product operator of each term
+    for i, tok in enumerate(tokens):
+        nxt = next((t for t in tokens[i + 1:] if not t.isspace()), "")
+        if tok == "'" and not (out and out[-1].endswith(("'", "ᵀ", "T", "}"))):
+            tok = choose(["'", "^T", "ᵀ", "^{T}", "'"])
+        elif tok in GREEK_LETTERS and draw(st.booleans()) and not (out and _WORD.fullmatch(
+                out[-1][-1:] or " ")):
+            tok = GREEK_LETTERS[tok]
+        elif tok == "*" and depth_ops[-1] not in (".*", "./") and nxt not in ("-", "+") \
+                and not (nxt[:1].isdigit() or nxt[:1] == ".") and draw(st.booleans()):
+            out.append(" ")
+            continue
+        if tok == "(":
+            depth_ops.append("")
+        elif tok == ")" and len(depth_ops) > 1:
+            depth_ops.pop()
+        elif tok in ("+", "-", ">", ",", ";", "=", "\n"):
+            depth_ops[-1] = ""
+        elif tok in ("*", "/", ".*", "./"):
+            depth_ops[-1] = tok if tok in (".*", "./") else depth_ops[-1]
+        out.append(tok)
+    return "".join(out)
+
+
+@st.composite
+def _axis_programs(draw):
+    """Sums, means, softmax and logsumexp along a dimension, on declared matrices."""
+    prog = _Program(draw)
+    f = draw(st.sampled_from(["sum", "mean", "softmax", "logsumexp", "log_softmax"]))
+    dim = draw(st.sampled_from(["1", "2", "1", "2", "3", "0", "x", "-1", "2.5"]))
+    arg = prog.expr(("m", "N", "n"), draw(st.integers(0, 2)))
+    inner = f"{f}({arg}, {dim})"
+    outer = draw(st.sampled_from(["sum({})", "sum({}.^2)", "{}", "norm2({})^2",
+                                  "sum({} .* Y)"] + ([] if f == "log_softmax" else
+                                                     ["sum(log({}))"])))   # log of < 0
+    program = outer.format(inner)
+    options = {"shapes": {**prog.shapes, "Y": "N,n"} if "Y" in program else dict(prog.shapes)}
+    options["layout"] = draw(st.sampled_from(["denominator", "numerator"]))
+    return Case("notes", program, options)
+
+
+def _latex_of(program: str, options: dict) -> tuple[str, dict] | None:
+    """The program's output printed in LaTeX (one expression), and the declarations of the
+    variables it uses; None if the program is refused."""
+    from matcalc.expr import variables
+    from matcalc.printing import to_latex
+    try:
+        d = matcalc.derive(program, **{k: v for k, v in options.items()
+                                      if k in ("shapes", "kinds")})
+    except MatcalcError:
+        return None
+    used = {v.name for v in variables(d.output)}
+    # the names LaTeX reads back: x_0 is printed x_0, and read as x0
+    shapes = {re.sub(r"^([A-Za-z]+)_([0-9]+)$", r"\1\2", k): v
+              for k, v in options.get("shapes", {}).items() if k in used}
+    return to_latex(d.output), shapes
+
+
+_LATEX_TOKEN = re.compile(r"\\[A-Za-z]+|\\.|[A-Za-z]|[0-9]+|\s+|.", re.DOTALL)
+LATEX_PIECES = [r"\frac{", "}{", "}", "{", r"\left(", r"\right)", r"\|", "||", "^", "_",
+                r"^\top", r"^{-1}", r"^{\circ 2}", r"\odot", r"\cdot", r"\mathbf{1}",
+                r"\mathbf{x}", r"\sigma(", r"\log", r"\det", r"\operatorname{tr}(",
+                r"\sqrt{", r"\lambda", r"\Sigma", "W_{1}", "W^{(1)}", r"\sum_i", "eps", "|",
+                r"\lvert", r"\rvert", r"\mathbb{I}[", "]", r"\\", "&=", "e^{", "I", "-",
+                r"\frac{\partial L}{\partial Y}", r"\unknown", "%", "$", r"\begin{align*}",
+                r"\operatorname{softmax}(", ", 2)", r"\lVert", r"\rVert_F", r"_{1,1}"]
+
+
+NOTES_PIECES = ["||", "‖", "^T", "ᵀ", "⁻¹", "²", "σ", "λ", " ", "{", "}", "_2", "_F", "(", ")",
+                "1'", "*1", "^{-1}", "|", "−", "2", "AX", "z_j", "/N", "e^", "^Tx", "^{-T}",
+                "np.", "'fro'", "\\", " sin ", "xTy"]
+
+
+def _mutate(draw, tokens: list[str], pieces: list[str]) -> str:
+    """The tokens with one to three of them dropped, doubled, swapped with the next, or
+    with one of `pieces` inserted."""
+    tokens = list(tokens)
+    for _ in range(draw(st.integers(1, 3))):
+        if not tokens:
+            tokens = ["x"]
+        i = draw(st.integers(0, len(tokens) - 1))
+        how = draw(st.sampled_from(["drop", "dup", "swap", "insert"]))
+        if how == "drop":
+            del tokens[i]
+        elif how == "dup":
+            tokens.insert(i, tokens[i])
+        elif how == "swap" and i + 1 < len(tokens):
+            tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
+        else:
+            tokens.insert(i, draw(st.sampled_from(pieces)))
+    return "".join(tokens)
+
+
+@st.composite
+def notes_programs(draw):
+    """The family "notes": respelled typed programs (the same formulas, or a finding),
+    their LaTeX read back, axis calls, and mutations of all three."""
+    base = draw(typed_programs())
+    program, options = base.program, dict(base.options)
+    kind = draw(st.sampled_from(["respell", "respell", "latex", "latex", "axis", "wild",
+                                 "wild_latex"]))
+    if kind == "axis":
+        return draw(_axis_programs())
+    if kind in ("respell", "wild"):
+        spelled = _respell(draw, program)
+        if kind == "respell":
+            return Case("notes", spelled, options, same_as=program)
+        return Case("notes", _mutate(draw, _tokens(spelled), NOTES_PIECES), options)
+    found = _latex_of(program, options)
+    if found is None:
+        return Case("notes", program, options)
+    latex, shapes = found
+    original = {k: v for k, v in options.items() if k != "wrt"}
+    options = {k: v for k, v in options.items() if k not in ("wrt", "shapes")}
+    if shapes:                                   # the variables of the output, as declared
+        options["shapes"] = shapes
+    if kind == "latex":
+        statement = draw(st.sampled_from(["", r"\mathrm{f} = ", r"f &= "]))
+        return Case("notes", statement + latex, {**options, "notation": "latex"},
+                    same_as=program, compare="output", same_options=original)
+    return Case("notes", _mutate(draw, _LATEX_TOKEN.findall(latex), LATEX_PIECES), {**options,
+                                           "notation": draw(st.sampled_from(["latex",
+                                                                             "auto"]))})
+
+
 FAMILIES = {
     "text": random_text,
     "grammar": grammar_programs,
     "typed": typed_programs,
     "mutation": mutated_programs,
     "options": option_programs,
+    "notes": notes_programs,
 }
 # how many of every 20 inputs come from each family
-MIX = {"text": 3, "grammar": 5, "typed": 6, "mutation": 4, "options": 2}
+MIX = {"text": 2, "grammar": 4, "typed": 4, "mutation": 3, "options": 2, "notes": 5}
 
 
 def all_cases(families=None):
@@ -1664,6 +1909,12 @@ def _init_worker():
     warm_up()
 
 
+def _interrupt(signum, frame):
+    """SIGTERM as Ctrl-C: a run in the background (which ignores SIGINT) stopped by `kill`
+    still reports the chunks it finished."""
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", "--count", type=int, default=100_000, help="inputs in all")
@@ -1686,15 +1937,21 @@ def main(argv=None) -> int:
     total = Summary()
     start = time.time()
     ctx = multiprocessing.get_context("fork")
+    stopped = ""
     with ctx.Pool(args.workers, initializer=_init_worker, maxtasksperchild=None) as pool:
-        for part in pool.imap_unordered(_chunk, chunks):
-            total.merge(part)
-            print(f"[{time.time() - start:7.0f} s] {total.count:,} inputs, "
-                  f"{total.derived:,} derived, "
-                  f"{sum(n for n, _ in total.escapes.values())} escapes, "
-                  f"{total.status['slow'] + total.status['hang']} over "
-                  f"{SLOW_SECONDS:g} s", file=sys.stderr, flush=True)
-    print(f"fuzz: {total.count:,} inputs in {time.time() - start:.0f} s wall, "
+        signal.signal(signal.SIGTERM, _interrupt)       # the workers are forked already
+        try:
+            for part in pool.imap_unordered(_chunk, chunks):
+                total.merge(part)
+                print(f"[{time.time() - start:7.0f} s] {total.count:,} inputs, "
+                      f"{total.derived:,} derived, "
+                      f"{sum(n for n, _ in total.escapes.values())} escapes, "
+                      f"{total.status['slow'] + total.status['hang']} over "
+                      f"{SLOW_SECONDS:g} s", file=sys.stderr, flush=True)
+        except KeyboardInterrupt:       # kill (-INT): the summary of the chunks finished
+            pool.terminate()
+            stopped = f" (interrupted: {total.count:,} of {args.count:,})"
+    print(f"fuzz{stopped}: {total.count:,} inputs in {time.time() - start:.0f} s wall, "
           f"{args.workers} workers, seed {args.seed}")
     print(total.report())
     warm_up()
@@ -1712,7 +1969,7 @@ def main(argv=None) -> int:
                        "slowest": total.slowest}, f, indent=1)
     # a slow or hung input counts only if it is slow again alone: the machine may be shared
     still_slow = sum(1 for line in again if " again: " in line)
-    bad = sum(total.status[s] for s in ("escape", "noninert")) + still_slow
+    bad = sum(total.status[s] for s in ("escape", "noninert", "misread")) + still_slow
     return 1 if bad else 0
 
 

@@ -67,6 +67,51 @@ def main() -> None:
     cli()
 
 
+class ExprCommand(click.Command):
+    """A command whose EXPR may start with a minus (`matcalc derive "-y'*log(softmax(s))"
+    --onehot y`), which click alone takes for an option, and whose options may follow
+    `--` and EXPR (`matcalc derive -- "-y'*log(p)" --onehot y`): the arguments are put in
+    the order click reads, options first, then `--` and EXPR."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self.expression_last(args))
+
+    def expression_last(self, args: list[str]) -> list[str]:
+        options = {name: param for param in self.params if isinstance(param, click.Option)
+                   for name in param.opts + param.secondary_opts}
+        takes_value = {name for name, p in options.items() if not p.is_flag and not p.count}
+        out: list[str] = []
+        positional: list[str] = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg == "--":
+                if i + 1 < len(args):
+                    positional.append(args[i + 1])       # EXPR, whatever it starts with
+                i += 2
+                continue
+            name = arg.split("=", 1)[0]
+            if arg.startswith("--") or name in options:
+                out.append(arg)
+                if name in takes_value and "=" not in arg and i + 1 < len(args):
+                    out.append(args[i + 1])
+                    i += 1
+            elif arg.startswith("-") and len(arg) > 1 and arg[:2] in takes_value and \
+                    _FILE_NAME.fullmatch(arg[2:]):
+                out.append(arg)                          # -ofile.py
+            elif arg.startswith("-") and len(arg) > 1 and not positional:
+                positional.append(arg)                   # an expression: -x'*A*x
+            elif arg.startswith("-") and len(arg) > 1:
+                out.append(arg)                          # an unknown option: click says so
+            else:
+                positional.append(arg)
+            i += 1
+        return out + (["--", *positional] if positional else [])
+
+
+_FILE_NAME = __import__("re").compile(r"[\w./~+-]+")
+
+
 # --- options shared by every command --------------------------------------------------
 
 def _parse_wrt(ctx, param, values: tuple[str, ...]) -> list[str] | None:
@@ -133,6 +178,9 @@ _DERIVATION_OPTIONS = [
                       "names ((o - y)*a')."),
     click.option("--check/--no-check", default=True, show_default=True,
                  help="Verify the result against finite differences."),
+    click.option("--from", "notation", type=click.Choice(["matcalc", "latex"]),
+                 help="The notation of EXPR: matcalc's language, or LaTeX (\\frac{1}{2}"
+                      "\\|W x - y\\|_2^2).  [default: LaTeX if EXPR holds a backslash]"),
 ]
 
 
@@ -204,8 +252,10 @@ def _refuse_undecodable(expr: str) -> None:
 
 
 def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, assume, convention,
-                jacobian, hessian, hvp, inline=False):
-    """Read EXPR and derive it (unchecked: each command runs the check itself)."""
+                jacobian, hessian, hvp, notation, inline=False):
+    """Read EXPR and derive it (unchecked: each command runs the check itself); a kind
+    taken by a name's letter case that decides the output's kind is said on standard
+    error (`note: ...`)."""
     modes = [mode for mode, on in zip(MODES, (jacobian, hessian, hvp)) if on]
     if len(modes) > 1:
         raise click.UsageError("--jacobian, --hessian and --hvp exclude one another",
@@ -221,8 +271,11 @@ def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, assume, co
         extra["convention"] = convention
     if inline:
         extra["inline"] = True
-    return matcalc.derive(_read_program(expr), wrt=wrt, layout=layout, shapes=shapes,
-                          kinds=kinds, check=False, **extra)
+    d = matcalc.derive(_read_program(expr), wrt=wrt, layout=layout, shapes=shapes,
+                       kinds=kinds, check=False, notation=notation or "auto", **extra)
+    for note in getattr(getattr(d, "typed", None), "notes", ()):
+        click.echo(f"note: {note}", err=True)
+    return d
 
 
 def _echo(text: str, err: bool = False) -> None:
@@ -259,7 +312,7 @@ def _worst(*statuses: int) -> int:
 
 # --- commands -----------------------------------------------------------------------------
 
-@cli.command()
+@cli.command(cls=ExprCommand)
 @derivation_options
 @click.option("--format", "fmt", type=click.Choice(["text", "latex", "numpy", "json"]),
               default="text", show_default=True, help="Output format.")
@@ -318,7 +371,7 @@ def derive(expr, fmt, steps, standalone, latex_transpose, latex_numbered, latex_
         click.get_current_context().exit(_report_check(d, err=True))
 
 
-@cli.command("check")
+@cli.command("check", cls=ExprCommand)
 @derivation_options
 @click.option("--claim", "claims", multiple=True, metavar='"NAME = FORMULA"',
               help="Verify a claimed derivative, e.g. --claim \"x = 2*A*x\". Repeatable.")
@@ -349,7 +402,7 @@ def check_command(expr, claims, check, **how):
     click.get_current_context().exit(_worst(*statuses))
 
 
-@cli.command()
+@cli.command(cls=ExprCommand)
 @derivation_options
 @click.option("--target", type=click.Choice(["numpy", "torch", "jax"]), default="numpy",
               show_default=True, help="Array library of the generated code.")

@@ -91,10 +91,10 @@ def gradient(X, W1, b1, W2, b2, Y, reg):
     dX = t6 @ W1.T  # t6*W1'
     dW1 = X.T @ t6
     _add_scaled(dW1, reg, W1)  # X'*t6 + reg*W1
-    db1 = t6.sum(axis=0)  # t6'*vector(1)
+    db1 = t6.sum(axis=0)  # sum(t6, 1)'
     dW2 = t1.T @ t5
     _add_scaled(dW2, reg, W2)  # t1'*t5 + reg*W2
-    db2 = t5.sum(axis=0)  # t5'*vector(1)
+    db2 = t5.sum(axis=0)  # sum(t5, 1)'
     dY = t2
     dY *= -1 / X.shape[0]  # -t2/N
     dreg = 0.5 * (np.vdot(W1, W1) + np.vdot(W2, W2))  # 0.5*(norm2(W1)^2 + norm2(W2)^2)
@@ -130,10 +130,10 @@ def value_and_gradient(X, W1, b1, W2, b2, Y, reg):
     dX = t7 @ W1.T  # t7*W1'
     dW1 = X.T @ t7
     _add_scaled(dW1, reg, W1)  # X'*t7 + reg*W1
-    db1 = t7.sum(axis=0)  # t7'*vector(1)
+    db1 = t7.sum(axis=0)  # sum(t7, 1)'
     dW2 = t1.T @ t6
     _add_scaled(dW2, reg, W2)  # t1'*t6 + reg*W2
-    db2 = t6.sum(axis=0)  # t6'*vector(1)
+    db2 = t6.sum(axis=0)  # sum(t6, 1)'
     dY = t2
     dY *= -1 / X.shape[0]  # -t2/N
     dreg = 0.5 * t5  # 0.5*(norm2(W1)^2 + norm2(W2)^2)

@@ -45,7 +45,7 @@ def gradient(X, A, b, *, dY):
         raise _shape_error(X=X, A=A, b=b, dY=dY)
     dX = dY @ A  # dY*A
     dA = dY.T @ X  # dY'*X
-    db = dY.sum(axis=0)  # dY'*vector(1)
+    db = dY.sum(axis=0)  # sum(dY, 1)'
     return {"X": dX, "A": dA, "b": db}
 
 
@@ -65,7 +65,7 @@ def value_and_gradient(X, A, b, *, dY):
     Y += b  # X*A' + b'
     dX = dY @ A  # dY*A
     dA = dY.T @ X  # dY'*X
-    db = dY.sum(axis=0)  # dY'*vector(1)
+    db = dY.sum(axis=0)  # sum(dY, 1)'
     return Y, {"X": dX, "A": dA, "b": db}
 
 

@@ -90,7 +90,7 @@ def gradient(W1, X, b1, W2, b2, Y, lambda_):
     _add_scaled(dW2, lambda_, W2)
     dW2 /= X.shape[1]  # (t4*t2' + lambda*W2)/m
     db2 = t4.sum(axis=1)
-    db2 /= X.shape[1]  # t4*vector(1)/m
+    db2 /= X.shape[1]  # sum(t4, 2)/m
     return {"W1": dW1, "W2": dW2, "b2": db2}
 
 
@@ -128,7 +128,7 @@ def value_and_gradient(W1, X, b1, W2, b2, Y, lambda_):
     _add_scaled(dW2, lambda_, W2)
     dW2 /= X.shape[1]  # (t7*t2' + lambda*W2)/m
     db2 = t7.sum(axis=1)
-    db2 /= X.shape[1]  # t7*vector(1)/m
+    db2 /= X.shape[1]  # sum(t7, 2)/m
     return J, {"W1": dW1, "W2": dW2, "b2": db2}
 
 

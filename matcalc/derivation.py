@@ -30,6 +30,7 @@ from .simplify import simplify, size
 from .steps import adjoint_names, program_steps, step_checks
 from .structure import as_projected, structures, use_structure
 from .structure import gradient as structure_gradient
+from .shapes import inputs_comment
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -399,7 +400,8 @@ class Derivation(Result):
         """The derivatives as text, one `dL/dX = ...` line each after a header naming
         the layout (and the adjoint equations of a program first if `steps`, the
         derivatives then inlined: the steps are where the program's names are used)."""
-        lines = [f"# layout: {self.layout}", *describe(self.onehot, self.convention)]
+        lines = [f"# layout: {self.layout}", inputs_comment(self.typed),
+                 *describe(self.onehot, self.convention)]
         if self.upstream is not None:
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
                          f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")

@@ -32,18 +32,35 @@ def line_and_column(source: str, offset: int) -> tuple[int, int]:
     return len(_NEW_LINE.findall(source, 0, offset)) + 1, offset - line_start + 1
 
 
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """What the user probably meant, as an input that is itself valid: the whole program
+    rewritten, and declarations to add (`--shape NAME=DIMS`, as (NAME, DIMS) pairs). A
+    message that suggests a rewrite carries it, so that tests can derive every suggestion."""
+
+    program: str
+    shapes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def declarations(self) -> str:
+        """The declarations as the command line writes them: `--shape X=N,n`."""
+        return " ".join(f"--shape {name}={dims}" for name, dims in self.shapes)
+
+
 class MatcalcError(Exception):
-    """An error in the user's input; `kind` says which (syntax, name, shape, option, ...)."""
+    """An error in the user's input; `kind` says which (syntax, name, shape, option, ...).
+    `fix`, when there is one, is the rewrite the hint suggests (a `Fix`)."""
 
     kind = "error"
 
     def __init__(self, message: str, span: Span | None = None, source: str | None = None,
-                 hint: str | None = None):
+                 hint: str | None = None, fix: Fix | None = None):
         super().__init__(message)
         self.message = message
         self.span = span
         self.source = source
         self.hint = hint
+        self.fix = fix
 
     def with_source(self, source: str) -> "MatcalcError":
         if self.source is None:

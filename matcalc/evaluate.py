@@ -119,7 +119,7 @@ def _matmul(node: MatMul, xs, env) -> np.ndarray:
 
 def _power(node: Power, xs, env) -> np.ndarray:
     x, p = xs
-    return x ** p[0, 0]
+    return x ** (p if node.p.shape == node.x.shape and not node.p.is_scalar else p[0, 0])
 
 
 def _scalar(v) -> np.ndarray:

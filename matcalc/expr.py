@@ -469,13 +469,16 @@ class Divide(Node):
 
 
 class Power(Node):
-    """Elementwise power x .^ p, p a scalar node (a Const in almost every case)."""
+    """Elementwise power x .^ p: p a scalar node (a Const in almost every case), or an
+    array of x's own shape, entry by entry (x.^y, as MATLAB reads it)."""
     __slots__ = fields = ("x", "p")
     children_fields = ("x", "p")
 
     def _check(self):
-        _require(self.args[1].shape == SCALAR, self, "the exponent must be a scalar")
-        return self.args[0].shape
+        x, p = self.args
+        _require(p.shape == SCALAR or p.shape == x.shape, self,
+                 "the exponent must be a scalar or of the base's shape")
+        return x.shape
 
 
 class Func(Node):

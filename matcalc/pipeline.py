@@ -113,10 +113,10 @@ def _structure_options(assume, convention, typed, labels: dict[str, str]) -> dic
 def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: Any = None,
            kinds: str = "ml", check: bool = False, onehot: Any = (), mode: str = "gradient",
            signs: Any = (), assume: Any = (), convention: str = "projected",
-           inline: bool = False) -> Derivation | HigherDerivation:
-    """Parse, type and differentiate `program`; see SPEC section 6. Gradients are shown
-    with the program's own names for the values it named, or in terms of the inputs only
-    if `inline`."""
+           notation: str = "auto", inline: bool = False) -> Derivation | HigherDerivation:
+    """Parse, type and differentiate `program` (in `notation`: matcalc, latex or auto);
+    see SPEC section 6. Gradients are shown with the program's own names for the values
+    it named, or in terms of the inputs only if `inline`."""
     from .parse import parse  # lark: imported when a program is first parsed
     if layout not in LAYOUTS:
         raise OptionError(f"unknown layout {layout!r}: expected numerator, denominator or mixed")
@@ -126,7 +126,7 @@ def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: A
         raise OptionError("the program must be a string")
     E.reset_work()
     try:
-        ast = parse(program)
+        ast = parse(program, notation)
         typed = infer_shapes(ast, decls, kinds)
         if assume:
             typed = _square_structured(ast, typed, decls, kinds, assume)

@@ -20,6 +20,7 @@ from . import expr as E
 from . import ops
 from . import syntax as S
 from .errors import (
+    Fix,
     LimitError,
     MatcalcError,
     NameError_,
@@ -41,6 +42,12 @@ MAX_VARIABLES = 10_000
 # double precision, where the formulas carry it (sum(X)/N, N = 10^300). A size that
 # large is better a name. Configurable.
 MAX_DIM_DIGITS = 150
+# The largest integer power of a matrix written X^k: it is a product of k factors, and its
+# derivative has k terms of k - 1 factors each. Configurable.
+MAX_MATRIX_POWER = 64
+# how many names a derivation re-types to see whether their kind by name decides the
+# output's kind (the note on standard error): the first few, so that the cost stays flat
+MAX_KIND_CHECKS = 3
 
 
 class DimVar:
@@ -200,7 +207,7 @@ def default_kind(name: str, kinds: str) -> str:
         if "h" <= c <= "z":
             return "vector"
         return "matrix"
-    if name.lower() in GREEK:
+    if name in GREEK:                 # alpha, lambda; but Sigma, Lambda are matrices
         return "scalar"
     return "vector" if name[0].islower() else "matrix"
 
@@ -218,6 +225,20 @@ class Typed:
     keep_2d: frozenset[str]              # vars declared with an explicit 1
     dim_names: set[str] = field(default_factory=set)
     spans: dict[str, Span] = field(default_factory=dict)  # a name's first use
+    origins: dict[str, str] = field(default_factory=dict)  # where an input's kind came from
+    notes: list[str] = field(default_factory=list)         # guesses that decide the output
+
+
+def inputs_comment(typed: Typed) -> str:
+    """The comment line that says every input's shape and where its kind came from:
+    `# inputs: X N x n (declared), w n (vector by its name), eps n (vector by its name)`,
+    so that nothing taken by a naming convention goes unsaid."""
+    def shown(shape) -> str:
+        r, c = shape
+        return "scalar" if (r, c) == (1, 1) else f"{r}" if c == 1 else f"{r} x {c}"
+    parts = [f"{name} {shown(v.shape)} ({typed.origins.get(name, 'declared')})"
+             for name, v in typed.inputs.items()]
+    return "# inputs: " + (", ".join(parts) if parts else "none")
 
 
 @E.gc_paused
@@ -228,7 +249,45 @@ def infer_shapes(program: S.Program, shapes: dict[str, Declaration] | None = Non
         raise OptionError(f"unknown --kinds {kinds!r}: expected ml or mc")
     inf = _Infer(program, shapes or {}, kinds)
     inf.run()
-    return _Build(inf).run()
+    typed = _Build(inf).run()
+    typed.notes = _kind_notes(inf)
+    return typed
+
+
+def _kind(t: Type) -> str:
+    return "scalar" if t.is_scalar else "matrix" if t.is_matrix else "vector"
+
+
+def _kind_notes(inf: _Infer) -> list[str]:
+    """A note for each name whose kind comes only from its letter case and decides the
+    output's kind (`sqrt(sum(x.^2) + eps)`: eps, a vector by its name, makes the output a
+    vector): a name is a candidate when a scalar is spread over it in + - .* ./ .^ > and
+    it alone carries a dimension of the output; the program typed again with it a scalar
+    says whether the output's kind then changes."""
+    out = inf.output_type()
+    if out.is_scalar:
+        return []
+    carried: dict[int, list[str]] = {}
+    for name in inf.var_order:
+        t = inf.var_types[name]
+        for d in {id(_find(t.rows)): 0, id(_find(t.cols)): 0}:
+            carried.setdefault(d, []).append(name)
+    outputs = {id(_find(d)) for d in (out.rows, out.cols) if isinstance(_find(d), DimVar)}
+    notes = []
+    candidates = [name for name in inf.spread if not inf.var_types[name].is_scalar and
+                  any(carried.get(d) == [name] for d in outputs)]
+    for name in candidates[:MAX_KIND_CHECKS]:
+        other = _Infer(inf.program, {**inf.decls, name: Declaration(1, 1)}, inf.kinds)
+        try:
+            other.run()
+        except MatcalcError:
+            continue
+        changed = _kind(other.output_type())
+        if changed != _kind(out):
+            notes.append(f"{name} is a {_kind(inf.var_types[name])} by its name, and so the "
+                         f"output is a {_kind(out)} (with {name} a scalar it would be a "
+                         f"{changed}); if {name} is a scalar, declare --shape {name}=scalar")
+    return notes
 
 
 class _Infer:
@@ -249,14 +308,76 @@ class _Infer:
                     self.dim_symbols.add(v)
         self.assigned: set[str] = set()
         self._shown: dict[int, str] = {}
+        self.origins: dict[str, str] = {}          # input -> where its kind came from
+        self.spread: list[str] = []                # names a scalar is spread over
+        self.latex = program.notation == "latex"
+        self._parents: dict[int, object] | None = None
 
     # -- helpers ---------------------------------------------------------------------
-    def text(self, node) -> str:
-        """The operand as the user wrote it (its middle elided when it is long)."""
-        t = " ".join(re.sub(r"#[^\n]*", "", self.src[node.span.start:node.span.end]).split())
-        if isinstance(node, S.Binary) and node.op in ("+", "-", ">"):
+    def text(self, node, operand: bool = True) -> str:
+        """The operand as the user wrote it (its middle elided when it is long), in
+        parentheses if it is a sum (`operand`, as it was written to be one); read from
+        LaTeX, or a number written as a superscript (²), as matcalc's language writes it."""
+        if self.latex or type(node) is S.Number and node.text != \
+                self.src[node.span.start:node.span.end]:
+            t = S.unparse(node)
+        else:
+            t = " ".join(re.sub(r"#[^\n]*", "", self.src[node.span.start:node.span.end]).split())
+        if operand and isinstance(node, S.Binary) and node.op in ("+", "-", ">"):
             t = f"({t})"                        # it was parenthesised to be an operand
         return t if len(t) <= 60 else t[:28] + "..." + t[-28:]
+
+    def output_type(self) -> Type:
+        last = self.program.statements[-1]
+        return self.stmt_types[last.name] if last.name is not None else \
+            self.types[id(last.expr)]
+
+    # -- suggested rewrites --------------------------------------------------------------
+    def parents(self) -> dict[int, object]:
+        """id(AST node) -> its parent node (a Statement for a statement's expression)."""
+        if self._parents is None:
+            self._parents = {}
+            for st in self.program.statements:
+                self._parents[id(st.expr)] = st
+                for n in S.right_first_preorder(st.expr):
+                    for k in S.ast_children(n):
+                        self._parents[id(k)] = n
+        return self._parents
+
+    def fix(self, instead: dict[int, tuple[object, str]], shapes=(),
+            renamed: dict[str, str] | None = None) -> Fix:
+        """The program with each AST node of `instead` (id -> (node, text in matcalc's
+        language)) written as that text, parenthesised where its place needs it, the
+        statements' names in `renamed` renamed, and the declarations `shapes` added: a
+        valid input to suggest. Read from LaTeX, the whole program is written in
+        matcalc's language."""
+        parents = self.parents()
+        renamed = renamed or {}
+
+        def placed(node, text: str) -> str:
+            return text if _level_of(text) >= _least(node, parents.get(id(node))) \
+                else f"({text})"
+        if self.latex:
+            lines = []
+            for st in self.program.statements:
+                body = S.unparse(st.expr, {k: placed(n, t) for k, (n, t) in instead.items()})
+                name = renamed.get(st.name, st.name)
+                lines.append(body if name is None else f"{name} = {body}")
+            return Fix("; ".join(lines), tuple(shapes))
+        instead = dict(instead)
+        for st in self.program.statements:
+            if st.name in renamed:                 # the name assigned, as a node of its own
+                lhs = S.Name(st.name, st.name_span)
+                instead[id(lhs)] = (lhs, renamed[st.name])
+        out, last = [], 0
+        for node, text in sorted(instead.values(), key=lambda nt: nt[0].span.start):
+            out += [self.src[last:node.span.start], placed(node, text)]
+            last = node.span.end
+        return Fix("".join(out) + self.src[last:], tuple(shapes))
+
+    def fix_node(self, node, text: str, shapes=()) -> Fix:
+        """The program with `node` written as `text` (see `fix`)."""
+        return self.fix({id(node): (node, text)}, shapes)
 
     def show(self, t: Type) -> str:
         if t.is_scalar:
@@ -273,12 +394,13 @@ class _Infer:
             return self._shown[id(d)]
         return str(d)
 
-    def fail(self, msg: str, span: Span, hint: str | None = None):
-        raise ShapeError(msg, span, self.src, hint)
+    def fail(self, msg: str, span: Span, hint: str | None = None, fix: Fix | None = None):
+        raise ShapeError(msg, span, self.src, hint, fix)
 
     # -- the walk ----------------------------------------------------------------------
     def run(self) -> None:
         stmts = self.program.statements
+        self._check_names()
         for i, st in enumerate(stmts):
             if st.name is not None:
                 if st.name in self.assigned:
@@ -306,6 +428,120 @@ class _Infer:
                 self.stmt_types[st.name] = t
                 self.assigned.add(st.name)
 
+    def _check_names(self) -> None:
+        """Refuse, before typing, the names that are most likely something else: a
+        multi-letter name made of the program's other names or single capitals (`AX`,
+        `Wx` beside x), which is read as one name, and names that look like index notation
+        (`z_j = x'*A_j*y + b_j`), which the language does not read."""
+        nodes: dict[str, list] = {}
+        assigned = {st.name for st in self.program.statements if st.name is not None}
+        for st in self.program.statements:
+            for n in reversed(S.right_first_preorder(st.expr)):
+                if type(n) is S.Name:
+                    nodes.setdefault(n.name, []).append(n)
+        self.name_nodes = nodes
+        self.all_names = set(nodes) | assigned
+        self.first_use = {name: uses[0].span.start for name, uses in nodes.items()}
+        if self.latex:
+            return                       # LaTeX spells a product of letters as it is meant
+        self._powers_of_notes(assigned)
+        names = self.all_names - set(ops.LANGUAGE)     # a piece is never the whole name
+        for name, uses in nodes.items():
+            if len(name) < 2 or name in assigned or name in self.decls or \
+                    name in self.dim_symbols or name in ops.LANGUAGE or name.lower() in GREEK:
+                continue
+            pieces = _split(name, names) if len(name) <= 12 else None
+            quadratic = _TRANSPOSED.fullmatch(name)
+            if pieces is None and quadratic is None:
+                continue
+            # xTy, xTAx: notes' x^T y and x^T A x, with the T run into the names
+            product = "*".join(pieces) if pieces is not None else \
+                quadratic[1] + "'*" + "*".join(filter(None, quadratic.groups()[1:]))
+            uses = sorted(uses, key=lambda n: n.span.start)
+            raise NameError_(f"{name} is read as one name; for the product write {product}",
+                             uses[0].span, self.src,
+                             f"did you mean {product} ? (if {name} is one variable, declare "
+                             f"it, e.g. --shape {name}={self._declared_like(name)})",
+                             fix=self.fix({id(n): (n, product) for n in uses}))
+
+    def _powers_of_notes(self, assigned: set[str]) -> None:
+        """Refuse, before typing, the powers that notes mean otherwise: e^x and e.^x where
+        e is no variable of the program (exp(x)), and x^Ty, X^TX, X^-T (X^{-T}) where T is
+        none (x^T y, X^T X, the inverse transposed), which the language reads as powers of
+        a variable e, of a name Ty or TX, of a variable T."""
+        powers = [n for st in self.program.statements for n in S.right_first_preorder(st.expr)
+                  if type(n) is S.Binary and n.op in ("^", ".^")]
+        if "e" not in assigned and "e" not in self.decls:
+            for n in powers:
+                if type(n.left) is S.Name and n.left.name == "e":
+                    instead = f"exp({self.text(n.right, operand=False)})"
+                    self.fail(f"{self.text(n, operand=False)} reads as a power of a variable "
+                              f"e; for the exponential write {instead}", n.span,
+                              f"did you mean {instead} ? (if e is a variable, declare it)",
+                              self.fix_node(n, instead))
+        powers = [n for n in powers if n.op == "^"]
+        inverse_t = {id(n.right.operand) for n in powers if type(n.right) is S.Neg and
+                     type(n.right.operand) is S.Name and n.right.operand.name == "T"}
+        if "T" in assigned or "T" in self.decls or \
+                any(id(u) not in inverse_t for u in self.name_nodes.get("T", ())):
+            return                                # T is a name of the program
+        for n in powers:
+            right, base = n.right, self._atom(n.left)
+            if type(right) is S.Name and len(right.name) > 1 and \
+                    right.name.startswith("T") and right.name not in assigned and \
+                    right.name not in self.decls:
+                rest = right.name[1:]
+                instead, said = f"{base}'*{rest}", f"{base}^T {rest}"
+            elif type(right) is S.Neg and type(right.operand) is S.Name and \
+                    right.operand.name == "T":
+                instead, said = f"inv({self.text(n.left, operand=False)})'", \
+                    "the inverse transposed"
+            else:
+                continue
+            self.fail(f"{self.text(n, operand=False)} reads as a power of "
+                      f"{self.text(right, operand=False)}; for {said} write {instead}",
+                      n.span, f"did you mean {instead} ?", self.fix_node(n, instead))
+
+    def _declared_like(self, name: str) -> str:
+        kind = default_kind(name, self.kinds)
+        return "scalar" if kind == "scalar" else "n" if kind == "vector" else "m,n"
+
+    def _spread(self, operand) -> None:
+        """Note a name that a scalar is spread over (`sum(x.^2) + eps`) when its kind is
+        only its name's: the likeliest misreading of a scalar (see _kind_notes)."""
+        if type(operand) is S.Name and operand.name in self.origins and \
+                self.origins[operand.name].endswith("by its name") and \
+                operand.name not in self.spread:
+            self.spread.append(operand.name)
+
+    def _index_notation(self, n: S.Binary, scalar, other) -> None:
+        """Refuse a scalar broadcast into a name with an index suffix (_i, _j, _k, _l):
+        `z_j = x'*A_j*y + b_j` is index notation, which matcalc would read as whole names,
+        and so spread the scalar x'*A_j*y over the vector b_j."""
+        indexed = [k for k in _names_in(other) if _INDEXED.fullmatch(k.name) and
+                   k.name not in self.decls and k.name not in self.stmt_types]
+        if not indexed:
+            return
+        index = _INDEXED.fullmatch(indexed[0].name)[2]
+        names = sorted({k for k in self.all_names if (m := _INDEXED.fullmatch(k)) and
+                        m[2] == index}, key=lambda k: self.first_use.get(k, 0))
+        single = {k: _INDEXED.fullmatch(k)[1] for k in names}
+        fix = None                                  # stripping the index would clash
+        if len(set(single.values())) == len(single) and \
+                not set(single.values()) & (self.all_names - set(names)):
+            assigned = {st.name for st in self.program.statements}
+            scalars = sorted(b for k, b in single.items() if k in self.name_nodes and
+                             k not in assigned and default_kind(b, self.kinds) == "vector")
+            fix = self.fix({id(u): (u, single[k]) for k in names
+                            for u in self.name_nodes.get(k, ())},
+                           [(b, "scalar") for b in scalars], renamed=single)
+        one = "" if fix is None else f"; for one {index}, write {fix.program}" + (
+            f" with {fix.declarations}" if fix.shapes else "")
+        self.fail(f"{', '.join(names)} look like index notation, which matcalc does not "
+                  f"read: as whole names, {self.text(scalar)} (a scalar) would be spread "
+                  f"over {self.text(other)}", n.span,
+                  f"matcalc has no indices yet{one}", fix)
+
     def _where(self, span: Span) -> str:
         line, col = line_and_column(self.src, span.start)
         return f"line {line}, column {col}"
@@ -313,7 +549,7 @@ class _Infer:
     def visit(self, node) -> Type:
         # children before parents, left to right, without recursion (long flat chains never
         # hit the recursion limit): the reverse of a pre-order that takes the right first
-        order = _right_first_preorder(node)
+        order = S.right_first_preorder(node)
         types = self.types
         for n in reversed(order):
             types[id(n)] = self._type_of(n)
@@ -326,15 +562,48 @@ class _Infer:
         if kind is S.Binary:
             return self._binary(n)
         if kind is S.Transpose:
-            t = self.types[id(n.operand)]
-            return Type(t.cols, t.rows)
+            return self._transpose(n)
         if kind is S.Number:
             return SCALAR_T()
         if kind is S.Neg:
             return self.types[id(n.operand)]
         if kind is S.Call:
             return self._call(n)
+        if kind is S.Norm:
+            return self._norm(n)
         raise AssertionError(kind)
+
+    def _transpose(self, n: S.Transpose) -> Type:
+        x = n.operand
+        if n.mark == "^T" and "T" in self.all_names | set(self.decls) | self.dim_symbols:
+            self.fail(f"{self.text(x)}^T reads as the transpose of {self.text(x)}, but T is "
+                      f"also a name in this program", n.span,
+                      f"write {self._transposed(x)} for the transpose, or "
+                      f"{self.text(x)}^(T) for a power",
+                      self.fix_node(n, self._transposed(x)))
+        if _is_literal_one(x):          # 1' is the ones vector laid down: 1'*x sums x
+            return Type(1, DimVar())
+        t = self.types[id(x)]
+        return Type(t.cols, t.rows)
+
+    def _norm(self, n: S.Norm) -> Type:
+        """||x|| and ||x||_2 of a vector are its Euclidean norm, ||X||_F the Frobenius
+        norm, ||x||_1 the sum of |x_i|; of a matrix, ||X|| and ||X||_2 are the spectral
+        norm, and ||X||_1 the largest column sum, which matcalc does not have."""
+        t = self.types[id(n.operand)]
+        if t.is_matrix and n.sub not in ("F", "1,1"):
+            x = self.text(n.operand)
+            if n.sub == "1":
+                self.fail(f"||{x}||_1 of a matrix is its largest column sum of |{x}_ij|, "
+                          f"which matcalc does not have", n.span,
+                          f"for the sum of every |{x}_ij| write norm1({x})",
+                          self.fix_node(n, f"norm1({x})"))
+            said = "||X||" if n.sub is None else "||X||_2"
+            self.fail(f"{said} of a matrix is its spectral norm (the largest singular "
+                      f"value), which matcalc does not have; {x} is {self.show(t)}", n.span,
+                      f"for the Frobenius norm write ||{x}||_F, which is norm2({x})",
+                      self.fix_node(n, f"norm2({x})"))
+        return SCALAR_T()
 
     def _name_type(self, n: S.Name) -> Type:
         name = n.name
@@ -345,15 +614,24 @@ class _Infer:
         function = ops.LANGUAGE.get(name)
         if function is not None and function.arity == 0:      # a constant: eye
             return function.shape(Call(self, n))
-        if function is not None:
-            raise NameError_(f"{name} is a function; call it as {name}(...)", n.span, self.src)
+        if function is not None:                             # sin x: sin(x)
+            parent = self.parents().get(id(n))
+            call = f"{name}({self.text(parent.right, operand=False)})" \
+                if type(parent) is S.Binary and parent.op in ("*", "@") and \
+                parent.left is n else None
+            raise NameError_(f"{name} is a function; call it as {name}(...)", n.span, self.src,
+                             f"did you mean {call} ?" if call else None,
+                             self.fix_node(parent, call) if call else None)
         if name in self.var_types:
             return self.var_types[name]
         if name in self.decls:
             d = self.decls[name]
             t = Type(d.rows, d.cols)
+            self.origins[name] = "declared"
         else:
             kind = default_kind(name, self.kinds)
+            self.origins[name] = f"{kind} by its letter, --kinds mc" if self.kinds == "mc" \
+                else f"{kind} by its name"
             if kind == "scalar":
                 t = SCALAR_T()
             elif kind == "vector":
@@ -372,6 +650,11 @@ class _Infer:
         a, b = self.types[id(n.left)], self.types[id(n.right)]
         op = n.op
         if op in ("*", "@"):
+            if _is_literal_one(n.right) and (a.is_row or a.is_matrix):
+                left = self.text(n.left)
+                self.fail(f"{left}*1 is {left} itself: 1 is the number one here", n.span,
+                          f"for the ones vector write vector(1): {left}*vector(1) sums "
+                          f"each row", self.fix_node(n.right, "vector(1)"))
             if a.is_scalar or b.is_scalar:
                 return b if a.is_scalar else a
             try:
@@ -381,35 +664,151 @@ class _Infer:
             return Type(a.rows, b.cols)
         if op == "/":
             if not b.is_scalar:
-                declare = self._default_hint(*_names_in(n.right))
-                self.fail(f"cannot divide {self.text(n.left)} ({self.show(a)}) by "
-                          f"{self.text(n.right)} ({self.show(b)}): '/' divides by a scalar",
-                          n.span, hint="for elementwise division use ./" + declare)
+                message = (f"cannot divide {self.text(n.left)} ({self.show(a)}) by "
+                           f"{self.text(n.right)} ({self.show(b)}): '/' divides by a scalar")
+                declare, fix = self._divisor_hint(n.right)
+                if fix is None and (a.is_scalar or self._fits(a, b)):
+                    fix = self.fix_node(n, f"{self._atom(n.left)} ./ {self._atom(n.right)}")
+                self.fail(message, n.span, "for elementwise division use ./" + declare, fix)
             return a
-        if op in ("^",):
-            if not b.is_scalar:
-                self.fail(f"the exponent {self.text(n.right)} must be a scalar, "
-                          f"not {self.show(b)}", n.right.span)
-            if not a.is_scalar:
-                self.fail(f"cannot raise {self.text(n.left)} ({self.show(a)}) to a power with ^: "
-                          f"it is not a scalar", n.span,
-                          hint="for an elementwise power use .^ (a matrix power is not supported)")
+        if op == "^":
+            return self._power(n, a, b)
+        if op == ".^" and b.is_scalar:
             return a
-        if op == ".^":
-            if not b.is_scalar:
-                self.fail(f"the exponent {self.text(n.right)} must be a scalar, "
-                          f"not {self.show(b)}", n.right.span)
-            return a
-        # elementwise: + - .* ./ >  (NumPy broadcasting of scalars, rows, columns)
+        # elementwise: + - .* ./ .^ >  (NumPy broadcasting of scalars, rows, columns)
         return self._elementwise(n, a, b)
+
+    def _power(self, n: S.Binary, a: Type, b: Type) -> Type:
+        """x^p of a scalar; X^k of a square matrix, an integer k: the product of k factors
+        X (k < 0: of inv(X)); anything else is refused, naming the elementwise power."""
+        x = self.text(n.left)
+        p = S.unparse(n.right) if _integer(n.right) is not None else self.text(n.right)
+        atom = p if isinstance(n.right, (S.Name, S.Number, S.Call)) else f"({p})"
+        elementwise = self.fix_node(n, f"{self._atom(n.left)}.^{atom}")
+        if not b.is_scalar:
+            same = a.is_scalar or self._fits(a, b)         # 2^x: each entry's power of 2
+            self.fail(f"the exponent {p} must be a scalar, not {self.show(b)}", n.right.span,
+                      f"for the elementwise power write {self._atom(n.left)}.^{atom}"
+                      if same else None, elementwise if same else None)
+        if a.is_scalar:
+            return a
+        k = _integer(n.right)
+        if a.is_matrix:
+            if k is not None and self._unifies(a.rows, a.cols):
+                if abs(k) > MAX_MATRIX_POWER:
+                    raise LimitError(f"matrix power too large: {x}^{k} is a product of "
+                                     f"{abs(k):,} matrices (the limit is {MAX_MATRIX_POWER}, "
+                                     f"matcalc.shapes.MAX_MATRIX_POWER)", n.span, self.src,
+                                     "name a smaller power and multiply it: P = X^8; P*P")
+                return a
+            why = f"{x} ({self.show(a)}) is not square" if k is not None else \
+                f"a matrix power needs an integer exponent, not {p}"
+            self.fail(f"cannot raise {x} to the power {p} with ^: {why}", n.span,
+                      f"for the elementwise power write {self._atom(n.left)}.^{atom}",
+                      elementwise)
+        squared = f", or {self._atom(n.left)}'*{self._atom(n.left)} for the squared norm" \
+            if k == 2 else ""
+        self.fail(f"cannot raise the vector {x} ({self.show(a)}) to a power with ^: ^ raises "
+                  f"a scalar or a square matrix", n.span,
+                  f"write {self._atom(n.left)}.^{atom} for the elementwise power{squared}",
+                  elementwise)
+
+    def _atom(self, node) -> str:
+        """The operand as written, parenthesised unless it is a name, number or call."""
+        t = self.text(node)
+        return t if isinstance(node, (S.Name, S.Number, S.Call, S.Norm)) or \
+            t.startswith("(") and t.endswith(")") else f"({t})"
+
+    @staticmethod
+    def _unifies(a: Dimish, b: Dimish) -> bool:
+        try:
+            _unify(a, b)
+        except _Mismatch:
+            return False
+        return True
+
+    def _divisor_hint(self, divisor) -> tuple[str, Fix | None]:
+        """What to say of a divisor that is not a scalar: a name in it that counts
+        something (used only as a divisor, `/N`, `/(2*m)`, and not declared) is most
+        likely a dimension of the program, so the hint names that dimension in a
+        declaration (--shape X=N,n), and only then a scalar variable of its own."""
+        for k in _names_in(divisor):
+            name = k.name
+            if name not in self.var_types or name in self.decls or \
+                    self.var_types[name].is_scalar:
+                continue
+            divisors = {id(m) for r in self._divisors() for m in _names_in(r)}
+            if not all(id(u) in divisors for u in self.name_nodes.get(name, ())):
+                continue
+            typed = _Infer(self.program, {**self.decls, name: Declaration(1, 1)}, self.kinds)
+            try:                    # the whole program, to see every dimension it may count
+                typed.run()
+            except MatcalcError:
+                typed = self
+            found = typed._dimension_for(name)
+            if found is None:
+                continue
+            owner, dims, said = found
+            kind = default_kind(name, self.kinds)
+            return (f"\n{name} is a {kind} by its name; if it counts {said}, name that "
+                    f"dimension: --shape {owner}={dims} (then {name} is that number); if it "
+                    f"is a scalar variable, declare --shape {name}=scalar",
+                    Fix(self.src, ((owner, dims),)))
+        return self._default_hint(*_names_in(divisor)), None
+
+    def _divisors(self) -> list:
+        """The right operands of every '/' of the program."""
+        return [n.right for st in self.program.statements
+                for n in S.right_first_preorder(st.expr)
+                if type(n) is S.Binary and n.op == "/"]
+
+    def _dimension_for(self, count: str) -> tuple[str, str, str] | None:
+        """(input, its declaration with `count` for a dimension, what that counts) for a
+        count used as a divisor: the first unnamed dimension of the inputs, the rows of a
+        matrix first (samples, in the notes' convention)."""
+        inputs = [v for v in self.var_order if v != count]
+        for want_matrix in (True, False):
+            for name in inputs:
+                t = self.var_types[name]
+                if t.is_matrix != want_matrix or t.is_scalar:
+                    continue
+                rows, cols = _find(t.rows), _find(t.cols)
+                if isinstance(rows, DimVar) and not t.is_row:
+                    other = "1" if t.is_col else self._other_dim(cols, count)
+                    return name, count if t.is_col else f"{count},{other}", \
+                        f"the rows of {name}" if t.is_matrix else f"the entries of {name}"
+                if isinstance(cols, DimVar):
+                    other = "1" if t.is_row else self._other_dim(rows, count)
+                    return name, f"{other},{count}", f"the columns of {name}"
+        return None
+
+    def _other_dim(self, d: Dimish, avoid: str) -> str:
+        """A dimension as a declaration writes it, never named `avoid`."""
+        d = _find(d)
+        if not isinstance(d, DimVar):
+            return str(d)
+        name = self._dname(d)
+        if name == avoid:
+            used = set(self.var_types) | set(self.stmt_types) | self.dim_symbols | {avoid}
+            name = next(p for p in _dim_names() if p not in used)
+        return name
 
     def _elementwise(self, n: S.Binary, a: Type, b: Type) -> Type:
         verb = {"+": "add", "-": "subtract", ".*": "multiply elementwise",
-                "./": "divide elementwise", ">": "compare"}[n.op]
-        if a.is_scalar:
+                "./": "divide elementwise", ".^": "raise elementwise", ">": "compare"}[n.op]
+        if a.is_scalar and not b.is_scalar:
+            self._index_notation(n, n.left, n.right)
+            self._spread(n.right)
             return b
         if b.is_scalar:
+            if not a.is_scalar:
+                self._index_notation(n, n.right, n.left)
+                self._spread(n.left)
             return a
+        if a.is_col and b.is_row:                 # an outer sum, as NumPy broadcasts it
+            return Type(a.rows, b.cols)
+        if a.is_row and b.is_col:
+            return Type(b.rows, a.cols)
         try:
             if a.is_row and not b.is_row and not b.is_col:   # row down a matrix
                 _unify(a.cols, b.cols)
@@ -423,27 +822,39 @@ class _Infer:
             if b.is_col and not a.is_col and not a.is_row:
                 _unify(a.rows, b.rows)
                 return a
-            if (a.is_row and b.is_col) or (a.is_col and b.is_row):
-                raise _Mismatch()
             _unify(a.rows, b.rows)
             _unify(a.cols, b.cols)
             return a
         except _Mismatch:
-            hint = None
+            hint, fix = None, None
             l_t, r_t = Type(a.cols, a.rows), Type(b.cols, b.rows)
-            if self._fits(a, r_t):
-                hint = f"did you mean {self._transposed(n.right)} ?"
-            elif self._fits(l_t, b):
-                hint = f"did you mean {self._transposed(n.left)} ?"
+            # one operand transposed: the same shape, or a vector spread as NumPy spreads
+            # it (X - mu with mu of X's width is X - mu'; x + y of two lengths, x + y')
+            tries = [(n.right, a, r_t, b), (n.left, l_t, b, a)]
+            tries.sort(key=lambda t: not (t[3].is_col or t[3].is_row))  # a vector first
+            for node, a2, b2, _ in tries:
+                if self._fits(a2, b2) or self._spreads(a2, b2):
+                    instead = self._transposed(node)
+                    hint, fix = f"did you mean {instead} ?", self.fix_node(node, instead)
+                    break
             self.fail(f"cannot {verb} {self.text(n.left)} ({self.show(a)}) and "
                       f"{self.text(n.right)} ({self.show(b)})", n.span,
-                      hint=hint or self._default_hint(n.left, n.right))
+                      hint=hint or self._default_hint(n.left, n.right), fix=fix)
 
     def _fits(self, a: Type, b: Type) -> bool:
         ra, ca, rb, cb = (_find(a.rows), _find(a.cols), _find(b.rows), _find(b.cols))
-        def ok(x, y):
-            return isinstance(x, DimVar) or isinstance(y, DimVar) or x == y
-        return ok(ra, rb) and ok(ca, cb)
+        return _may_be(ra, rb) and _may_be(ca, cb)
+
+    def _spreads(self, a: Type, b: Type) -> bool:
+        """Whether a vector spreads over the other operand by the rules of _elementwise:
+        a column and a row make an outer sum, a row goes down a matrix, a column across."""
+        if a.is_col and b.is_row or a.is_row and b.is_col:
+            return True
+        if a.is_row != b.is_row and not (a.is_col or b.is_col):
+            return _may_be(_find(a.cols), _find(b.cols))
+        if a.is_col != b.is_col and not (a.is_row or b.is_row):
+            return _may_be(_find(a.rows), _find(b.rows))
+        return False
 
     def _transposed(self, node) -> str:
         if isinstance(node, S.Transpose):
@@ -487,21 +898,105 @@ class _Infer:
 
     def _call(self, n: S.Call) -> Type:
         f = n.func
-        function = ops.LANGUAGE.get(f)
+        function = ops.CALLED.get(f)
         if function is None:
-            if f in self.stmt_types or f in self.var_types or f in self.decls:
-                raise NameError_(f"{f} is not a function", n.name_span, self.src)
-            import difflib  # only for this message
-            close = [ops.ALIASES[f]] if f in ops.ALIASES else \
-                difflib.get_close_matches(f, list(ops.LANGUAGE), n=1)
-            raise NameError_(f"unknown function {f}", n.name_span, self.src,
-                             hint=f"did you mean {close[0]} ?" if close else
-                             "known functions: " + ", ".join(ops.LANGUAGE))
+            self._unknown_function(n)
         arity = function.arity
+        if function.along is not None and len(n.args) == 2:
+            return function.along.shape(Call(self, n), self._dimension(n))
         if len(n.args) != arity:
             want = "no arguments" if arity == 0 else "one argument"
-            raise ShapeError(f"{f} takes {want}, got {len(n.args)}", n.span, self.src)
+            if function.along is not None:
+                want += f" (and a dimension: {f}(X, 1) down each column, {f}(X, 2) along " \
+                        f"each row)"
+            fix = self.fix_node(n, function.name) if arity == 0 else None
+            raise ShapeError(f"{f} takes {want}, got {len(n.args)}", n.span, self.src,
+                             f"its size is inferred: write {function.name}" if fix else None,
+                             fix)
         return function.shape(Call(self, n))
+
+    def _dimension(self, n: S.Call) -> int:
+        """The dimension argument of f(X, dim): 1 or 2, written as a number."""
+        dim = n.args[1]
+        if type(dim) is S.Number and dim.value in (1, 2):
+            return int(dim.value)
+        fix, why = None, ""
+        value = dim.value if type(dim) is S.Number else -dim.operand.value \
+            if type(dim) is S.Neg and type(dim.operand) is S.Number else None
+        if isinstance(value, int) and value > 2 and n.func in ("sum", "mean"):
+            fix = self.fix_node(n, self._atom(n.args[0]))  # MATLAB: a third dimension, size 1
+            why = f"; along a third dimension, of size 1, {n.func}(X, {value}) is X itself"
+        elif value in (0, -1, -2):                # NumPy's axis: 0 and -2 down, -1 along
+            axis = 2 if value == -1 else 1
+            instead = f"{n.func}({self.text(n.args[0], operand=False)}, {axis})"
+            fix = self.fix_node(n, instead)
+            why = f"; NumPy's axis={value} is dim {axis} here: {instead}"
+        raise ShapeError(f"the dimension of {n.func}(..., dim) is 1 or 2, not "
+                         f"{self.text(dim)}", dim.span, self.src,
+                         f"{n.func}(X, 1) works down each column, {n.func}(X, 2) along each "
+                         f"row (MATLAB's numbering){why}", fix)
+
+    def _unknown_function(self, n: S.Call):
+        """Refuse a call of a name that is no function of the language, with what to
+        write instead: another tool's function as its exact rewrite (dot(x, y) is x'*y),
+        a near spelling, or a product (W(x + b) is W*(x + b))."""
+        f = n.func
+        args = [self._arg(a) for a in n.args]
+        rewrite = ops.REWRITES.get(f)
+        instead = rewrite(args) if rewrite is not None else None
+        if instead is not None:
+            raise NameError_(f"{f} is not a function of matcalc's language", n.name_span,
+                             self.src, f"did you mean {instead} ?", self.fix_node(n, instead))
+        product = f"{f}*{self._atom(n.args[0])}" if len(n.args) == 1 else None
+        if len(f) > 1 and f not in self.all_names:
+            product = None                     # foo(x): a function, by all appearances
+        if f in self.stmt_types or f in self.var_types or f in self.decls:
+            raise NameError_(f"{f} is not a function", n.name_span, self.src,
+                             f"for the product write {product}" if product else None,
+                             self.fix_node(n, product) if product else None)
+        if rewrite is not None:
+            raise NameError_(f"{f} is not a function of matcalc's language", n.name_span,
+                             self.src, _NOT_REWRITTEN.get(f))
+        what = ops.NOT_IN_LANGUAGE.get(f)
+        if what is not None:             # no near spelling: it would mean something else
+            raise NameError_(f"{f} ({what}) is not in matcalc's language", n.name_span,
+                             self.src, "the functions are " + ", ".join(ops.LANGUAGE))
+        import difflib  # only for this message
+        close = difflib.get_close_matches(f, list(ops.CALLED), n=3)
+        close.sort(key=lambda c: sorted(c) != sorted(f))   # letters swapped: tahn is tanh
+        if close:
+            said = f"{close[0]}({', '.join(a.text for a in args)})"
+            raise NameError_(f"unknown function {f}", n.name_span, self.src,
+                             f"did you mean {said} ?", self.fix_node(n, said))
+        raise NameError_(f"unknown function {f}", n.name_span, self.src,
+                         f"for the product write {product}; the functions are "
+                         + ", ".join(ops.LANGUAGE) if product else
+                         "known functions: " + ", ".join(ops.LANGUAGE),
+                         self.fix_node(n, product) if product else None)
+
+    def _arg(self, node) -> ops.Arg:
+        """An argument of a call as a rewrite (matcalc.ops.spellings) reads it."""
+        t = self.types[id(node)]
+        value = node.value if type(node) is S.Number else \
+            -node.operand.value if type(node) is S.Neg and type(node.operand) is S.Number \
+            else None
+        kind = "scalar" if t.is_scalar else "row" if t.is_row else "vector" if t.is_col \
+            else "matrix"
+        return ops.Arg(self.text(node, operand=False), self._atom(node), value, kind)
+
+
+_NOT_REWRITTEN = {
+    "max": "max takes two arguments; max(0, x) is relu(x)",
+    "maximum": "max takes two arguments; max(0, x) is relu(x)",
+    "min": "min takes two arguments; min(0, x) is -relu(-x)",
+    "minimum": "min takes two arguments; min(0, x) is -relu(-x)",
+    "norm": "norm(x) is norm2(x), norm(x, 1) is norm1(x)",
+}
+
+
+def _may_be(x, y) -> bool:
+    """Whether two found dimensions may be one (either still unknown, or equal)."""
+    return isinstance(x, DimVar) or isinstance(y, DimVar) or x == y
 
 
 class Call:
@@ -523,8 +1018,15 @@ class Call:
             return False
         return True
 
-    def fail(self, message: str, hint: str | None = None):
-        self._inf.fail(message, self._n.span, hint)
+    def fail(self, message: str, hint: str | None = None, instead: str | None = None):
+        """Refuse the call; `instead`, what to write in its place (a valid rewrite)."""
+        fix = None if instead is None else self._inf.fix_node(self._n, instead)
+        self._inf.fail(message, self._n.span, hint, fix)
+
+    @staticmethod
+    def is_one(d: Dimish) -> bool:
+        """Whether a dimension is the unit 1 (a vector's other dimension)."""
+        return _is_one(d)
 
     def type(self, rows: Dimish, cols: Dimish) -> Type:
         return Type(rows, cols)
@@ -551,6 +1053,77 @@ class Call:
         return self._inf._transposed(self._arg)
 
 
+_LEVELS = {">": 10, "+": 20, "-": 20, "*": 30, "@": 30, "/": 30, ".*": 30, "./": 30,
+           "^": 50, ".^": 50}
+
+
+_TRANSPOSED = re.compile(r"([a-z])T([A-Z])?([a-z])")
+_INDEXED = re.compile(r"([A-Za-z][A-Za-z0-9]*)_([ijkl])")
+
+
+def _split(name: str, names: set[str]) -> list[str] | None:
+    """`name` as two or more pieces, each a name of `names` or a single capital letter
+    (AX -> [A, X], Wx -> [W, x] when x is a name), preferring the fewest pieces; None if
+    it is not made so (quadratic in the name's length: the caller keeps names short)."""
+    best: list[list[str] | None] = [None] * (len(name) + 1)
+    best[0] = []
+    for i in range(len(name)):
+        if best[i] is None:
+            continue
+        for j in range(i + 1, len(name) + 1):
+            piece = name[i:j]
+            if piece != name and (piece in names or len(piece) == 1 and piece.isupper()) and \
+                    (best[j] is None or len(best[i]) + 1 < len(best[j])):
+                best[j] = best[i] + [piece]
+    found = best[len(name)]
+    return found if found is not None and len(found) > 1 else None
+
+
+def _level_of(text: str) -> int:
+    """The level of the loosest operator of an expression in matcalc's language, outside
+    parentheses (10 comparison, 20 sum, 30 product, 40 leading minus, 50 power, 60
+    transpose, 70 an atom), for a rewrite that the messages write: binary + and - are
+    written with spaces around them, a leading minus without."""
+    depth, level = 0, 70
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth:
+            continue
+        elif ch == ">":
+            level = min(level, 10)
+        elif ch in "+-" and 0 < i < len(text) - 1 and text[i - 1] == " " == text[i + 1]:
+            level = min(level, 20)
+        elif ch in "*/@":
+            level = min(level, 30)
+        elif ch == "-" and i == 0:
+            level = min(level, 40)
+        elif ch == "^":
+            level = min(level, 50)
+        elif ch == "'":
+            level = min(level, 60)
+    return level
+
+
+def _least(node, parent) -> int:
+    """The least level an expression needs in `node`'s place under `parent` not to be
+    parenthesised (see _level_of)."""
+    if isinstance(parent, S.Transpose):
+        return 60
+    if isinstance(parent, S.Neg):
+        return 30                                  # -A*X is -(A*X)
+    if not isinstance(parent, S.Binary):
+        return 0                                   # a statement, an argument, a norm
+    level = _LEVELS[parent.op]
+    if level == 50:
+        return 60
+    if parent.left is node:
+        return level + (parent.op == ">")
+    return level if parent.op in ("+", "*", "@") else level + 1
+
+
 def _dim_names():
     """n, m, p, q, ... then d1, d2, ...: names for dimensions nobody declared."""
     yield from DIM_POOL
@@ -558,6 +1131,21 @@ def _dim_names():
     while True:
         yield f"d{i}"
         i += 1
+
+
+def _is_literal_one(n) -> bool:
+    """The number 1 as written (1, 1.0), which 1' makes the ones vector."""
+    return type(n) is S.Number and n.value == 1
+
+
+def _integer(n) -> int | None:
+    """The integer an exponent is written as (2, -1, ⁻¹), or None."""
+    sign = 1
+    if type(n) is S.Neg:
+        sign, n = -1, n.operand
+    if type(n) is S.Number and isinstance(n.value, int):
+        return sign * n.value
+    return None
 
 
 def _is_additive(n) -> bool:
@@ -590,29 +1178,6 @@ def _product_chain(n, types) -> list:
         n = n.left
     kids.append(n)
     return kids[::-1]
-
-
-def _ast_children(n) -> tuple:
-    kind = type(n)
-    if kind is S.Binary:
-        return (n.left, n.right)
-    if kind is S.Transpose or kind is S.Neg:
-        return (n.operand,)
-    if kind is S.Call:
-        return n.args
-    return ()
-
-
-def _right_first_preorder(root) -> list:
-    """The AST below root, parents first, the right operand's subtree before the left's:
-    reversed, it lists children before parents and left before right."""
-    order = []
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        order.append(n)
-        stack.extend(_ast_children(n))
-    return order
 
 
 class _Build:
@@ -675,7 +1240,7 @@ class _Build:
                      statements=statements, intermediates=intermediates, inline=self.inline,
                      keep_2d=keep, dim_names={d for v in inputs.values() for d in v.shape
                                               if isinstance(d, str)} | inf.dim_symbols,
-                     spans=dict(inf.var_span))
+                     spans=dict(inf.var_span), origins=dict(inf.origins))
 
     def build(self, root, env: dict[str, E.Node]) -> E.Node:
         # chains a + b - c + ... and A*B*C*... become one n-ary node, built once (linear
@@ -690,7 +1255,7 @@ class _Build:
             elif self._is_matrix_chain(n):
                 signs, kids = None, _product_chain(n, self.inf.types)
             else:
-                signs, kids = False, _ast_children(n)
+                signs, kids = False, S.ast_children(n)
             order.append((n, signs, kids))
             stack.extend(kids)
         memo: dict[int, E.Node] = {}
@@ -769,6 +1334,10 @@ class _Build:
             if op == "/":
                 self._not_zero(n.right, b)
                 return E.Scale(E.Power(b, E.Const(-1)), a)
+            if op == "^" and not a.is_scalar:
+                return _matrix_power(a, _integer(n.right))
+            if op == ".^" and not b.is_scalar:
+                return _array_power(a, b, self.shape(self.inf.types[id(n)]))
             if op == "^" or op == ".^":
                 return E.Power(a, b)
             shape = self.shape(self.inf.types[id(n)])
@@ -786,7 +1355,13 @@ class _Build:
                 return E.Func("step", E.Add((a, E.Scale(E.Const(-1), b))))
             raise AssertionError(op)
         if kind is S.Transpose:
+            if _is_literal_one(n.operand):                  # 1': a row of ones
+                shape = self.shape(self.inf.types[id(n)])
+                self._sized(n, shape)
+                return E.Ones(shape)
             return E.Transpose(kids[0])
+        if kind is S.Norm:
+            return E.Norm1(kids[0]) if n.sub in ("1", "1,1") else E.Norm2(kids[0])
         if kind is S.Number:
             try:
                 return E.Const(n.value)
@@ -796,7 +1371,9 @@ class _Build:
         if kind is S.Neg:
             return E.Scale(E.Const(-1), kids[0])
         if kind is S.Call:
-            function = ops.LANGUAGE[n.func]
+            function = ops.CALLED[n.func]
+            if len(kids) == 2:                        # f(X, dim)
+                return function.along.build(kids[0], int(n.args[1].value))
             if function.sized:                        # a constant: its size is the program's
                 shape = self.shape(self.inf.types[id(n)])
                 self._sized(n, shape)
@@ -805,6 +1382,26 @@ class _Build:
                 self._not_zero(n.args[0], kids[0], "the inverse of zero")
             return function.build(*kids)
         raise AssertionError(n)
+
+
+def _array_power(x: E.Node, p: E.Node, shape: E.Shape) -> E.Node:
+    """x.^P with an array exponent P, entry by entry: exp(P .* log(x)), which is x.^P
+    wherever x > 0, where x.^P of any real P is real (and where its derivative in P, x.^P
+    .* log(x), exists). Written with existing nodes for now: E.Power takes an array
+    exponent, but code generation and the simplifier still transpose a power's base
+    without its exponent (codegen._transposed, simplify._norm_power, _norm_transpose)."""
+    if x.is_scalar:                                # 2.^p = exp(log(2) p)
+        return E.Func("exp", E.Scale(E.Func("log", x), E.broadcast_to(p, shape)))
+    x, p = E.broadcast_to(x, shape), E.broadcast_to(p, shape)
+    return E.Func("exp", E.Hadamard((p, E.Func("log", x))))
+
+
+def _matrix_power(x: E.Node, k: int) -> E.Node:
+    """X^k for a square X: I, X, the product of k factors X, or for k < 0 of inv(X)."""
+    if k == 0:
+        return E.Identity(x.shape[0])
+    base = x if k > 0 else E.Inv(x)
+    return base if abs(k) == 1 else E.MatMul((base,) * abs(k))
 
 
 def _bare_output_name(node: E.Node, taken: set[str]) -> str:
@@ -825,7 +1422,7 @@ def _names_in(node) -> list:
             out.append(n)
         elif isinstance(n, S.Binary):
             stack += [n.right, n.left]
-        elif isinstance(n, (S.Neg, S.Transpose)):
+        elif isinstance(n, (S.Neg, S.Transpose, S.Norm)):
             stack.append(n.operand)
         elif isinstance(n, S.Call):
             stack += reversed(n.args)

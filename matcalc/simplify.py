@@ -694,6 +694,8 @@ def _norm_power(n: Power) -> Node:
     if pv is not None and x.shape == SCALAR and isinstance(x, Scale) and isinstance(pv, int):
         facs: dict[Node, float] = {}                             # (c f)^k = c^k f^k
         coef = _scalar_factors(x, 1, facs)
+        if coef == 0 and pv < 0:                  # (0 f)^-1: kept, as 0^(-1) is
+            return n
         return _rebuild_scaled(coef ** pv, {b: e * pv for b, e in facs.items()}, None, SCALAR)
     return n
 

@@ -34,11 +34,17 @@ DERIVATIVE = {
     "arctan":  lambda x, y: 1 / (1 + x ** 2),                # (arctan x)' = 1/(1 + x^2)
 }
 
+def _exponent(g, y, x, p):
+    # d x.^p = x.^p .* log(x) .* dp, entry by entry; a scalar p gathers every entry's share
+    share = g * y * Func("log", x)
+    return share if p.shape == share.shape else Sum(share)
+
+
 VJP = {
     Hadamard: _hadamard,
     Divide:   (lambda g, y, a, b: g / b,                          # d(a./b) = da./b
                lambda g, y, a, b: -(g * y / b)),                  #          - a.*db./b.^2
     Power:    (lambda g, y, x, p: g * p * x ** (p - Const(1)),    # d x^p = p x^(p-1) dx
-               lambda g, y, x, p: Sum(g * y * Func("log", x))),   # d a^p = a^p log a dp
+               _exponent),                                        # d a^p = a^p log a dp
     Func:     (_func,),
 }

@@ -110,7 +110,7 @@ def test_the_web_api_answers_the_diagnosis_and_places_an_unknown_name():
     claims = derive_answer(request)["claims"]
     assert claims[0]["verdict"] == "wrong shape"
     assert claims[0]["diagnosis"] == [{
-        "kind": "bias", "detail": "sum over the batch", "fixed": "b = dZ*vector(1)",
+        "kind": "bias", "detail": "sum over the batch", "fixed": "b = sum(dZ, 2)",
         "option": None, "message": "b is added to every sample: its gradient sums yours "
                                    "over the batch"}]
     assert (claims[1]["verdict"], claims[1]["column"], claims[1]["where"]) == \

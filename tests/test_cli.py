@@ -111,7 +111,7 @@ def test_defaults_passed_to_the_api(fake):
     assert result.exit_code == 0, result.output
     assert fake.program == "x'*A*x"
     assert fake.kw == {"wrt": None, "layout": "denominator", "shapes": {}, "kinds": "ml",
-                       "check": False}
+                       "check": False, "notation": "auto"}
 
 
 def test_options_passed_to_the_api(fake):
@@ -120,7 +120,8 @@ def test_options_passed_to_the_api(fake):
                  "--kinds", "mc", "--no-check")
     assert result.exit_code == 0, result.output
     assert fake.kw == {"wrt": ["X", "A", "b"], "layout": "numerator",
-                       "shapes": {"X": "N,n", "b": "m"}, "kinds": "mc", "check": False}
+                       "shapes": {"X": "N,n", "b": "m"}, "kinds": "mc", "check": False,
+                       "notation": "auto"}
 
 
 @pytest.mark.parametrize("flag", ["--jacobian", "--hessian", "--hvp"])

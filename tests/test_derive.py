@@ -12,15 +12,16 @@ def derive(program, layout="denominator", **kw):
 
 
 def test_linear_layer_backprop():
-    # Y = X A' + b':  dL/dX = dY A,  dL/dA = dY' X,  dL/db = dY' 1 (column sums of dY)
+    # Y = X A' + b':  dL/dX = dY A,  dL/dA = dY' X,  dL/db = dY' 1, the column sums of dY
+    # as a column, which matcalc writes sum(dY, 1)' (MATLAB's numbering: along dim 1)
     got = derive("Y = X*A' + b'", shapes={"X": "N,n"})
-    assert got == {"X": "dY*A", "A": "dY'*X", "b": "dY'*vector(1)"}
+    assert got == {"X": "dY*A", "A": "dY'*X", "b": "sum(dY, 1)'"}
 
 
 def test_linear_layer_numerator_layout_is_the_transpose():
     # numerator layout: dY is m x N and every derivative is the transpose
     got = derive("Y = X*A' + b'", layout="numerator", shapes={"X": "N,n"})
-    assert got == {"X": "A'*dY", "A": "X'*dY'", "b": "vector(1)'*dY'"}
+    assert got == {"X": "A'*dY", "A": "X'*dY'", "b": "sum(dY, 2)'"}     # 1' dY' = (dY 1)'
 
 
 def test_bilinear_form():
@@ -70,12 +71,12 @@ def test_scalar_variable_gradient_is_a_scalar():
 def test_bias_gradient_of_a_batch_is_a_column_sum():
     # the seeds' minibatch form: Z = W X + b 1', b's gradient sums dZ over the batch
     got = derive("Z = W*X + b*vector(1)'")
-    assert got["b"] == "dZ*vector(1)"
+    assert got["b"] == "sum(dZ, 2)"                   # dZ 1: the row sums of dZ
 
 
 def test_batch_mean_uses_the_dimension_symbol():
     got = derive("sum(X*w)/N", shapes={"X": "N,D"})
-    assert got["w"] == "X'*vector(1)/N"
+    assert got["w"] == "sum(X, 1)'/N"                 # X' 1 / N: X's mean row
 
 
 def test_elementwise_functions_are_written_as_in_textbooks():

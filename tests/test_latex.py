@@ -386,7 +386,7 @@ def neg(e):
     (Scale(Power(Var("m", (1, 1)), Const(-1)), dY), UPSTREAM,
      r"\frac{1}{m} \frac{\partial L}{\partial Y}"),
     (Func("exp", dY), UPSTREAM, r"\exp\left(\frac{\partial L}{\partial Y}\right)"),
-    (Norm2(dY), UPSTREAM, r"\left\lVert \frac{\partial L}{\partial Y}\right\rVert_2"),
+    (Norm2(dY), UPSTREAM, r"\left\lVert \frac{\partial L}{\partial Y}\right\rVert_F"),   # of a matrix: Frobenius
     (Func("exp", Add((x, y))), None, r"\exp(x + y)"),
     (Transpose(W1), SUPERSCRIPT, r"W^{(1)\top}"),
     (Inv(W1), SUPERSCRIPT, r"(W^{(1)})^{-1}"),

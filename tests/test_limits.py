@@ -222,9 +222,11 @@ def test_a_program_at_the_statement_limit_is_derived_and_one_more_is_refused():
                         + ["f = " + " + ".join(f"t{i}" for i in range(n))])
     status, seconds, text = run(program)
     lines = text.splitlines()
-    assert status == "derived" and len(lines) == 1 + n + 1
-    assert lines[1] == "df/dx0 = (A + A')*x0" and lines[-1] == "df/dx1998 = (A + A')*x1998"
-    assert lines[2].startswith("df/dA = x0*x0' + x1*x1' + ") and lines[2].endswith(" + x1998*x1998'")
+    # the layout and inputs lines, then a formula for each variable
+    assert status == "derived" and len(lines) == 2 + n + 1
+    assert lines[1].startswith("# inputs: x0 n (vector by its name), A n x n (matrix by its ")
+    assert lines[2] == "df/dx0 = (A + A')*x0" and lines[-1] == "df/dx1998 = (A + A')*x1998"
+    assert lines[3].startswith("df/dA = x0*x0' + x1*x1' + ") and lines[3].endswith(" + x1998*x1998'")
     within_budget(seconds, status)
     status, _, message = run(program + "; g = f")
     assert status == "refused" and "program too long: more than 2,000 statements" in message

@@ -81,9 +81,82 @@ def test_the_language_lists_its_functions_in_order():
     assert "step" not in names                         # `a > b`, never called by name
     for f in ops.LANGUAGE.values():
         assert f.shape is not None and f.arity in (0, 1), f.name
-    for alias, instead in ops.ALIASES.items():
-        assert alias not in ops.LANGUAGE, alias
-        assert instead.split("(")[0] in ops.LANGUAGE or instead in ("x'",), instead
+    # the names a call may use instead, and other tools' functions, are not the language's
+    for alias, f in ops.CALLED.items():
+        assert alias == f.name or alias not in ops.LANGUAGE, alias
+    assert not set(ops.REWRITES) & set(ops.CALLED)
+
+
+@pytest.mark.parametrize("program, instead, fixed", [
+    ("dot(x, y)", "x'*y", "x'*y"),
+    ("dot(A*x, y)", "(A*x)'*y", "(A*x)'*y"),
+    ("max(0, x)", "relu(x)", "relu(x)"),
+    ("max(x, 0)", "relu(x)", "relu(x)"),
+    ("min(0, x)", "-relu(-x)", "-relu(-x)"),
+    ("outer(x, y)", "x*y'", "x*y'"),
+    ("ones(n)'*x", "vector(1)", "vector(1)'*x"),
+    ("ones(1, n)*x", "vector(1)'", "vector(1)'*x"),
+    ("sum(ones(m, n) .* X)", "matrix(1)", "sum(matrix(1) .* X)"),
+    ("norm(x)", "norm2(x)", "norm2(x)"),
+    ("norm(x, 1)", "norm1(x)", "norm1(x)"),
+    ("transpose(A*B)", "(A*B)'", "(A*B)'"),
+    ("square(x)", "x.^2", "x.^2"),
+    ("log2(x)", "log(x)/log(2)", "log(x)/log(2)"),
+])
+def test_other_tools_functions_are_answered_with_the_exact_rewrite(program, instead, fixed):
+    # the rewrite is of the call as written, and is itself a valid input that derives
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.derive(program)
+    assert info.value.fix.program == fixed
+    assert f"did you mean {instead} ?" in info.value.render()
+    matcalc.derive(info.value.fix.program)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+# what other tools mean by each function, in NumPy: its rewrite must compute exactly that
+NAMED = {
+    "expit": _sigmoid, "expm1": np.expm1, "log1p": np.log1p, "exp2": np.exp2,
+    "logit": lambda x: np.log(x / (1 - x)),
+    "softmin": lambda x: np.exp(-x) / np.exp(-x).sum(),
+    "silu": lambda x: x * _sigmoid(x), "swish": lambda x: x * _sigmoid(x),
+    "softsign": lambda x: x / (1 + np.abs(x)), "hardtanh": lambda x: np.clip(x, -1, 1),
+    "relu6": lambda x: np.clip(x, 0, 6), "sqr": np.square,
+    "sumsq": lambda x: np.sum(x ** 2), "sum_squares": lambda x: np.sum(x ** 2),
+    "l2norm": np.linalg.norm, "l1norm": lambda x: np.abs(x).sum(),
+    "fronorm": np.linalg.norm, "norm_fro": np.linalg.norm, "absolute": np.abs,
+}
+
+
+@pytest.mark.parametrize("name", sorted(NAMED))
+def test_a_rewrite_computes_the_function_it_replaces(name):
+    # a near spelling would have said exp(x) for expit(x); the rewrite is the function
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.derive(f"{name}(x)")
+    fixed = matcalc.derive(info.value.fix.program)
+    x = np.linspace(0.05, 0.95, 7) if name in ("logit", "log1p") else np.linspace(-8, 8, 7)
+    got = evaluate(fixed.output, {"x": x.reshape(-1, 1)}, {"n": 7})
+    np.testing.assert_allclose(got.ravel(), np.ravel(NAMED[name](x)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["expm", "logm", "sqrtm", "pinv", "cumsum", "median"])
+def test_a_function_the_language_lacks_is_not_misnamed_by_a_near_spelling(name):
+    with pytest.raises(matcalc.MatcalcError) as info:
+        matcalc.derive(f"{name}(X)")
+    assert "is not in matcalc's language" in info.value.message
+    assert info.value.fix is None          # expm is not exp, pinv is not inv
+
+
+def test_max_of_two_variables_is_written_with_relu():
+    # max(a, b) = b + relu(a - b), min(a, b) = a - relu(a - b), entry by entry
+    for program, instead in (("max(x, y)", "relu(x - y) + y"),
+                             ("min(x, A*y)", "x - relu(x - (A*y))")):
+        with pytest.raises(matcalc.MatcalcError) as info:
+            matcalc.derive(program)
+        assert info.value.fix.program == instead
+        matcalc.derive(instead)
 
 
 @pytest.mark.parametrize("op", ENTRIES)

@@ -287,7 +287,9 @@ def test_latex_numbers():
 def test_latex_constant_matrices():
     assert to_latex(Ones((n, 1))) == r"\mathbf{1}"
     assert to_latex(Ones((1, n))) == r"\mathbf{1}^\top"
-    assert to_latex(Zero((N, m))) == r"\mathbf{0}"
+    # a matrix of ones or zeros says its size, so that it reads back as a matrix
+    assert to_latex(Zero((N, m))) == r"\mathbf{0}_{N \times m}"
+    assert to_latex(Ones((N, 3))) == r"\mathbf{1}_{N \times 3}"
     assert to_latex(Ones((1, 1))) == "1"
     assert to_latex(Identity(n)) == "I"
 
@@ -370,6 +372,9 @@ def test_latex_reductions_and_matrix_functions():
     assert to_latex(Trace(S)) == r"\operatorname{tr}(S)"
     assert to_latex(Norm1(x)) == r"\lVert x \rVert_1"
     assert to_latex(Norm2(x)) == r"\lVert x \rVert_2"
+    # of a matrix, _2 would be the spectral norm: Frobenius, and the entrywise 1-norm
+    assert to_latex(Norm2(X)) == r"\lVert X \rVert_F"
+    assert to_latex(Norm1(X)) == r"\lVert X \rVert_{1,1}"
     assert to_latex(Det(S)) == r"\det(S)"
     assert to_latex(LogDet(S)) == r"\log \det(S)"
     assert to_latex(DiagMat(x)) == r"\operatorname{diag}(x)"
@@ -829,9 +834,9 @@ def test_numpy_random_expressions_agree_with_the_reference(seed):
             run_numpy(e, keep_2d=keep_2d, result_2d=result_2d, dim_sources=sources)
 
 
-@pytest.mark.parametrize("seed", range(300))
-def test_text_of_random_expressions_parses_back_to_the_same_value(seed):
-    rng = np.random.default_rng(seed)
+def read_back_random(rng, read_back) -> tuple[Node, Node]:
+    """A random expression whose sizes the language can state, and the expression that
+    `read_back(e, declarations)` reads from what a printer wrote of it."""
     for _ in range(100):          # draw until the language can state every size involved
         shape = (DIMS[rng.integers(4)], DIMS[rng.integers(4)])
         e = random_node(shape, int(rng.integers(1, 5)), rng)
@@ -841,14 +846,19 @@ def test_text_of_random_expressions_parses_back_to_the_same_value(seed):
         if any(isinstance(node, DimValue) and node.dim not in used for node in walk(e)):
             continue              # a dimension used as a value that no variable has
         try:
-            back = _reparse(to_text(e), decls)
+            back = read_back(e, decls)
         except ShapeError as err:     # a size no variable fixes (the IR knew it): refused
             assert "is not fixed" in err.message
             continue
         if all(d in used for node in walk(back) for d in node.shape if d != 1):
-            break
-    else:
-        raise AssertionError("no expressible random expression in 100 draws")
+            return e, back
+    raise AssertionError("no expressible random expression in 100 draws")
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_text_of_random_expressions_parses_back_to_the_same_value(seed):
+    e, back = read_back_random(np.random.default_rng(seed),
+                               lambda e, decls: _reparse(to_text(e), decls))
     values = draw(e)
     np.testing.assert_allclose(ref(back, values), ref(e, values), rtol=1e-10, atol=1e-12,
                                err_msg=to_text(e))

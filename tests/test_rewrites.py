@@ -187,7 +187,7 @@ EXAMPLES = {
     # what the user assumes (LABELS: y and Y one-hot by columns, R by rows, t signs)
     "sum(y) = 1 (one-hot)": ("sum(y)", "1"),
     "1'Y = 1', Y 1 = 1 (one-hot)": ("vector(1)'*Y*A + R*vector(1)*x' | Y=n,n R=n,n",
-                                    "vector(1)'*A + vector(1)*x'"),
+                                    "sum(A, 1) + vector(1)*x'"),
     "y.^(2k) = 1 (signs)": ("t .^ 2", "vector(1)"),
     "y.^(2k+1) = y (signs)": ("t .^ 3", "t"),
     "abs(y) = 1 (signs)": ("abs(t)", "vector(1)"),

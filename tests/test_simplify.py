@@ -117,7 +117,7 @@ def test_a_row_of_ones_times_a_column_of_ones_is_the_length_without_a_factor_one
     assert to_text(simplify_module.simplify(E.MatMul((ones_row, ones_col, v)))) == "N*v"
     # (H v)_b of ||X + 1 b'||^2: 2 (1' 1) v_b = 2 N v_b (the common 2 taken out)
     hvp = matcalc.derive("norm2(X + b')^2", mode="hvp", shapes={"X": "N,m"})
-    assert hvp["b"].text == "2*(V_X'*vector(1) + N*v_b)"
+    assert hvp["b"].text == "2*(sum(V_X, 1)' + N*v_b)"
 
 
 def test_a_sign_in_front_is_no_reason_to_multiply_out():

@@ -9,7 +9,10 @@ target. This module assembles the tables the stages read; nothing registers itse
   list them.
 - `ELEMENTWISE`: every elementwise function by name (the names of `Func` nodes).
 - `BY_NODE`: the other operations by IR node class.
-- `ALIASES`: what other tools call a function -> what to write in matcalc.
+- `CALLED`: every name a call may use (the language's own, and the other names its
+  entries accept, `trace`, `ln`, `sigma`) -> the function it calls.
+- `REWRITES`: other tools' functions (`dot`, `max`, `ones`), each a rewrite of the call
+  into the language (matcalc.ops.spellings), which a refusal names.
 - `of(node)`: the entry of an IR node, or None for an operator or a leaf.
 - `RENAMED[target]`: a NumPy spelling -> the same function in torch or JAX.
 
@@ -26,27 +29,30 @@ from .op import (
     POSITIVE,
     SPD,
     WELL_CONDITIONED,
+    Along,
+    Composite,
     Constant,
     Domain,
     Function,
     Op,
 )
+from .spellings import NOT_IN_LANGUAGE, REWRITES, Arg
 
 OPERATIONS: tuple[Op, ...] = (elementwise.FUNCTIONS + reductions.OPERATIONS
                               + linalg.OPERATIONS + nn.OPERATIONS)
 
+COMPOSITES: tuple[Composite, ...] = (reductions.COMPOSITES + nn.COMPOSITES
+                                      + elementwise.COMPOSITES)
+
 LANGUAGE: dict[str, Function] = {
-    f.name: f for f in OPERATIONS + constants.CONSTANTS if f.arity is not None}
+    f.name: f for f in OPERATIONS + COMPOSITES + constants.CONSTANTS if f.arity is not None}
+
+CALLED: dict[str, Function] = {
+    **{alias: f for f in LANGUAGE.values() for alias in f.accepts}, **LANGUAGE}
 
 ELEMENTWISE: dict[str, Op] = {op.name: op for op in OPERATIONS if op.node is Func}
 
 BY_NODE: dict[type[Node], Op] = {op.node: op for op in OPERATIONS if op.node is not Func}
-
-# other tools' names for what the language writes as an operator or an expression
-_SPELLED_OUT = {"transpose": "x'", "softplus": "log(1 + exp(x))"}
-ALIASES: dict[str, str] = {
-    **{alias: instead for f in LANGUAGE.values() for alias, instead in f.aliases.items()},
-    **_SPELLED_OUT}
 
 RENAMED: dict[str, dict[str, str]] = {
     target: {op.numpy: getattr(op, target) for op in OPERATIONS
@@ -63,9 +69,10 @@ def of(node: Node) -> Op | None:
 
 
 __all__ = [
-    "ALIASES",
     "BOUNDED",
     "BY_NODE",
+    "CALLED",
+    "COMPOSITES",
     "ELEMENTWISE",
     "LANGUAGE",
     "NONNEGATIVE",
@@ -73,7 +80,12 @@ __all__ = [
     "POSITIVE",
     "RENAMED",
     "SPD",
+    "NOT_IN_LANGUAGE",
+    "REWRITES",
     "WELL_CONDITIONED",
+    "Along",
+    "Arg",
+    "Composite",
     "Constant",
     "Domain",
     "Function",

@@ -23,10 +23,8 @@ def _square(c):
     return c.type(d, d)
 
 
-VECTOR = Constant(name="vector", shape=lambda c: _filled(c, True), build=_filled_with,
-                  aliases={"ones": "vector(1) or matrix(1)"})
+VECTOR = Constant(name="vector", shape=lambda c: _filled(c, True), build=_filled_with)
 MATRIX = Constant(name="matrix", shape=lambda c: _filled(c, False), build=_filled_with)
-EYE = Constant(name="eye", arity=0, shape=_square, build=lambda shape: Identity(shape[0]),
-               aliases={"identity": "eye"})
+EYE = Constant(name="eye", arity=0, shape=_square, build=lambda shape: Identity(shape[0]))
 
 CONSTANTS = (VECTOR, MATRIX, EYE)

@@ -6,8 +6,18 @@ is rules/elementwise.py's DERIVATIVE[name].
 """
 from __future__ import annotations
 
-from ..expr import Func
-from .op import BOUNDED, NONNEGATIVE, POSITIVE, Domain, Op, np, numpy_function, same_shape
+from ..expr import Add, Broadcast, Const, Func, Node
+from .op import (
+    BOUNDED,
+    NONNEGATIVE,
+    POSITIVE,
+    Composite,
+    Domain,
+    Op,
+    np,
+    numpy_function,
+    same_shape,
+)
 
 
 def elementwise(name: str, *, numpy: str | None, evaluate=None, names=("u", "z"),
@@ -22,7 +32,7 @@ EXP = elementwise(
     latex=r"\exp", numpy="np.exp", torch="torch.exp", jax="jnp.exp", inplace=True)
 LOG = elementwise(
     "log", undoes="exp", names=("ell",), domain=Domain(argument=frozenset({POSITIVE})),
-    aliases={"ln": "log"},
+    accepts=("ln",),
     latex=r"\log", numpy="np.log", torch="torch.log", jax="jnp.log", inplace=True)
 SIN = elementwise(
     "sin", at_zero=0,
@@ -40,7 +50,7 @@ TANH = elementwise(
 # own stable forms (matcalc.printing.numpy), hence no NumPy spelling
 SIGMOID = elementwise(
     "sigmoid", evaluate=lambda x: 0.5 * (1.0 + np.tanh(0.5 * x)), names=("s", "sigma", "r"),
-    domain=Domain(image=POSITIVE), aliases={"logistic": "sigmoid"},
+    domain=Domain(image=POSITIVE), accepts=("sigma", "logistic"),
     latex=r"\sigma", numpy=None, torch="torch.sigmoid", jax="jax.nn.sigmoid")
 RELU = elementwise(
     "relu", evaluate=lambda x: np.maximum(x, 0.0), at_zero=0, fold=lambda v: max(v, 0),
@@ -58,14 +68,14 @@ SQRT = elementwise(
     "sqrt", at_zero=0, domain=Domain(argument=frozenset({POSITIVE}), image=NONNEGATIVE),
     latex=r"\sqrt", numpy="np.sqrt", torch="torch.sqrt", jax="jnp.sqrt", inplace=True)
 ARCSIN = elementwise(
-    "arcsin", at_zero=0, domain=Domain(argument=frozenset({BOUNDED})), aliases={"asin": "arcsin"},
+    "arcsin", at_zero=0, domain=Domain(argument=frozenset({BOUNDED})), accepts=("asin",),
     latex=r"\arcsin", numpy="np.arcsin", torch="torch.asin", jax="jnp.arcsin", inplace=True)
 ARCCOS = elementwise(                                     # arccos x in (0, pi) for |x| < 1
     "arccos", domain=Domain(argument=frozenset({BOUNDED}), image=POSITIVE),
-    aliases={"acos": "arccos"},
+    accepts=("acos",),
     latex=r"\arccos", numpy="np.arccos", torch="torch.acos", jax="jnp.arccos", inplace=True)
 ARCTAN = elementwise(
-    "arctan", at_zero=0, aliases={"atan": "arctan"},
+    "arctan", at_zero=0, accepts=("atan",),
     latex=r"\arctan", numpy="np.arctan", torch="torch.atan", jax="jnp.arctan", inplace=True)
 # the indicator 1[x > 0], relu's derivative: `a > b` in a program is step(a - b), and the
 # printers write it as that comparison
@@ -76,3 +86,14 @@ STEP = elementwise(
 
 FUNCTIONS = (EXP, LOG, SIN, COS, TAN, TANH, SIGMOID, RELU, ABS, SIGN, SQRT,
              ARCSIN, ARCCOS, ARCTAN, STEP)
+
+
+def _softplus(x: Node) -> Node:
+    # softplus(x) = log(1 + e^x), entry by entry
+    one = Const(1) if x.is_scalar else Broadcast(Const(1), x.shape)
+    return Func("log", Add((one, Func("exp", x))))
+
+
+SOFTPLUS = Composite(name="softplus", shape=same_shape, build=_softplus)
+
+COMPOSITES = (SOFTPLUS,)

@@ -20,7 +20,7 @@ LOGDET = Op(
 # the printers write X^{-1}
 INV = Op(
     name="inv", node=Inv, shape=square, evaluate=lambda x: np.linalg.inv(x),
-    domain=Domain(argument=frozenset({WELL_CONDITIONED})), aliases={"inverse": "inv"},
+    domain=Domain(argument=frozenset({WELL_CONDITIONED})), accepts=("inverse",),
     latex="^{-1}", numpy="np.linalg.inv", torch="torch.linalg.inv", jax="jnp.linalg.inv")
 
 

@@ -17,8 +17,8 @@ fast): evaluators read it through `np`, a stand-in that imports it on first use.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..expr import Node
@@ -100,6 +100,19 @@ class Domain:
         return need | self.argument
 
 
+@dataclass(frozen=True)
+class Along:
+    """The form f(X, dim) of a function, in MATLAB's numbering: dim 1 works down each
+    column (sum(X, 1) is the 1 x n row of column sums), dim 2 along each row (sum(X, 2) is
+    the m x 1 column of row sums). `shape(c, dim)`: the call's type (c as for a shape
+    rule). `build(x, dim)`: its IR, made of the IR's existing node kinds (sum(X, 2) is
+    X*1, softmax(S, 2) is softmax(S')'), so that derivative rules, the checker and code
+    generation need nothing new; the printers write those forms back with the axis."""
+
+    shape: Callable
+    build: Callable
+
+
 @dataclass(frozen=True, kw_only=True)
 class Function:
     """A function of the language: `name(args)` in a program.
@@ -107,14 +120,16 @@ class Function:
     `arity`: its number of arguments (None: an operation of the IR that no program calls
     by name, such as `step`, which `a > b` makes). `shape`: its shape rule, a function of
     the call's context (matcalc.shapes.Call: the argument's type `arg`, `unify(a, b)`,
-    `fail(message, hint)`, `type(rows, cols)`, `scalar()`, `fresh()`, and the argument as
-    written, `shown`, `text`, `transposed`) returning the call's type. `aliases`: what
-    other tools call it, each with what to write instead."""
+    `fail(message, hint, instead)`, `type(rows, cols)`, `scalar()`, `fresh()`, and the
+    argument as written, `shown`, `text`, `transposed`) returning the call's type.
+    `accepts`: other names a call may use for it (`trace`, `ln`), read as this function.
+    `along`: its form with a dimension argument, f(X, dim) (see Along), if it has one."""
 
     name: str
     arity: int | None = 1
     shape: Callable | None = None
-    aliases: Mapping[str, str] = field(default_factory=dict)
+    accepts: tuple[str, ...] = ()
+    along: Along | None = None
     sized = False          # whether the value's size is the program's to fix (constants)
 
 
@@ -157,6 +172,15 @@ class Op(Function):
     def __post_init__(self):
         if self.build is None:
             object.__setattr__(self, "build", self.node)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Composite(Function):
+    """A function of the language written with other operations (`mean` is a sum over a
+    count, `softplus` is log(1 + exp(x))): `build(*args)` makes its IR from theirs, so it
+    has no node, rule or evaluator of its own, and prints as what it is made of."""
+
+    build: Callable[..., Node]
 
 
 @dataclass(frozen=True, kw_only=True)

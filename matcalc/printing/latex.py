@@ -61,7 +61,7 @@ from .precedence import (
     needs_parens,
     product_of,
 )
-from .text import ElementwiseOperands
+from .text import ElementwiseOperands, along_rows
 
 GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota
 kappa lambda mu nu xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega
@@ -247,7 +247,11 @@ class LatexPrinter(ElementwiseOperands, Printer):
 
     @staticmethod
     def space(left: Piece, right: Piece) -> str:
-        """The space between two juxtaposed factors: none, or a thin one beside a word."""
+        """The space between two juxtaposed factors: a thin one beside a word, a \\cdot
+        between the variable \\sigma and a parenthesis (\\sigma(...) is the logistic
+        function when LaTeX is read back), else one space."""
+        if left.text == r"\sigma" and right.text.startswith(("(", r"\left(")):
+            return r" \cdot "
         return r" \, " if "word" in (left.family, right.family) else " "
 
     # -- delimiters -----------------------------------------------------------------------
@@ -282,12 +286,19 @@ class LatexPrinter(ElementwiseOperands, Printer):
         return self.spell(d) if isinstance(d, str) else self.number(d)
 
     def filled(self, shape, c: int) -> Piece:
+        """1, the vector \\mathbf{1} (laid down \\mathbf{1}^\\top), the matrix
+        \\mathbf{1}_{N \\times n}: a matrix says its size, so that it reads back as one."""
         r, k = shape
         if (r, k) == (1, 1):
             return Piece(str(c))
         if r == 1 and k != 1:
             return Piece(rf"\mathbf{{{c}}}^{self.top}", POW, "^")
+        if k != 1:
+            return Piece(rf"\mathbf{{{c}}}_{{{self.dim(r)} \times {self.dim(k)}}}", POSTFIX)
         return Piece(rf"\mathbf{{{c}}}")
+
+    def dim(self, d) -> str:
+        return self.name(d).tex() if isinstance(d, str) else str(d)
 
     def _print_Zero(self, e) -> Piece:
         return self.filled(e.shape, 0)
@@ -337,7 +348,9 @@ class LatexPrinter(ElementwiseOperands, Printer):
         if p.core is not None:
             core = self.print(p.core)
         sign = "-" if p.negative else ""
-        dens = [(self.power_piece(self.print(d), k), False, False) for d, k in p.dens]
+        # a number in the denominator is set apart by \\cdot too: 0.5 \\cdot 2, not 0.5 2
+        dens = [(self.power_piece(self.print(d), k), False, isinstance(d, Const))
+                for d, k in p.dens]
         if bottom_num != 1:
             dens.insert(0, (self.number(bottom_num), False, True))
         if not dens:
@@ -395,6 +408,10 @@ class LatexPrinter(ElementwiseOperands, Printer):
         return Piece(base + _script("^", exponent), POW, "^")
 
     def _print_Transpose(self, e: Transpose) -> Piece:
+        rows = along_rows(e)
+        if rows is not None:                   # softmax(S')' is softmax(S, 2), as the text
+            return Piece(ops.of(e.x).latex + self.delimit("(", f"{self.print(rows).text}, 2",
+                                                          ")"))
         if isinstance(e.x, Inv):                                     # (X^{-1})^T = X^{-T}
             base = self.operand(self.print(e.x.x), "^", "left")
             return Piece(f"{base}^{{-{self.top}}}", POW, "^")
@@ -446,7 +463,23 @@ class LatexPrinter(ElementwiseOperands, Printer):
 
     _print_Sum = _print_Trace = _print_Det = _print_DiagMat = _print_DiagVec = call
     _print_Tril = _print_Triu = call
-    _print_Softmax = _print_LogSumExp = _print_Norm1 = _print_Norm2 = call
+    _print_Softmax = _print_LogSumExp = call
+
+    def _print_Norm2(self, e) -> Piece:
+        """\\lVert x \\rVert_2 of a vector; of a matrix, the Frobenius norm, \\lVert X
+        \\rVert_F (for a matrix, _2 is the spectral norm)."""
+        return self.norm(e, r" \rVert_F")
+
+    def _print_Norm1(self, e) -> Piece:
+        """\\lVert x \\rVert_1 of a vector; of a matrix, the sum of every |X_ij|, the
+        entrywise norm \\lVert X \\rVert_{1,1} (for a matrix, _1 is the largest column
+        sum)."""
+        return self.norm(e, r" \rVert_{1,1}")
+
+    def norm(self, e, of_matrix: str) -> Piece:
+        if 1 in e.x.shape:
+            return self.call(e)
+        return Piece(self.delimit(r"\lVert ", self.print(e.x).text, of_matrix))
 
     def _print_LogDet(self, e: LogDet) -> Piece:
         return Piece(self.call(e).text, POW)        # \log \det(X)^{2} would mislead

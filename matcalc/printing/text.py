@@ -15,10 +15,43 @@ where the language broadcasts by itself (an operand of + - .* ./) and explicit e
 from __future__ import annotations
 
 from .. import ops
-from ..expr import (Add, Broadcast, Const, Divide, Func, Hadamard, MatMul, Node, Ones, Scale,
-                    Transpose, Zero)
+from ..expr import (Add, Broadcast, Const, Divide, Func, Hadamard, LogSumExp, MatMul, Node,
+                    Ones, Scale, Softmax, Transpose, Zero)
 from .precedence import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Piece, Printer, Product,
                          format_number, needs_parens, product_of)
+
+def along_rows(e: Transpose) -> Node | None:
+    """S when e is softmax(S')' or logsumexp(S')': the function along each row of S,
+    which the language writes softmax(S, 2)."""
+    x = e.x
+    if isinstance(x, (Softmax, LogSumExp)) and isinstance(x.x, Transpose):
+        return x.x.x
+    return None
+
+
+def summed(factors) -> list[tuple[Node, int] | Node]:
+    """The factors of a product, with each ones vector and its neighbour read as a sum
+    along one dimension: 1'*G is (G, 1), the row of G's column sums, and G*1 is (G, 2),
+    the column of its row sums (a vector's ones product is its plain sum, (v, 0))."""
+    out: list = []
+    factors = list(factors)
+    i = 0
+    while i < len(factors):
+        f = factors[i]
+        nxt = factors[i + 1] if i + 1 < len(factors) else None
+        if isinstance(f, Ones) and f.shape[0] == 1 and nxt is not None and \
+                not isinstance(nxt, Ones):
+            out.append((nxt, 0 if nxt.shape[1] == 1 else 1))
+            i += 2
+        elif nxt is not None and isinstance(nxt, Ones) and nxt.shape[1] == 1 and \
+                not isinstance(f, Ones):
+            out.append((f, 0 if f.shape[0] == 1 else 2))
+            i += 2
+        else:
+            out.append(f)
+            i += 1
+    return out
+
 
 def unbroadcast(x: Node) -> Node:
     """x without the Broadcasts the language makes by itself in elementwise operations
@@ -191,10 +224,22 @@ class TextPrinter(ElementwiseOperands, Printer):
         return Piece(f"{self.operand(base, '^', 'left')}^{format_number(k)}", POW, "^")
 
     def _print_MatMul(self, e: MatMul) -> Piece:
-        first, *rest = [self.print(f) for f in e.factors]
+        first, *rest = [self.along(f) if isinstance(f, tuple) else self.print(f)
+                        for f in summed(e.factors)]
+        if not rest:
+            return first
         parts = [self.operand(first, "*", "left")]
         parts += [self.operand(f, "*", "right") for f in rest]
         return Piece("*".join(parts), MUL, "*")
+
+    def along(self, summed: tuple[Node, int]) -> Piece:
+        """sum(G, 1), sum(G, 2), a transposed one's sum(G, 2)' (G'*1 is (1'*G)'), sum(v)."""
+        g, dim = summed
+        if dim == 0:
+            return Piece(f"sum({self.print(g).text})")
+        if isinstance(g, Transpose):
+            return Piece(f"sum({self.print(g.x).text}, {3 - dim})'", POSTFIX, "'")
+        return Piece(f"sum({self.print(g).text}, {dim})")
 
     def _print_Hadamard(self, e: Hadamard) -> Piece:
         return self._elementwise(e.factors, ".*")
@@ -204,10 +249,16 @@ class TextPrinter(ElementwiseOperands, Printer):
 
     def _print_Power(self, e) -> Piece:
         op = "^" if e.x.is_scalar else ".^"
-        base = self.operand(self.print(e.x), "^", "left")
+        x = e.x
+        if isinstance(x, Broadcast) and not e.p.is_scalar:     # 2.^x: the language spreads 2
+            x = x.x
+        base = self.operand(self.print(x), "^", "left")
         return Piece(f"{base}{op}{self.operand(self.print(e.p), '^', 'right')}", POW, "^")
 
     def _print_Transpose(self, e: Transpose) -> Piece:
+        rows = along_rows(e)
+        if rows is not None:                              # softmax(S')' is softmax(S, 2)
+            return Piece(f"{ops.of(e.x).name}({self.print(rows).text}, 2)")
         return Piece(self.operand(self.print(e.x), "'") + "'", POSTFIX, "'")
 
     def _print_Broadcast(self, e: Broadcast) -> Piece:
