@@ -57,7 +57,7 @@ def forward(X, W1, b1, W2, b2, Y, reg):
     t3 = t2.max(axis=1)
     t4 = t3 + np.log(np.exp(t2 - t3[:, None]).sum(axis=1))  # logsumexp(S')
     t5 = np.vdot(W1, W1) + np.vdot(W2, W2)  # norm2(W1)^2 + norm2(W2)^2
-    # -sum(Y .* (S - logsumexp(S')'))/N + 0.5*reg*(norm2(W1)^2 + norm2(W2)^2)
+    # -sum(Y .* (S - logsumexp(S, 2)))/N + 0.5*reg*(norm2(W1)^2 + norm2(W2)^2)
     L = -np.vdot(Y, t2 - t4[:, None]) / X.shape[0] + 0.5 * reg * t5
     return L
 
