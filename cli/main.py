@@ -172,6 +172,10 @@ _DERIVATION_OPTIONS = [
                  help="The full Jacobian of a non-scalar output."),
     click.option("--hessian", is_flag=True, help="The Hessian of a scalar output."),
     click.option("--hvp", is_flag=True, help="The Hessian-vector product of a scalar output."),
+    click.option("--inline", is_flag=True,
+                 help="Write each derivative in terms of the inputs only, one self-contained "
+                      "formula, rather than with the program's own names for the values it "
+                      "names ((o - y)*a')."),
     click.option("--check/--no-check", default=True, show_default=True,
                  help="Verify the result against finite differences."),
     click.option("--from", "notation", type=click.Choice(["matcalc", "latex"]),
@@ -248,7 +252,7 @@ def _refuse_undecodable(expr: str) -> None:
 
 
 def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, assume, convention,
-                jacobian, hessian, hvp, notation):
+                jacobian, hessian, hvp, notation, inline=False):
     """Read EXPR and derive it (unchecked: each command runs the check itself); a kind
     taken by a name's letter case that decides the output's kind is said on standard
     error (`note: ...`)."""
@@ -265,6 +269,8 @@ def _derivation(expr: str, wrt, layout, shapes, kinds, onehot, signs, assume, co
         extra["assume"] = list(assume)
     if convention != "projected":
         extra["convention"] = convention
+    if inline:
+        extra["inline"] = True
     d = matcalc.derive(_read_program(expr), wrt=wrt, layout=layout, shapes=shapes,
                        kinds=kinds, check=False, notation=notation or "auto", **extra)
     for note in getattr(getattr(d, "typed", None), "notes", ()):
@@ -326,8 +332,11 @@ def _worst(*statuses: int) -> int:
 @click.option("--latex-shapes", is_flag=True,
               help="With --format latex: state each variable's shape, "
                    "X \\in \\mathbb{R}^{N \\times n}.")
+@click.option("--latex-notes", is_flag=True,
+              help="With --format latex: the layout and the assumptions as a visible "
+                   "paragraph before the equations (they are always % comments).")
 def derive(expr, fmt, steps, standalone, latex_transpose, latex_numbered, latex_upstream,
-           latex_shapes, check, **how):
+           latex_shapes, latex_notes, check, **how):
     """Print the derivatives of EXPR.
 
     For a scalar output, its gradient with respect to each variable; for a non-scalar
@@ -341,7 +350,8 @@ def derive(expr, fmt, steps, standalone, latex_transpose, latex_numbered, latex_
       echo "h = relu(W1*x); f = sum(h)" | matcalc derive - --wrt W1 --steps
     """
     latex_options = {"transpose": latex_transpose, "numbered": latex_numbered,
-                     "upstream": latex_upstream, "shapes": latex_shapes or None}
+                     "upstream": latex_upstream, "shapes": latex_shapes or None,
+                     "notes": latex_notes or None}
     latex_options = {k: v for k, v in latex_options.items() if v is not None}
     given = ["--standalone"] * standalone + [f"--latex-{k}" for k in latex_options]
     if given and fmt != "latex":

@@ -53,11 +53,11 @@ def forward(X, W1, b1, W2, b2, Y, reg):
     t1 += b1
     np.maximum(t1, 0, out=t1)  # relu(X*W1 + b1')
     t2 = t1 @ W2
-    t2 += b2  # relu(X*W1 + b1')*W2 + b2'
+    t2 += b2  # H*W2 + b2'
     t3 = t2.max(axis=1)
-    t4 = t3 + np.log(np.exp(t2 - t3[:, None]).sum(axis=1))  # logsumexp(t2')
+    t4 = t3 + np.log(np.exp(t2 - t3[:, None]).sum(axis=1))  # logsumexp(S')
     t5 = np.vdot(W1, W1) + np.vdot(W2, W2)  # norm2(W1)^2 + norm2(W2)^2
-    # -sum(Y .* (t2 - t4'))/N + 0.5*reg*t5
+    # -sum(Y .* (S - logsumexp(S, 2)))/N + 0.5*reg*(norm2(W1)^2 + norm2(W2)^2)
     L = -np.vdot(Y, t2 - t4[:, None]) / X.shape[0] + 0.5 * reg * t5
     return L
 
@@ -79,9 +79,9 @@ def gradient(X, W1, b1, W2, b2, Y, reg):
     t1 += b1
     np.maximum(t1, 0, out=t1)  # relu(X*W1 + b1')
     t2 = t1 @ W2
-    t2 += b2  # relu(X*W1 + b1')*W2 + b2'
+    t2 += b2  # H*W2 + b2'
     t3 = t2.max(axis=1)
-    t4 = t3 + np.log(np.exp(t2 - t3[:, None]).sum(axis=1))  # logsumexp(t2')
+    t4 = t3 + np.log(np.exp(t2 - t3[:, None]).sum(axis=1))  # logsumexp(S')
     t2 -= t4[:, None]  # t2 - t4'
     t5 = np.exp(t2)
     t5 -= Y
@@ -116,9 +116,9 @@ def value_and_gradient(X, W1, b1, W2, b2, Y, reg):
     t1 += b1
     np.maximum(t1, 0, out=t1)  # relu(X*W1 + b1')
     t2 = t1 @ W2
-    t2 += b2  # relu(X*W1 + b1')*W2 + b2'
+    t2 += b2  # H*W2 + b2'
     t3 = t2.max(axis=1)
-    t4 = t3 + np.log(np.exp(t2 - t3[:, None]).sum(axis=1))  # logsumexp(t2')
+    t4 = t3 + np.log(np.exp(t2 - t3[:, None]).sum(axis=1))  # logsumexp(S')
     t2 -= t4[:, None]  # t2 - t4'
     t5 = np.vdot(W1, W1) + np.vdot(W2, W2)  # norm2(W1)^2 + norm2(W2)^2
     L = -np.vdot(Y, t2) / X.shape[0] + 0.5 * reg * t5  # -sum(Y .* t2)/N + 0.5*reg*t5

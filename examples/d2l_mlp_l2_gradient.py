@@ -40,10 +40,10 @@ def forward(W1, x, W2, y, lambda_):
     ):
         raise _shape_error(W1=W1, x=x, W2=W2, y=y, lambda_=lambda_)
     t1 = W1 @ x
-    np.maximum(t1, 0, out=t1)  # relu(W1*x)
+    np.maximum(t1, 0, out=t1)  # relu(z)
     t2 = W2 @ t1
-    t2 -= y  # W2*relu(W1*x) - y
-    # 0.5*norm2(t2)^2 + lambda*(norm2(W1)^2 + norm2(W2)^2)/2
+    t2 -= y  # o - y
+    # 0.5*norm2(o - y)^2 + lambda*(norm2(W1)^2 + norm2(W2)^2)/2
     J = 0.5 * (t2 @ t2) + lambda_ * (np.vdot(W1, W1) + np.vdot(W2, W2)) / 2
     return J
 
@@ -60,17 +60,17 @@ def gradient(W1, x, W2, y, lambda_):
     ):
         raise _shape_error(W1=W1, x=x, W2=W2, y=y, lambda_=lambda_)
     t1 = W1 @ x
-    np.maximum(t1, 0, out=t1)  # relu(W1*x)
-    t2 = W2 @ t1  # W2*relu(W1*x)
-    t3 = t2 - y  # W2*relu(W1*x) - y
+    np.maximum(t1, 0, out=t1)  # relu(z)
+    t2 = W2 @ t1  # W2*h
+    t3 = t2 - y  # o - y
     t4 = W2.T @ t3
-    t4 *= t1 > 0  # (relu(W1*x) > 0) .* (W2'*(W2*relu(W1*x) - y))
+    t4 *= t1 > 0  # (h > 0) .* (W2'*(o - y))
     dW1 = np.outer(t4, x)
     _add_scaled(dW1, lambda_, W1)  # t4*x' + lambda*W1
     dx = W1.T @ t4  # W1'*((relu(W1*x) > 0) .* (W2'*(W2*relu(W1*x) - y)))
     dW2 = np.outer(t3, t1)
-    _add_scaled(dW2, lambda_, W2)  # (W2*relu(W1*x) - y)*relu(W1*x)' + lambda*W2
-    dy = y - t2  # y - W2*relu(W1*x)
+    _add_scaled(dW2, lambda_, W2)  # (o - y)*h' + lambda*W2
+    dy = y - t2  # y - o
     # 0.5*(norm2(W1)^2 + norm2(W2)^2)
     dlambda_ = 0.5 * (np.vdot(W1, W1) + np.vdot(W2, W2))
     return {"W1": dW1, "x": dx, "W2": dW2, "y": dy, "lambda": dlambda_}
@@ -86,19 +86,19 @@ def value_and_gradient(W1, x, W2, y, lambda_):
     ):
         raise _shape_error(W1=W1, x=x, W2=W2, y=y, lambda_=lambda_)
     t1 = W1 @ x
-    np.maximum(t1, 0, out=t1)  # relu(W1*x)
-    t2 = W2 @ t1  # W2*relu(W1*x)
-    t3 = t2 - y  # W2*relu(W1*x) - y
+    np.maximum(t1, 0, out=t1)  # relu(z)
+    t2 = W2 @ t1  # W2*h
+    t3 = t2 - y  # o - y
     t4 = np.vdot(W1, W1) + np.vdot(W2, W2)  # norm2(W1)^2 + norm2(W2)^2
     J = 0.5 * (t3 @ t3) + lambda_ * t4 / 2  # 0.5*norm2(t3)^2 + lambda*t4/2
     t5 = W2.T @ t3
-    t5 *= t1 > 0  # (relu(W1*x) > 0) .* (W2'*(W2*relu(W1*x) - y))
+    t5 *= t1 > 0  # (h > 0) .* (W2'*(o - y))
     dW1 = np.outer(t5, x)
     _add_scaled(dW1, lambda_, W1)  # t5*x' + lambda*W1
     dx = W1.T @ t5  # W1'*((relu(W1*x) > 0) .* (W2'*(W2*relu(W1*x) - y)))
     dW2 = np.outer(t3, t1)
-    _add_scaled(dW2, lambda_, W2)  # (W2*relu(W1*x) - y)*relu(W1*x)' + lambda*W2
-    dy = y - t2  # y - W2*relu(W1*x)
+    _add_scaled(dW2, lambda_, W2)  # (o - y)*h' + lambda*W2
+    dy = y - t2  # y - o
     dlambda_ = 0.5 * t4  # 0.5*(norm2(W1)^2 + norm2(W2)^2)
     return J, {"W1": dW1, "x": dx, "W2": dW2, "y": dy, "lambda": dlambda_}
 

@@ -50,11 +50,11 @@ def forward(W1, x, b1, W2, b2, y):
     t1 *= 0.5
     np.tanh(t1, out=t1)
     t1 += 1
-    t1 *= 0.5  # sigmoid(W1*x + b1)
+    t1 *= 0.5  # sigmoid(z1)
     t2 = W2 @ t1
-    t2 += b2  # W2*sigmoid(W1*x + b1) + b2
+    t2 += b2  # W2*h + b2
     t3 = t2.max()
-    t4 = t3 + np.log(np.exp(t2 - t3).sum())  # logsumexp(W2*sigmoid(W1*x + b1) + b2)
+    t4 = t3 + np.log(np.exp(t2 - t3).sum())  # logsumexp(z2)
     t2 -= t4  # W2*sigmoid(W1*x + b1) + b2 - logsumexp(W2*sigmoid(W1*x + b1) + b2)
     E = -(y @ t2)  # -y'*t2
     return E
@@ -74,14 +74,14 @@ def gradient(W1, x, b1, W2, b2, y):
         raise _shape_error(W1=W1, x=x, b1=b1, W2=W2, b2=b2, y=y)
     t1 = W1 @ x
     t1 += b1  # W1*x + b1
-    t2 = np.exp(-np.logaddexp(0, -t1))  # sigmoid(W1*x + b1)
+    t2 = np.exp(-np.logaddexp(0, -t1))  # sigmoid(z1)
     t3 = W2 @ t2
-    t3 += b2  # W2*sigmoid(W1*x + b1) + b2
+    t3 += b2  # W2*h + b2
     t4 = t3.max()
-    t5 = t4 + np.log(np.exp(t3 - t4).sum())  # logsumexp(W2*sigmoid(W1*x + b1) + b2)
+    t5 = t4 + np.log(np.exp(t3 - t4).sum())  # logsumexp(z2)
     t3 -= t5  # W2*sigmoid(W1*x + b1) + b2 - logsumexp(W2*sigmoid(W1*x + b1) + b2)
     db2 = np.exp(t3)
-    db2 += -y  # exp(t3) + (-y')'
+    db2 += -y  # exp(z2 - logsumexp(z2)) + (-y')'
     db1 = W2.T @ db2
     db1 *= t2
     db1 *= np.exp(-np.logaddexp(0, t1))  # t2 .* (1 - t2) .* (W2'*db2)
@@ -106,11 +106,11 @@ def value_and_gradient(W1, x, b1, W2, b2, y):
     t1 = -y  # -y'
     t2 = W1 @ x
     t2 += b1  # W1*x + b1
-    t3 = np.exp(-np.logaddexp(0, -t2))  # sigmoid(W1*x + b1)
+    t3 = np.exp(-np.logaddexp(0, -t2))  # sigmoid(z1)
     t4 = W2 @ t3
-    t4 += b2  # W2*sigmoid(W1*x + b1) + b2
+    t4 += b2  # W2*h + b2
     t5 = t4.max()
-    t6 = t5 + np.log(np.exp(t4 - t5).sum())  # logsumexp(W2*sigmoid(W1*x + b1) + b2)
+    t6 = t5 + np.log(np.exp(t4 - t5).sum())  # logsumexp(z2)
     t4 -= t6  # W2*sigmoid(W1*x + b1) + b2 - logsumexp(W2*sigmoid(W1*x + b1) + b2)
     E = t1 @ t4  # t1*t4
     db2 = np.exp(t4)

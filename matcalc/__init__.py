@@ -45,8 +45,8 @@ def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denomi
            shapes: Shapes | None = None, kinds: str = "ml", check: bool = False,
            onehot: Labels = (), mode: str = "gradient",
            signs: Sequence[str] | str = (), assume: Labels = (),
-           convention: str = "projected",
-           notation: str = "auto") -> Derivation | HigherDerivation:
+           convention: str = "projected", notation: str = "auto",
+           inline: bool = False) -> Derivation | HigherDerivation:
     """Derivatives of the program's output (SPEC section 6): a `Derivation`, or for `mode`
     "jacobian", "hessian" or "hvp" a `HigherDerivation`; `d[name]` is one derivative.
 
@@ -66,11 +66,14 @@ def derive(program: str, wrt: Sequence[str] | None = None, layout: str = "denomi
     entries, G + G' - diag(diag(G))). `mode` is "gradient" (and backprop), "jacobian",
     "hessian" or "hvp". `notation`: "matcalc" (the language), "latex" (a formula from
     notes: \\frac{1}{2}\\|W x - y\\|_2^2), or "auto": LaTeX when the program holds a
-    backslash. A user error raises `MatcalcError`."""
+    backslash. Gradients are shown (text, LaTeX) with the program's own names for the
+    values it names, `(o - y)*a'`, and short `where` names for long repeated parts;
+    `inline=True` shows them in terms of the inputs only. A user error raises
+    `MatcalcError`."""
     from .pipeline import derive as _derive
     return _derive(program, wrt=wrt, layout=layout, shapes=shapes, kinds=kinds, check=check,
                    onehot=onehot, mode=mode, signs=signs, assume=assume,
-                   convention=convention, notation=notation)
+                   convention=convention, notation=notation, inline=inline)
 
 
 def from_sympy(expr: Basic, wrt: Iterable[Any] | None = None, layout: str = "denominator", *,

@@ -93,6 +93,8 @@ def verify_claim(d, text: str, seed: int = 0, deadline: float | None = None,
     correct = steps[name].text if name in steps else true.text
     from .printing.index import free_indices
     lhs = name + free_indices(steps[name].node if name in steps else true.node)
+    if name not in steps and true.where:
+        correct += " where " + ", ".join(f"{n} = {t}" for n, t in true.where_text.items())
 
     def result(ok, verdict, err, msg, diagnosis=()):
         if diagnosis:

@@ -46,6 +46,23 @@ if TYPE_CHECKING:
 
 SUMMATION = ("index notation: an index repeated on the right is summed (Einstein's "
              "convention); the free indices i, j, k, ... are the result's axes in order")
+
+
+def _may_name(node: E.Node, limit: int) -> bool:
+    """Whether `node` (at most `limit` distinct subexpressions) holds a subexpression that
+    a `where` name could stand for (an elementwise function, a softmax): one walk that
+    stops at the limit, so that formulas without any cost no more."""
+    from . import ops
+    found = False
+    for k, n in enumerate(E.walk(node)):
+        if k >= limit:
+            return False
+        if not found and n.children:
+            op = ops.of(n)
+            found = op is not None and op.names is not None
+    return found
+
+
 PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
 # Tree size of everything one call prints (text, LaTeX, NumPy code or JSON, steps
 # included), each spelling counted: JSON spells every formula three times. Printing costs
@@ -109,14 +126,45 @@ class Derivative:
         return json_shape(self.node.shape, self.name in self.derivation.keep_2d)
 
     @cached_property
+    def _display(self) -> tuple[E.Node, list[tuple[E.Var, E.Node]]]:
+        return self.derivation.display(self.node)
+
+    @property
+    def shown(self) -> E.Node:
+        """The formula as text and LaTeX show it: with the program's own names for the
+        values it named (`(o - y)*a'`) and short `where` names for a long subexpression it
+        repeats (`s` for sigmoid(W*x + b)), unless the derivation is inlined; `node` is
+        always in terms of the inputs (it is what NumPy, codegen and the check use)."""
+        return self._display[0]
+
+    @property
+    def where(self) -> list[tuple[E.Var, E.Node]]:
+        """The `where` names of `shown` with their definitions, each definition using only
+        earlier names (empty if none)."""
+        return self._display[1]
+
+    @cached_property
+    def where_text(self) -> dict[str, str]:
+        """{name: definition} of the `where` names, in matcalc's language."""
+        p = self.derivation._printers["text"]
+        return {v.name: p.doprint(_printable(d)).text for v, d in self.where}
+
+    @cached_property
+    def where_latex(self) -> dict[str, str]:
+        """{name: definition} of the `where` names, in LaTeX."""
+        p = self.derivation._printers["latex"]
+        return {v.name: p.doprint(_printable(d)).text for v, d in self.where}
+
+    @cached_property
     def text(self) -> str:
-        """The formula in matcalc's language (it parses back to the same formula)."""
-        return self.derivation._printers["text"].doprint(_printable(self.node)).text
+        """The formula in matcalc's language (it parses back to the same formula, in the
+        program's namespace)."""
+        return self.derivation._printers["text"].doprint(_printable(self.shown)).text
 
     @cached_property
     def latex(self) -> str:
         """The formula in LaTeX, its adjoints as the derivatives they stand for."""
-        return self.derivation._printers["latex"].doprint(_printable(self.node)).text
+        return self.derivation._printers["latex"].doprint(_printable(self.shown)).text
 
     @cached_property
     def numpy(self) -> str:
@@ -144,8 +192,10 @@ class Derivation(Result):
 
     @E.gc_paused
     def __init__(self, program: str, typed: Typed, wrt: list[str], layout: str,
-                 onehot: dict[str, str] | None = None, convention: str = "projected"):
+                 onehot: dict[str, str] | None = None, convention: str = "projected",
+                 inline: bool = False):
         self.program = program
+        self.inline = inline            # formulas shown in terms of the inputs only
         # label name -> "columns" / "rows" (one-hot: that axis sums to one), "signs" (+-1),
         # or a structure of matcalc.structure ("symmetric", "spd", "diagonal", ...)
         self.onehot = dict(onehot or {})
@@ -196,6 +246,48 @@ class Derivation(Result):
         node = to_layout(node, layout or self.layout, upstream or self.adjoint_upstream)
         return use_structure(node, self.onehot)      # (inv(S)')' is inv(S)' in numerator
 
+    def named(self, node: E.Node) -> E.Node:
+        """`node` as shown: with the program's named values folded back into their names
+        (matcalc.program_names), or as it is if the derivation is inlined or names nothing."""
+        if self.inline or not self.typed.intermediates:
+            return node
+        return self._names.fold(node)
+
+    WHERE_MIN = 16    # characters: sigmoid(x) is written out, sigmoid(W*x + b) named s
+    # Formulas larger than this (distinct subexpressions) get no where names: choosing
+    # them walks the formula, and a deep network's every gradient is as long as the
+    # network (the steps are how those read); this keeps the cost linear in the program.
+    WHERE_NODES = 400
+
+    def display(self, node: E.Node) -> tuple[E.Node, list[tuple[E.Var, E.Node]]]:
+        """(formula, where): `node` with the program's names folded back and the long
+        subexpressions it repeats (an elementwise function, a softmax: as Jacobians name
+        them) under short names, and those names' definitions in order."""
+        node = self.named(node)
+        if self.inline or not _may_name(node, self.WHERE_NODES):
+            return node, []
+        from .layout import substitute
+        from .naming import choose_names, definitions
+        from .printing import to_text
+        names: dict[E.Node, E.Var] = {
+            n: v for n, v in choose_names([node], self._taken, {}).items()
+            if len(to_text(n)) >= self.WHERE_MIN}
+        if not names:
+            return node, []
+        return substitute(node, dict[E.Node, E.Node](names)), definitions(names)
+
+    @cached_property
+    def _taken(self) -> set[str]:
+        """The names a `where` name must not take."""
+        return set(self.program_names) | {self.output_name} | \
+            ({self.upstream_name} if self.upstream_name else set())
+
+    @cached_property
+    def _names(self):
+        from .program_names import Names
+        return Names(self.typed)
+
+    # -- access ------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Derivative:
         return self.derivatives[name]
 
@@ -324,7 +416,8 @@ class Derivation(Result):
 
     def text(self, steps: bool = False) -> str:
         """The derivatives as text, one `dL/dX = ...` line each after a header naming
-        the layout (and the adjoint equations of a program first if `steps`)."""
+        the layout (and the adjoint equations of a program first if `steps`, the
+        derivatives then inlined: the steps are where the program's names are used)."""
         lines = [f"# layout: {self.layout}", inputs_comment(self.typed),
                  *describe(self.onehot, self.convention)]
         if self.upstream is not None:
@@ -342,8 +435,22 @@ class Derivation(Result):
                 lines.append(f"# the same, {omitted}")
                 return "\n".join(lines)
             lines.append("# the same, inlined")
-        for name, d in self.derivatives.items():
-            lines.append(f"{self._lhs(name)}{free_indices(d.node)} = {d.text}")
+        inlined = steps and self.steps     # after the steps: the self-contained formulas
+        from .naming import common_where
+        wheres = [{} if inlined else d.where_text for d in self.derivatives.values()]
+        once = common_where(wheres)
+
+        def where_lines(where: dict[str, str], indent: str) -> None:
+            for k, (n, definition) in enumerate(where.items()):
+                lines.append(f"{indent}{'where' if k == 0 else '     '} {n} = {definition}")
+        for (name, d), where in zip(self.derivatives.items(), wheres):
+            text = self._printers["text"].doprint(_printable(d.node)).text if inlined \
+                else d.text
+            lines.append(f"{self._lhs(name)}{free_indices(d.node)} = {text}")
+            if once is None:
+                where_lines(where, "  ")
+        if once:                    # the same names in every formula: defined once
+            where_lines(once, "")
         if not self.derivatives:
             lines.append("# no variables: nothing to differentiate")
         return "\n".join(lines)
@@ -379,33 +486,42 @@ class Derivation(Result):
 
     def latex(self, standalone: bool = False, steps: bool = False, transpose: str = "top",
               numbered: str = "subscript", upstream: str = "fraction",
-              shapes: bool = False) -> str:
+              shapes: bool = False, notes: bool = False) -> str:
         """An align* block for notes, one equation per variable (a whole document if
         `standalone`): the adjoint equations of a program first if `steps`, each variable's
-        shape first if `shapes`. `transpose` "top" or "T" (A^\\top, A^T); `numbered`
-        "subscript" or "superscript" (W_1, W^{(1)}); `upstream` "fraction" or "bar"
+        shape first if `shapes` (the inputs, then the named intermediates the formulas
+        use, then the upstream gradient), the layout and assumptions as a visible
+        paragraph if `notes` (they are always `%` comments). `transpose` "top" or "T"
+        (A^\\top, A^T); `numbered` "subscript" or "superscript" (W_1, W^{(1)}); `upstream`
+        "fraction" or "bar"
         (the upstream dY as \\frac{\\partial L}{\\partial Y} or \\bar{Y})."""
         p = tex.LatexPrinter(self.latex_style(transpose=transpose, numbered=numbered,
-                                              upstream=upstream, shapes=shapes))
+                                              upstream=upstream, shapes=shapes, notes=notes))
         omitted = self._inlined(steps)
         steps = self.steps if steps else []
 
         def formula(node: E.Node) -> str:
             return p.doprint(_printable(node)).text
 
-        notes = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in
-                                               describe(self.onehot, self.convention)]
+        said = [f"layout: {self.layout}"] + [a.removeprefix("# ") for a in
+                                              describe(self.onehot, self.convention)]
         if self._has_indices(bool(steps)):
-            notes.append(SUMMATION)
+            said.append(SUMMATION)
         if omitted:
-            notes.append(f"the derivatives {omitted}; the steps give them")
+            said.append(f"the derivatives {omitted}; the steps give them")
+        shown = [tex.text_mode(n) for n in said]
         if self.upstream is not None:
             up = p.spell(cast(str, self.upstream_name)).text
-            notes.append(f"{up} is the upstream gradient "
-                         f"({self._shape_text(self.upstream.shape)}) of a scalar loss L")
+            said.append(f"{up} is the upstream gradient "
+                        f"({self._shape_text(self.upstream.shape)}) of a scalar loss L")
+            shown.append(f"${up} \\in {tex.shape_latex(tuple(self.upstream.shape), p)}$ is the upstream "
+                         f"gradient of a scalar loss $L$")
         rows = []
         if p.style.shapes:
             named = {st.of for st in steps}            # intermediates, in program order
+            if not omitted and not steps:              # those the named formulas use
+                named |= {v.name for d in self.derivatives.values()
+                          for v in E.variables(d.shown)}
             vars_ = list(self.inputs.values()) + [v for n, v in self.typed.intermediates.items()
                                                   if n in named and n not in self.inputs]
             vars_ += [self.upstream] if self.upstream is not None else []
@@ -416,15 +532,22 @@ class Derivation(Result):
         if not omitted:
             if steps:
                 rows.append(tex.intertext("and in terms of the inputs:"))
-            rows += [f"{p.partial(self._loss, n)}{free_indices(d.node, True)} &= "
-                     f"{formula(d.node)}"
-                     for n, d in self.derivatives.items()]
+            from .naming import common_where
+            wheres = [{} if steps else {v.name: formula(df) for v, df in d.where}
+                      for d in self.derivatives.values()]
+            once = common_where(wheres)
+            for (n, d), where in zip(self.derivatives.items(), wheres):
+                rows.append(f"{p.partial(self._loss, n)}{free_indices(d.node, True)} &= "
+                            f"{formula(d.node if steps else d.shown)}")
+                rows += [] if once is not None else tex.where_row(where, p)
+            rows += tex.where_row(once or {}, p)
         if upstream == "bar" and steps:                 # what the bars mean
             rows.append(f"&\\text{{where }} \\bar{{v}} = {p.partial(self._loss, 'v')}")
         elif upstream == "bar" and self.upstream is not None:
             rows.append(f"&\\text{{where }} {p.spell(cast(str, self.upstream_name)).text} = "
                         f"{p.partial('L', self.output_name)}")
-        body = tex.comments(notes) + tex.align(rows)
+        body = tex.comments(said) + (tex.notes_paragraph(shown) if notes else "") \
+            + tex.align(rows)
         return tex.standalone(body) if standalone else body
 
     def _repr_latex_(self) -> str:

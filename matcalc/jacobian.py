@@ -53,7 +53,7 @@ from .differentiate import vjp
 from .errors import OptionError
 from .expr import substitute
 from .matrix_reading import as_column, clearer, matrix_of, pair_transposes
-from .naming import choose_names, fresh, fresh_name
+from .naming import choose_names, common_where, definitions, fresh, fresh_name
 from .printing import latex as tex
 from .printing import to_text
 from .printing.index import einsum_code, index_latex, index_text, kron_latex, kron_text
@@ -201,18 +201,7 @@ class HigherDerivative:
 
     def _ordered_names(self, names: dict | None = None) -> list[tuple[E.Var, E.Node]]:
         """(name, definition) pairs, each definition using only earlier names."""
-        names = self.names if names is None else names
-        pending = []
-        for n, v in reversed(list(names.items())):            # innermost first
-            inner = {m: w for m, w in names.items() if m is not n}
-            pending.append((v, substitute(n, inner) if inner else n))
-        pairs: list[tuple[E.Var, E.Node]] = []
-        while pending:                                          # definitions before uses
-            done = {v for v, _ in pairs}
-            k = next((i for i, (_, d) in enumerate(pending)
-                      if all(w in done for w in E.variables(d) if w in names.values())), 0)
-            pairs.append(pending.pop(k))
-        return pairs
+        return definitions(self.names if names is None else names)
 
     @cached_property
     def _numpy_parts(self) -> tuple[list[tuple[str, str]], str]:
@@ -622,24 +611,29 @@ class HigherDerivation(Result):
 
     def latex(self, standalone: bool = False, steps: bool = False, transpose: str = "top",
               numbered: str = "subscript", upstream: str = "fraction",
-              shapes: bool = False) -> str:
+              shapes: bool = False, notes: bool = False) -> str:
         """An align* block (a whole document if `standalone`), with the options of
         `Derivation.latex`: a matrix result as an equation, a tensor as its linear map,
-        its vec form and its index form; named subexpressions in a `where` row."""
+        its vec form and its index form; named subexpressions in one `where` row at the
+        end (a row after each result only where two results give one name two values)."""
         self._no_steps(steps)
         p = self.latex_printer(transpose=transpose, numbered=numbered, upstream=upstream,
-                               shapes=shapes)
-        notes = [f"layout: {self.layout}"] + [a.removeprefix("# ")
-                                              for a in describe(self.onehot, self.convention)]
+                               shapes=shapes, notes=notes)
+        said = [f"layout: {self.layout}"] + [a.removeprefix("# ")
+                                             for a in describe(self.onehot, self.convention)]
+        shown = [tex.text_mode(n) for n in said]
         if self.mode == "hvp":
-            notes.append("H v: the Hessian times the direction "
-                         + ", ".join(p.spell(v.name).text for v in self.directions.values()))
+            directions = ", ".join(p.spell(v.name).text for v in self.directions.values())
+            said.append("H v: the Hessian times the direction " + directions)
+            shown.append(f"$H v$: the Hessian times the direction ${directions}$")
         rows = []
         if p.style.shapes:
             vars_ = list(self.inputs.values()) + list(self.directions.values())
             rows += [f"{p.spell(v.name).text} &\\in {tex.shape_latex(v.shape, p)}"
                      for v in vars_]
-        for d in self.derivatives.values():
+        wheres = [d._where_tex(p) for d in self.derivatives.values()]
+        once = common_where(wheres)
+        for d, where in zip(self.derivatives.values(), wheres):
             lhs = self._lhs_latex(d.kind, *self._operands(d), p)
             if d.node is not None:
                 rows.append(f"{lhs} &= {d._formula_tex(p)}")
@@ -649,11 +643,10 @@ class HigherDerivation(Result):
                     rows.append(f"&= {d._kron_tex(p)} "
                                 "\\quad \\text{(on $\\operatorname{vec}$, column-major)}")
                 rows.append(f"{self.index_lhs_latex(d, p)} &= {d._index_tex(p)}")
-            where = d._where_tex(p)
-            if where:
-                defs = ", \\quad ".join(f"{p.spell(n).text} = {t}" for n, t in where.items())
-                rows.append(f"&\\text{{where }} {defs}")
-        body = tex.comments(notes) + tex.align(rows)
+            rows += [] if once is not None else tex.where_row(where, p)
+        rows += tex.where_row(once or {}, p)
+        body = tex.comments(said) + (tex.notes_paragraph(shown) if notes else "") \
+            + tex.align(rows)
         return tex.standalone(body) if standalone else body
 
     def _repr_latex_(self) -> str:

@@ -85,3 +85,29 @@ def fresh_name(base: str, taken: set[str]) -> str:
     while name in taken:
         name += "_"
     return name
+
+
+def common_where(wheres: list[dict[str, str]]) -> dict[str, str] | None:
+    """The `where` definitions of several formulas merged, to be stated once for all of
+    them; None if two give one name different definitions (then each states its own)."""
+    merged: dict[str, str] = {}
+    if all(merged.setdefault(n, t) == t for w in wheres for n, t in w.items()):
+        return merged
+    return None
+
+
+def definitions(names: dict[E.Node, E.Var]) -> list[tuple[E.Var, E.Node]]:
+    """(name, definition) pairs of `names`, each definition written with the other names
+    and using only earlier ones."""
+    from .layout import substitute
+    pending = []
+    for n, v in reversed(list(names.items())):            # innermost first
+        inner = {m: w for m, w in names.items() if m is not n}
+        pending.append((v, substitute(n, inner) if inner else n))
+    pairs: list[tuple[E.Var, E.Node]] = []
+    while pending:                                          # definitions before uses
+        done = {v for v, _ in pairs}
+        k = next((i for i, (_, d) in enumerate(pending)
+                  if all(w in done for w in E.variables(d) if w in names.values())), 0)
+        pairs.append(pending.pop(k))
+    return pairs

@@ -360,16 +360,25 @@ class RuleSet:
         return hit
 
     def pair_candidates(self, a: Node, b: Node) -> tuple[Rewrite, ...]:
-        """The rules on two operands (`P.MatMul(p, q)`) that may match a and b."""
-        key = (type(a), type(b))
+        """The rules on two operands (`P.MatMul(p, q)`) that may match a and b (by their
+        kinds and their first operands' kinds: a chain of transposes meets the rules of
+        X' X^-T only where an inverse is transposed)."""
+        ka, kb = a.children, b.children
+        key = ("pair", type(a), type(b), type(ka[0]) if ka else None,
+               type(kb[0]) if kb else None)
         hit = self._index.get(key)
         if hit is None:
-            def fits(p, kind):
+            def fits(p, kind, first_kind):
                 k = p.kinds()
-                return k is None or kind in k
+                if k is not None and kind not in k:
+                    return False
+                f = p.first_operand()
+                fk = None if f is None else f.kinds()
+                return fk is None or first_kind in fk
             hit = tuple(r for r in self.rules
-                        if len(r.lhs.operands) == 2 and fits(r.lhs.operands[0], key[0])
-                        and fits(r.lhs.operands[1], key[1]))
+                        if len(r.lhs.operands) == 2
+                        and fits(r.lhs.operands[0], key[1], key[3])
+                        and fits(r.lhs.operands[1], key[2], key[4]))
             self._index[key] = hit
         return hit
 

@@ -113,9 +113,10 @@ def _structure_options(assume, convention, typed, labels: dict[str, str]) -> dic
 def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: Any = None,
            kinds: str = "ml", check: bool = False, onehot: Any = (), mode: str = "gradient",
            signs: Any = (), assume: Any = (), convention: str = "projected",
-           notation: str = "auto") -> Derivation | HigherDerivation:
+           notation: str = "auto", inline: bool = False) -> Derivation | HigherDerivation:
     """Parse, type and differentiate `program` (in `notation`: matcalc, latex or auto);
-    see SPEC section 6."""
+    see SPEC section 6. Gradients are shown with the program's own names for the values
+    it named, or in terms of the inputs only if `inline`."""
     from .parse import parse  # lark: imported when a program is first parsed
     if layout not in LAYOUTS:
         raise OptionError(f"unknown layout {layout!r}: expected numerator, denominator or mixed")
@@ -151,12 +152,13 @@ def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: A
     except MatcalcError as e:
         raise e.with_source(program)
     return derive_typed(program, typed, wrt, layout, mode, labels, check,
-                        convention=convention)
+                        convention=convention, inline=inline)
 
 
 def derive_typed(program: str, typed: Typed, wrt: list[str], layout: str, mode: str,
                  labels: dict[str, str], check: bool = False, parsed: bool = True,
-                 convention: str = "projected") -> Derivation | HigherDerivation:
+                 convention: str = "projected",
+                 inline: bool = False) -> Derivation | HigherDerivation:
     """The result for a typed program (parsed here, or built by `matcalc.interop.sympy`):
     a `Derivation` for the gradient, a `HigherDerivation` for the other modes; checked by
     finite differences first if `check`. An error a gradient finds in the IR is shown on
@@ -175,7 +177,7 @@ def derive_typed(program: str, typed: Typed, wrt: list[str], layout: str, mode: 
         d = derive_higher(program, typed, wrt, layout, mode, labels, convention)
     else:
         try:
-            d = Derivation(program, typed, wrt, layout, labels, convention)
+            d = Derivation(program, typed, wrt, layout, labels, convention, inline)
         except MatcalcError as e:       # found in the IR, which keeps no spans: the program
             if not parsed:
                 raise

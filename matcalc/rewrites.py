@@ -53,6 +53,7 @@ from .expr import (
     Ones,
     Power,
     Scale,
+    Softmax,
     Sum,
     Trace,
     Transpose,
@@ -77,6 +78,7 @@ from .patterns import (
     fewer_transposes,
     names,
     rewrite_dag,
+    size,
     transposes,
 )
 
@@ -287,6 +289,46 @@ def _registry(f: str):
     return ops.ELEMENTWISE[f]
 
 
+def _paired(ts: tuple) -> tuple:
+    """The terms of a sum with each term's transpose right after it (A + A', not A' + A)."""
+    used = [False] * len(ts)
+    out: list[Node] = []
+    for i, t in enumerate(ts):
+        if used[i]:
+            continue
+        partner = next((j for j, p in enumerate(ts) if not used[j] and j != i
+                        and isinstance(t, Transpose) and p is t.x), None)
+        if partner is not None:
+            out.append(ts[partner])
+            used[partner] = True
+        out.append(t)
+        used[i] = True
+    return tuple(out)
+
+
+# A' + A = A + A': a term before its transpose (commutativity, for reading), the one order
+# of symmetric sums in every layout and every display
+_PAIR = Rewrite("A' + A = A + A'", P.Add(ts), lambda ts: Add(_paired(ts)),
+                when=lambda ts: _paired(ts) != tuple(ts))
+
+
+def _coefficient(t: Node):
+    """(c, rest) with t = c rest, c a number (1 if there is none)."""
+    if isinstance(t, Scale) and isinstance(t.s, Const) and t.shape != SCALAR:
+        return t.s.value, t.x
+    return 1, t
+
+
+def _common_coefficient(ts: tuple):
+    """The number every term of a sum is a multiple of, up to its sign (negative if every
+    term is negative), or None: 2 A + 2 B, -A/2 - B/2, but not A + 2 B or A - B."""
+    cs = [_coefficient(t)[0] for t in ts]
+    size_ = abs(cs[0])
+    if size_ in (0, 1) or any(abs(c) != size_ for c in cs):
+        return None
+    return -size_ if all(c < 0 for c in cs) else size_
+
+
 CANONICAL = RuleSet("canonical", [
     # -- transposes: pushed down where that removes transposes, inv(X)' kept
     _T["s' = s"], _T["(X')' = X"], _T["(A B)' = B' A'"], _T["(s X)' = s X'"],
@@ -301,6 +343,15 @@ CANONICAL = RuleSet("canonical", [
     Rewrite("inv(S)' = inv(S)", P.Transpose(Name("Id", P.Inv(S))), lambda Id: Id,
             when=lambda S, ctx: symmetric(S, ctx)),
 
+    # -- sums (like terms collected, zeros dropped, common factors out: the engine's)
+    # c A + c B = c (A + B): a common number out of the sum (A/2 + A'/2 = (A + A')/2)
+    Rewrite("c A + c B = c (A + B)", P.Add(ts),
+            lambda ts: Scale(Const(_common_coefficient(ts)),
+                             Add(tuple(Scale(Const(_coefficient(t)[0] / _common_coefficient(ts)),
+                                             _coefficient(t)[1]) for t in ts))),
+            when=lambda ts: not scalar(ts[0]) and _common_coefficient(ts) is not None),
+    _PAIR,
+
     # -- scaling (the rest is the monomial form)
     # 0 X = 0
     Rewrite("0 X = 0", P.Scale(ZERO, X), lambda X: zero(X.shape)),
@@ -309,6 +360,10 @@ CANONICAL = RuleSet("canonical", [
     # -(A + B) = -A - B
     Rewrite("-(A + B) = -A - B", P.Scale(Lit(MINUS_ONE), P.Add(ts)),
             lambda ts: Add(tuple(Scale(MINUS_ONE, x) for x in ts))),
+    # exp(x) / sum(exp(x)) = softmax(x), x a column
+    Rewrite("exp(x)/sum(exp(x)) = softmax(x)",
+            P.Scale(P.Power(P.Sum(P.Func("exp", x)), Lit(MINUS_ONE)), P.Func("exp", x)),
+            lambda x: Softmax(x), when=lambda x: column(x)),
 
     # -- elementwise products and quotients (the rest is the monomial form)
     # 0 .* X = 0
@@ -346,6 +401,9 @@ CANONICAL = RuleSet("canonical", [
     # f(g(X)) = X where f undoes g (log(exp(X)) = X)
     Rewrite("log(exp(X)) = X", P.Func(f, P.Func(g, X)), lambda X: X,
             when=lambda f, g: _registry(f).undoes == g),
+    # log(sum(exp(x))) = logsumexp(x), x a column
+    Rewrite("log(sum(exp(x))) = logsumexp(x)", P.Func("log", P.Sum(P.Func("exp", x))),
+            lambda x: LogSumExp(x), when=lambda x: column(x)),
     # f(c) = the number f(c), where exact
     Rewrite("f(c) = its value", P.Func(f, P.Const(c)), lambda f, c: Const(_registry(f).fold(c)),
             when=lambda f: _registry(f).fold is not None),
@@ -385,6 +443,16 @@ CANONICAL = RuleSet("canonical", [
             when=lambda a: row(a)),
     # sum(diag(x)) = sum(x)
     Rewrite("sum(diag(x)) = sum(x)", P.Sum(P.DiagMat(x)), lambda x: Sum(x)),
+    # sum(a + b) = sum(a) + sum(b), where the sums then cancel or shrink: the entries of a
+    # centred vector sum to 0 (sum(x - 1 sum(x)/n) = sum(x) - n sum(x)/n)
+    Rewrite("sum(a + b) = sum(a) + sum(b)", P.Sum(P.Add(ts)),
+            lambda ts: Add(tuple(Sum(t) for t in ts)),
+            keep=lambda before, after: size(after) < size(before)),
+    # sum(softmax(x)) = 1: a softmax is a probability vector (of a matrix: 1 per column)
+    Rewrite("sum(softmax(x)) = 1", P.Sum(P.Softmax(x)), lambda x: dim_value(x.shape[1])),
+    # sum(I .* M) = tr(M): the identity keeps the diagonal (the canonical order of an
+    # elementwise product puts I first)
+    Rewrite("sum(I .* M) = tr(M)", P.Sum(P.Hadamard(P.Identity(n), M)), lambda M: Trace(M)),
 
     # -- traces
     # tr(s) = s
@@ -444,9 +512,30 @@ CANONICAL = RuleSet("canonical", [
     # diag(s X) = s diag(X)
     Rewrite("diag(s X) = s diag(X)", P.DiagVec(Name("SC", P.Scale())),
             lambda SC: _pull_scale(DiagVec, SC)),
+    # diag(1) = 1: the diagonal of a square matrix of ones
+    Rewrite("diag(1 1') = 1", P.DiagVec(Name("On", P.Ones())), lambda On: Ones((On.shape[0], 1))),
+    # diag(A + B) = diag(A) + diag(B)
+    Rewrite("diag(A + B) = diag(A) + diag(B)", P.DiagVec(P.Add(ts)),
+            lambda ts: Add(tuple(DiagVec(t) for t in ts))),
+    # diag(M 1 1') = M 1: each row of M 1 1' repeats the row sum of M
+    Rewrite("diag(M 1 1') = M 1", P.DiagVec(P.MatMul(fs)),
+            lambda fs: MatMul(fs[:-1] + (Ones((fs[-1].shape[0], 1)),)),
+            when=lambda fs: isinstance(fs[-1], Ones) and matrix(fs[-1])),
+    # diag(1 1' M) = M' 1: each column of 1 1' M repeats the column sum of M
+    Rewrite("diag(1 1' M) = M' 1", P.DiagVec(P.MatMul(fs)),
+            lambda fs: Transpose(MatMul((Ones((1, fs[0].shape[1])),) + fs[1:])),
+            when=lambda fs: isinstance(fs[0], Ones) and matrix(fs[0])),
     # diag(a b') = a .* b
     Rewrite("diag(a b') = a .* b", P.DiagVec(P.MatMul(a, b)),
             lambda a, b: Hadamard((a, Transpose(b))), when=lambda a: column(a)),
+    # diag(M a b') = (M a) .* b: a chain that ends in a row is an outer product
+    Rewrite("diag(M a b') = (M a) .* b", P.DiagVec(P.MatMul(fs)),
+            lambda fs: Hadamard((MatMul(fs[:-1]), Transpose(fs[-1]))),
+            when=lambda fs: len(fs) > 2 and row(fs[-1])),
+    # diag(a b' M) = a .* (M' b): a chain that starts with a column is an outer product
+    Rewrite("diag(a b' M) = a .* (M' b)", P.DiagVec(P.MatMul(fs)),
+            lambda fs: Hadamard((fs[0], Transpose(MatMul(fs[1:])))),
+            when=lambda fs: len(fs) > 2 and column(fs[0])),
     # diag(s) = s (of a 1 x 1)
     Rewrite("diag(s) = s", P.DiagMat(x), lambda x: x, when=lambda x: scalar(x)),
     # diag(1) = I
@@ -518,9 +607,19 @@ CHAIN = RuleSet("chain", [
     Rewrite("X^-1 X = I", P.MatMul(P.Inv(X), X), lambda: ()),
     # X X^-1 = I
     Rewrite("X X^-1 = I", P.MatMul(X, P.Inv(X)), lambda: ()),
+    # X^-T X' = I  ((X X^-1)' = I)
+    Rewrite("X^-T X' = I", P.MatMul(P.Transpose(P.Inv(X)), P.Transpose(X)), lambda: ()),
+    # X' X^-T = I  ((X^-1 X)' = I)
+    Rewrite("X' X^-T = I", P.MatMul(P.Transpose(X), P.Transpose(P.Inv(X))), lambda: ()),
     # diag(a) diag(b) = diag(a .* b)
     Rewrite("diag(a) diag(b) = diag(a .* b)", P.MatMul(P.DiagMat(a), P.DiagMat(b)),
             lambda a, b: (DiagMat(Hadamard((a, b))),)),
+    # diag(a) 1 = a 1': row i of diag(a) 1 is a_i times ones
+    Rewrite("diag(a) 1 = a 1'", P.MatMul(P.DiagMat(a), Name("On", P.Ones())),
+            lambda a, On: (a, Ones((1, On.shape[1]))), when=lambda On: not column(On)),
+    # 1 diag(b) = 1 b': column j of 1 diag(b) is b_j times ones
+    Rewrite("1 diag(b) = 1 b'", P.MatMul(Name("On", P.Ones()), P.DiagMat(b)),
+            lambda b, On: (Transpose(b),) if row(On) else (Ones((On.shape[0], 1)), Transpose(b))),
     # diag(a) v = a .* v
     Rewrite("diag(a) v = a .* v", P.MatMul(P.DiagMat(a), v), lambda a, v: (Hadamard((a, v)),),
             when=lambda v: column(v)),
@@ -555,6 +654,17 @@ FACTORS = RuleSet("factors", [
     Rewrite("sigmoid(w) .* exp(-w) = sigmoid(-w)",
             P.Hadamard(P.Func("sigmoid", w), P.Func("exp", P.Scale(Lit(MINUS_ONE), w))),
             lambda w: Func("sigmoid", -w)),
+    # sigmoid(u) .* sigmoid(-u) = sigmoid(u) .* (1 - sigmoid(u)): the derivative of the
+    # logistic function as textbooks write it (sigmoid(-u) = 1 - sigmoid(u))
+    Rewrite("sigmoid(u) .* sigmoid(-u) = sigmoid(u) .* (1 - sigmoid(u))",
+            P.Hadamard(P.Func("sigmoid", u), P.Func("sigmoid", P.Scale(Lit(MINUS_ONE), u))),
+            lambda u: Hadamard((Func("sigmoid", u),
+                                Add((ones(u.shape), Scale(MINUS_ONE, Func("sigmoid", u))))))
+            if not scalar(u) else
+            Scale(Func("sigmoid", u), Add((ONE, Scale(MINUS_ONE, Func("sigmoid", u)))))),
+    # sign(u) .* u = abs(u)  (d|u|/du u = |u|: log|det X| has the gradient X^-T)
+    Rewrite("sign(u) .* u = abs(u)", P.Hadamard(P.Func("sign", u), u),
+            lambda u: Func("abs", u)),
 ], doc="identities of the factors of a monomial: the logistic function by name")
 
 
@@ -684,26 +794,50 @@ EXPANDED = RuleSet("expanded", [
 ], doc="Jacobians: products multiplied out where the formula is no larger (diag(p) - p*p')")
 
 
-def _paired(ts: tuple) -> tuple:
-    used = [False] * len(ts)
-    out: list[Node] = []
-    for i, t in enumerate(ts):
-        if used[i]:
-            continue
-        partner = next((j for j, p in enumerate(ts) if not used[j] and j != i
-                        and isinstance(t, Transpose) and p is t.x), None)
-        if partner is not None:
-            out.append(ts[partner])
-            used[partner] = True
-        out.append(t)
-        used[i] = True
-    return tuple(out)
+def _polynomial(ts: tuple, f: str, powers: dict) -> Node | None:
+    """u if the terms are exactly sum(c * f(u).^k for k, c in powers), else None."""
+    have: dict = {}
+    u = None
+    for t in ts:
+        c, rest = _coefficient(t)
+        k = 1
+        if isinstance(rest, Power) and isinstance(rest.p, Const):
+            rest, k = rest.x, rest.p.value
+        if not (isinstance(rest, Func) and rest.name == f) or (u is not None and rest.x is not u):
+            return None
+        u = rest.x
+        have[k] = have.get(k, 0) + c
+    return u if have == powers else None
+
+
+_SIGMOID_2 = {1: 1, 2: -3, 3: 2}        # s - 3 s^2 + 2 s^3
+_TANH_2 = {1: 1, 3: -1}                 # t - t^3 (tanh'' = -2 (t - t^3))
+
+
+def _one_minus(x: Node) -> Node:
+    return Add((ones(x.shape), Scale(MINUS_ONE, x)))
 
 
 PAIRED = RuleSet("paired", [
     # A' + A = A + A': a term before its transpose (commutativity, for reading)
-    Rewrite("A' + A = A + A'", P.Add(ts), lambda ts: Add(_paired(ts))),
-], doc="Jacobians and Hessians: a term before its transpose")
+    _PAIR,
+    # s - 3 s^2 + 2 s^3 = s .* (1 - s) .* (1 - 2 s), s = sigmoid(u): the logistic
+    # function's second derivative, factored as textbooks write it
+    Rewrite("s - 3 s^2 + 2 s^3 = s (1 - s) (1 - 2 s)", P.Add(ts),
+            lambda ts: Hadamard((Func("sigmoid", _polynomial(ts, "sigmoid", _SIGMOID_2)),
+                                 _one_minus(Func("sigmoid", _polynomial(ts, "sigmoid",
+                                                                        _SIGMOID_2))),
+                                 _one_minus(Scale(Const(2), Func("sigmoid", _polynomial(
+                                     ts, "sigmoid", _SIGMOID_2)))))),
+            when=lambda ts: not scalar(ts[0]) and
+            _polynomial(ts, "sigmoid", _SIGMOID_2) is not None),
+    # t - t^3 = t (1 - t^2), t = tanh(u): tanh's second derivative (-2 of it), factored
+    Rewrite("t - t^3 = t (1 - t^2)", P.Add(ts),
+            lambda ts: Hadamard((
+                Func("tanh", _polynomial(ts, "tanh", _TANH_2)),
+                _one_minus(Power(Func("tanh", _polynomial(ts, "tanh", _TANH_2)), Const(2))))),
+            when=lambda ts: not scalar(ts[0]) and _polynomial(ts, "tanh", _TANH_2) is not None),
+], doc="Jacobians and Hessians: a term before its transpose, derivative polynomials factored")
 
 
 def _diagonal_and_rest(p: Node, canonical) -> tuple[Node | None, Node | None]:

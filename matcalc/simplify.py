@@ -384,6 +384,9 @@ def _norm_add(n: Add) -> Node:
     pos = [t for t in terms if not _negative(t)]
     neg = [t for t in terms if _negative(t)]
     out = Add(tuple(pos + neg))
+    rewritten = _rules(out)               # the table's identities of a sum (CANONICAL)
+    if rewritten is not None:
+        return rewritten
     # (a' + b') is written (a + b)' when that needs fewer transposes
     return _fewer_transposes(out)
 
@@ -420,6 +423,19 @@ def _fewer_transposes(n: Add) -> Node:
         return n
     flipped = [mk(Transpose, t) for t in n.terms]       # terms only: no loop through Add
     if 1 + sum(map(transposes, flipped)) < transposes(n):
+        # the flipped terms' like terms collected (the terms were collected, but their
+        # transposes may meet: X' inv(X)' - inv(X)' flips to I inv(X) - inv(X), which is 0)
+        coefs: dict[Node, float] = {}
+        for t in flipped:
+            c, rest = _split_coef(t)
+            coefs[rest] = coefs.get(rest, 0) + c
+        if len(coefs) < len(flipped):
+            kept = [rest if c == 1 else _times(c, rest) for rest, c in coefs.items() if c != 0]
+            if not kept:
+                return zero(n.shape)
+            if len(kept) == 1:
+                return mk(Transpose, kept[0])
+            flipped = kept
         return Transpose(Add(tuple(flipped)))
     return n
 
@@ -643,9 +659,11 @@ def _distribute(out: Node, core: Hadamard) -> Node:
             rest = core.factors[:i] + core.factors[i + 1:]
             terms = tuple(mk(Hadamard, rest + (t,)) for t in f.terms)
             s, _ = split_scale(out)
-            cand = scaled(s, mk(Add, terms))
-            if size(cand) < size(out):
-                return cand
+            summed = mk(Add, terms)
+            # smaller without the scalar in front, which stays either way: a sign is not
+            # a reason to multiply out (-s .* (1 - s) stays, not s.^2 - s)
+            if size(summed) < size(core):
+                return scaled(s, summed)
     return out
 
 

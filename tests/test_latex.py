@@ -475,3 +475,47 @@ def test_a_number_joins_the_fraction_beside_a_tall_factor():
     tex = matcalc.derive("Y = 2*X*A/N", shapes={"X": "N,n"}).latex()
     assert r"\frac{2}{N} X^\top \frac{\partial L}{\partial Y}" in tex
     assert r"\cdot" not in tex
+
+
+# ---- as an author writes it (issue 15) ---------------------------------------------------
+
+def test_halves_and_means_are_written_as_fractions():
+    # matrixcalculus.org's first example: d(x'Ax/2)/dx = (A + A')x/2, with \frac{1}{2}
+    tex = matcalc.derive("x'*A*x/2", wrt=["A"]).latex()
+    assert r"\frac{\partial f}{\partial A} &= \frac{1}{2} x x^\top" in tex and "0.5" not in tex
+    # the mean squared error: a leading \frac{2}{N}, not a bar over the whole product
+    mse = matcalc.derive("sum((X*w - y).^2)/N", wrt=["w"], shapes={"X": "N,d"}).latex()
+    assert r"&= \frac{2}{N} X^\top (X w - y)" in mse
+
+
+def test_shapes_list_inputs_then_the_intermediates_the_formulas_name():
+    tex = matcalc.derive(MLP, wrt=["W2"]).latex(shapes=True)
+    declared = [line.split(" &")[0] for line in tex.splitlines() if r"&\in" in line]
+    assert declared == ["W_1", "x", "b_1", "W_2", "b_2", "y", "a", "o"]
+    assert r"\frac{\partial J}{\partial W_2} &= (o - y) a^\top" in tex
+
+
+def test_notes_as_visible_text_on_request(tmp_path):
+    d = matcalc.derive("-sum(Y .* log(softmax(S)))", onehot=["Y"])
+    tex = d.latex(notes=True)
+    assert "% layout: denominator\n" in tex                           # still a comment
+    assert ("\\noindent Layout: denominator; assuming Y: one-hot labels (each column sums "
+            "to 1).\n\n\\begin{align*}") in tex
+    assert r"\noindent" not in d.latex()
+    up = matcalc.derive("Y = X*W_out + b'").latex(notes=True)
+    assert (r"$\frac{\partial L}{\partial Y} \in \mathbb{R}^{n \times p}$ is the upstream "
+            "gradient of a scalar loss $L$.") in up
+    hess = matcalc.derive("x'*A*x", mode="hessian").latex(notes=True)
+    assert "\\noindent Layout: denominator.\n" in hess
+    if PDFLATEX:
+        compile_tex(standalone(tex + "\n" + up), tmp_path)
+    result = CliRunner().invoke(cli, ["derive", "x'*A*x", "--format", "latex",
+                                      "--latex-notes", "--no-check"])
+    assert result.exit_code == 0 and "\\noindent Layout: denominator." in result.output
+    assert CliRunner().invoke(cli, ["derive", "x'*A*x", "--latex-notes"]).exit_code == 2
+
+
+def test_a_hessian_states_its_where_names_once():
+    tex = matcalc.derive("sum(sigmoid(X*w))", mode="hessian").latex()
+    assert tex.count(r"\text{where }") == 1
+    assert tex.rstrip().endswith("&\\text{where } s = \\sigma(X w)\n\\end{align*}")

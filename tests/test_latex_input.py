@@ -175,6 +175,7 @@ def _namespace(d) -> list[str]:
     if d.upstream is not None:
         names.append(d.upstream)
     names += [matcalc.expr.Var(st.name, st.node.shape) for st in d.steps]
+    names += [v for der in d.derivatives.values() for v, _ in getattr(der, "where", ())]
     return [f"{v.name}=" + ("scalar" if v.shape == (1, 1) else f"{v.shape[0]},{v.shape[1]}")
             for v in names]
 

@@ -277,7 +277,9 @@ def test_latex_names():
 
 def test_latex_numbers():
     assert to_latex(Const(2)) == "2"
-    assert to_latex(Const(0.5)) == "0.5"
+    assert to_latex(Const(0.5)) == r"\frac{1}{2}"             # as an author writes it
+    assert to_latex(Const(-0.25)) == r"-\frac{1}{4}"
+    assert to_latex(Const(0.1234)) == "0.1234"                # not a simple ratio
     assert to_latex(Const(-3)) == "-3"
     assert to_latex(Const(1e-8)) == "10^{-8}"
 
@@ -318,10 +320,23 @@ def test_latex_elementwise_operands():
 
 def test_latex_division_by_a_scalar_is_a_fraction():
     assert to_latex(Scale(inv_scalar(DN), x)) == r"\frac{x}{N}"
-    assert to_latex(Scale(Const(0.5), Scale(inv_scalar(DN), x))) == r"\frac{0.5 x}{N}"
+    assert to_latex(Scale(Const(0.5), Scale(inv_scalar(DN), x))) == r"\frac{x}{2 N}"
+    assert to_latex(Scale(Const(0.5), x)) == r"\frac{1}{2} x"
+    assert to_latex(Scale(Const(0.5), MatMul((Add((S, S.T)), x)))) == \
+        r"\frac{1}{2} (S + S^\top) x"                          # Cookbook (81), halved
     assert to_latex(Scale(inv_scalar(alpha), Const(1))) == r"\frac{1}{\alpha}"
     assert to_latex(neg(Scale(inv_scalar(DN), x))) == r"-\frac{x}{N}"
     assert to_latex(Scale(Power(DN, Const(-2)), x)) == r"\frac{x}{N^2}"
+
+
+def test_latex_a_fraction_leads_a_product_rather_than_spanning_it():
+    # \frac{1}{N} X^\top \mathbf{1}, not a bar over the whole product
+    assert to_latex(Scale(inv_scalar(DN), MatMul((X.T, Ones((N, 1)))))) == \
+        r"\frac{1}{N} X^\top \mathbf{1}"
+    assert to_latex(Scale(alpha, Scale(inv_scalar(DN), X))) == r"\frac{\alpha}{N} X"
+    assert to_latex(neg(Scale(inv_scalar(DN), Hadamard((a, b))))) == r"-\frac{1}{N} (a \odot b)"
+    assert to_latex(Scale(Const(0.5), Add((Power(alpha, Const(2)), alpha)))) == \
+        r"\frac{1}{2} (\alpha^2 + \alpha)"
 
 
 def test_latex_transpose_inverse_power():

@@ -32,6 +32,7 @@ x, y = E.Var("x", (n, 1)), E.Var("y", (n, 1))
 A, B = E.Var("A", (n, n)), E.Var("B", (n, m))
 r = E.Var("r", (1, m))
 ONES_COL, ONES_ROW = E.Ones((n, 1)), E.Ones((1, n))
+SIG, TANH = E.Func("sigmoid", x), E.Func("tanh", x)
 
 EXAMPLES = {
     # transposes
@@ -52,6 +53,9 @@ EXAMPLES = {
     "contraction' = its free indices swapped": (
         E.Transpose(E.contract((E.Var("T", (n, n, m)), E.Var("w", (m, 1))), "ijk,k->ij")),
         "T[j,i,p]*w[p]"),
+    # sums (issue 15: a common number out, symmetric sums in one order)
+    "c A + c B = c (A + B)": (E.Add((E.Scale(E.Const(0.5), A), E.Scale(E.Const(0.5), A.T))),
+                              "0.5*(A + A')"),
     # scaling, products, powers
     "0 X = 0": ("0*A", "matrix(0)"),
     "s 0 = 0": (E.Scale(E.Var("alpha", E.SCALAR), E.Zero((n, m))), "matrix(0)"),
@@ -71,6 +75,8 @@ EXAMPLES = {
     "f(0) = 1": ("exp(0*x)", "vector(1)"),
     "log(exp(X)) = X": ("log(exp(A))", "A"),
     "f(c) = its value": ("abs(-2)", "2"),
+    "log(sum(exp(x))) = logsumexp(x)": ("log(sum(exp(x)))", "logsumexp(x)"),
+    "exp(x)/sum(exp(x)) = softmax(x)": ("exp(x)/sum(exp(x))", "softmax(x)"),
     # sums of entries
     "sum(s) = s": ("sum(alpha)", "alpha"),
     "sum(0) = 0": ("sum(0*A)", "0"),
@@ -86,6 +92,9 @@ EXAMPLES = {
     "sum(a .* b) = a'b": ("sum(x .* y)", "x'*y"),
     "sum(a .* b) = a b'": ("sum(r .* q) | r=1,m q=1,m", "q*r'"),
     "sum(diag(x)) = sum(x)": ("sum(diag(x))", "sum(x)"),
+    "sum(a + b) = sum(a) + sum(b)": ("sum(x - sum(x)/n) | x=n", "0"),
+    "sum(softmax(x)) = 1": ("sum(softmax(x))", "1"),
+    "sum(I .* M) = tr(M)": ("sum(A .* eye)", "tr(A)"),
     # traces
     "tr(s) = s": ("tr(alpha)", "alpha"),
     "tr(0) = 0": ("tr(0*A)", "0"),
@@ -110,7 +119,13 @@ EXAMPLES = {
     "diag(I) = 1": (E.DiagVec(E.Identity(n)), "vector(1)"),
     "diag(0) = 0 (of a matrix)": ("diag(0*A)", "vector(0)"),
     "diag(s X) = s diag(X)": ("diag(alpha*A)", "alpha*diag(A)"),
+    "diag(1 1') = 1": (E.DiagVec(E.Ones((n, n))), "vector(1)"),
+    "diag(A + B) = diag(A) + diag(B)": ("diag(A + B) | B=n,n", "diag(A) + diag(B)"),
+    "diag(M 1 1') = M 1": (E.DiagVec(E.MatMul((A, E.Ones((n, n))))), "sum(A, 2)"),
+    "diag(1 1' M) = M' 1": (E.DiagVec(E.MatMul((E.Ones((n, n)), A))), "sum(A, 1)'"),
     "diag(a b') = a .* b": ("diag(x*y')", "x .* y"),
+    "diag(M a b') = (M a) .* b": ("diag(A*x*y')", "y .* (A*x)"),
+    "diag(a b' M) = a .* (M' b)": ("diag(x*y'*A)", "x .* (A'*y)"),
     "diag(s) = s": (E.DiagMat(E.Var("alpha", E.SCALAR)), "alpha"),
     "diag(1) = I": (E.DiagMat(ONES_COL), "eye"),
     "diag(0) = 0 (of a vector)": ("diag(0*x)", "matrix(0)"),
@@ -134,14 +149,21 @@ EXAMPLES = {
     "1 1 = n 1": (E.MatMul((E.Ones((m, n)), ONES_COL)), "n*vector(1)"),
     "X^-1 X = I": ("inv(A)*A", "eye"),
     "X X^-1 = I": ("A*inv(A)", "eye"),
+    "X^-T X' = I": ("inv(A)'*A'", "eye"),
+    "X' X^-T = I": ("A'*inv(A)'", "eye"),
     "diag(a) diag(b) = diag(a .* b)": ("diag(x)*diag(y)", "diag(x .* y)"),
     "diag(a) v = a .* v": ("diag(x)*y", "x .* y"),
+    "diag(a) 1 = a 1'": (E.MatMul((E.DiagMat(x), E.Ones((n, m)))), "x*vector(1)'"),
+    "1 diag(b) = 1 b'": (E.MatMul((E.Ones((m, n)), E.DiagMat(x))), "vector(1)*x'"),
     "1' g = sum(g)": ("vector(1)'*x", "sum(x)"),
     "1' G 1 = sum(G)": ("vector(1)'*A*vector(1)", "sum(A)"),
     # the factors of a monomial
     "exp(u) ./ (1 + exp(u)) = sigmoid(u)": ("exp(x) ./ (1 + exp(x))", "sigmoid(x)"),
     "1 ./ (1 + exp(u)) = sigmoid(-u)": ("1 ./ (1 + exp(x))", "sigmoid(-x)"),
     "sigmoid(w) .* exp(-w) = sigmoid(-w)": ("sigmoid(x) .* exp(-x)", "sigmoid(-x)"),
+    "sigmoid(u) .* sigmoid(-u) = sigmoid(u) .* (1 - sigmoid(u))":
+        ("sigmoid(x) .* sigmoid(-x)", "sigmoid(x) .* (1 - sigmoid(x))"),
+    "sign(u) .* u = abs(u)": ("sign(x) .* x", "abs(x)"),
     # stable forms for generated code
     "step(z) = step(relu(z))": (E.Hadamard((E.Func("relu", x), E.Func("step", x))),
                                 "relu(x) .* (relu(x) > 0)"),
@@ -158,6 +180,12 @@ EXAMPLES = {
     "s P (A + B) Q = s (P A Q + P B Q)": ("alpha*A*(eye + B) | B=n,n eye=n,n",
                                           "alpha*(A + A*B)"),
     "A' + A = A + A'": ("A' + A", "A + A'"),
+    "s - 3 s^2 + 2 s^3 = s (1 - s) (1 - 2 s)": (
+        E.Add((SIG, E.Scale(E.Const(2), E.Power(SIG, E.Const(3))),
+               E.Scale(E.Const(-3), E.Power(SIG, E.Const(2))))),
+        "sigmoid(x) .* (1 - sigmoid(x)) .* (1 - 2*sigmoid(x))"),
+    "t - t^3 = t (1 - t^2)": (E.Add((TANH, E.Scale(E.Const(-1), E.Power(TANH, E.Const(3))))),
+                              "tanh(x) .* (1 - tanh(x).^2)"),
     "diag(a) R + diag(b) R = diag(a + b) R": ("diag(x)*A + diag(y)*A", "diag(x + y)*A"),
     # what the user assumes (LABELS: y and Y one-hot by columns, R by rows, t signs)
     "sum(y) = 1 (one-hot)": ("sum(y)", "1"),

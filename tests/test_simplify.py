@@ -115,6 +115,14 @@ def test_a_row_of_ones_times_a_column_of_ones_is_the_length_without_a_factor_one
     ones_row, ones_col = E.Ones((1, "N")), E.Ones(("N", 1))
     v = E.Var("v", (1, "m"))
     assert to_text(simplify_module.simplify(E.MatMul((ones_row, ones_col, v)))) == "N*v"
-    # (H v)_b of ||X + 1 b'||^2: 2 (1' 1) v_b = 2 N v_b
+    # (H v)_b of ||X + 1 b'||^2: 2 (1' 1) v_b = 2 N v_b (the common 2 taken out)
     hvp = matcalc.derive("norm2(X + b')^2", mode="hvp", shapes={"X": "N,m"})
-    assert hvp["b"].text == "2*sum(V_X, 1)' + 2*v_b*N"
+    assert hvp["b"].text == "2*(sum(V_X, 1)' + N*v_b)"
+
+
+def test_a_sign_in_front_is_no_reason_to_multiply_out():
+    # d/dx sum(1 ./ (1 + exp(-x))) = sigma(x) (1 - sigma(x)) (Bishop (4.88)), as for
+    # sum(sigmoid(x)): the -1 that the chain rule leaves in front does not make
+    # sigma^2 - sigma look smaller than -sigma (1 - sigma)
+    d = matcalc.derive("sum(1 ./ (1 + exp(-x)))", check=True)
+    assert d["x"].text == "sigmoid(x) .* (1 - sigmoid(x))"

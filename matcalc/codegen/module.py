@@ -172,6 +172,7 @@ class Module:
         """The planned and emitted statements computing `roots` from `args`, and each
         root's value by name; `forward`: the forward output, if the roots begin with it."""
         printer = self.code_printer(args)
+        options.setdefault("shown", getattr(self.d, "named", None))
         body = Body(roots, printer, self.taken, forward=forward, **options)
         try:
             results = body.emit()

@@ -121,11 +121,14 @@ class Body:
 
     def __init__(self, roots: list[Root], printer: NumpyCode, taken: set[str],
                  forward: Node | None = None, keep: tuple[Node, ...] = (),
-                 hints: dict[Node, str] | None = None):
+                 hints: dict[Node, str] | None = None, shown=None):
         """`forward`: the forward output, if the roots begin with it; `keep`: nodes that
         code after the body reads (each read counts as a use: one read twice gets a
-        statement, and no statement overwrites it); `hints`: names for some nodes."""
+        statement, and no statement overwrites it); `hints`: names for some nodes;
+        `shown`: how a formula is shown to the reader (the program's own names folded
+        in, as Derivation.named does), for the comments."""
         self.roots = roots
+        self.shown = shown
         self.keep = keep
         self.hints = hints or {}
         self.interior = set(_order([forward])) - {forward} if forward is not None else set()
@@ -350,6 +353,14 @@ class Body:
             short = to_text(self._with_names(node))
             return short if room is None or len(short) <= room else None
         full = to_text(node)
+        if self.shown is not None and node.children:
+            # the program's own names, `# (o - y)*a'`, where that reads no worse than the
+            # temporaries (`# t6*W2'`); never `# a` for the value a itself
+            named = to_text(node.rebuild([self.shown(c) for c in node.children]))
+            if named != full:
+                short = to_text(self._with_names(node))
+                if len(named) <= 2 * len(short) and (room is None or len(named) <= room):
+                    return named
         if room is None or len(full) <= room:
             if room is None:
                 short = to_text(self._with_names(node))

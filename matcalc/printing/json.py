@@ -53,7 +53,8 @@ class JsonPrinter:
             {"name": d.upstream_name, "shape": json_shape(d.upstream.shape)},
             "inputs": {n: json_shape(v.shape, n in d.keep_2d) for n, v in d.inputs.items()},
             "derivatives": {n: {"shape": x.shape, "text": x.text, "latex": x.latex,
-                                "numpy": x.numpy} if not omitted else
+                                "numpy": x.numpy, **({"where": x.where_text} if x.where
+                                                     else {})} if not omitted else
                             {"shape": x.shape, "text": None, "latex": None, "numpy": None}
                             for n, x in d.derivatives.items()},
         }

@@ -85,6 +85,7 @@ class LatexStyle:
     numbered: str = "subscript"
     upstream: str = "fraction"
     shapes: bool = False
+    notes: bool = False
     adjoints: tuple[tuple[str, str, str], ...] = ()
     differentials: tuple[tuple[str, str], ...] = ()
     spellings: tuple[tuple[str, str], ...] = ()
@@ -92,8 +93,8 @@ class LatexStyle:
 
 
 def latex_style(transpose: str = "top", numbered: str = "subscript",
-                upstream: str = "fraction", shapes: bool = False, program_names=(),
-                **context) -> LatexStyle:
+                upstream: str = "fraction", shapes: bool = False, notes: bool = False,
+                program_names=(), **context) -> LatexStyle:
     """The LatexStyle of the user's options (validated: an OptionError names a bad value).
     `program_names`: the names the program uses; with a variable named sigma, the logistic
     function is spelled out (\\operatorname{sigmoid}), since \\sigma would mean the variable."""
@@ -104,11 +105,12 @@ def latex_style(transpose: str = "top", numbered: str = "subscript",
     one_of("transpose", transpose, tuple(TRANSPOSES))
     one_of("numbered", numbered, NUMBERED)
     one_of("upstream", upstream, UPSTREAMS)
-    if not isinstance(shapes, bool):
-        raise OptionError(f"LaTeX shapes is True or False, not {shapes!r}")
+    for option, value in (("shapes", shapes), ("notes", notes)):
+        if not isinstance(value, bool):
+            raise OptionError(f"LaTeX {option} is True or False, not {value!r}")
     if "sigma" in program_names:
         context.setdefault("sigmoid", r"\operatorname{sigmoid}")
-    return LatexStyle(transpose, numbered, upstream, shapes, **context)
+    return LatexStyle(transpose, numbered, upstream, shapes, notes, **context)
 
 
 # ---- names --------------------------------------------------------------------------------
@@ -170,6 +172,21 @@ def latex_number(v) -> tuple[str, int]:
             return power, POW
         return rf"{mantissa} \cdot {power}", MUL
     return text, ATOM
+
+
+def simple_ratio(v) -> tuple[int, int] | None:
+    """(p, q) if the non-negative number v is exactly the float of p/q with a small q (0.5,
+    0.25, 1/3, 1.5 but not 0.1234 or 1e-8), else None; an integer is (v, 1)."""
+    from fractions import Fraction
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or v != v \
+            or v == float("inf"):
+        return None
+    if float(v).is_integer() and v < 2 ** 53:
+        return int(v), 1
+    f = Fraction(v).limit_denominator(12)
+    if f.numerator == 0 or f.numerator > 1000 or float(f) != v:
+        return None
+    return f.numerator, f.denominator
 
 
 def is_tall(text: str) -> bool:
@@ -249,6 +266,10 @@ class LatexPrinter(ElementwiseOperands, Printer):
 
     # -- leaves ---------------------------------------------------------------------------
     def number(self, v) -> Piece:
+        ratio = simple_ratio(abs(v))
+        if ratio is not None and ratio[1] != 1:                    # \frac{1}{2}, not 0.5
+            text = rf"\frac{{{ratio[0]}}}{{{ratio[1]}}}"
+            return Piece("-" + text, NEG) if v < 0 else Piece(text, ATOM, "juxt")
         text, prec = latex_number(abs(v))
         if v < 0:
             return Piece("-" + text, NEG)
@@ -309,32 +330,53 @@ class LatexPrinter(ElementwiseOperands, Printer):
         return out
 
     def product(self, p: Product, core: Piece | None = None) -> Piece:
-        """`2 \\alpha x`, `-x`, `\\frac{x}{N}`, `-\\frac{0.5 x}{N}`; a numerator that holds a
-        fraction stays beside one: `\\frac{1}{N} \\frac{\\partial L}{\\partial Y}`."""
+        """`2 \\alpha x`, `-x`, `\\frac{x}{N}`, `\\frac{1}{2} (A + A^\\top) x`,
+        `-\\frac{1}{2 N} X^\\top Y`: a simple fraction of numbers is written as one
+        (`\\frac{1}{2}`, never 0.5), and a fraction stands before a product or sum rather
+        than under it, as an author writes `\\frac{1}{N} \\sum`; over a single factor it
+        stays a fraction (`\\frac{x}{N}`). A numerator that holds a fraction stays beside
+        one: `\\frac{1}{N} \\frac{\\partial L}{\\partial Y}`."""
+        top_num, bottom_num, nums = 1, 1, []
+        for n in p.nums:                       # 0.5 = 1/2: the ratio joins the fraction
+            ratio = simple_ratio(n) if isinstance(n, (int, float)) else None
+            if ratio is None or ratio[1] == 1:
+                nums.append(n)
+            else:
+                top_num, bottom_num = top_num * ratio[0], bottom_num * ratio[1]
         items = [(self.number(n), False, True) if isinstance(n, (int, float)) else
-                 (self.print(n), False, isinstance(n, Const)) for n in p.nums]
+                 (self.print(n), False, isinstance(n, Const)) for n in nums]
+        if top_num != 1:
+            items.insert(0, (self.number(top_num), False, True))
         if p.core is not None:
             core = self.print(p.core)
-        if core is not None:
-            items.append((core, True, False))
-        if not items:
-            items = [(self.number(1), False, True)]
-        if len(items) == 1 and not p.dens and not p.negative:
-            return items[0][0]
         sign = "-" if p.negative else ""
-        if p.dens:
-            # a number in the denominator is set apart by \cdot too: 0.5 \cdot 2, not 0.5 2
-            dens = [(self.power_piece(self.print(d), k), False, isinstance(d, Const))
-                    for d, k in p.dens]
-            bottom = dens[0][0].text if len(dens) == 1 else self.juxtapose(dens)
-            top = items[0][0].text if len(items) == 1 else self.juxtapose(items)
-            if not is_tall(top):
-                return Piece(rf"{sign}\frac{{{top}}}{{{bottom}}}", NEG if sign else ATOM)
-            # the numbers join the fraction, the tall rest stands beside it: \frac{2}{N} X
-            numbers = [it for it in items if it[2] and not is_tall(it[0].text)]
-            rest = [it for it in items if it not in numbers]
-            over = self.juxtapose(numbers) if numbers else "1"
-            items = [(Piece(rf"\frac{{{over}}}{{{bottom}}}"), False, False)] + rest
+        # a number in the denominator is set apart by \\cdot too: 0.5 \\cdot 2, not 0.5 2
+        dens = [(self.power_piece(self.print(d), k), False, isinstance(d, Const))
+                for d, k in p.dens]
+        if bottom_num != 1:
+            dens.insert(0, (self.number(bottom_num), False, True))
+        if not dens:
+            items += [(core, True, False)] if core is not None else []
+            if not items:
+                items = [(self.number(1), False, True)]
+            if len(items) == 1 and not p.negative:
+                return items[0][0]
+            return self._juxtaposed(items, sign)
+        bottom = dens[0][0].text if len(dens) == 1 else self.juxtapose(dens)
+        # over the bar: the numbers and short scalar factors; the rest after the fraction
+        over = [it for it in items if it[0].prec >= POSTFIX and not is_tall(it[0].text)]
+        rest = [it for it in items if it not in over]
+        if core is not None:
+            rest.append((core, True, False))
+        if not rest or (not over and len(rest) == 1 and rest[0][0].prec >= POSTFIX
+                        and not is_tall(rest[0][0].text) and p.dens):
+            top = self.juxtapose(over + rest) if over + rest else "1"   # \frac{x}{N}
+            return Piece(rf"{sign}\frac{{{top}}}{{{bottom}}}", NEG if sign else ATOM)
+        top = self.juxtapose(over) if over else "1"       # \frac{\lambda}{m} W_2
+        frac = Piece(rf"\frac{{{top}}}{{{bottom}}}")
+        return self._juxtaposed([(frac, False, False)] + rest, sign)
+
+    def _juxtaposed(self, items: list[tuple[Piece, bool, bool]], sign: str) -> Piece:
         text = self.juxtapose(items, sign)
         if len(items) == 1:
             piece, is_core, _ = items[0]
@@ -495,6 +537,14 @@ def shape_latex(shape, printer: LatexPrinter) -> str:
     return rf"\mathbb{{R}}^{{{dim(r)} \times {dim(c)}}}"
 
 
+def where_row(defs: dict[str, str], printer: LatexPrinter) -> list[str]:
+    """The row `where s = ..., t = ...` of an align* block ([] for no definitions)."""
+    if not defs:
+        return []
+    return ["&\\text{where } " + ", \\quad ".join(f"{printer.spell(n).text} = {t}"
+                                                   for n, t in defs.items())]
+
+
 def intertext(text: str) -> str:
     """A line of prose between the rows of an align* block."""
     return rf"\intertext{{{text}}}"
@@ -517,6 +567,30 @@ def comments(lines: list[str]) -> str:
     import re  # a lone \r ends a line too, for TeX as for the language
     return "".join(f"% {line}".rstrip() + "\n" for text in lines
                    for line in re.split(r"\r\n?|\n", text))
+
+
+def text_mode(words: str) -> str:
+    """Plain words (a note, a label's name) safe in LaTeX's text mode."""
+    out = []
+    for ch in words:
+        if ch in "#$%&_{}":
+            out.append("\\" + ch)
+        elif ch == "\\":
+            out.append(r"\textbackslash{}")
+        elif ch in "~^":
+            out.append(rf"\{ch}{{}}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def notes_paragraph(notes: list[str]) -> str:
+    """The notes of a block (layout, assumptions, the upstream gradient) as a visible
+    paragraph before it, each note already in text-mode LaTeX."""
+    if not notes:
+        return ""
+    text = "; ".join(notes)
+    return "\\noindent " + text[:1].upper() + text[1:] + ".\n\n"
 
 
 # a text block wide enough for long formulas, rows a little apart (fractions are tall),
