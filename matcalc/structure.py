@@ -368,10 +368,14 @@ def validate(name: str, kind: str, var: Node, typed) -> None:
     if kind not in STRUCTURES:
         raise OptionError(f"--assume {name}={kind}: the structure is one of "
                           f"{', '.join(STRUCTURES)}")
-    r, c = var.shape
-    if r != c or (r, c) == SCALAR:
+    if len(var.shape) != 2:                 # a tensor of order 3 or more
+        r, c = var.shape[:2]
+        shown = f"a tensor ({' x '.join(map(str, var.shape))})"
+    else:
+        r, c = var.shape
         shown = "a scalar" if (r, c) == SCALAR else \
             f"a column vector ({r} x 1)" if c == 1 else f"{r} x {c}"
+    if len(var.shape) != 2 or r != c or (r, c) == SCALAR:
         hint = (f"only a square matrix can be {_SAID[kind]}, and the program (with its "
                 f"--shape declarations) makes {name} {shown}; drop --assume {name}={kind}, "
                 f"or change the program")

@@ -95,6 +95,13 @@ def test_non_square_declaration_is_a_user_error_with_span():
         matcalc.derive("x'*S*x", assume={"x": "symmetric"})
 
 
+def test_a_tensor_declared_symmetric_is_a_user_error_not_a_crash():
+    r = CliRunner().invoke(cli, ["derive", "Z[i,j] = X[i,k]*A[j,k,l]*Y[i,l]",
+                                 "--assume", "A=symmetric"])
+    assert r.exit_code == 2, r.output
+    assert "A is a tensor (" in r.output and "not a square matrix" in r.output
+
+
 @pytest.mark.parametrize("assume, message", [
     ({"S": "sym"}, "the structure is one of"),
     ({"Q": "spd"}, "no variable Q"),
