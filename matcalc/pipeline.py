@@ -35,7 +35,7 @@ def _label_options(onehot, signs, typed) -> dict[str, str]:
             raise OptionError(f"--onehot {name}={axis}: the axis is columns or rows")
         if name not in typed.inputs:
             raise OptionError(f"--onehot {name}: the program has no variable {name}")
-        if typed.inputs[name].shape[0] == 1:
+        if typed.inputs[name].shape[0] == 1 or len(typed.inputs[name].shape) != 2:
             raise OptionError(f"--onehot {name}: {name} must be a column vector or a matrix")
         out[name] = axis
     if isinstance(signs, str):
@@ -45,6 +45,9 @@ def _label_options(onehot, signs, typed) -> dict[str, str]:
             raise OptionError(f"--signs {name}: the program has no variable {name}")
         if name in out:
             raise OptionError(f"--signs {name}: {name} is already one-hot (--onehot)")
+        if len(typed.inputs[name].shape) != 2:
+            raise OptionError(f"--signs {name}: {name} is a tensor; labels of -1 or +1 are a "
+                              f"scalar, a vector or a matrix")
         out[name] = SIGNS
     return out
 

@@ -296,3 +296,16 @@ def test_index_errors_underline_the_span(program, shapes, expected):
 def test_claims_in_index_notation(claim, verdict):
     d = matcalc.derive(BILINEAR, shapes=BILINEAR_SHAPES)
     assert d.verify_claim(claim).verdict == verdict
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--onehot", "T"], "--onehot T: T must be a column vector or a matrix"),
+    (["--signs", "T"], "--signs T: T is a tensor"),
+])
+def test_a_label_option_on_a_tensor_is_a_user_error(option, message):
+    from click.testing import CliRunner
+
+    from matcalc.cli.main import cli
+    r = CliRunner().invoke(cli, ["derive", "f = sum(T[i,j,k]*x[k])", *option])
+    assert r.exit_code == 2, r.output
+    assert message in r.output
