@@ -661,7 +661,9 @@ FACTORS = RuleSet("factors", [
             lambda u: Hadamard((Func("sigmoid", u),
                                 Add((ones(u.shape), Scale(MINUS_ONE, Func("sigmoid", u))))))
             if not scalar(u) else
-            Scale(Func("sigmoid", u), Add((ONE, Scale(MINUS_ONE, Func("sigmoid", u)))))),
+            Scale(Func("sigmoid", u), Add((ONE, Scale(MINUS_ONE, Func("sigmoid", u))))),
+            # of a zero, -u is u: sigmoid(0) .* sigmoid(0) stays (rewriting it would loop)
+            when=lambda u: not is_zero(u)),
     # sign(u) .* u = abs(u)  (d|u|/du u = |u|: log|det X| has the gradient X^-T)
     Rewrite("sign(u) .* u = abs(u)", P.Hadamard(P.Func("sign", u), u),
             lambda u: Func("abs", u)),

@@ -29,10 +29,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from .errors import OptionError
 from .expr import (
     Add,
     Broadcast,
     Const,
+    Contract,
     DiagMat,
     DiagVec,
     Tril,
@@ -235,6 +237,10 @@ class _Builder:
             return self.times([self.factor(mask, idx)], self.lin(n.x, idx))
         if isinstance(n, Zero):
             return []
+        if isinstance(n, Contract):             # the index form of an einsum: not yet
+            raise OptionError("a Jacobian or Hessian through a contraction in index notation "
+                              "is not supported yet: matcalc derives its gradients "
+                              "(backprop), in every layout")
         raise NotLinear(f"{type(n).__name__} of the argument: {n!r}")
 
     def matmul(self, n: MatMul, idx) -> list[Term]:

@@ -309,3 +309,21 @@ def test_a_label_option_on_a_tensor_is_a_user_error(option, message):
     r = CliRunner().invoke(cli, ["derive", "f = sum(T[i,j,k]*x[k])", *option])
     assert r.exit_code == 2, r.output
     assert message in r.output
+
+
+@pytest.mark.parametrize("program, options", [
+    ("R[j] = W[j,j] - W[j,j] - W[j,j]", {"layout": "numerator", "mode": "jacobian"}),
+    ("R[l,i] = W[l].*B[k].*W[i]; f = sum(softmax(R, 2))", {"mode": "hessian"}),
+])
+def test_a_second_derivative_through_a_contraction_is_refused_not_a_crash(program, options):
+    # found by the fuzz harness's index family (NotLinear escaped from the index reader)
+    with pytest.raises(MatcalcError, match="not supported yet"):
+        matcalc.derive(program, **options)
+
+
+def test_a_sigmoid_of_a_tensor_zero_derives():
+    # found by the fuzz harness's index family: sigmoid(0) .* sigmoid(-0) rewrote itself
+    # without end (-0 is 0), a RecursionError
+    d = matcalc.derive("R[j,i,l,k] = y[m,m,m,i]*sigmoid(Z[l,k,m,j,m] U[n] T[k] (W[l,k,n]) "
+                       "- Z[l,k,m,j,m] U[n] T[k] (W[l,k,n]))/alpha - T[k]", check=True)
+    assert set(d.derivatives) >= {"y", "Z", "U", "T", "W", "alpha"}

@@ -126,3 +126,12 @@ def test_a_sign_in_front_is_no_reason_to_multiply_out():
     # sigma^2 - sigma look smaller than -sigma (1 - sigma)
     d = matcalc.derive("sum(1 ./ (1 + exp(-x)))", check=True)
     assert d["x"].text == "sigmoid(x) .* (1 - sigmoid(x))"
+
+
+def test_the_logistic_derivative_of_a_zero_matrix_is_kept_not_rewritten_without_end():
+    # sigmoid(u) .* sigmoid(-u) = sigmoid(u) .* (1 - sigmoid(u)) with u = 0 met itself again
+    # (-0 is 0): its `when` now holds inside products too
+    z = E.Zero(("p", "q"))
+    out = simplify_module.simplify(E.Hadamard((E.Func("sigmoid", z),
+                               E.Add((E.Ones(("p", "q")), E.Scale(E.Const(-1), E.Func("sigmoid", z)))))))
+    assert to_text(out) == "sigmoid(matrix(0)) .* (1 - sigmoid(matrix(0)))"
