@@ -275,16 +275,18 @@ class Rewrite:
             return None
         if self.when is None and self.only is None:
             return env
-        return env if self._conditions(env, ctx, t, old) else None
+        return env if self.holds(env, ctx, t, old) else None
 
     def match_operands(self, operands, ctx=None) -> Env | None:
         """`match` for the operands of a product chain or sum, without building it."""
         env: Env = {}
         if not self.lhs.match_operands(operands, env):
             return None
-        return env if self._conditions(env, ctx, None, None) else None
+        return env if self.holds(env, ctx, None, None) else None
 
-    def _conditions(self, env: Env, ctx, t, old) -> bool:
+    def holds(self, env: Env, ctx, t, old) -> bool:
+        """Whether the rewrite's `when` and its rule set's `only` hold for the bound names
+        (for callers that match the operands themselves: the transpose pusher, products)."""
         _, when, only = self._args
         if self.when is not None and not _call(self.when, when, env, ctx, t, old):
             return False

@@ -270,7 +270,7 @@ def push_transpose(x: Node, t=Transpose) -> Node | None:
             if (k := r.lhs.first_operand().kinds()) is None or type(x) in k)
     for r in rules:
         env: dict = {}
-        if r.lhs.first_operand().match(x, env) and r._conditions(env, None, t, None):
+        if r.lhs.first_operand().match(x, env) and r.holds(env, None, t, None):
             return r.build(env, t=t)
     return None
 

@@ -274,7 +274,7 @@ def _factor_rules(facs: dict[Node, float]) -> None:
                 if not first.match(b, env):
                     continue
                 partner = _partner(second, env)
-                if facs.get(partner, 0) >= 1 and r._conditions(env, None, None, None):
+                if facs.get(partner, 0) >= 1 and r.holds(env, None, None, None):
                     _replace(facs, (b, partner), _finish(r.build(env), env))
                     changed = True
                     break
