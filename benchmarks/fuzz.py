@@ -1965,25 +1965,32 @@ def _example(out: Outcome, detail: str | None = None) -> tuple:
             out.case.options, out.case.family, out.case.extra)
 
 
-def retime(summary: Summary, tries: int = 3) -> list[str]:
-    """Run every slow and hung input again alone, up to `tries` times, to tell load (the
-    machine is shared) from cost: one run within the limit makes it load. A line per
-    input still slow, then the count."""
+def again_alone(case: Case, tries: int = 3) -> Outcome:
+    """`case` run again alone, up to `tries` times, to tell load (the machine is shared)
+    from cost: the first run within the limit, or the last one if none is."""
+    for _ in range(tries):
+        out = run_case(case, limit=30.0)
+        if out.status not in ("slow", "hang"):
+            break
+    return out
+
+
+def retime(summary: Summary, tries: int = 3) -> tuple[list[str], int]:
+    """Every slow and hung input run again alone (`again_alone`): a line per input still
+    slow, then the count; and how many are still slow."""
     lines, load = [], 0
     for shown, detail, program, options, family, extra in summary.timed_out:
-        for _ in range(tries):
-            out = run_case(Case(family, program, options, extra), limit=30.0)
-            if out.status not in ("slow", "hang"):
-                break
+        out = again_alone(Case(family, program, options, extra), tries)
         if out.status in ("slow", "hang"):
             lines.append(f"  {detail[:40]:40s} again: {out.status} in {out.seconds:.2f} s "
                          f"({out.detail[:60]})  {shown[:150]}")
         else:
             load += 1
+    still_slow = len(lines)
     if summary.timed_out:
         lines.append(f"  {load} of {len(summary.timed_out)} slow or hung inputs took under "
-                     f"{SLOW_SECONDS:g} s alone (load); {len(lines)} did not")
-    return lines
+                     f"{SLOW_SECONDS:g} s alone (load); {still_slow} did not")
+    return lines, still_slow
 
 
 def _note(table: dict, key: str, example) -> None:
@@ -2055,7 +2062,7 @@ def main(argv=None) -> int:
           f"{args.workers} workers, seed {args.seed}")
     print(total.report())
     warm_up()
-    again = retime(total)
+    again, still_slow = retime(total)
     if again:
         print("slow and hung inputs, run again alone:")
         print("\n".join(again))
@@ -2068,7 +2075,6 @@ def main(argv=None) -> int:
                        "deep": {k: v for k, v in total.deep.items()},
                        "slowest": total.slowest}, f, indent=1)
     # a slow or hung input counts only if it is slow again alone: the machine may be shared
-    still_slow = sum(1 for line in again if " again: " in line)
     bad = sum(total.status[s] for s in ("escape", "noninert", "misread")) + still_slow
     return 1 if bad else 0
 

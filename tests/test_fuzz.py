@@ -43,13 +43,8 @@ def _describe(bad) -> str:
 def _load(out, tries: int = 3) -> bool:
     """A slow or hung input that runs within the limit when run again alone was slowed by
     the machine's load (tests share it), not by its own cost; as `fuzz.retime` judges."""
-    if out.status not in ("slow", "hang"):
-        return False
-    for _ in range(tries):
-        again = fuzz.run_case(out.case, limit=30.0)
-        if again.status not in ("slow", "hang"):
-            return True
-    return False
+    return out.status in ("slow", "hang") and \
+        fuzz.again_alone(out.case, tries).status not in ("slow", "hang")
 
 
 def _fuzz(strategy, n: int, deep: float = 0.0):
