@@ -232,10 +232,10 @@ class _Point:
                                             _numpy_shaped(got, d.node), noise)
             return errors
         noise = NOISE * EPS * float(t_size.max(initial=0.0))
-        if d.node is not None:
-            m = self.memo[d.node]
-            num = m if d.numerator_form else m.T
-            canon = num.T if (d.n_out == 0 and d.n_in == 2) else num.reshape(t.shape)
+        if d.node is not None:              # its axes are the result's (axis_letters)
+            m = _squeezed(self.memo[d.node], d.node.shape)
+            canon = np.transpose(m, [d.axis_letters.index(i)
+                                     for i in d.out_letters + d.in_letters])
             errors["matrix"] = _relative(canon, t, noise)
         x_shape = shape_of(d.wrt, dims)
         if d.jvp is not None:
@@ -266,7 +266,13 @@ def _apply(d, t: np.ndarray, v: np.ndarray) -> np.ndarray:
     n_in = len(d.in_letters)
     if not n_in:
         return t * v.reshape(())
-    return np.tensordot(t, v.reshape([s for s in v.shape if s != 1]), axes=n_in)
+    return np.tensordot(t, _squeezed(v, d.wrt.shape), axes=n_in)
+
+
+def _squeezed(value, shape) -> np.ndarray:
+    """A value with one axis per index of its node (`matcalc.expr.axes`): the singleton
+    axes of a 2-D value dropped, a tensor's kept."""
+    return value.reshape(E.axes(tuple(value.shape))) if len(shape) == 2 else value
 
 
 def _relative(got, want, noise: float) -> float:

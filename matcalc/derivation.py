@@ -17,7 +17,7 @@ from . import expr as E
 from .assumptions import apply_assumptions, describe
 from .claims import verify_claim
 from .differentiate import gradient
-from .errors import LimitError, OptionError
+from .errors import LimitError
 from .layout import from_layout, to_layout, upstream_var
 from .printing import latex as tex
 from .printing import to_numpy
@@ -70,17 +70,6 @@ PRINT_LIMIT = 2_000_000   # tree size of one printed formula (configurable)
 # output under about half a second and a few megabytes; a 200-layer MLP's gradient,
 # written out, is 90 MB (its steps, 100 kB). Configurable.
 OUTPUT_LIMIT = 1_000_000
-
-
-def refuse_higher_of_indices(typed, mode: str) -> None:
-    """Jacobians and Hessians are read off matrix formulas (matcalc.jacobian): a program
-    in index notation has its gradients (backprop) only, for now."""
-    from .simplify import simplify        # a contraction that is a matrix expression is one
-    nodes = [simplify(typed.output), *typed.inputs.values()]
-    if any(isinstance(n, E.Contract) or len(n.shape) != 2 for root in nodes
-           for n in E.walk(root)):
-        raise OptionError(f"--{mode} of a program in index notation is not supported yet: "
-                          f"matcalc derives its gradients (backprop), in every layout")
 
 
 def _printable(node: E.Node) -> E.Node:

@@ -48,25 +48,43 @@ from functools import cached_property
 
 from . import expr as E
 from .assumptions import apply_assumptions, describe
-from .derivation import Derivation, output_terms, python_name, refuse_output
+from .derivation import SUMMATION, Derivation, output_terms, python_name, refuse_output
 from .differentiate import vjp
-from .errors import OptionError
+from .errors import LimitError, OptionError
 from .expr import substitute
+from .layout import flip
 from .matrix_reading import as_column, clearer, matrix_of, pair_transposes
 from .naming import choose_names, common_where, definitions, fresh, fresh_name
 from .printing import latex as tex
 from .printing import to_text
-from .printing.index import einsum_code, index_latex, index_text, kron_latex, kron_text
+from .printing.index import (
+    INDEX_NAMES,
+    einsum_code,
+    free_indices,
+    index_latex,
+    index_text,
+    kron_latex,
+    kron_text,
+)
 from .printing.json import JsonPrinter, json_shape
 from .printing.latex import LatexPrinter, latex_style
 from .result import Result
 from .simplify import simplify
 from .structure import as_projected, structures
 from .structure import gradient as structure_gradient
-from .tensor import Kron, Tensor, axes, index_form, kron_form
+from .tensor import Kron, Tensor, axes, einsum_node, index_form, kron_form
 
 MODES = ("jacobian", "hessian", "hvp")
-OUT_LETTERS, IN_LETTERS = "ij", "kl"
+FREE_LETTERS = "ijklmnpqrstuvw"      # the free indices of a tensor-valued result, in order
+
+
+def free_letters(n_out: int, n_in: int) -> tuple[str, str]:
+    """The indices of ∂Y/∂X's axes, (output's, variable's): i, j and k, l when both are
+    at most matrices (∂Y_ij/∂X_kl); else the letters i, j, k, l, m, n, p, ... in order
+    (∂C_ijk/∂A_lmn)."""
+    if n_out <= 2 and n_in <= 2:
+        return "ij"[:n_out], "kl"[:n_in]
+    return FREE_LETTERS[:n_out], FREE_LETTERS[n_out:n_out + n_in]
 
 
 def derive_higher(program, typed, wrt, layout, mode, onehot_labels=None,
@@ -122,25 +140,41 @@ class HigherDerivative:
         jvp = apply_assumptions(simplify(vjp(g, dvar, [u])[u]), labels)  # J(dX) = G's transpose
         self.dvar, self.jvp = dvar, pair_transposes(jvp)
         out_ax, in_ax = axes(of.shape), axes(x.shape)
-        self.out_letters = OUT_LETTERS[:len(out_ax)]
-        self.in_letters = IN_LETTERS[:len(in_ax)]
+        if len(out_ax) + len(in_ax) > E.MAX_ORDER:
+            raise LimitError(f"{self.lhs_text} would be a tensor of order "
+                             f"{len(out_ax) + len(in_ax)}, over matcalc.expr.MAX_ORDER = "
+                             f"{E.MAX_ORDER}; the gradients (backprop) have the variables' "
+                             f"orders, and --hvp gives H v without forming H")
+        self.out_letters, self.in_letters = free_letters(len(out_ax), len(in_ax))
         self.tensor = index_form(g, u, tuple(self.in_letters), tuple(self.out_letters))
         self.n_out, self.n_in = len(out_ax), len(in_ax)
         layout = owner.layout
         self.numerator_form = layout == "numerator" or (layout == "mixed" and self.n_out > 0)
-        if self.is_matrix:
+        # a program in index notation: its results are read in index notation too
+        self.tensorial = any(len(n.shape) != 2 or isinstance(n, E.Contract)
+                             for root in (g, jvp) for n in E.walk(root))
+        one_sided = self.n_out == 0 or self.n_in == 0
+        if self.is_matrix or (self.tensorial and one_sided):
             num, den = self._matrices(g, u, jvp, dvar)
             self.node = num if self.numerator_form else den
+            if self.node is None and self.tensorial:     # no matrix reading: the einsum
+                self.node = einsum_node(self.tensor, self.axis_letters)
             if self.node is not None:
                 self.node = pair_transposes(self.node)
-        else:
+        elif not self.tensorial:                         # vec forms are of matrices
             kron = kron_form(jvp, dvar)
             if kron is not None and not self.numerator_form and not self.symmetric:
                 kron = kron.transposed()
             self.kron = kron
         roots = [self.node] if self.node is not None else \
             [jvp] + [f.node for t in self.tensor.terms for f in t.factors]
-        self.names = choose_names([r for r in roots if r is not None], owner.taken,
+        # a name never reads as one of the index form's indices, nor, in a program in
+        # index notation, as an index of the printed formulas (p[i,j] = softmax(B[p]...))
+        indices = {i for t in self.tensor.terms for f in t.factors for i in f.idx}
+        if self.tensorial:
+            indices |= INDEX_NAMES
+        self.names = choose_names([r for r in roots if r is not None],
+                                  owner.taken | indices | set(self.tensor.free),
                                   owner.user_names)
         return self
 
@@ -153,11 +187,11 @@ class HigherDerivative:
         if self.n_in == 0:                                  # dY/dx, x scalar: J(1)
             d = simplify(substitute(jvp, {dvar: E.Const(1)}))
             num = simplify(d.T) if (self.n_out == 1 and d.shape[0] == 1) else d
-            return num, simplify(num.T)
+            return num, simplify(flip(num))
         if self.n_out == 0:                                 # df/dX: G(1), the gradient
             a = simplify(substitute(g, {u: E.Const(1)}))
             den = simplify(a.T) if (self.n_in == 1 and a.shape[0] == 1) else a
-            return simplify(den.T), den
+            return simplify(flip(den)), den
         num = matrix_of(*as_column(jvp, dvar))
         den = matrix_of(*as_column(g, u))
         if num is None and den is None:
@@ -175,9 +209,9 @@ class HigherDerivative:
         out, inn = tuple(self.out_letters), tuple(self.in_letters)
         if self.kind == "hvp":
             return inn
-        if self.is_matrix:                                  # the 2-D form and its transpose
-            num = tuple(reversed(inn)) if self.n_out == 0 and self.n_in == 2 else out + inn
-            return num if self.numerator_form else tuple(reversed(num))
+        if not out or not inn:          # one side scalar: the other's axes, reversed in
+            num = out or inn[::-1]      # the layout where a gradient is (as a 2-D form
+            return num if self.numerator_form else num[::-1]     # and its transpose)
         return out + inn if self.numerator_form else inn + out
 
     @property
@@ -375,7 +409,7 @@ class HessianVectorProduct(HigherDerivative):
     def __init__(self, owner, key, node: E.Node, lhs):
         super().__init__(owner, key, "hvp", owner.output, owner.inputs[key], lhs)
         self.node = pair_transposes(node)
-        self.out_letters, self.in_letters = "", IN_LETTERS[:len(axes(node.shape))]
+        self.out_letters, self.in_letters = free_letters(0, len(axes(node.shape)))
         self.n_out, self.n_in = 0, len(self.in_letters)
         self.numerator_form = False
         self.names = choose_names([node], owner.taken, owner.user_names)
@@ -400,7 +434,7 @@ class HigherDerivation(Result):
         self.is_scalar = self.output.shape == E.SCALAR
         if mode in ("hessian", "hvp") and not self.is_scalar:
             raise OptionError(f"--{mode} needs a scalar output, and {self.output_name} is "
-                              f"{self.output.shape[0]} x {self.output.shape[1]}; "
+                              f"{' x '.join(map(str, self.output.shape))}; "
                               "use --jacobian for the derivative of a non-scalar output")
         # the gradients (adjoint form), and the spelling helpers of a gradient derivation
         self.convention = convention
@@ -515,12 +549,11 @@ class HigherDerivation(Result):
         """(text, LaTeX, index-notation) left-hand sides."""
         y = self.output_name
         if self.mode == "jacobian":
-            out = OUT_LETTERS[:len(axes(self.output.shape))]
-            inn = IN_LETTERS[:len(axes(self.inputs[a].shape))]
+            out, inn = free_letters(len(axes(self.output.shape)),
+                                    len(axes(self.inputs[a].shape)))
             return (f"d{y}/d{a}", self._lhs_latex("jacobian", a),
                     f"∂{y}{_sub(out)}/∂{a}{_sub(inn)}")
-        ia = OUT_LETTERS[:len(axes(self.inputs[a].shape))]
-        ib = IN_LETTERS[:len(axes(self.inputs[b].shape))]
+        ia, ib = free_letters(len(axes(self.inputs[a].shape)), len(axes(self.inputs[b].shape)))
         if a == b:
             return (f"d²{y}/d{a}²", self._lhs_latex("hessian", a, b),
                     f"∂²{y}/∂{a}{_sub(ia)}∂{b}{_sub(ib)}")
@@ -577,6 +610,12 @@ class HigherDerivation(Result):
         what = d.index_lhs if d.kind != "hvp" else ""
         return f"# {d.lhs_text} is {dims}" + (f": entry [{entry}] = {what}" if entry else "")
 
+    @property
+    def in_index_notation(self) -> bool:
+        """Whether some result prints in index notation (a program with tensors)."""
+        return any(isinstance(n, E.Contract) for d in self.derivatives.values()
+                   for root in d.printed_nodes() for n in E.walk(root))
+
     def _header(self) -> list[str]:
         lines = [f"# layout: {self.layout}", *describe(self.onehot, self.convention)]
         if self.mode == "hvp":
@@ -586,6 +625,8 @@ class HigherDerivation(Result):
         elif self.mode == "hessian":
             lines.append(f"# Hessian blocks d²{self.output_name}/da db = d(∇_a "
                          f"{self.output_name})/db: the Jacobian of the gradient")
+        if self.in_index_notation:
+            lines.append(f"# {SUMMATION}")
         if any(d.node is None for d in self.derivatives.values()):
             lines.append("# tensors: the linear map dX ↦ ..., vec form on column-major vec "
                          "(K vec(A) = vec(A'), the commutation matrix), index form "
@@ -599,14 +640,15 @@ class HigherDerivation(Result):
             if d.kind != "hvp":
                 lines.append(self._axes_comment(d))
             if d.node is not None:
-                lines.append(f"{d.lhs_text} = {d.text}")
+                lines.append(f"{d.lhs_text}{free_indices(d._rename(d.node))} = {d.text}")
             else:
                 lines.append(f"{d.lhs_text}: {d.text}")
                 if d.kron is not None:
                     lines.append(f"  vec: {d.kron_text}")
                 lines.append(f"  index: {d.index}")
-            for n, (name, definition) in enumerate(d.where.items()):
-                lines.append(f"  {'where' if n == 0 else '     '} {name} = {definition}")
+            for n, (v, definition) in enumerate(d._ordered_names()):
+                lines.append(f"  {'where' if n == 0 else '     '} {v.name}"
+                             f"{free_indices(definition)} = {d.where[v.name]}")
         return "\n".join(lines)
 
     def latex(self, standalone: bool = False, steps: bool = False, transpose: str = "top",
@@ -621,6 +663,8 @@ class HigherDerivation(Result):
                                shapes=shapes, notes=notes)
         said = [f"layout: {self.layout}"] + [a.removeprefix("# ")
                                              for a in describe(self.onehot, self.convention)]
+        if self.in_index_notation:
+            said.append(SUMMATION)
         shown = [tex.text_mode(n) for n in said]
         if self.mode == "hvp":
             directions = ", ".join(p.spell(v.name).text for v in self.directions.values())
@@ -636,7 +680,8 @@ class HigherDerivation(Result):
         for d, where in zip(self.derivatives.values(), wheres):
             lhs = self._lhs_latex(d.kind, *self._operands(d), p)
             if d.node is not None:
-                rows.append(f"{lhs} &= {d._formula_tex(p)}")
+                rows.append(f"{lhs}{free_indices(d._rename(d.node), True)} &= "
+                            f"{d._formula_tex(p)}")
             else:
                 rows.append(f"{lhs} &: {d._map_tex(p)}")
                 if d.kron is not None:

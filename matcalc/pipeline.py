@@ -12,7 +12,7 @@ from typing import Any
 
 from . import expr as E
 from .assumptions import AXES, SIGNS
-from .derivation import Derivation, refuse_higher_of_indices
+from .derivation import Derivation
 from .errors import MatcalcError, NameError_, OptionError, Span
 from .jacobian import HigherDerivation, derive_higher
 from .layout import LAYOUTS
@@ -170,7 +170,6 @@ def derive_typed(program: str, typed: Typed, wrt: list[str], layout: str, mode: 
         raise OptionError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
     d: Derivation | HigherDerivation
     if mode != "gradient":
-        refuse_higher_of_indices(typed, mode)
         orthogonal = [n for n in wrt if labels.get(n) == "orthogonal"]
         if orthogonal:
             raise OptionError(f"--{mode} with respect to the orthogonal {orthogonal[0]}: "

@@ -26,10 +26,11 @@ vec (vec stacks columns), with `K` the commutation matrix, `K vec(A) = vec(A')`.
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from .errors import OptionError
+from . import expr as E
 from .expr import (
     Add,
     Broadcast,
@@ -110,8 +111,9 @@ class Tensor:
 
 
 def axes(shape) -> list[Dim]:
-    """The non-singleton dimensions of a 2-D shape, in order."""
-    return [d for d in shape if d != 1]
+    """The dimensions an index names, in order: the non-singleton ones of a 2-D shape,
+    every one of a tensor's (`matcalc.expr.axes`)."""
+    return list(E.axes(shape))
 
 
 def depends_on(arg: Node) -> Callable[[Node], bool]:
@@ -157,17 +159,23 @@ class _Builder:
         self.depends = depends_on(arg)
 
     @staticmethod
-    def assign(shape, names) -> tuple[str | None, str | None]:
-        """(row index, column index) of a shape from the names of its non-singleton axes."""
+    def assign(shape, names) -> tuple[str | None, ...]:
+        """The index of each dimension of a shape from the names of its axes (`axes`):
+        (row, column) of a 2-D shape, None on a singleton; one per dimension of a tensor."""
         names = list(names)
+        if len(shape) != 2:
+            assert len(names) == len(shape), (shape, names)
+            return tuple(names)
         out = []
         for d in shape:
             out.append(None if d == 1 else names.pop(0))
         assert not names, (shape, names)
         return tuple(out)
 
-    def fresh(self, dim: Dim) -> str | None:
-        if dim == 1:
+    def fresh(self, dim: Dim, singleton: bool = False) -> str | None:
+        """A new summed index of size `dim`; None for a singleton axis of a 2-D shape
+        (unless `singleton`: a tensor's axis of size 1 still has its index)."""
+        if dim == 1 and not singleton:
             return None
         self.count += 1
         name = f"_{self.count}"
@@ -178,9 +186,14 @@ class _Builder:
         return Factor(node, tuple(i for i in idx if i is not None))
 
     def lin(self, n: Node, idx) -> list[Term]:
-        """Terms of ∂n[idx]/∂arg[arg_idx] (idx: (row, col), None on singleton axes)."""
+        """Terms of ∂n[idx]/∂arg[arg_idx] (idx: one index per dimension of n, None on the
+        singleton axes of a 2-D shape: `assign`)."""
         if not self.depends(n):
             return []
+        if isinstance(n, Contract):
+            return self.contract(n, idx)
+        if len(idx) != 2:                       # a tensor: only sums and scalings reach here
+            return self.lin_tensor(n, idx)
         r, c = idx
         if n is self.arg:
             deltas = [Factor(Identity(d), (i, j))
@@ -237,11 +250,71 @@ class _Builder:
             return self.times([self.factor(mask, idx)], self.lin(n.x, idx))
         if isinstance(n, Zero):
             return []
-        if isinstance(n, Contract):             # the index form of an einsum: not yet
-            raise OptionError("a Jacobian or Hessian through a contraction in index notation "
-                              "is not supported yet: matcalc derives its gradients "
-                              "(backprop), in every layout")
         raise NotLinear(f"{type(n).__name__} of the argument: {n!r}")
+
+    def lin_tensor(self, n: Node, idx) -> list[Term]:
+        """The linear kinds a tensor-valued node can be: the argument, a sum, a scaling,
+        an elementwise product or quotient by a constant, a zero."""
+        if n is self.arg:
+            return [Term(1, tuple(Factor(Identity(d), (i, j))
+                                  for i, j, d in zip(idx, self.arg_idx, n.shape)))]
+        if isinstance(n, Add):
+            return [t for term in n.terms for t in self.lin(term, idx)]
+        if isinstance(n, Scale):
+            if self.depends(n.s):
+                if self.depends(n.x):
+                    raise NotLinear(repr(n))
+                return self.times([Factor(n.x, idx)], self.lin(n.s, (None, None)))
+            return self.times([Factor(n.s, ())], self.lin(n.x, idx))
+        if isinstance(n, Hadamard):
+            dep = [f for f in n.factors if self.depends(f)]
+            if len(dep) != 1:
+                raise NotLinear(repr(n))
+            rest = [Factor(f, idx) for f in n.factors if f is not dep[0]]
+            return self.times(rest, self.lin(dep[0], idx))
+        if isinstance(n, Divide) and not self.depends(n.b):
+            return self.times([Factor(simplify(Divide(Ones(n.b.shape), n.b)), idx)],
+                              self.lin(n.a, idx))
+        if isinstance(n, Power) and n.p is Const(1):
+            return self.lin(n.x, idx)
+        if isinstance(n, Zero):
+            return []
+        raise NotLinear(f"{type(n).__name__} of the argument: {n!r}")
+
+    def contract(self, n: Contract, idx) -> list[Term]:
+        """einsum: the output letters take the indices asked for, the summed letters fresh
+        ones; the constant operands are factors, the one that depends on the argument
+        (a linear map has exactly one) is read in its letters."""
+        ops = n.operands
+        dep = [k for k, x in enumerate(ops) if self.depends(x)]
+        if len(dep) != 1:
+            raise NotLinear(repr(n))
+        letter = self.letters(n, idx)
+        consts = [f for k, (x, sub) in enumerate(zip(ops, n.ins)) if k != dep[0]
+                  for f in self.factors(x, tuple(letter[ch] for ch in sub))]
+        x = ops[dep[0]]
+        inner = self.assign(x.shape, [letter[ch] for ch in n.ins[dep[0]]])
+        return self.times(consts, self.lin(x, inner))
+
+    def letters(self, n: Contract, idx) -> dict[str, str]:
+        """The index of each letter of an einsum whose result is indexed by `idx`."""
+        named = iter(i for i in idx if i is not None) if len(idx) == 2 else iter(idx)
+        letter = {ch: next(named) for ch in n.out}
+        sizes = n.sizes()
+        for sub in n.ins:
+            for ch in sub:
+                if ch not in letter:
+                    letter[ch] = self.fresh(sizes[ch], singleton=True)
+        return letter
+
+    def factors(self, x: Node, idx: tuple[str, ...]) -> list[Factor]:
+        """A constant indexed by `idx` as factors: an einsum of constants is its operands
+        (`X[i,k]*A[j,k,l]`, not `(X*A)[i,j,l]`), anything else one factor."""
+        if not isinstance(x, Contract):
+            return [Factor(x, idx)]
+        letter = self.letters(x, idx)
+        return [f for y, sub in zip(x.operands, x.ins)
+                for f in self.factors(y, tuple(letter[ch] for ch in sub))]
 
     def matmul(self, n: MatMul, idx) -> list[Term]:
         fs = n.factors
@@ -267,6 +340,33 @@ class _Builder:
     def times(factors: list[Factor], terms: list[Term]) -> list[Term]:
         charge(len(terms) * (len(factors) + 1))       # exponential on a shared DAG: bounded
         return [Term(t.coef, tuple(factors) + t.factors) for t in terms]
+
+
+def einsum_node(t: Tensor, order: tuple[str, ...]) -> Node | None:
+    """The tensor as an IR node with its axes in `order` (a permutation of `t.free`): a
+    sum of contractions, simplified (so what is a matrix expression prints as one). An
+    index present only on the left is carried by a ones vector, as in index statements.
+    None if it needs more indices than an einsum has letters."""
+    indices = dict.fromkeys(list(order) + [i for term in t.terms for f in term.factors
+                                           for i in f.idx])
+    if len(indices) > len(EINSUM_LETTERS):
+        return None
+    letters = {i: EINSUM_LETTERS[n] for n, i in enumerate(indices)}
+    parts: list[Node] = []
+    for term in t.terms:
+        ops = [f.node for f in term.factors]
+        subs = ["".join(letters[i] for i in f.idx) for f in term.factors]
+        present = {i for f in term.factors for i in f.idx}
+        for i in order:
+            if i not in present:
+                ops.append(Ones(E.shape_of_axes((t.sizes[i],))))
+                subs.append(letters[i])
+        out = "".join(letters[i] for i in order)
+        node = E.contract(ops, ",".join(subs) + "->" + out) if ops else Const(1)
+        parts.append(node if term.coef == 1 else Scale(Const(term.coef), node))
+    if not parts:
+        return Zero(E.shape_of_axes(t.sizes[i] for i in order))
+    return simplify(parts[0] if len(parts) == 1 else Add(tuple(parts)))
 
 
 # ---- tidying: deltas, transposes, numbers --------------------------------------------------
@@ -361,10 +461,12 @@ def _tidy_term(term: Term, free: set[str], sizes: dict) -> Term | None:
     factors.sort(key=first)
     # summed indices named a, b, c, ... in order of appearance
     mapping: dict[str, str] = {}
+    variables = {n.name for f in factors for n in walk(f.node) if isinstance(n, Var)}
+    names = (d for d in map(dummy, itertools.count()) if d not in free and d not in variables)
     for f in factors:
         for i in f.idx:
             if i not in free and i not in mapping:
-                mapping[i] = dummy(len(mapping))
+                mapping[i] = next(names)
                 sizes[mapping[i]] = sizes[i]
     factors = [Factor(f.node, tuple(mapping.get(i, i) for i in f.idx)) for f in factors]
     factors = [Factor(f.node, tuple(sorted(f.idx))) if f.is_delta else f for f in factors]
@@ -373,7 +475,8 @@ def _tidy_term(term: Term, free: set[str], sizes: dict) -> Term | None:
 
 def dummy(n: int) -> str:
     """The name of the n-th summed index of a term (from 0): a, b, ..., z without the free
-    i, j, k, l, then a₁, ..., z₁, a₂, ...: as many as a term needs."""
+    i, j, k, l, then a₁, ..., z₁, a₂, ...: as many as a term needs (a tensor's free
+    indices go on past l, and `_tidy_term` skips those)."""
     rounds, r = divmod(n, len(DUMMIES))
     return DUMMIES[r] + (str(rounds).translate(SUBSCRIPT_DIGITS) if rounds else "")
 

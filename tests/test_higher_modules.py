@@ -33,6 +33,11 @@ PROGRAMS = [(p, s or None) for p, s, sizes, k in CORPUS[::8] if not sizes and k 
     ("x'*A*x + sum(exp(x))", None),
     ("softmax(x)", None),
     ("log(det(X))", None),
+    # index notation (issue 16): einsums in the module, tensors of order up to 6
+    ("Z[i,j] = X[i,k]*A[j,k,l]*Y[i,l] + b[j]", {"A": "L,n,m"}),
+    ("f = sum(tanh(T[i,j,k]*x[k]))", {"T": "n,m,p"}),
+    ("C[b,i,j] = A[b,i,k]*B[b,k,j]", {"A": "p,n,m", "B": "p,m,q"}),
+    ("y[i] = T[i,j,k]*x[j]*x[k]; f = sum(exp(y))", {"T": "n,m,m"}),
 ]
 
 

@@ -317,6 +317,7 @@ SUMMED_NAMES = "pqrstuvwabcdefgh"          # its summed ones
 # a contraction inside an operand of another: other letters, so that the two scopes of
 # `T[p,q,i]*(1 - tanh(T[a,b,u]*x[u]).^2)[p,q]` do not look like one
 NESTED_NAMES = ("abcdef", "uvwxyzgh")
+INDEX_NAMES = frozenset(FREE_NAMES + SUMMED_NAMES + "".join(NESTED_NAMES))
 
 
 def contraction_names(e, nested: bool = False) -> tuple[list[int], dict[str, str]]:
@@ -330,7 +331,12 @@ def contraction_names(e, nested: bool = False) -> tuple[list[int], dict[str, str
         (rank[ch] for ch in e.ins[k] if ch in rank), default=len(out)))
     names = {ch: free_names[k] if k < len(free_names) else f"{free_names[0]}{k}"
              for k, ch in enumerate(out)}
-    pool = iter(list(summed_names) + [f"{summed_names[0]}{k}" for k in range(64)])
+    # a summed index never takes the name of a variable it multiplies: T[i,p,q]*p[p]
+    # would read as two things called p
+    variables = {n.name for n in E.walk(e) if isinstance(n, E.Var)}
+    pool = iter(name for name in list(summed_names) +
+                [f"{summed_names[0]}{k}" for k in range(len(e.out) + 64)]
+                if name not in variables)
     for k in order:
         for ch in e.ins[k]:
             if ch not in names:
@@ -338,15 +344,32 @@ def contraction_names(e, nested: bool = False) -> tuple[list[int], dict[str, str
     return order, names
 
 
+def _top_contraction(node: E.Node) -> E.Contract | None:
+    """The contraction that prints the free indices of a formula: itself, or the first
+    one reached through what an index statement may wrap around it (the terms of a sum,
+    a scaling, an elementwise function), which all name their axes i, j, ... alike."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, E.Contract):
+            return n
+        if isinstance(n, E.Add):
+            stack += reversed(n.terms)
+        elif isinstance(n, (E.Scale, E.Func)):
+            stack.append(n.x)
+    return None
+
+
 def free_indices(node: E.Node, latex: bool = False) -> str:
     """The free indices of a formula in index notation, for its left side: `[i,j]`
     (`_{ij}` in LaTeX), as the printers name them; "" for a matrix formula. With them the
     line is an index statement, which reads back exactly (an index written twice on the
     right may be free, as the batch index i of dX[i,j] = Y[i,p]*dZ[i,q]*A[q,j,p])."""
-    if not isinstance(node, E.Contract):
+    top = _top_contraction(node)
+    if top is None:
         return ""
-    names = contraction_names(node)[1]
-    free = [names[ch] for ch in node.out]
+    names = contraction_names(top)[1]
+    free = [names[ch] for ch in top.out]
     if not free:
         return ""
     return f"_{{{''.join(free)}}}" if latex else f"[{','.join(free)}]"
