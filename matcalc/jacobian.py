@@ -50,7 +50,7 @@ from . import expr as E
 from .assumptions import apply_assumptions, describe
 from .derivation import SUMMATION, Derivation, output_terms, python_name, refuse_output
 from .differentiate import vjp
-from .errors import LimitError, OptionError
+from .errors import OptionError
 from .expr import substitute
 from .layout import flip
 from .matrix_reading import as_column, clearer, matrix_of, pair_transposes
@@ -141,7 +141,7 @@ class HigherDerivative:
         self.dvar, self.jvp = dvar, pair_transposes(jvp)
         out_ax, in_ax = axes(of.shape), axes(x.shape)
         if len(out_ax) + len(in_ax) > E.MAX_ORDER:
-            raise LimitError(f"{self.lhs_text} would be a tensor of order "
+            raise OptionError(f"--{self.kind}: {self.lhs_text} would be a tensor of order "
                              f"{len(out_ax) + len(in_ax)}, over matcalc.expr.MAX_ORDER = "
                              f"{E.MAX_ORDER}; the gradients (backprop) have the variables' "
                              f"orders, and --hvp gives H v without forming H")
@@ -412,7 +412,9 @@ class HessianVectorProduct(HigherDerivative):
         self.out_letters, self.in_letters = free_letters(0, len(axes(node.shape)))
         self.n_out, self.n_in = 0, len(self.in_letters)
         self.numerator_form = False
-        self.names = choose_names([node], owner.taken, owner.user_names)
+        tensorial = any(isinstance(n, E.Contract) for n in E.walk(node))
+        self.names = choose_names([node], owner.taken | (INDEX_NAMES if tensorial else set()),
+                                  owner.user_names)
 
 
 # ---- the result ----------------------------------------------------------------------------

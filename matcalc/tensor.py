@@ -182,8 +182,9 @@ class _Builder:
         self.sizes[name] = dim
         return name
 
-    def factor(self, node: Node, idx) -> Factor:
-        return Factor(node, tuple(i for i in idx if i is not None))
+    def factor(self, node: Node, idx) -> list[Factor]:
+        """A constant indexed by (row, col), None on singleton axes, as factors."""
+        return self.factors(node, tuple(i for i in idx if i is not None))
 
     def lin(self, n: Node, idx) -> list[Term]:
         """Terms of ∂n[idx]/∂arg[arg_idx] (idx: one index per dimension of n, None on the
@@ -207,7 +208,7 @@ class _Builder:
             if self.depends(n.s) and self.depends(n.x):
                 raise NotLinear(repr(n))
             if self.depends(n.s):
-                return self.times([self.factor(n.x, idx)], self.lin(n.s, (None, None)))
+                return self.times(self.factor(n.x, idx), self.lin(n.s, (None, None)))
             return self.times([Factor(n.s, ())], self.lin(n.x, idx))
         if isinstance(n, MatMul):
             return self.matmul(n, idx)
@@ -217,12 +218,12 @@ class _Builder:
                 raise NotLinear(repr(n))
             rest = [f for f in n.factors if f is not dep[0]]
             const = rest[0] if len(rest) == 1 else Hadamard(tuple(rest))
-            return self.times([self.factor(const, idx)], self.lin(dep[0], idx))
+            return self.times(self.factor(const, idx), self.lin(dep[0], idx))
         if isinstance(n, Divide):
             if self.depends(n.b):
                 raise NotLinear(repr(n))
             recip = simplify(Divide(Ones(n.b.shape), n.b))
-            return self.times([self.factor(recip, idx)], self.lin(n.a, idx))
+            return self.times(self.factor(recip, idx), self.lin(n.a, idx))
         if isinstance(n, Power) and n.p is Const(1):
             return self.lin(n.x, idx)
         if isinstance(n, Broadcast):
@@ -234,9 +235,9 @@ class _Builder:
             if xc == 1 and C != 1:
                 ones.append(Factor(Ones((C, 1)), (c,)))
             return self.times(ones, self.lin(n.x, inner))
-        if isinstance(n, Sum):
-            rr, cc = (self.fresh(d) for d in n.x.shape)
-            return self.lin(n.x, (rr, cc))
+        if isinstance(n, Sum):                  # of a matrix, or of a tensor's entries
+            tensor = len(n.x.shape) != 2
+            return self.lin(n.x, tuple(self.fresh(d, singleton=tensor) for d in n.x.shape))
         if isinstance(n, Trace):
             a = self.fresh(n.x.shape[0])
             return self.lin(n.x, (a, a))
@@ -247,7 +248,7 @@ class _Builder:
             return self.lin(n.x, (r, r))
         if isinstance(n, (Tril, Triu)):                  # tril(X) = tril(1) .* X: a mask
             mask = type(n)(Ones(n.shape))
-            return self.times([self.factor(mask, idx)], self.lin(n.x, idx))
+            return self.times(self.factor(mask, idx), self.lin(n.x, idx))
         if isinstance(n, Zero):
             return []
         raise NotLinear(f"{type(n).__name__} of the argument: {n!r}")
@@ -329,11 +330,11 @@ class _Builder:
         if left:
             p = left[0] if len(left) == 1 else MatMul(tuple(left))
             inner_r = self.fresh(p.shape[1])
-            consts.append(self.factor(p, (r, inner_r)))
+            consts += self.factor(p, (r, inner_r))
         if right:
             q = right[0] if len(right) == 1 else MatMul(tuple(right))
             inner_c = self.fresh(q.shape[0])
-            consts.append(self.factor(q, (inner_c, c)))
+            consts += self.factor(q, (inner_c, c))
         return self.times(consts, self.lin(fs[i], (inner_r, inner_c)))
 
     @staticmethod

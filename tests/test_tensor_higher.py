@@ -269,6 +269,18 @@ def test_a_hessian_of_the_trilinear_form_by_hand():
 
 
 def test_an_order_over_the_limit_is_refused_with_the_limit_named():
-    with pytest.raises(matcalc.errors.LimitError, match="order 9, over matcalc.expr.MAX_ORDER"):
+    with pytest.raises(matcalc.errors.OptionError, match="order 9, over matcalc.expr.MAX_ORDER"):
         matcalc.derive("C[b,i,j,k] = A[b,i,j,k,l]*x[l]", mode="jacobian", wrt=["A"],
                        shapes={"A": ("n", "n", "n", "n", "n")})
+
+
+@pytest.mark.parametrize("program", [
+    # found by the fuzz harness's index family: the sum of a tensor's entries inside a
+    # Hessian's linear map was read as a matrix's (an escape)
+    "r = W[l,j,k]*alpha*(W[l,j,k]*alpha*(-1*W[l,j,k])); f = r^2",
+    "r = W[l,j,k]*alpha*(W[k,j,k]*W[k,j,k]*(-1*W[l,j,k])); f = r^2",
+])
+def test_a_hessian_through_the_sum_of_a_tensors_entries_is_verified(program):
+    d = matcalc.derive(program, mode="hessian")
+    assert all(r.status == "ok" for r in d.check().results.values())
+    assert _verdict(program, {}, "hessian", "denominator") > 0.1
