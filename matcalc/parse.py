@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from .errors import Fix, LimitError, MatcalcError, OptionError, ParseError, Span
 from .expr import gc_paused
 from .syntax import (Binary, Call, Indexed, IndexedGroup, Name, Neg, Norm, Number, Program, Statement,
-                     Transpose)
+                     Transpose, index_product)
 
 if TYPE_CHECKING:
     from ._lark_parser import Lark, Token
@@ -60,7 +60,8 @@ _COMMENT = re.compile(r"#[^\r\n]*")
 def parse(source: str, notation: str = "auto") -> Program:
     """The program written in `source`: its statements in order, with spans into `source`.
     `notation`: "matcalc" (the language), "latex" (matcalc.parse_latex), or "auto": LaTeX
-    when the source holds a backslash outside a # comment, which the language never does.
+    when the source holds, outside a # comment, a backslash or a subscript group `_{`
+    (`Z_{ij} = X_{ik} W_{jk}`), which the language never does.
 
     Raises `ParseError` for a syntax error and `LimitError` for an input too long or too
     deeply nested; both carry the source, so `render()` shows the line and carets.
@@ -69,7 +70,8 @@ def parse(source: str, notation: str = "auto") -> Program:
         raise TypeError(f"parse() takes a str, not {type(source).__name__}")
     if notation not in NOTATIONS:
         raise OptionError(f"unknown notation {notation!r}: expected matcalc or latex")
-    if notation == "latex" or notation == "auto" and "\\" in _COMMENT.sub("", source):
+    code = _COMMENT.sub("", source) if notation == "auto" else ""
+    if notation == "latex" or "\\" in code or "_{" in code:
         from .parse_latex import parse_latex
         try:
             return parse_latex(source)
@@ -450,16 +452,7 @@ def _node(child):
 
 
 def _index_product(op: str, left, right) -> bool:
-    """Whether `left op right` is a product in index notation (X[i,k]*Y[k,j]): a factor
-    is indexed, or is such a product itself, possibly negated (-X[i,k])."""
-    if op not in ("*", ".*"):
-        return False
-    for side in (_node(left), _node(right)):
-        while type(side) is Neg:
-            side = side.operand
-        if type(side) in (Indexed, IndexedGroup) or type(side) is Binary and side.indexed:
-            return True
-    return False
+    return index_product(op, _node(left), _node(right))
 
 
 def _span(token) -> Span:

@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Fix, LimitError, MatcalcError, ParseError, Span
-from .syntax import (Binary, Call, Name, Neg, Norm, Number, Program, Statement, Transpose,
-                     ast_children, right_first_preorder)
+from .syntax import (Binary, Call, Indexed, Name, Neg, Norm, Number, Program, Statement,
+                     Transpose, ast_children, index_product, right_first_preorder)
 
 GRAMMAR = Path(__file__).with_name("latex.lark")
 STANDALONE = Path(__file__).with_name("_lark_latex_parser.py")
@@ -93,6 +94,11 @@ _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+")
 _SUM_OF_ONE = re.compile(r"\s*_\{?\s*(?P<index>[a-z])\s*(?:=[^{}]*)?\}?(?:\s*\^\s*(?:\{[^{}]*\}|\S))?"
                          r"\s*(?P<name>\\?[A-Za-z]+|\\mathbf\{[A-Za-z]\})\s*_\{?\s*(?P<again>[a-z])"
                          r"\s*\}?(?![A-Za-z0-9])")
+# a subscript that may be indices (x_i, W_{ik}, A_{j,k,l}): one to six lowercase letters
+_INDEX_SUBSCRIPT = re.compile(r"\s*[a-z](?:\s*,?\s*[a-z]){0,5}\s*")
+# what \sum takes: _k, _{k}, _{k,l}, _{k=1}, _{k=1}^{d}, _{k=1}^d
+_SUM_INDICES = re.compile(r"\s*(?:\\limits\s*)?_(?:(?P<one>[a-z])|\{\s*(?P<indices>[a-z](?:\s*,\s*[a-z])*)"
+                          r"\s*(?:=[^{}]*)?\})(?:\s*\^\s*(?:\{[^{}]*\}|[A-Za-z0-9]|\\[A-Za-z]+))?")
 _OPERAND_START = frozenset({"NAME", "NUMBER", "LPAR", "LBRACE", "CALL", "FUNC", "FRAC",
                             "SQRT", "NORMOPEN", "ABSOPEN", "INDICATOR", "ONES"})
 _OPERAND_END = frozenset({"NAME", "NUMBER", "RPAR", "RBRACE", "TRANSPOSE", "INVT",
@@ -152,6 +158,11 @@ class _Scanner:
         self.token = Token
         self.levels: list[tuple[str, int, int]] = []   # open brackets and bars; signs
         self.newline = False
+        # index notation: the NAME tokens whose subscript may be indices (token number ->
+        # (the name without it, (letter, position) ...)), and the \sum signs (_IndexSum)
+        self.indexable: dict[int, tuple[str, tuple[tuple[str, int], ...]]] = {}
+        self.sums: list[_IndexSum] = []
+        self.candidate: tuple[str, tuple[tuple[str, int], ...]] | None = None
 
     # -- output ----------------------------------------------------------------------------
     def emit(self, kind: str, value: str, start: int, end: int) -> None:
@@ -264,6 +275,7 @@ class _Scanner:
                     "NORMOPEN": "norm bar", "ABSOPEN": "bar '|'"}[kind]
             self.fail(f"unbalanced {what}: it is never closed", start, end,
                       f"add the missing {_SHOWN[_OPENERS[kind]]}")
+        _IndexStatements(self).read()
         return self.tokens
 
     def symbol(self, c: str, start: int) -> None:
@@ -338,9 +350,11 @@ class _Scanner:
             return self.emit("RPAR", ")", start, end)
         if word in ("top", "intercal", "prime", "mathsf"):
             self.fail(f"unexpected \\{word}: a transpose is written x^\\top", start, end)
+        if word == "sum":
+            return self.index_sum(start)
         if word in _NOT_FORMULAS:
             self.fail(f"\\{word} is not in matcalc's language", start, end,
-                      _NOT_FORMULAS[word], self.summed(start) if word == "sum" else None)
+                      _NOT_FORMULAS[word])
         if word == "ell":
             return self.name("ell", start)
         if word in GREEK or word in ("epsilon", "omicron"):
@@ -360,6 +374,25 @@ class _Scanner:
         self.fail(f"unknown LaTeX command \\{shown}", start, end,
                   "matcalc reads the formulas of notes: names, \\frac, \\sqrt, \\exp, \\log, "
                   "\\operatorname{...}, \\|x\\|, ^\\top, \\odot, ...")
+
+    def index_sum(self, start: int) -> None:
+        """\\sum_k, \\sum_{k=1}^{d}, \\sum_{k,l}: a sum over indices, read in an index
+        statement (`_IndexStatements`); nothing is emitted for it. Elsewhere it is refused
+        (with its rewrite for the sum of one vector's entries)."""
+        src = self.src
+        word_end = self.pos
+        fix = self.summed(start)
+        m = _SUM_INDICES.match(src, self.pos)
+        if m is None:
+            self.fail("\\sum is not in matcalc's language", start, word_end,
+                      _NOT_FORMULAS["sum"], fix)
+        self.pos = m.end()
+        group = "one" if m.group("one") else "indices"
+        letters = tuple((c.group(), m.start(group) + c.start())
+                        for c in re.finditer(r"[a-z]", m.group(group)))
+        depth = sum(1 for k, _, _ in self.levels if k)
+        self.sums.append(_IndexSum(len(self.tokens), letters, Span(start, self.pos), depth,
+                                   fix))
 
     def summed(self, start: int) -> Fix | None:
         """\\sum_i x_i (or \\sum_{i=1}^{n} x_i) of one name indexed by the sum's index is
@@ -562,10 +595,16 @@ class _Scanner:
         """A name from its base: digits after it, subscripts (_1, _{12}, _i, _{\\mathrm{out}})
         and a layer superscript (^{(1)}) are part of it; the identity I takes none."""
         extra = []
+        self.candidate = None
+        plain = base
         if tail:
             suffix, extra = self.tail_text(base)
+            plain = base + self.candidate[0] if self.candidate else None
             base = "eye" if base == "I" else base + suffix   # I, I_n: the identity
+        candidate = self.candidate
         self.emit("NAME", base, start, self.pos)
+        if candidate is not None and plain is not None and base != "eye":
+            self.indexable[len(self.tokens) - 1] = (plain, candidate[1])
         for kind, value, s, e in extra:
             self.emit(kind, value, s, e)
 
@@ -578,21 +617,38 @@ class _Scanner:
         if m and base[-1:].isalpha():
             out += m.group()
             self.pos = m.end()
+        layer = self.layer(extra)             # W^{(1)}_{ik} as W_{ik}^{(1)}
+        sub = ""
         if src.startswith("_", self.pos):
             start = self.pos
             self.pos += 1
             text = self.group_text() if src.startswith("{", self.pos) else self.single()
-            out += self.subscript(text.strip(), start)
+            if _INDEX_SUBSCRIPT.fullmatch(text):     # letters: indices in an index statement
+                found = tuple((c.group(), start + 1 + c.start())
+                              for c in re.finditer(r"[a-z]", src[start + 1:self.pos]))
+                self.candidate = ("", found)
+                sub = "_" + "".join(letter for letter, _ in found)     # else a name: x_i
+            else:
+                sub = self.subscript(text.strip(), start)
+        if not layer:
+            layer = self.layer(extra)
+        if self.candidate is not None:
+            self.candidate = (out + layer, self.candidate[1])
+        return out + sub + layer, extra
+
+    def layer(self, extra: list) -> str:
+        """A layer superscript here, ^{(1)} (1) or ^{(out)} (_out), with a transpose in it
+        (^{(1)\\top}) added to `extra` as a token after the name; "" if there is none."""
         m = re.compile(r"\^\{\s*\(([A-Za-z0-9]+)\)\s*(\\top|\\intercal|T|\\prime)?\s*\}").match(
-            src, self.pos)
-        if m:
-            layer = m.group(1)
-            out += layer if layer.isdigit() else "_" + layer
-            if m.group(2):
-                extra.append(("TRANSPOSE", "^T" if m.group(2) == "T" else "'", m.start(2),
-                              m.end(2)))
-            self.pos = m.end()
-        return out, extra
+            self.src, self.pos)
+        if not m:
+            return ""
+        layer = m.group(1)
+        if m.group(2):
+            extra.append(("TRANSPOSE", "^T" if m.group(2) == "T" else "'", m.start(2),
+                          m.end(2)))
+        self.pos = m.end()
+        return layer if layer.isdigit() else "_" + layer
 
     def subscript(self, text: str, start: int) -> str:
         """A subscript as part of a name: digits join (W_1 is W1), a word or name joins
@@ -690,6 +746,147 @@ class _Scanner:
 
 
 # ---------------------------------------------------------------------------------------
+# Index notation: z_i = \sum_k W_{ik} x_k + b_i
+
+@dataclass(frozen=True)
+class _IndexSum:
+    r"""A \sum sign: the number of the token after it, its indices (letter, position),
+    its span, how many brackets are open around it, and the rewrite to offer where it
+    cannot be read."""
+    at: int
+    letters: tuple[tuple[str, int], ...]
+    span: Span
+    depth: int
+    fix: Fix | None
+
+
+_OPEN = frozenset({"LPAR", "LBRACE", "EWPOW", "NORMOPEN", "ABSOPEN"})
+_CLOSE = frozenset({"RPAR", "RBRACE", "NORMCLOSE", "ABSCLOSE"})
+_ENDS_TERM = frozenset({"PLUS", "MINUS", "SEP", "EQUAL", "GT", "COMMA"})
+
+
+class _IndexStatements:
+    r"""Which statements are in index notation, and their names made indexed (INDEXED
+    tokens, `W1 i:12 k:13`: the name, then each index and its position).
+
+    A statement is in index notation when it has a \sum, or when its left side has letter
+    subscripts (z_i, Z_{ij}) that all appear on the right and every name on the right
+    has letter subscripts too (or is a Greek scalar): `y_i = W x_i + b` keeps its names
+    x_i and y_i. It then reads as matcalc's index statement `z[i] = W1[i,k]*x[k] + b1[i]`
+    (an index on the right and not on the left is summed, a \sum says which). A \sum is
+    read only where that reading is the sum it writes: it covers one term (up to the next
+    + or - beside it), each of its indices is a factor's index in that term, outside
+    functions, powers and parentheses (the term's einsum then sums it), and is used
+    nowhere else in the statement; anything else is refused with what to write."""
+
+    def __init__(self, scanner: _Scanner):
+        self.sc = scanner
+        self.tokens = scanner.tokens
+
+    def read(self) -> None:
+        tokens, start = self.tokens, 0
+        for n in range(len(tokens) + 1):
+            if n == len(tokens) or tokens[n].type == "SEP":
+                if n > start:
+                    self.statement(start, n)
+                start = n + 1
+
+    def statement(self, a: int, b: int) -> None:
+        sc, tokens = self.sc, self.tokens
+        sums = [s for s in sc.sums if a <= s.at <= b]
+        named = b - a >= 2 and tokens[a].type == "NAME" and tokens[a + 1].type == "EQUAL"
+        first = a + 2 if named else a
+        left = sc.indexable.get(a) if named else None
+        right = {k: sc.indexable[k] for k in range(first, b) if k in sc.indexable}
+        used = {letter for _, found in right.values() for letter, _ in found}
+        plain = [t for k, t in enumerate(tokens[first:b], first)
+                 if t.type == "NAME" and k not in right and t.value not in GREEK]
+        if not sums and not (left and {x for x, _ in left[1]} <= used and not plain):
+            return
+        if not named:       # a bare expression has no left side to say what is summed
+            s = sums[0]
+            src = sc.src
+            at = min(tokens[a].start_pos, s.span.start)
+            sc.fail("a sum over an index needs a statement: name its value", s.span.start,
+                    s.span.end, "write f = \\sum_i ..., whose left side has no index "
+                    "(a scalar), or y_j = \\sum_i ... (a vector)",
+                    s.fix if s.fix and self.term_end(s, b) == s.at + 1 else   # one name
+                    Fix(src[:at] + "f = " + src[at:]))
+        if named:           # the left side: its indices, or none (a scalar)
+            name, found = left if left is not None else (tokens[a].value, ())
+            self.indexed(a, name, found)
+        for k, (name, found) in right.items():
+            self.indexed(k, name, found)
+        lhs = {x for x, _ in left[1]} if left is not None else set()
+        for s in sums:
+            self.check_sum(s, lhs, a, b)
+
+    def indexed(self, k: int, name: str, found) -> None:
+        t = self.tokens[k]
+        value = " ".join([name] + [f"{x}:{at}" for x, at in found])
+        self.tokens[k] = self.sc.token("INDEXED", value, t.start_pos, None, None, None, None,
+                                       t.end_pos)
+
+    def term_end(self, s: _IndexSum, b: int) -> int:
+        """The token after the term a \\sum covers: the next + or - beside it (or the
+        end of its parenthesis, or of the statement before token `b`)."""
+        tokens = self.tokens
+        end, depth = s.at, 0
+        while end < b:
+            t = tokens[end]
+            if t.type in _OPEN:
+                depth += 1
+            elif t.type in _CLOSE:
+                depth -= 1
+                if depth < 0:
+                    break
+            elif depth == 0 and t.type in _ENDS_TERM and not (
+                    end == s.at and t.type in ("PLUS", "MINUS")):
+                break
+            end += 1
+        return end
+
+    def check_sum(self, s: _IndexSum, lhs: set[str], a: int, b: int) -> None:
+        tokens, sc = self.tokens, self.sc
+        end = self.term_end(s, b)
+        bare, inside, depth = set(), set(), 0
+        for k in range(s.at, end):
+            t = tokens[k]
+            depth += (t.type in _OPEN) - (t.type in _CLOSE)
+            if t.type != "INDEXED":
+                continue
+            letters = {x.partition(":")[0] for x in t.value.split()[1:]}
+            inside |= letters
+            before = tokens[k - 1] if k > s.at else None
+            after = tokens[k + 1] if k + 1 < len(tokens) else None
+            if depth == 0 and not (before is not None and (
+                    before.type in ("FUNC", "POW") or before.value in ("/", "./"))) \
+                    and not (after is not None and (
+                        after.type in ("POW", "EWPOW", "TRANSPOSE", "INVT")
+                        or after.value in ("/", "./"))):
+                bare |= letters
+        elsewhere = set()
+        for k in range(a, b):
+            if not s.at <= k < end and tokens[k].type == "INDEXED":
+                elsewhere |= {x.partition(":")[0] for x in tokens[k].value.split()[1:]}
+        for letter, at in s.letters:
+            where = Span(at, at + 1)
+            if letter in lhs:
+                sc.fail(f"{letter} is an index of the left side, so it is not summed",
+                        where.start, where.end, "drop it from \\sum, or from the left side")
+            if letter in elsewhere:
+                sc.fail(f"the index {letter} of this \\sum is used outside the term it sums",
+                        where.start, where.end, "give the sum's index a letter of its own")
+            if letter not in bare:
+                sc.fail(f"the sum over {letter} covers more than a product of indexed "
+                        f"factors", s.span.start, s.span.end,
+                        f"the term after \\sum_{letter} needs a factor indexed by {letter} "
+                        f"outside functions, powers and parentheses; or name the summand in "
+                        f"a statement of its own (T_{{i{letter}}} = ... \\\\ "
+                        f"z_i = \\sum_{letter} T_{{i{letter}}})")
+
+
+# ---------------------------------------------------------------------------------------
 # The builder: one method per rule alias of latex.lark
 
 class _Group:
@@ -708,6 +905,16 @@ def _span(token) -> Span:
     return Span(token.start_pos, token.end_pos)
 
 
+def _indexed(token) -> tuple[str, tuple[Name, ...]]:
+    """The name and indices of an INDEXED token (`W1 i:12 k:13`, see _IndexStatements)."""
+    name, *found = token.value.split()
+    indices = []
+    for item in found:
+        letter, _, at = item.partition(":")
+        indices.append(Name(letter, Span(int(at), int(at) + 1)))
+    return name, tuple(indices)
+
+
 class _Build:
     def start(self, children):
         return [c for c in children if type(c) is Statement]      # not the separators
@@ -720,17 +927,28 @@ class _Build:
         return Statement(name.value, _span(name), _node(expr),
                          Span(name.start_pos, expr.span.end))
 
+    def index_statement(self, children):
+        token, _, expr = children
+        name, indices = _indexed(token)
+        return Statement(name, _span(token), _node(expr), Span(token.start_pos, expr.span.end),
+                         indices)
+
+    def indexed(self, children):
+        (token,) = children
+        name, indices = _indexed(token)
+        return Indexed(name, indices, _span(token), _span(token))
+
     def binary(self, children):
         left, op, right = children
         value = {"POW": "^", "GT": ">"}.get(op.type, op.value)
         return Binary(value, _node(left), _node(right), Span(left.span.start, right.span.end),
-                      _span(op))
+                      _span(op), index_product(value, _node(left), _node(right)))
 
     def implied(self, children):
         left, right = children
         gap = Span(left.span.end, right.span.start)
         return Binary("*", _node(left), _node(right), Span(left.span.start, right.span.end),
-                      gap)
+                      gap, index_product("*", _node(left), _node(right)))
 
     def ewpower(self, children):
         base, op, exponent, close = children
@@ -830,7 +1048,7 @@ def _exponentials(statements: list) -> list:
     out = []
     for st in statements:
         out.append(Statement(st.name, st.name_span, _replace_exponentials(st.expr),
-                             st.span))
+                             st.span, st.indices))
     return out
 
 

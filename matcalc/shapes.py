@@ -208,6 +208,12 @@ def parse_shape_option(text: str) -> tuple[str, Declaration]:
     if len(vals) == 1:
         return name, Declaration(vals[0], 1)
     if len(vals) > 2:
+        if 1 in vals:       # an index names an axis of a tensor, and 1 is no axis to name
+            spare = iter(d for d in ("B", "C", "D", "E", "F", "G", "H") if d not in vals)
+            named = ",".join(next(spare) if v == 1 else str(v) for v in vals)
+            raise OptionError(f"bad --shape {text!r}: a tensor's dimension cannot be 1; "
+                              f"name it ({name}={named}), its size may be 1 when the code "
+                              f"runs, or drop that axis from {name} and its indices")
         return name, Declaration(vals[0], vals[1], dims=tuple(vals))
     return name, Declaration(vals[0], vals[1], explicit_2d=1 in vals)
 

@@ -131,6 +131,19 @@ def walk(node: Ast | Program):
             stack += reversed(n.args)
 
 
+def index_product(op: str, left, right) -> bool:
+    """Whether `left op right` is a product in index notation (X[i,k]*Y[k,j]): a factor
+    is indexed, or is such a product itself, possibly negated (-X[i,k])."""
+    if op not in ("*", ".*"):
+        return False
+    for side in (left, right):
+        while type(side) is Neg:
+            side = side.operand
+        if type(side) in (Indexed, IndexedGroup) or type(side) is Binary and side.indexed:
+            return True
+    return False
+
+
 def ast_children(n) -> tuple:
     """The operands of one AST node, left to right."""
     kind = type(n)

@@ -329,3 +329,19 @@ def test_a_sigmoid_of_a_tensor_zero_derives():
     d = matcalc.derive("R[j,i,l,k] = y[m,m,m,i]*sigmoid(Z[l,k,m,j,m] U[n] T[k] (W[l,k,n]) "
                        "- Z[l,k,m,j,m] U[n] T[k] (W[l,k,n]))/alpha - T[k]", check=True)
     assert set(d.derivatives) >= {"y", "Z", "U", "T", "W", "alpha"}
+
+
+@pytest.mark.parametrize("mode", ["gradient", "jacobian", "hessian"])
+def test_a_tensor_dimension_of_one_is_refused_with_a_declaration_that_works(mode):
+    # a literal 1 among a tensor's dimensions was an internal error (an index of size 1
+    # has no axis in a 2-D result); the suggested declaration names it instead
+    from click.testing import CliRunner
+
+    from matcalc.cli.main import cli
+    program = "f = sum(T[k,l,m]*y[l]*z[m])"
+    flags = [] if mode == "gradient" else [f"--{mode}"]
+    r = CliRunner().invoke(cli, ["derive", program, "--shape", "T=1,n,m", *flags])
+    assert r.exit_code == 2, r.output
+    assert "a tensor's dimension cannot be 1; name it (T=B,n,m)" in r.output
+    ok = CliRunner().invoke(cli, ["derive", program, "--shape", "T=B,n,m", *flags])
+    assert ok.exit_code == 0, ok.output

@@ -105,7 +105,9 @@ def test_a_backslash_selects_latex_and_from_latex_forces_it():
 
 @pytest.mark.parametrize("latex, span_text, fragment", [
     (r"\sqrt{x^\top x + eps}", "eps", r"write \mathrm{eps} for one name"),
-    (r"\sum_i x_i", r"\sum", "a sum over an index is not in the language"),
+    (r"\sum_i x_i", r"\sum_i", "a sum over an index needs a statement"),
+    (r"\prod_i x_i", r"\prod", "a product over an index is not in the language"),
+    (r"z_i = \sum_k \tanh(W_{ik} x_k)", r"\sum_k", "covers more than a product"),
     (r"\frac{1}{2}\|W x - y\|_\infty", r"_\infty", "cannot read the norm's subscript"),
     (r"\frac{1}{2} \|W x - y", r"\|", "never closed"),
     (r"\operatorname{tr}(X^\top A X", "(", "never closed"),
@@ -226,3 +228,84 @@ def test_a_number_in_a_denominator_is_set_apart_and_reads_back(scale):
     back = ir(latex, "latex", ["x=n"])
     values = draw(e, positive=True)
     np.testing.assert_allclose(ref(back, values), ref(e, values), rtol=1e-12, err_msg=latex)
+
+
+# ---- index notation, as the seeds write it (issue 16) ---------------------------------------
+
+INDEX_SPELLINGS = [
+    # (LaTeX, the same program in matcalc's index notation, declarations)
+    # seed 002: "z_i = \sum_{k=1}^d W_{ik}^{(1)} x_k + b_i^{(1)}"
+    (r"z_i = \sum_{k=1}^d W_{ik}^{(1)} x_k + b_i^{(1)}", "z[i] = W1[i,k]*x[k] + b1[i]", ()),
+    (r"s_i = \sum_{k=1}^m W_{ik}^{(2)} a_k + b_i^{(2)}", "s[i] = W2[i,k]*a[k] + b2[i]", ()),
+    (r"z_i = \sum_k W^{(1)}_{ik} x_k", "z[i] = W1[i,k]*x[k]", ()),
+    # seed 001's bilinear layer, Einstein's convention (no \sum), no backslash at all
+    ("Z_{ij} = X_{ik} A_{jkl} Y_{il} + b_j", "Z[i,j] = X[i,k]*A[j,k,l]*Y[i,l] + b[j]",
+     ("A=L,n,m",)),
+    (r"Z_{i,j} = \sum_{k,l} X_{i,k} A_{j,k,l} Y_{i,l} + b_j",
+     "Z[i,j] = X[i,k]*A[j,k,l]*Y[i,l] + b[j]", ("A=L,n,m",)),
+    (r"f = \sum_i x_i y_i", "f = x'*y", ()),
+    (r"f = \sum_{i=1}^{n} \sum_{j=1}^{n} A_{ij} x_i x_j", "f = x'*A*x", ()),
+    (r"H_{ij} = \mathrm{relu}(X_{ik} W_{jk} + c_j)", "H[i,j] = relu(X[i,k]*W[j,k] + c[j])",
+     ()),
+    (r"z_i = \tanh\left(\sum_k W_{ik} x_k + c_i\right)", "z[i] = tanh(W[i,k]*x[k] + c[i])",
+     ()),
+    (r"z_i = \sum_k a_k \tanh(W_{ik} x_k)", "z[i] = a[k]*tanh(W[i,k]*x[k])", ()),
+    (r"y_i = \sum_{j,k} T_{ijk} x_j x_k \\ f = y^\top y",
+     "y[i] = T[i,j,k]*x[j]*x[k]; f = y'*y", ("T=n,m,m",)),
+    (r"f = \sum_k \alpha x_k", "f = alpha*(x'*vector(1))", ()),
+]
+
+
+@pytest.mark.parametrize("latex, program, shapes", INDEX_SPELLINGS,
+                         ids=[s[0] for s in INDEX_SPELLINGS])
+def test_index_notation_in_latex_reads_as_the_index_statement(latex, program, shapes):
+    assert simplify(ir(latex, "auto", shapes)) is simplify(ir(program, "matcalc", shapes))
+
+
+@pytest.mark.parametrize("latex, program", [
+    # subscripts that are names, as before: not every name on the right is indexed
+    (r"y_i = W x_i + b", "y_i = W*x_i + b"),
+    (r"h_t = \tanh(W h_s + U x_t)", "h_t = tanh(W*h_s + U*x_t)"),
+    # the left side's index is not on the right: names
+    (r"z_i = W_{jk} x_k", "z_i = W_jk*x_k"),
+])
+def test_a_subscript_stays_part_of_a_name_outside_index_statements(latex, program):
+    assert simplify(ir(latex, "latex")) is simplify(ir(program, "matcalc"))
+
+
+@pytest.mark.parametrize("latex, span_text, fragment", [
+    (r"z_i = \sum_k (a_k + b_i)", r"\sum_k", "covers more than a product of indexed factors"),
+    (r"f = \sum_k x_k^2", r"\sum_k", "covers more than a product of indexed factors"),
+    (r"z_i = \sum_i W_{ik} x_k", "i", "is an index of the left side"),
+    (r"z_i = \sum_k W_{ik} x_k + a_k", "k", "used outside the term it sums"),
+    (r"\sum_i x_i y_i", r"\sum_i", "a sum over an index needs a statement"),
+])
+def test_a_sum_that_index_notation_would_misread_is_refused(latex, span_text, fragment):
+    # Σ_k (a_k + b_i) is Σ a + d b_i, Σ_k x_k² is not (Σ x)²: an einsum per term would
+    # read them otherwise, so they are refused, pointing at the sum
+    with pytest.raises(MatcalcError) as info:
+        matcalc.derive(latex)
+    err = info.value
+    assert latex[err.span.start:err.span.end] == span_text, err.render()
+    assert fragment in err.render()
+    if err.fix is not None:
+        matcalc.derive(err.fix.program)
+
+
+def test_the_seeds_hidden_layer_in_latex_derives_the_backprop_of_its_notes():
+    # seed 002: dJ/dW_ij = dJ/dz_i x_j, the bias gradient the upstream itself
+    d = matcalc.derive(r"z_i = \sum_{k=1}^d W_{ik}^{(1)} x_k + b_i^{(1)}", check=True)
+    assert d["W1"].text == "dz*x'"
+    assert d["b1"].text == "dz"
+
+
+@pytest.mark.parametrize("latex, fix", [
+    (r"\sum_i x_i y_i", r"f = \sum_i x_i y_i"),      # not \operatorname{sum}(x) y_i
+    (r"\sum_i x_i", r"\operatorname{sum}(x)"),
+    (r"w^\top w + \sum_{i=1}^{n} x_i", r"w^\top w + \operatorname{sum}(x)"),
+])
+def test_a_bare_sum_is_refused_with_a_rewrite_of_the_same_sum(latex, fix):
+    with pytest.raises(MatcalcError) as info:
+        matcalc.derive(latex)
+    assert info.value.fix.program == fix
+    assert matcalc.derive(fix).is_scalar
