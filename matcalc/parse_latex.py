@@ -97,8 +97,9 @@ _SUM_OF_ONE = re.compile(r"\s*_\{?\s*(?P<index>[a-z])\s*(?:=[^{}]*)?\}?(?:\s*\^\
 # a subscript that may be indices (x_i, W_{ik}, A_{j,k,l}): one to six lowercase letters
 _INDEX_SUBSCRIPT = re.compile(r"\s*[a-z](?:\s*,?\s*[a-z]){0,5}\s*")
 # what \sum takes: _k, _{k}, _{k,l}, _{k=1}, _{k=1}^{d}, _{k=1}^d
-_SUM_INDICES = re.compile(r"\s*(?:\\limits\s*)?_(?:(?P<one>[a-z])|\{\s*(?P<indices>[a-z](?:\s*,\s*[a-z])*)"
-                          r"\s*(?:=[^{}]*)?\})(?:\s*\^\s*(?:\{[^{}]*\}|[A-Za-z0-9]|\\[A-Za-z]+))?")
+_SUM_INDICES = re.compile(r"\s*(?:\\limits\s*)?_(?:(?P<one>[a-z])|"
+                          r"\{\s*(?P<indices>[a-z](?:\s*,\s*[a-z])*)\s*(?:=[^{}]*)?\})"
+                          r"(?:\s*\^\s*(?:\{[^{}]*\}|[A-Za-z0-9]|\\[A-Za-z]+))?")
 _OPERAND_START = frozenset({"NAME", "NUMBER", "LPAR", "LBRACE", "CALL", "FUNC", "FRAC",
                             "SQRT", "NORMOPEN", "ABSOPEN", "INDICATOR", "ONES"})
 _OPERAND_END = frozenset({"NAME", "NUMBER", "RPAR", "RBRACE", "TRANSPOSE", "INVT",
@@ -770,10 +771,12 @@ class _IndexStatements:
     tokens, `W1 i:12 k:13`: the name, then each index and its position).
 
     A statement is in index notation when it has a \sum, or when its left side has letter
-    subscripts (z_i, Z_{ij}) that all appear on the right and every name on the right
-    has letter subscripts too (or is a Greek scalar): `y_i = W x_i + b` keeps its names
-    x_i and y_i. It then reads as matcalc's index statement `z[i] = W1[i,k]*x[k] + b1[i]`
-    (an index on the right and not on the left is summed, a \sum says which). A \sum is
+    subscripts (z_i, Z_{ij}) that all appear on the right, every name on the right has
+    letter subscripts too (or is a Greek scalar) and every index on the right is on the
+    left or in two factors: `y_i = W x_i + b` keeps its names x_i and y_i, and
+    `h_t = W_h x_t` its names W_h and x_t. It then reads as matcalc's index statement
+    `z[i] = W1[i,k]*x[k] + b1[i]` (an index on the right and not on the left is summed,
+    a \sum says which). A \sum is
     read only where that reading is the sum it writes: it covers one term (up to the next
     + or - beside it), each of its indices is a factor's index in that term, outside
     functions, powers and parentheses (the term's einsum then sums it), and is used
@@ -801,7 +804,8 @@ class _IndexStatements:
         used = {letter for _, found in right.values() for letter, _ in found}
         plain = [t for k, t in enumerate(tokens[first:b], first)
                  if t.type == "NAME" and k not in right and t.value not in GREEK]
-        if not sums and not (left and {x for x, _ in left[1]} <= used and not plain):
+        if not sums and not (left and {x for x, _ in left[1]} <= used and not plain
+                             and self.einstein(left, right)):
             return
         if not named:       # a bare expression has no left side to say what is summed
             s = sums[0]
@@ -820,6 +824,17 @@ class _IndexStatements:
         lhs = {x for x, _ in left[1]} if left is not None else set()
         for s in sums:
             self.check_sum(s, lhs, a, b)
+
+    @staticmethod
+    def einstein(left, right) -> bool:
+        """Whether the subscripts read as Einstein's convention: every index on the right
+        is on the left or in two factors (summed). A subscript that names a role, as the
+        h of W_h h_t or of W_{hh}, is in one factor only: those stay names."""
+        seen: dict[str, int] = {x: 2 for x, _ in left[1]}
+        for _, found in right.values():
+            for x in {x for x, _ in found}:
+                seen[x] = seen.get(x, 0) + 1
+        return all(count >= 2 for count in seen.values())
 
     def indexed(self, k: int, name: str, found) -> None:
         t = self.tokens[k]

@@ -268,6 +268,9 @@ def test_index_notation_in_latex_reads_as_the_index_statement(latex, program, sh
     (r"h_t = \tanh(W h_s + U x_t)", "h_t = tanh(W*h_s + U*x_t)"),
     # the left side's index is not on the right: names
     (r"z_i = W_{jk} x_k", "z_i = W_jk*x_k"),
+    # a subscript naming a role is in one factor only (no Einstein sum): names
+    (r"h_t = W_h x_t", "h_t = W_h*x_t"),
+    (r"y_i = W_{hh} x_i", "y_i = W_hh*x_i"),
 ])
 def test_a_subscript_stays_part_of_a_name_outside_index_statements(latex, program):
     assert simplify(ir(latex, "latex")) is simplify(ir(program, "matcalc"))
