@@ -785,6 +785,7 @@ class _IndexStatements:
     def __init__(self, scanner: _Scanner):
         self.sc = scanner
         self.tokens = scanner.tokens
+        self.first: int | None = None       # the first token of a statement's right side
 
     def read(self) -> None:
         tokens, start = self.tokens, 0
@@ -822,6 +823,7 @@ class _IndexStatements:
         for k, (name, found) in right.items():
             self.indexed(k, name, found)
         lhs = {x for x, _ in left[1]} if left is not None else set()
+        self.first = first
         for s in sums:
             self.check_sum(s, lhs, a, b)
 
@@ -880,8 +882,19 @@ class _IndexStatements:
                         after.type in ("POW", "EWPOW", "TRANSPOSE", "INVT")
                         or after.value in ("/", "./"))):
                 bare |= letters
+        # the statement's term around the sum: beside it, the index would be the sum's
+        # (terms apart are summed each on their own, so they may use the letter again)
+        first = self.first if self.first is not None else a
+        top_start, depth = first, 0
+        for k in range(first, s.at):
+            t = tokens[k]
+            depth += (t.type in _OPEN) - (t.type in _CLOSE)
+            if depth == 0 and t.type in ("PLUS", "MINUS") and k > first:
+                top_start = k + 1
+        top = _IndexSum(top_start, (), s.span, 0, None)
+        top_end = self.term_end(top, b)
         elsewhere = set()
-        for k in range(a, b):
+        for k in range(top_start, max(top_end, end)):
             if not s.at <= k < end and tokens[k].type == "INDEXED":
                 elsewhere |= {x.partition(":")[0] for x in tokens[k].value.split()[1:]}
         for letter, at in s.letters:
@@ -890,7 +903,7 @@ class _IndexStatements:
                 sc.fail(f"{letter} is an index of the left side, so it is not summed",
                         where.start, where.end, "drop it from \\sum, or from the left side")
             if letter in elsewhere:
-                sc.fail(f"the index {letter} of this \\sum is used outside the term it sums",
+                sc.fail(f"the index {letter} of this \\sum is used beside the term it sums",
                         where.start, where.end, "give the sum's index a letter of its own")
             if letter not in bare:
                 sc.fail(f"the sum over {letter} covers more than a product of indexed "

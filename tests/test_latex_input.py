@@ -9,6 +9,8 @@ printed in LaTeX must read back to the same value.
 """
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_latex import SHOWN
 from test_printing import draw, read_back_random, ref
 
@@ -245,6 +247,7 @@ INDEX_SPELLINGS = [
      "Z[i,j] = X[i,k]*A[j,k,l]*Y[i,l] + b[j]", ("A=L,n,m",)),
     (r"f = \sum_i x_i y_i", "f = x'*y", ()),
     (r"f = \sum_{i=1}^{n} \sum_{j=1}^{n} A_{ij} x_i x_j", "f = x'*A*x", ()),
+    (r"z_i = \sum_k A_{ik} x_k + \sum_k B_{ik} y_k", "z[i] = A[i,k]*x[k] + B[i,k]*y[k]", ()),
     (r"H_{ij} = \mathrm{relu}(X_{ik} W_{jk} + c_j)", "H[i,j] = relu(X[i,k]*W[j,k] + c[j])",
      ()),
     (r"z_i = \tanh\left(\sum_k W_{ik} x_k + c_i\right)", "z[i] = tanh(W[i,k]*x[k] + c[i])",
@@ -280,7 +283,7 @@ def test_a_subscript_stays_part_of_a_name_outside_index_statements(latex, progra
     (r"z_i = \sum_k (a_k + b_i)", r"\sum_k", "covers more than a product of indexed factors"),
     (r"f = \sum_k x_k^2", r"\sum_k", "covers more than a product of indexed factors"),
     (r"z_i = \sum_i W_{ik} x_k", "i", "is an index of the left side"),
-    (r"z_i = \sum_k W_{ik} x_k + a_k", "k", "used outside the term it sums"),
+    (r"z_i = a_k \sum_k W_{ik} x_k", "k", "used beside the term it sums"),
     (r"\sum_i x_i y_i", r"\sum_i", "a sum over an index needs a statement"),
 ])
 def test_a_sum_that_index_notation_would_misread_is_refused(latex, span_text, fragment):
@@ -312,3 +315,58 @@ def test_a_bare_sum_is_refused_with_a_rewrite_of_the_same_sum(latex, fix):
         matcalc.derive(latex)
     assert info.value.fix.program == fix
     assert matcalc.derive(fix).is_scalar
+
+
+# ---- random index statements: LaTeX with \sum reads as the index statement ------------------
+
+_ORDERS = {"a": 1, "b": 1, "x": 1, "y": 1, "A": 2, "B": 2, "W": 2, "X": 2, "T": 3, "U": 3}
+
+
+@st.composite
+def _index_statement(draw):
+    """(matcalc's index statement, the same in LaTeX with a \\sum per term): products of
+    names over the indices i, j, k, l (every size n), some wrapped in tanh where none of
+    their indices is summed."""
+    free = draw(st.sampled_from(["i", "ij", "ji", "j"]))
+    text_terms, tex_terms = [], []
+    for _ in range(draw(st.integers(1, 3))):
+        factors = []
+        for _ in range(draw(st.integers(1, 3))):
+            name = draw(st.sampled_from(sorted(_ORDERS)))
+            factors.append((name, draw(st.lists(st.sampled_from("ijkl"), min_size=_ORDERS[name],
+                                                max_size=_ORDERS[name]))))
+        summed = sorted({x for _, idx in factors for x in idx} - set(free))
+        funcs = [draw(st.booleans()) and not set(idx) & set(summed) for _, idx in factors]
+        text = "*".join((f"tanh({n}[{','.join(idx)}])" if f else f"{n}[{','.join(idx)}]")
+                        for (n, idx), f in zip(factors, funcs))
+        tex = " ".join((rf"\tanh({n}_{{{''.join(idx)}}})" if f else f"{n}_{{{''.join(idx)}}}")
+                       for (n, idx), f in zip(factors, funcs))
+        if summed:
+            tex = rf"\sum_{{{','.join(summed)}}} {tex}"
+        text_terms.append(text)
+        tex_terms.append(tex)
+    lhs_text = f"Z[{','.join(free)}]"
+    lhs_tex = f"Z_{{{''.join(free)}}}"
+    return f"{lhs_text} = {' + '.join(text_terms)}", f"{lhs_tex} = {' + '.join(tex_terms)}"
+
+
+def _derived(program, notation):
+    import re
+    used = set(re.findall(r"\b([A-Za-z])(?:\[|_\{)", program))
+    shapes = {n: ("n",) * k for n, k in _ORDERS.items() if n in used}
+    try:
+        d = matcalc.derive(program, shapes=shapes, notation=notation)
+    except MatcalcError as e:
+        return f"error: {e.message}"
+    return {n: r.text for n, r in d.derivatives.items()}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_index_statement())
+def test_random_index_statements_in_latex_derive_as_in_matcalcs_language(pair):
+    text, tex = pair
+    got, want = _derived(tex, "latex"), _derived(text, "matcalc")
+    if isinstance(want, str):                     # refused in the language: so in LaTeX
+        assert isinstance(got, str), f"{tex!r} derived, but {text!r} is {want}"
+    else:
+        assert got == want, f"{tex!r} read otherwise than {text!r}"
