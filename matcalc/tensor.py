@@ -183,25 +183,21 @@ class _Builder:
         return name
 
     def factor(self, node: Node, idx) -> list[Factor]:
-        """A constant indexed by (row, col), None on singleton axes, as factors."""
+        """A constant indexed by `idx` (None on the singleton axes of a 2-D shape), as factors."""
         return self.factors(node, tuple(i for i in idx if i is not None))
 
     def lin(self, n: Node, idx) -> list[Term]:
         """Terms of ∂n[idx]/∂arg[arg_idx] (idx: one index per dimension of n, None on the
-        singleton axes of a 2-D shape: `assign`)."""
+        singleton axes of a 2-D shape: `assign`). The kinds a tensor-valued node can be
+        come first; the matrix kinds after them."""
         if not self.depends(n):
             return []
-        if isinstance(n, Contract):
-            return self.contract(n, idx)
-        if len(idx) != 2:                       # a tensor: only sums and scalings reach here
-            return self.lin_tensor(n, idx)
-        r, c = idx
         if n is self.arg:
             deltas = [Factor(Identity(d), (i, j))
-                      for i, j, d in zip(idx, self.arg_idx, n.shape) if d != 1]
+                      for i, j, d in zip(idx, self.arg_idx, n.shape) if i is not None]
             return [Term(1, tuple(deltas))]
-        if isinstance(n, Transpose):
-            return self.lin(n.x, (c, r))
+        if isinstance(n, Contract):
+            return self.contract(n, idx)
         if isinstance(n, Add):
             return [t for term in n.terms for t in self.lin(term, idx)]
         if isinstance(n, Scale):
@@ -210,8 +206,6 @@ class _Builder:
             if self.depends(n.s):
                 return self.times(self.factor(n.x, idx), self.lin(n.s, (None, None)))
             return self.times([Factor(n.s, ())], self.lin(n.x, idx))
-        if isinstance(n, MatMul):
-            return self.matmul(n, idx)
         if isinstance(n, Hadamard):
             dep = [f for f in n.factors if self.depends(f)]
             if len(dep) != 1:
@@ -226,6 +220,18 @@ class _Builder:
             return self.times(self.factor(recip, idx), self.lin(n.a, idx))
         if isinstance(n, Power) and n.p is Const(1):
             return self.lin(n.x, idx)
+        if isinstance(n, Sum):                  # of a matrix, or of a tensor's entries
+            tensor = len(n.x.shape) != 2
+            return self.lin(n.x, tuple(self.fresh(d, singleton=tensor) for d in n.x.shape))
+        if isinstance(n, Zero):
+            return []
+        if len(idx) != 2:
+            raise NotLinear(f"{type(n).__name__} of a tensor argument: {n!r}")
+        r, c = idx
+        if isinstance(n, Transpose):
+            return self.lin(n.x, (c, r))
+        if isinstance(n, MatMul):
+            return self.matmul(n, idx)
         if isinstance(n, Broadcast):
             (xr, xc), (R, C) = n.x.shape, n.shape
             inner = (r if xr != 1 else None, c if xc != 1 else None)
@@ -235,9 +241,6 @@ class _Builder:
             if xc == 1 and C != 1:
                 ones.append(Factor(Ones((C, 1)), (c,)))
             return self.times(ones, self.lin(n.x, inner))
-        if isinstance(n, Sum):                  # of a matrix, or of a tensor's entries
-            tensor = len(n.x.shape) != 2
-            return self.lin(n.x, tuple(self.fresh(d, singleton=tensor) for d in n.x.shape))
         if isinstance(n, Trace):
             a = self.fresh(n.x.shape[0])
             return self.lin(n.x, (a, a))
@@ -249,37 +252,6 @@ class _Builder:
         if isinstance(n, (Tril, Triu)):                  # tril(X) = tril(1) .* X: a mask
             mask = type(n)(Ones(n.shape))
             return self.times(self.factor(mask, idx), self.lin(n.x, idx))
-        if isinstance(n, Zero):
-            return []
-        raise NotLinear(f"{type(n).__name__} of the argument: {n!r}")
-
-    def lin_tensor(self, n: Node, idx) -> list[Term]:
-        """The linear kinds a tensor-valued node can be: the argument, a sum, a scaling,
-        an elementwise product or quotient by a constant, a zero."""
-        if n is self.arg:
-            return [Term(1, tuple(Factor(Identity(d), (i, j))
-                                  for i, j, d in zip(idx, self.arg_idx, n.shape)))]
-        if isinstance(n, Add):
-            return [t for term in n.terms for t in self.lin(term, idx)]
-        if isinstance(n, Scale):
-            if self.depends(n.s):
-                if self.depends(n.x):
-                    raise NotLinear(repr(n))
-                return self.times([Factor(n.x, idx)], self.lin(n.s, (None, None)))
-            return self.times([Factor(n.s, ())], self.lin(n.x, idx))
-        if isinstance(n, Hadamard):
-            dep = [f for f in n.factors if self.depends(f)]
-            if len(dep) != 1:
-                raise NotLinear(repr(n))
-            rest = [Factor(f, idx) for f in n.factors if f is not dep[0]]
-            return self.times(rest, self.lin(dep[0], idx))
-        if isinstance(n, Divide) and not self.depends(n.b):
-            return self.times([Factor(simplify(Divide(Ones(n.b.shape), n.b)), idx)],
-                              self.lin(n.a, idx))
-        if isinstance(n, Power) and n.p is Const(1):
-            return self.lin(n.x, idx)
-        if isinstance(n, Zero):
-            return []
         raise NotLinear(f"{type(n).__name__} of the argument: {n!r}")
 
     def contract(self, n: Contract, idx) -> list[Term]:
