@@ -142,6 +142,14 @@ def draw_values(d, rng) -> dict[str, np.ndarray]:
     return out
 
 
+def draw_point(d, rng) -> dict[str, np.ndarray]:
+    """Values of the inputs (`draw_values`) and of the directions of H v (normal)."""
+    values = draw_values(d, rng)
+    for v in d.directions.values():
+        values[v.name] = rng.standard_normal(tuple(SIZES.get(s, s) for s in v.shape))
+    return values
+
+
 class Oracle:
     """Derivatives of the output by central differences of `matcalc.evaluate_all` at
     `values`. The nodes that do not depend on the moved variables keep their value at the
@@ -381,10 +389,7 @@ def check_program(program, shapes, mode, layout, seed) -> str:
     Hessians are compared first with the quick second difference; only a mismatch there
     is compared again, with the accurate oracle, which alone can fail the test."""
     d = matcalc.derive(program, mode=mode, layout=layout, shapes=shapes)
-    rng = np.random.default_rng(seed)
-    values = draw_values(d, rng)
-    for v in d.directions.values():
-        values[v.name] = rng.standard_normal(tuple(SIZES.get(s, s) for s in v.shape))
+    values = draw_point(d, np.random.default_rng(seed))
     context = f"{program!r} --{mode} --layout {layout} (shapes {shapes}, seed {seed})"
     oracle = Oracle(d.output, values)
     try:

@@ -25,6 +25,7 @@ from test_higher_oracle import (
     Oracle,
     Unreliable,
     compare,
+    draw_point,
     draw_values,
     numpy_inputs,
     tensor_array,
@@ -123,9 +124,7 @@ def check_program(program, decls, mode, layout, seed) -> float:
     """The largest oracle value compared (to show the comparisons were not of zeros)."""
     d = matcalc.derive(program, mode=mode, layout=layout, shapes=_shapes(decls))
     rng = np.random.default_rng(seed)
-    values = draw_values(d, rng)
-    for v in d.directions.values():
-        values[v.name] = rng.standard_normal(tuple(SIZES.get(s, s) for s in v.shape))
+    values = draw_point(d, rng)
     context = f"{program!r} --{mode} --layout {layout} (seed {seed})"
     oracle = Oracle(d.output, values)
     size = 0.0
