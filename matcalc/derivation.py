@@ -410,8 +410,11 @@ class Derivation(Result):
         lines = [f"# layout: {self.layout}", inputs_comment(self.typed),
                  *describe(self.onehot, self.convention)]
         if self.upstream is not None:
+            clash = "L" in self.typed.dim_names or "L" in self.typed.inputs
+            loss = "L there an abstract scalar loss, not the program's L" if clash else \
+                "L an abstract scalar loss"
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
-                         f"({self._shape_text(self.upstream.shape)}), L an abstract scalar loss")
+                         f"({self._shape_text(self.upstream.shape)}), {loss}")
         if self._has_indices(steps):
             lines.append(f"# {SUMMATION}")
         omitted = self._inlined(steps)

@@ -345,3 +345,14 @@ def test_a_tensor_dimension_of_one_is_refused_with_a_declaration_that_works(mode
     assert "a tensor's dimension cannot be 1; name it (T=B,n,m)" in r.output
     ok = CliRunner().invoke(cli, ["derive", program, "--shape", "T=B,n,m", *flags])
     assert ok.exit_code == 0, ok.output
+
+
+def test_the_abstract_loss_is_told_apart_from_a_dimension_named_l():
+    # seed 001 names the number of bilinear forms L: "(N x L), L an abstract scalar loss"
+    # read as if the loss were that dimension
+    d = matcalc.derive("Z[i,j] = X[i,k]*A[j,k,l]*Y[i,l] + b[j]",
+                       shapes={"X": ("N", "n"), "A": ("L", "n", "m")})
+    assert "# dZ = dL/dZ (N x L), L there an abstract scalar loss, not the program's L" \
+        in d.text().split("\n")
+    plain = matcalc.derive("Y = X*A'", shapes={"X": ("N", "n")})
+    assert "L an abstract scalar loss" in plain.text()
