@@ -451,6 +451,13 @@ def _node(child):
     return child.node if type(child) in (_Group, _Implied) else child
 
 
+def _literal(n) -> bool:
+    """A number as written, possibly negated: 2, -1."""
+    while type(n) is Neg:
+        n = n.operand
+    return type(n) is Number
+
+
 def _index_product(op: str, left, right) -> bool:
     return index_product(op, _node(left), _node(right))
 
@@ -500,8 +507,16 @@ class _Build:
         value = _OPS.get(op.value, op.value)
         if type(right) is _Implied and value in ("/", "./"):
             return right.divided(value, _node(left), _span(op))
-        return Binary(value, _node(left), _node(right), Span(left.span.start, right.span.end),
-                      Span(op.start_pos, op.end_pos), _index_product(value, left, right))
+        span = Span(left.span.start, right.span.end)
+        exponent = _node(right)
+        if value == "^" and type(exponent) is Transpose and _literal(exponent.operand):
+            # X^{-1}': a number's transpose is itself, so the mark is the power's, as in
+            # notes: (X^{-1})'
+            power = Binary("^", _node(left), exponent.operand,
+                           Span(left.span.start, exponent.operand.span.end), _span(op))
+            return Transpose(power, span, exponent.mark)
+        return Binary(value, _node(left), exponent, span, Span(op.start_pos, op.end_pos),
+                      _index_product(value, left, right))
 
     def implied(self, children):
         left, op, right = children

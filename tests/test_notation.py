@@ -256,3 +256,16 @@ def test_from_latex_and_the_notes_on_standard_error():
 def test_an_unknown_option_is_still_an_error():
     result = run("derive", "x'*A*x", "--colour", "red")
     assert result.exit_code == 2 and "No such option" in result.output
+
+
+@pytest.mark.parametrize("spelling, program", [
+    # found by the notes fuzz family: the mark after a power's braces was read as the
+    # exponent's, and X^({-1}') refused with a suggestion that did not derive
+    ("softmax(A^{-1}')", "softmax(inv(A)')"),
+    ("A^{-1}'*x", "inv(A)'*x"),
+    ("A^2'*x", "(A*A)'*x"),
+])
+def test_a_transpose_after_a_numeric_exponent_is_the_powers(spelling, program):
+    shapes = {"A": ("N", "N")}
+    assert matcalc.derive(spelling, shapes=shapes).output is \
+        matcalc.derive(program, shapes=shapes).output
