@@ -9,6 +9,7 @@ names it (`s` for `sigmoid(...)`), as the caller chose.
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 
@@ -324,6 +325,14 @@ def contraction_names(e, nested: bool = False) -> tuple[list[int], dict[str, str
     """How a Contract prints in index notation: the order of its operands (those with the
     earliest output index first, so that the free indices appear in output order, as
     Einstein's convention reads them back) and each einsum letter's index name."""
+    order, names = _contraction_names(e, nested)
+    return list(order), dict(names)
+
+
+@functools.lru_cache(maxsize=4096)
+def _contraction_names(e, nested: bool) -> tuple[tuple[int, ...], tuple[tuple[str, str], ...]]:
+    """contraction_names, once per (interned) node: a printer asks again for every
+    context a contraction is printed in."""
     free_names, summed_names = NESTED_NAMES if nested else (FREE_NAMES, SUMMED_NAMES)
     out = e.out
     rank = {ch: k for k, ch in enumerate(out)}
@@ -341,7 +350,7 @@ def contraction_names(e, nested: bool = False) -> tuple[list[int], dict[str, str
         for ch in e.ins[k]:
             if ch not in names:
                 names[ch] = next(pool)
-    return order, names
+    return tuple(order), tuple(names.items())
 
 
 def _top_contraction(node: E.Node) -> E.Contract | None:

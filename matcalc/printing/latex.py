@@ -418,9 +418,12 @@ class LatexPrinter(ElementwiseOperands, Printer):
     nested = False          # printing inside an operand of a contraction
 
     def nested_piece(self, x: Node) -> Piece:
-        """An operand of a contraction, its own contractions in other letters."""
-        inner = type(self)(self.style)
-        inner.nested = True
+        """An operand of a contraction, its own contractions in other letters (by one
+        inner printer, whose memo every operand shares)."""
+        inner = self.__dict__.get("_inner")
+        if inner is None:
+            inner = self._inner = type(self)(self.style)
+            inner.nested = True
         return inner.doprint(x)
 
     def _print_Hadamard(self, e: Hadamard) -> Piece:

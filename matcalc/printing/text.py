@@ -15,8 +15,8 @@ where the language broadcasts by itself (an operand of + - .* ./) and explicit e
 from __future__ import annotations
 
 from .. import ops
-from ..expr import (Add, Broadcast, Const, Contract, Divide, Func, Hadamard, LogSumExp, MatMul, Node,
-                    Ones, Scale, Softmax, Transpose, Var, Zero, walk)
+from ..expr import (Add, Broadcast, Const, Divide, Func, Hadamard, LogSumExp, MatMul, Node,
+                    Ones, Scale, Softmax, Transpose, Var, Zero)
 from .precedence import (ADD, ATOM, MUL, NEG, POSTFIX, POW, Piece, Printer, Product,
                          format_number, needs_parens, product_of)
 
@@ -300,11 +300,14 @@ class TextPrinter(ElementwiseOperands, Printer):
     nested = False          # printing inside an operand of a contraction
 
     def nested_text(self, x: Node) -> str:
-        """An operand of a contraction, its own contractions in other letters."""
-        if self.nested or not any(isinstance(n, Contract) for n in walk(x)):
+        """An operand of a contraction, its own contractions in other letters (by one
+        inner printer, whose memo every operand shares)."""
+        if self.nested:
             return self.print(x).text
-        inner = type(self)()
-        inner.nested = True
+        inner = self.__dict__.get("_inner")
+        if inner is None:
+            inner = self._inner = type(self)()
+            inner.nested = True
         return inner.doprint(x).text
 
     _print_Sum = _print_Trace = _print_Norm1 = _print_Norm2 = _print_Det = call
