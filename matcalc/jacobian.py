@@ -27,11 +27,13 @@ form that differentiates well: the simplifier writes `exp(u) ./ (1 + exp(u))` as
 Layouts (SPEC section 2): numerator puts the output's axes first, denominator the
 variable's, mixed is denominator for a scalar output and numerator otherwise. Scalar by
 matrix follows the table (numerator: the transposed shape); a 2-D result in denominator
-layout is always the transpose of its numerator form. Tensors list their axes in that
-order in NumPy; in index notation ∂Y_ij/∂X_kl names the output's axes i, j and the
-variable's k, l in every layout. A Hessian block d²f/da db is the Jacobian of ∇_a f by b
-(its output axes are a's); a Hessian-vector product has the variable's shape in every
-layout.
+layout is always the transpose of its numerator form, and a tensor with one scalar side
+has its axes reversed there, as a gradient's. Tensors list their axes in that order in
+NumPy; in index notation ∂Y_ij/∂X_kl names the output's axes i, j and the variable's
+k, l in every layout (a tensor's go on: ∂C_ijk/∂A_lmn). A program in index notation has
+its results in index notation (matcalc.tensor reads through its contractions). A
+Hessian block d²f/da db is the Jacobian of ∇_a f by b (its output axes are a's); a
+Hessian-vector product has the variable's shape in every layout.
 
 Canonical spelling, beyond the simplifier's: a sum lists a term before its transpose
 (`A + A'`); a symmetric Hessian takes whichever of its two forms has fewer transposes;
@@ -58,6 +60,7 @@ from .naming import choose_names, common_where, definitions, fresh, fresh_name
 from .printing import latex as tex
 from .printing import to_text
 from .printing.index import (
+    FREE_NAMES,
     INDEX_NAMES,
     einsum_code,
     free_indices,
@@ -547,15 +550,18 @@ class HigherDerivation(Result):
             return f"\\frac{{\\partial^2 {y}}}{{\\partial {name(a, '^2')}}}"
         return f"\\frac{{\\partial^2 {y}}}{{\\partial {name(a)} \\, \\partial {name(b)}}}"
 
-    def _lhs(self, a: str, b: str | None = None) -> tuple[str, str, str]:
-        """(text, LaTeX, index-notation) left-hand sides."""
+    def _lhs(self, a: str, b: str | None = None, letters: tuple[str, str] | None = None
+             ) -> tuple[str, str, str]:
+        """(text, LaTeX, index-notation) left-hand sides; `letters`: the indices of the
+        output's (or a's) axes and of the variable's (b's), if not `free_letters`."""
         y = self.output_name
         if self.mode == "jacobian":
-            out, inn = free_letters(len(axes(self.output.shape)),
-                                    len(axes(self.inputs[a].shape)))
+            out, inn = letters or free_letters(len(axes(self.output.shape)),
+                                               len(axes(self.inputs[a].shape)))
             return (f"d{y}/d{a}", self._lhs_latex("jacobian", a),
                     f"∂{y}{_sub(out)}/∂{a}{_sub(inn)}")
-        ia, ib = free_letters(len(axes(self.inputs[a].shape)), len(axes(self.inputs[b].shape)))
+        ia, ib = letters or free_letters(len(axes(self.inputs[a].shape)),
+                                         len(axes(self.inputs[b].shape)))
         if a == b:
             return (f"d²{y}/d{a}²", self._lhs_latex("hessian", a, b),
                     f"∂²{y}/∂{a}{_sub(ia)}∂{b}{_sub(ib)}")
@@ -607,9 +613,19 @@ class HigherDerivation(Result):
                                                for n in d.printed_nodes()))
 
     def _axes_comment(self, d: HigherDerivative) -> str:
+        """`# dy/dx is n x m: entry [k, i] = ∂y_i/∂x_k`; where the formula is in index
+        notation (`dy/dx[i,j] = ...`), in its letters: `entry [i, j] = ∂y_j/∂x_i`."""
         dims = " x ".join(str(x) for x in d.shape) or "scalar"
-        entry = ", ".join(d.axis_letters)
-        what = d.index_lhs if d.kind != "hvp" else ""
+        letters, what = d.axis_letters, d.index_lhs
+        if d.node is not None and free_indices(d._rename(d.node)):
+            to = dict(zip(d.axis_letters, FREE_NAMES))
+            letters = tuple(to[i] for i in d.axis_letters)
+            renamed = ("".join(to[i] for i in d.out_letters),
+                       "".join(to[i] for i in d.in_letters))
+            what = self._lhs(*self._operands(d), renamed)[2] if d.kind == "hessian" else \
+                self._lhs(d.wrt.name, None, renamed)[2]
+        entry = ", ".join(letters)
+        what = what if d.kind != "hvp" else ""
         return f"# {d.lhs_text} is {dims}" + (f": entry [{entry}] = {what}" if entry else "")
 
     @property
