@@ -28,6 +28,16 @@ except matcalc.MatcalcError as e:
     print("fix:", e.fix.program)
 print()
 
+# the layer as the seed writes it in LaTeX, and the Jacobian of one output entry by one
+# form's entries, the seed's dz_ij/dA_klm = delta_jk x_il y_im, checked entry by entry
+print("== in LaTeX, and the Jacobian dZ/dA")
+tex = matcalc.derive("Z_{ij} = X_{ik} A_{jkl} Y_{il} + b_j", shapes=SHAPES)
+assert tex["A"].text == d["A"].text
+jac = matcalc.derive(LAYER, shapes=SHAPES, mode="jacobian", wrt=["A"])
+print(jac.text())
+print(jac.check().summary())
+print()
+
 # the generated gradient against torch.nn.Bilinear's autograd
 rng = np.random.default_rng(0)
 N, n, m, L = 5, 4, 3, 2

@@ -59,6 +59,8 @@ def test_bilinear_layer_is_derived_and_agrees_with_torch():
     assert "dU[i,j,k] = Y[i,k]*dZ[i,j]" in out                  # a step of an intermediate
     assert "fix: z[j] = x[k]*A[j,k,l]*y[l] + b[j]" in out
     assert "A: RIGHT" in out and "Y: WRONG SHAPE" in out
+    assert "index: ∂Z_ij/∂A_klm = δ_jk X_il Y_im" in out       # the seed's Jacobian
+    assert "A: ok (" in out
     import importlib.util as u
     if u.find_spec("torch") is not None:
         assert out.count("torch.nn.Bilinear autograd") == 4
