@@ -17,18 +17,20 @@ errors before building anything).
 Python operators on nodes mean what they mean in NumPy, so rules read like NumPy code:
 `a @ b` matrix product, `a * b` elementwise (a scalar node or a number scales),
 `a / b` elementwise quotient, `a ** k` elementwise power, `a.T` transpose.
+
+Shapes, and the axes an index names of them, are `matcalc.axes`; walks and substitution
+over the DAG are `matcalc.dag`.
 """
 from __future__ import annotations
 
-import functools
-import gc
 import math
-from typing import Iterator
 
-Dim = str | int
-Shape = tuple[Dim, ...]     # (rows, cols), or a tensor's dimensions (3 to MAX_ORDER of them)
+from .axes import EINSUM_LETTERS, SCALAR, Dim, Shape, axes, shape_of_axes
+from .dag import gc_paused as gc_paused  # re-exported: callers use expr.gc_paused,
+from .dag import substitute as substitute  # expr.substitute
+from .dag import walk
+
 MAX_ORDER = 6
-SCALAR: Shape = (1, 1)
 
 
 class IllShaped(Exception):
@@ -66,22 +68,6 @@ def _over_budget() -> None:
     raise LimitError(f"this derivation is too large: it would handle more than {WORK_LIMIT:,} "
                      f"expression operands (matcalc.expr.WORK_LIMIT); split the program "
                      f"or differentiate with respect to fewer variables")
-
-
-def gc_paused(stage):
-    """`stage` run with Python's cyclic garbage collector paused. The stages that build
-    many nodes use it: nodes and syntax trees never form cycles, so the collections their
-    allocations trigger (a fifth of the time on a 10,000-term input) would find nothing."""
-    @functools.wraps(stage)
-    def run(*args, **kwargs):
-        if not gc.isenabled():
-            return stage(*args, **kwargs)
-        gc.disable()
-        try:
-            return stage(*args, **kwargs)
-        finally:
-            gc.enable()
-    return run
 
 
 class Node:
@@ -630,33 +616,6 @@ class LogSumExp(Node):
 
 # ---- contraction (einsum) ----------------------------------------------------------------
 
-EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def axes(shape: Shape) -> tuple[Dim, ...]:
-    """The axes an index names: none for a scalar, one for a vector (row or column), two
-    for a matrix, every dimension of a tensor. A vector carries one index, as in notes."""
-    if len(shape) != 2:
-        return tuple(shape)
-    r, c = shape
-    if (r, c) == (1, 1):
-        return ()
-    if c == 1:
-        return (r,)
-    if r == 1:
-        return (c,)
-    return (r, c)
-
-
-def shape_of_axes(dims) -> Shape:
-    """The IR shape of a value with these axes: () a scalar (1, 1), (n,) a column (n, 1)."""
-    dims = tuple(dims)
-    if not dims:
-        return SCALAR
-    if len(dims) == 1:
-        return (dims[0], 1)
-    return dims
-
 
 class Contract(Node):
     """einsum: the operands' entries multiplied, indices absent from the output summed.
@@ -824,46 +783,6 @@ def eye_like(x: Node) -> Node:
     return Identity(x.shape[0])
 
 
-_EXPANDED = object()     # on walk's stack: the node below has had its children pushed
-
-
-def walk(root: Node, last_child_first: bool = False, known=None) -> Iterator[Node]:
-    """Every node reachable from root once, children before parents (iterative).
-    Children are visited first to last, or last to first: reversed, that order makes a
-    reverse sweep reach the operands of a sum in the order they were written. Nodes in
-    `known` (a memo of earlier work) are skipped with everything below them, so that a
-    memoised pass over many overlapping expressions costs their new nodes only."""
-    seen: set[Node] = set()
-    stack: list = [root]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node = pop()
-        if node is _EXPANDED:
-            yield pop()
-            continue
-        if node in seen or known is not None and node in known:
-            continue
-        seen.add(node)
-        push(node)
-        push(_EXPANDED)
-        for c in node.children if last_child_first else reversed(node.children):
-            if c not in seen:
-                push(c)
-
-
 def variables(root: Node) -> list[Var]:
     """The Var leaves of an expression, in first-visit order."""
     return [n for n in walk(root) if isinstance(n, Var)]
-
-
-def substitute(node: Node, mapping: dict[Node, Node]) -> Node:
-    """`node` with every occurrence of a key replaced by its value (iterative)."""
-    memo: dict[Node, Node] = {}
-    for n in walk(node):
-        if n in mapping:
-            memo[n] = mapping[n]
-        elif n.children:
-            memo[n] = n.rebuild([memo[c] for c in n.children])
-        else:
-            memo[n] = n
-    return memo[node]

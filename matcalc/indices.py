@@ -15,15 +15,16 @@ matrix there). Each index is a dimension unified across its uses like any other,
 index used with two sizes is a shape error at the second use.
 
 Typing (`infer_*`) runs in shapes.py's first pass and keeps each expression's index
-scope; building (`build_*`) runs in its second pass, with every dimension resolved.
+scope; building (`build_*`) runs in its second pass (build_ir.py), with every dimension
+resolved.
 """
 from __future__ import annotations
 
 from . import expr as E
 from . import ops
 from . import syntax as S
+from .dimensions import SCALAR_T, DimVar, TensorType, Type, _Mismatch, _unify, default_kind
 from .errors import LimitError, ShapeError
-from .shapes import SCALAR_T, TensorType, Type, _Mismatch, _unify
 
 _ADDITIVE = ("+", "-")
 _PRODUCT = ("*", ".*")
@@ -176,7 +177,6 @@ def _indices(inf, scope: _Scope, n, t: Type, name: str) -> None:
 
 
 def _fresh():
-    from .shapes import DimVar
     return DimVar()
 
 
@@ -473,8 +473,3 @@ def _chain_text(inf, term, index: str, pool) -> tuple[str, list[str]] | None:
         return None
     free = ([index] if used else []) + [a for a in (rows, cols) if a]
     return "*".join(parts), free
-
-
-def default_kind(name: str, kinds: str) -> str:
-    from .shapes import default_kind as kind
-    return kind(name, kinds)

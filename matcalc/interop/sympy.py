@@ -30,12 +30,13 @@ from functools import reduce
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from .. import expr as E
+from ..build_ir import _bare_output_name
 from ..errors import LimitError, NameError_, OptionError
 from ..layout import LAYOUTS
 from ..ops import ELEMENTWISE
 from ..pipeline import MODES, _label_options, derive_typed
 from ..printing import to_text
-from ..shapes import Typed, _bare_output_name
+from ..shapes import Typed
 from . import missing_extra
 
 # SymPy out, re-exported: this module is the bridge's one public door
