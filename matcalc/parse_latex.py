@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Fix, LimitError, MatcalcError, ParseError, Span
+from .latex_indices import IndexSum, indexed_token, read_index_statements
 from .syntax import (Binary, Call, Indexed, Name, Neg, Norm, Number, Program, Statement,
                      Transpose, ast_children, index_product, right_first_preorder)
 
@@ -45,6 +45,7 @@ STANDALONE = Path(__file__).with_name("_lark_latex_parser.py")
 GREEK = frozenset("""alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota
 kappa lambda mu nu xi pi varpi rho varrho sigma varsigma tau upsilon phi varphi chi psi omega
 Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega""".split())
+_SCALARS = frozenset(g for g in GREEK if g[0].islower())     # alpha: a scalar by its letter
 # the functions LaTeX has commands for, and what the language calls them
 _COMMANDS = {"exp": "exp", "log": "log", "ln": "log", "sin": "sin", "cos": "cos",
              "tan": "tan", "tanh": "tanh", "det": "det", "arcsin": "arcsin",
@@ -162,7 +163,7 @@ class _Scanner:
         # index notation: the NAME tokens whose subscript may be indices (token number ->
         # (the name without it, (letter, position) ...)), and the \sum signs (_IndexSum)
         self.indexable: dict[int, tuple[str, tuple[tuple[str, int], ...]]] = {}
-        self.sums: list[_IndexSum] = []
+        self.sums: list[IndexSum] = []
         self.candidate: tuple[str, tuple[tuple[str, int], ...]] | None = None
 
     # -- output ----------------------------------------------------------------------------
@@ -276,7 +277,7 @@ class _Scanner:
                     "NORMOPEN": "norm bar", "ABSOPEN": "bar '|'"}[kind]
             self.fail(f"unbalanced {what}: it is never closed", start, end,
                       f"add the missing {_SHOWN[_OPENERS[kind]]}")
-        _IndexStatements(self).read()
+        read_index_statements(self, _SCALARS)
         return self.tokens
 
     def symbol(self, c: str, start: int) -> None:
@@ -378,7 +379,7 @@ class _Scanner:
 
     def index_sum(self, start: int) -> None:
         """\\sum_k, \\sum_{k=1}^{d}, \\sum_{k,l}: a sum over indices, read in an index
-        statement (`_IndexStatements`); nothing is emitted for it. Elsewhere it is refused
+        statement (`matcalc.latex_indices`); nothing is emitted for it. Elsewhere it is refused
         (with its rewrite for the sum of one vector's entries)."""
         src = self.src
         word_end = self.pos
@@ -392,8 +393,8 @@ class _Scanner:
         letters = tuple((c.group(), m.start(group) + c.start())
                         for c in re.finditer(r"[a-z]", m.group(group)))
         depth = sum(1 for k, _, _ in self.levels if k)
-        self.sums.append(_IndexSum(len(self.tokens), letters, Span(start, self.pos), depth,
-                                   fix))
+        self.sums.append(IndexSum(len(self.tokens), letters, Span(start, self.pos), depth,
+                                  fix))
 
     def summed(self, start: int) -> Fix | None:
         """\\sum_i x_i (or \\sum_{i=1}^{n} x_i) of one name indexed by the sum's index is
@@ -747,174 +748,6 @@ class _Scanner:
 
 
 # ---------------------------------------------------------------------------------------
-# Index notation: z_i = \sum_k W_{ik} x_k + b_i
-
-@dataclass(frozen=True)
-class _IndexSum:
-    r"""A \sum sign: the number of the token after it, its indices (letter, position),
-    its span, how many brackets are open around it, and the rewrite to offer where it
-    cannot be read."""
-    at: int
-    letters: tuple[tuple[str, int], ...]
-    span: Span
-    depth: int
-    fix: Fix | None
-
-
-_OPEN = frozenset({"LPAR", "LBRACE", "EWPOW", "NORMOPEN", "ABSOPEN"})
-_CLOSE = frozenset({"RPAR", "RBRACE", "NORMCLOSE", "ABSCLOSE"})
-_ENDS_TERM = frozenset({"PLUS", "MINUS", "SEP", "EQUAL", "GT", "COMMA"})
-
-
-class _IndexStatements:
-    r"""Which statements are in index notation, and their names made indexed (INDEXED
-    tokens, `W1 i:12 k:13`: the name, then each index and its position).
-
-    A statement is in index notation when it has a \sum, or when its left side has letter
-    subscripts (z_i, Z_{ij}) that all appear on the right, every name on the right has
-    letter subscripts too (or is a Greek scalar) and every index on the right is on the
-    left or in two factors: `y_i = W x_i + b` keeps its names x_i and y_i, and
-    `h_t = W_h x_t` its names W_h and x_t. It then reads as matcalc's index statement
-    `z[i] = W1[i,k]*x[k] + b1[i]` (an index on the right and not on the left is summed,
-    a \sum says which). A \sum is
-    read only where that reading is the sum it writes: it covers one term (up to the next
-    + or - beside it), each of its indices is a factor's index in that term, outside
-    functions, powers and parentheses (the term's einsum then sums it), and is used
-    nowhere else in the statement; anything else is refused with what to write."""
-
-    def __init__(self, scanner: _Scanner):
-        self.sc = scanner
-        self.tokens = scanner.tokens
-        self.first: int | None = None       # the first token of a statement's right side
-
-    def read(self) -> None:
-        tokens, start = self.tokens, 0
-        for n in range(len(tokens) + 1):
-            if n == len(tokens) or tokens[n].type == "SEP":
-                if n > start:
-                    self.statement(start, n)
-                start = n + 1
-
-    def statement(self, a: int, b: int) -> None:
-        sc, tokens = self.sc, self.tokens
-        sums = [s for s in sc.sums if a <= s.at <= b]
-        named = b - a >= 2 and tokens[a].type == "NAME" and tokens[a + 1].type == "EQUAL"
-        first = a + 2 if named else a
-        left = sc.indexable.get(a) if named else None
-        right = {k: sc.indexable[k] for k in range(first, b) if k in sc.indexable}
-        used = {letter for _, found in right.values() for letter, _ in found}
-        plain = [t for k, t in enumerate(tokens[first:b], first)
-                 if t.type == "NAME" and k not in right and t.value not in GREEK]
-        if not sums and not (left and {x for x, _ in left[1]} <= used and not plain
-                             and self.einstein(left, right)):
-            return
-        if not named:       # a bare expression has no left side to say what is summed
-            s = sums[0]
-            src = sc.src
-            at = min(tokens[a].start_pos, s.span.start)
-            sc.fail("a sum over an index needs a statement: name its value", s.span.start,
-                    s.span.end, "write f = \\sum_i ..., whose left side has no index "
-                    "(a scalar), or y_j = \\sum_i ... (a vector)",
-                    s.fix if s.fix and self.term_end(s, b) == s.at + 1 else   # one name
-                    Fix(src[:at] + "f = " + src[at:]))
-        if named:           # the left side: its indices, or none (a scalar)
-            name, found = left if left is not None else (tokens[a].value, ())
-            self.indexed(a, name, found)
-        for k, (name, found) in right.items():
-            self.indexed(k, name, found)
-        lhs = {x for x, _ in left[1]} if left is not None else set()
-        self.first = first
-        for s in sums:
-            self.check_sum(s, lhs, a, b)
-
-    @staticmethod
-    def einstein(left, right) -> bool:
-        """Whether the subscripts read as Einstein's convention: every index on the right
-        is on the left or in two factors (summed). A subscript that names a role, as the
-        h of W_h h_t or of W_{hh}, is in one factor only: those stay names."""
-        seen: dict[str, int] = {x: 2 for x, _ in left[1]}
-        for _, found in right.values():
-            for x in {x for x, _ in found}:
-                seen[x] = seen.get(x, 0) + 1
-        return all(count >= 2 for count in seen.values())
-
-    def indexed(self, k: int, name: str, found) -> None:
-        t = self.tokens[k]
-        value = " ".join([name] + [f"{x}:{at}" for x, at in found])
-        self.tokens[k] = self.sc.token("INDEXED", value, t.start_pos, None, None, None, None,
-                                       t.end_pos)
-
-    def term_end(self, s: _IndexSum, b: int) -> int:
-        """The token after the term a \\sum covers: the next + or - beside it (or the
-        end of its parenthesis, or of the statement before token `b`)."""
-        tokens = self.tokens
-        end, depth = s.at, 0
-        while end < b:
-            t = tokens[end]
-            if t.type in _OPEN:
-                depth += 1
-            elif t.type in _CLOSE:
-                depth -= 1
-                if depth < 0:
-                    break
-            elif depth == 0 and t.type in _ENDS_TERM and not (
-                    end == s.at and t.type in ("PLUS", "MINUS")):
-                break
-            end += 1
-        return end
-
-    def check_sum(self, s: _IndexSum, lhs: set[str], a: int, b: int) -> None:
-        tokens, sc = self.tokens, self.sc
-        end = self.term_end(s, b)
-        bare, inside, depth = set(), set(), 0
-        for k in range(s.at, end):
-            t = tokens[k]
-            depth += (t.type in _OPEN) - (t.type in _CLOSE)
-            if t.type != "INDEXED":
-                continue
-            letters = {x.partition(":")[0] for x in t.value.split()[1:]}
-            inside |= letters
-            before = tokens[k - 1] if k > s.at else None
-            after = tokens[k + 1] if k + 1 < len(tokens) else None
-            if depth == 0 and not (before is not None and (
-                    before.type in ("FUNC", "POW") or before.value in ("/", "./"))) \
-                    and not (after is not None and (
-                        after.type in ("POW", "EWPOW", "TRANSPOSE", "INVT")
-                        or after.value in ("/", "./"))):
-                bare |= letters
-        # the statement's term around the sum: beside it, the index would be the sum's
-        # (terms apart are summed each on their own, so they may use the letter again)
-        first = self.first if self.first is not None else a
-        top_start, depth = first, 0
-        for k in range(first, s.at):
-            t = tokens[k]
-            depth += (t.type in _OPEN) - (t.type in _CLOSE)
-            if depth == 0 and t.type in ("PLUS", "MINUS") and k > first:
-                top_start = k + 1
-        top = _IndexSum(top_start, (), s.span, 0, None)
-        top_end = self.term_end(top, b)
-        elsewhere = set()
-        for k in range(top_start, max(top_end, end)):
-            if not s.at <= k < end and tokens[k].type == "INDEXED":
-                elsewhere |= {x.partition(":")[0] for x in tokens[k].value.split()[1:]}
-        for letter, at in s.letters:
-            where = Span(at, at + 1)
-            if letter in lhs:
-                sc.fail(f"{letter} is an index of the left side, so it is not summed",
-                        where.start, where.end, "drop it from \\sum, or from the left side")
-            if letter in elsewhere:
-                sc.fail(f"the index {letter} of this \\sum is used beside the term it sums",
-                        where.start, where.end, "give the sum's index a letter of its own")
-            if letter not in bare:
-                sc.fail(f"the sum over {letter} covers more than a product of indexed "
-                        f"factors", s.span.start, s.span.end,
-                        f"the term after \\sum_{letter} needs a factor indexed by {letter} "
-                        f"outside functions, powers and parentheses; or name the summand in "
-                        f"a statement of its own (T_{{i{letter}}} = ... \\\\ "
-                        f"z_i = \\sum_{letter} T_{{i{letter}}})")
-
-
-# ---------------------------------------------------------------------------------------
 # The builder: one method per rule alias of latex.lark
 
 class _Group:
@@ -933,16 +766,6 @@ def _span(token) -> Span:
     return Span(token.start_pos, token.end_pos)
 
 
-def _indexed(token) -> tuple[str, tuple[Name, ...]]:
-    """The name and indices of an INDEXED token (`W1 i:12 k:13`, see _IndexStatements)."""
-    name, *found = token.value.split()
-    indices = []
-    for item in found:
-        letter, _, at = item.partition(":")
-        indices.append(Name(letter, Span(int(at), int(at) + 1)))
-    return name, tuple(indices)
-
-
 class _Build:
     def start(self, children):
         return [c for c in children if type(c) is Statement]      # not the separators
@@ -957,13 +780,13 @@ class _Build:
 
     def index_statement(self, children):
         token, _, expr = children
-        name, indices = _indexed(token)
+        name, indices = indexed_token(token)
         return Statement(name, _span(token), _node(expr), Span(token.start_pos, expr.span.end),
                          indices)
 
     def indexed(self, children):
         (token,) = children
-        name, indices = _indexed(token)
+        name, indices = indexed_token(token)
         return Indexed(name, indices, _span(token), _span(token))
 
     def binary(self, children):
