@@ -99,8 +99,10 @@ _SUM_OF_ONE = re.compile(r"\s*_\{?\s*(?P<index>[a-z])\s*(?:=[^{}]*)?\}?(?:\s*\^\
 _INDEX_SUBSCRIPT = re.compile(r"\s*[a-z](?:\s*,?\s*[a-z]){0,5}\s*")
 # what \sum takes: _k, _{k}, _{k,l}, _{k=1}, _{k=1}^{d}, _{k=1}^d
 _SUM_INDICES = re.compile(r"\s*(?:\\limits\s*)?_(?:(?P<one>[a-z])|"
-                          r"\{\s*(?P<indices>[a-z](?:\s*,\s*[a-z])*)\s*(?:=[^{}]*)?\})"
-                          r"(?:\s*\^\s*(?:\{[^{}]*\}|[A-Za-z0-9]|\\[A-Za-z]+))?")
+                          r"\{\s*(?P<indices>[a-z](?:\s*,\s*[a-z])*)\s*(?:=(?P<low>[^{}]*))?\})"
+                          r"(?:\s*\^\s*(?:\{(?P<high>[^{}]*)\}|(?P<up>[A-Za-z0-9]|\\[A-Za-z]+)))?")
+# the range of a sum over a whole axis: from 1 to a size's name (n, N_1, \ell), or unsaid
+_WHOLE_RANGE = re.compile(r"\s*(?:[A-Za-z](?:_\{?[A-Za-z0-9]+\}?)?|\\[A-Za-z]+)\s*")
 _OPERAND_START = frozenset({"NAME", "NUMBER", "LPAR", "LBRACE", "CALL", "FUNC", "FRAC",
                             "SQRT", "NORMOPEN", "ABSOPEN", "INDICATOR", "ONES"})
 _OPERAND_END = frozenset({"NAME", "NUMBER", "RPAR", "RBRACE", "TRANSPOSE", "INVT",
@@ -388,6 +390,12 @@ class _Scanner:
         if m is None:
             self.fail("\\sum is not in matcalc's language", start, word_end,
                       _NOT_FORMULAS["sum"], fix)
+        low, high = m.group("low"), m.group("high") or m.group("up")
+        if low is not None and low.strip() != "1" or \
+                high is not None and not _WHOLE_RANGE.fullmatch(high):
+            self.fail("a sum over part of an axis is not in the language", start, m.end(),
+                      "an index runs over its whole axis: write \\sum_{k=1}^{n} or \\sum_k, "
+                      "and take a part of the data by a variable of that size")
         self.pos = m.end()
         group = "one" if m.group("one") else "indices"
         letters = tuple((c.group(), m.start(group) + c.start())

@@ -285,6 +285,10 @@ def test_a_subscript_stays_part_of_a_name_outside_index_statements(latex, progra
     (r"z_i = \sum_i W_{ik} x_k", "i", "is an index of the left side"),
     (r"z_i = a_k \sum_k W_{ik} x_k", "k", "used beside the term it sums"),
     (r"\sum_i x_i y_i", r"\sum_i", "a sum over an index needs a statement"),
+    # a part of an axis: an einsum sums the whole of it
+    (r"f = \sum_{k=2}^{n} x_k y_k", r"\sum_{k=2}^{n}", "a sum over part of an axis"),
+    (r"f = \sum_{k=1}^{n-1} x_k y_k", r"\sum_{k=1}^{n-1}", "a sum over part of an axis"),
+    (r"f = \sum_{k=0}^{n} x_k y_k", r"\sum_{k=0}^{n}", "a sum over part of an axis"),
 ])
 def test_a_sum_that_index_notation_would_misread_is_refused(latex, span_text, fragment):
     # Σ_k (a_k + b_i) is Σ a + d b_i, Σ_k x_k² is not (Σ x)²: an einsum per term would
