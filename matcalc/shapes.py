@@ -552,6 +552,15 @@ class _Infer(Suggestions):
         function = ops.CALLED.get(f)
         if function is None:
             self._unknown_function(n)
+        if f != function.name and len(n.args) == 1 and (
+                f in self.all_names or f in self.decls):
+            # sigma(x) is the logistic function, unless sigma is a value of the program
+            # (b/sigma): then which one is meant is not said
+            product = f"{f}*{self._atom(n.args[0])}"
+            raise NameError_(f"{f} is a variable of this program, and {f}(...) here could "
+                             f"be the product or the function {function.name}", n.name_span,
+                             self.src, f"for the product write {product}; for the function "
+                             f"write {function.name}(...)", self.fix_node(n, product))
         arity = function.arity
         if function.along is not None and len(n.args) == 2:
             return function.along.shape(Call(self, n), self._dimension(n))

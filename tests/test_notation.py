@@ -269,3 +269,18 @@ def test_a_transpose_after_a_numeric_exponent_is_the_powers(spelling, program):
     shapes = {"A": ("N", "N")}
     assert matcalc.derive(spelling, shapes=shapes).output is \
         matcalc.derive(program, shapes=shapes).output
+
+
+def test_a_function_spelling_that_is_also_a_variable_of_the_program_is_refused():
+    # found by the fuzz (all families): with sigma a value of the program (b1/sigma),
+    # `sigma (s0 - 2)` was read as sigmoid(s0 - 2); which one is meant is not said
+    program = "t1 = b1/sigma; H1 = sigma (s0 - 2)"
+    with pytest.raises(MatcalcError) as info:
+        matcalc.derive(program, shapes={"s0": "scalar"})
+    err = info.value
+    assert "sigma is a variable of this program" in err.message
+    assert program[err.span.start:err.span.end] == "sigma"
+    assert err.fix.program == "t1 = b1/sigma; H1 = sigma*(s0 - 2)"
+    matcalc.derive(err.fix.program, shapes={"s0": "scalar"})
+    # alone, sigma(z) is still the logistic function
+    assert matcalc.derive("sum(sigma(z))")["z"].text == "sigmoid(z) .* (1 - sigmoid(z))"
