@@ -361,8 +361,8 @@ class _Scanner:
         if word == "ell":
             return self.name("ell", start)
         if word in GREEK or word in ("epsilon", "omicron"):
-            if word == "sigma" and self.called():    # the logistic function, unless the
-                return self.function("sigma", start)  # program has sigma as a value too
+            if word == "sigma" and self.called():
+                return self.function("sigmoid", start)
             return self.name(word, start)
         if word in _COMMANDS:
             return self.function(_COMMANDS[word], start)

@@ -552,10 +552,11 @@ class _Infer(Suggestions):
         function = ops.CALLED.get(f)
         if function is None:
             self._unknown_function(n)
-        if f != function.name and len(n.args) == 1 and (
+        spaced = self.src[n.name_span.end:n.name_span.end + 1].isspace()
+        if f != function.name and len(n.args) == 1 and spaced and (
                 f in self.all_names or f in self.decls):
-            # sigma(x) is the logistic function, unless sigma is a value of the program
-            # (b/sigma): then which one is meant is not said
+            # sigma(x) is the logistic function; but `sigma (x)`, spaced as a product is,
+            # where sigma is also a value of the program (b/sigma), does not say which
             product = f"{f}*{self._atom(n.args[0])}"
             raise NameError_(f"{f} is a variable of this program, and {f}(...) here could "
                              f"be the product or the function {function.name}", n.name_span,

@@ -286,11 +286,10 @@ def test_a_function_spelling_that_is_also_a_variable_of_the_program_is_refused()
     assert matcalc.derive("sum(sigma(z))")["z"].text == "sigmoid(z) .* (1 - sigmoid(z))"
 
 
-def test_in_latex_too_sigma_called_where_it_is_also_a_value_is_refused():
-    latex = r"\frac{\|x\|^2}{\sigma} + \sigma(w^\top x)"
-    with pytest.raises(MatcalcError) as info:
-        matcalc.derive(latex)
-    assert "sigma is a variable of this program" in info.value.message
-    assert latex[info.value.span.start:info.value.span.end] == r"\sigma"
-    matcalc.derive(info.value.fix.program)
-    assert "sigmoid(W*x + b)" in matcalc.derive(r"\sigma(W x + b)").text()
+@pytest.mark.parametrize("program", [
+    "t1 = b1/sigma; H1 = sigma(s0 - 2)",                  # written as a call: the function
+    r"\frac{\|x\|^2}{\sigma} + \sigma(w^\top x)",        # LaTeX's \sigma(z), as documented
+])
+def test_sigma_called_without_a_space_is_the_logistic_function(program):
+    assert "sigmoid(" in matcalc.derive(program, shapes={"s0": "scalar"} if "s0" in program
+                                        else None).text()
