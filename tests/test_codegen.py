@@ -796,3 +796,12 @@ def test_scaled_dot_product_attention_runs_in_every_target_and_keeps_float32(tar
                                rtol=1e-12)
     for name, g in zip("QKV", got, strict=True):
         np.testing.assert_allclose(g, ref[name], rtol=1e-10, err_msg=name)
+
+
+def test_a_module_of_a_very_long_output_name_is_imported():
+    # found by the fuzz (notes family, deep): the temporary file was named after the
+    # module, 4,000 characters, over the file system's 255 bytes (OSError)
+    name = "f" + "9" * 4000
+    m = matcalc.derive(name + " = alpha*w'*w").compile()
+    grads = m.gradient(2.0, np.array([1.0, -2.0]))
+    assert np.allclose(grads["w"], [4.0, -8.0])

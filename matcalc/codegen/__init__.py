@@ -82,7 +82,9 @@ def compile_module(source: str, name: str) -> ModuleType:
     import os
     import tempfile
     with tempfile.TemporaryDirectory(prefix="matcalc-") as tmp:
-        path = os.path.join(tmp, name + ".py")
+        # the file's name, not the module's: a long output name would be over the file
+        # system's 255 bytes
+        path = os.path.join(tmp, name[:100] + ".py")
         with open(path, "w", encoding="utf-8") as f:
             f.write(source)
         spec = importlib.util.spec_from_file_location(name, path)
