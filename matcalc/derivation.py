@@ -375,6 +375,12 @@ class Derivation(Result):
         return LatexPrinter(self._latex_style).partial(self._loss, name)
 
     @property
+    def _loss_clashes(self) -> bool:
+        """Whether the program has an L of its own (seed 001's L bilinear forms), which
+        the abstract loss L of dL/dY must be told apart from."""
+        return "L" in self.typed.dim_names or "L" in self.typed.inputs
+
+    @property
     def _loss(self) -> str:
         """The scalar every derivative is of: the output, or the abstract loss L."""
         return self.output_name if self.is_scalar else "L"
@@ -410,9 +416,8 @@ class Derivation(Result):
         lines = [f"# layout: {self.layout}", inputs_comment(self.typed),
                  *describe(self.onehot, self.convention)]
         if self.upstream is not None:
-            clash = "L" in self.typed.dim_names or "L" in self.typed.inputs
-            loss = "L there an abstract scalar loss, not the program's L" if clash else \
-                "L an abstract scalar loss"
+            loss = "L there an abstract scalar loss, not the program's L" if \
+                self._loss_clashes else "L an abstract scalar loss"
             lines.append(f"# {self.upstream_name} = dL/d{self.output_name} "
                          f"({self._shape_text(self.upstream.shape)}), {loss}")
         if self._has_indices(steps):
@@ -504,10 +509,11 @@ class Derivation(Result):
         shown = [tex.text_mode(n) for n in said]
         if self.upstream is not None:
             up = p.spell(cast(str, self.upstream_name)).text
+            other = ", not the program's L" if self._loss_clashes else ""
             said.append(f"{up} is the upstream gradient "
-                        f"({self._shape_text(self.upstream.shape)}) of a scalar loss L")
+                        f"({self._shape_text(self.upstream.shape)}) of a scalar loss L{other}")
             shown.append(f"${up} \\in {tex.shape_latex(tuple(self.upstream.shape), p)}$ is the upstream "
-                         f"gradient of a scalar loss $L$")
+                         f"gradient of a scalar loss $L${other}")
         rows = []
         if p.style.shapes:
             named = {st.of for st in steps}            # intermediates, in program order

@@ -354,5 +354,7 @@ def test_the_abstract_loss_is_told_apart_from_a_dimension_named_l():
                        shapes={"X": ("N", "n"), "A": ("L", "n", "m")})
     assert "# dZ = dL/dZ (N x L), L there an abstract scalar loss, not the program's L" \
         in d.text().split("\n")
+    assert "of a scalar loss L, not the program's L" in d.latex()
     plain = matcalc.derive("Y = X*A'", shapes={"X": ("N", "n")})
     assert "L an abstract scalar loss" in plain.text()
+    assert "not the program's L" not in plain.latex()
