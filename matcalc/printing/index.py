@@ -9,8 +9,8 @@ names it (`s` for `sigmoid(...)`), as the caller chose.
 """
 from __future__ import annotations
 
-import functools
 import re
+import weakref
 from collections.abc import Callable, Mapping
 
 from .. import ops
@@ -325,14 +325,21 @@ def contraction_names(e, nested: bool = False) -> tuple[list[int], dict[str, str
     """How a Contract prints in index notation: the order of its operands (those with the
     earliest output index first, so that the free indices appear in output order, as
     Einstein's convention reads them back) and each einsum letter's index name."""
-    order, names = _contraction_names(e, nested)
+    memo = _NAMES[nested]
+    got = memo.get(e)
+    if got is None:
+        got = memo[e] = _contraction_names(e, nested)
+    order, names = got
     return list(order), dict(names)
 
 
-@functools.lru_cache(maxsize=4096)
+# contraction_names once per (interned) node, as long as the node lives: a printer asks
+# again for every context a contraction is printed in
+_NAMES: tuple[weakref.WeakKeyDictionary, weakref.WeakKeyDictionary] = (
+    weakref.WeakKeyDictionary(), weakref.WeakKeyDictionary())
+
+
 def _contraction_names(e, nested: bool) -> tuple[tuple[int, ...], tuple[tuple[str, str], ...]]:
-    """contraction_names, once per (interned) node: a printer asks again for every
-    context a contraction is printed in."""
     free_names, summed_names = NESTED_NAMES if nested else (FREE_NAMES, SUMMED_NAMES)
     out = e.out
     rank = {ch: k for k, ch in enumerate(out)}
