@@ -64,7 +64,6 @@ class _IndexStatements:
         self.sc = scanner
         self.scalars = scalars
         self.tokens = scanner.tokens
-        self.first: int | None = None       # the first token of a statement's right side
 
     def read(self) -> None:
         tokens, start = self.tokens, 0
@@ -96,15 +95,13 @@ class _IndexStatements:
                     "(a scalar), or y_j = \\sum_i ... (a vector)",
                     s.fix if s.fix and self.term_end(s, b) == s.at + 1 else   # one name
                     Fix(src[:at] + "f = " + src[at:]))
-        if named:           # the left side: its indices, or none (a scalar)
-            name, found = left if left is not None else (tokens[a].value, ())
-            self.indexed(a, name, found)
+        name, found = left if left is not None else (tokens[a].value, ())
+        self.indexed(a, name, found)      # the left side: its indices, or none (a scalar)
+        lhs = {x for x, _ in found}
         for k, (name, found) in right.items():
             self.indexed(k, name, found)
-        lhs = {x for x, _ in left[1]} if left is not None else set()
-        self.first = first
         for s in sums:
-            self.check_sum(s, lhs, a, b)
+            self.check_sum(s, lhs, first, b)
 
     @staticmethod
     def einstein(left, right) -> bool:
@@ -142,7 +139,9 @@ class _IndexStatements:
             end += 1
         return end
 
-    def check_sum(self, s: IndexSum, lhs: set[str], a: int, b: int) -> None:
+    def check_sum(self, s: IndexSum, lhs: set[str], first: int, b: int) -> None:
+        """Refuse the \\sum `s` of the right side tokens[first:b] where the einsum of its
+        term would read another sum (see the class)."""
         tokens, sc = self.tokens, self.sc
         end = self.term_end(s, b)
         bare, inside, depth = set(), set(), 0
@@ -151,7 +150,7 @@ class _IndexStatements:
             depth += (t.type in _OPEN) - (t.type in _CLOSE)
             if t.type != "INDEXED":
                 continue
-            letters = {x.partition(":")[0] for x in t.value.split()[1:]}
+            letters = _letters(t)
             inside |= letters
             before = tokens[k - 1] if k > s.at else None
             after = tokens[k + 1] if k + 1 < len(tokens) else None
@@ -163,7 +162,6 @@ class _IndexStatements:
                 bare |= letters
         # the statement's term around the sum: beside it, the index would be the sum's
         # (terms apart are summed each on their own, so they may use the letter again)
-        first = self.first if self.first is not None else a
         top_start, depth = first, 0
         for k in range(first, s.at):
             t = tokens[k]
@@ -175,7 +173,7 @@ class _IndexStatements:
         elsewhere = set()
         for k in range(top_start, max(top_end, end)):
             if not s.at <= k < end and tokens[k].type == "INDEXED":
-                elsewhere |= {x.partition(":")[0] for x in tokens[k].value.split()[1:]}
+                elsewhere |= _letters(tokens[k])
         for letter, at in s.letters:
             where = Span(at, at + 1)
             if letter in lhs:
@@ -191,6 +189,11 @@ class _IndexStatements:
                         f"outside functions, powers and parentheses; or name the summand in "
                         f"a statement of its own (T_{{i{letter}}} = ... \\\\ "
                         f"z_i = \\sum_{letter} T_{{i{letter}}})")
+
+
+def _letters(token) -> set[str]:
+    """The index letters of an INDEXED token."""
+    return {item.partition(":")[0] for item in token.value.split()[1:]}
 
 
 def indexed_token(token) -> tuple[str, tuple[Name, ...]]:
