@@ -14,6 +14,7 @@ import signal
 import time
 
 import pytest
+from cpu_budget import own_work
 
 import matcalc
 import matcalc.parse
@@ -54,13 +55,14 @@ def run(program: str):
     stages = []                                    # (stage, seconds since start)
     problem = None
     try:
-        d = matcalc.derive(program)
-        stages.append(("derive", time.process_time() - start))
-        text = d.text()
-        d.latex()
-        d.numpy_code()
-        json.dumps(d.to_json())
-        stages.append(("print", time.process_time() - start))
+        with own_work():                  # the input's own work (tests/cpu_budget.py)
+            d = matcalc.derive(program)
+            stages.append(("derive", time.process_time() - start))
+            text = d.text()
+            d.latex()
+            d.numpy_code()
+            json.dumps(d.to_json())
+            stages.append(("print", time.process_time() - start))
         # (generated code is not part of these limits yet: on 10,000-term inputs it is
         # slow, a known gap of the code generator, see the closing note of issue 7)
         return "derived", time.process_time() - start, text
@@ -210,10 +212,12 @@ def test_the_two_ten_thousand_term_sums_are_derived_and_printed_as_text():
     # (as text: NumPy code for 10,000 variables is quadratic today, 4 s here, see issue 7)
     for program, last in [(" + ".join(f"x{i}'*x{i}" for i in range(N)), "df/dx9999 = 2*x9999"),
                           (" + ".join(["x'*A*x"] * N), "df/dA = 10000*x*x'")]:
-        start = time.process_time()
-        text = matcalc.derive(program).text()
+        with own_work():
+            start = time.process_time()
+            text = matcalc.derive(program).text()
+            seconds = time.process_time() - start
         assert text.splitlines()[-1] == last
-        within_budget(time.process_time() - start, "derived")
+        within_budget(seconds, "derived")
 
 
 def test_a_program_at_the_statement_limit_is_derived_and_one_more_is_refused():

@@ -15,7 +15,6 @@ exponentially shared DAGs (a_k = exp(a_{k-1}) + a_{k-1}), products of sums whose
 for a smaller form was exponential, flattened products of one factor, and Hessians of all
 of these.
 """
-import gc
 import json
 import re
 import signal
@@ -23,6 +22,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from cpu_budget import own_work
 from test_limits import _stop, _Stopped  # the stop that ends an input run too long
 
 import matcalc
@@ -49,16 +49,12 @@ def warm():
 def measure(label: str, fn, budget: float = BUDGET):
     """(value, None) or (None, LimitError) of fn(), its CPU seconds printed and checked
     against `budget`. Any other error fails, and so does a run past HARD_STOP."""
-    # the input's own work, as a fresh `matcalc` process does it: the objects the test
-    # session has accumulated (millions, by the end of the suite) are moved out of the
-    # collector's reach, so that its full collections during fn do not scan them
-    gc.collect()
-    gc.freeze()
     old = signal.signal(signal.SIGPROF, _stop)
     signal.setitimer(signal.ITIMER_PROF, HARD_STOP)
     start = time.process_time()
     try:
-        value, err = fn(), None
+        with own_work():                  # the input's own work (tests/cpu_budget.py)
+            value, err = fn(), None
     except LimitError as e:
         value, err = None, e
     except _Stopped:
@@ -67,7 +63,6 @@ def measure(label: str, fn, budget: float = BUDGET):
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.signal(signal.SIGPROF, old)
         seconds = time.process_time() - start
-        gc.unfreeze()
     outcome = "derived" if err is None else f"refused: {str(err).splitlines()[0][:90]}"
     print(f"\n{label}: {seconds:.2f} s CPU, {outcome}")
     assert seconds < budget, f"{label}: {outcome} in {seconds:.2f} s (budget {budget:g} s)"
