@@ -66,10 +66,9 @@ def check_higher(hd, seed: int = 0, deadline: float | None = None) -> CheckRepor
                 VarCheck(key, 0.0, True, f"{hd.output_name} does not depend on {name}: zero")
     roots = _roots(hd)
     variables: dict[str, E.Var] = {}
-    for r in roots:
-        for n in E.walk(r):
-            if isinstance(n, E.Var):
-                variables.setdefault(n.name, n)
+    for n in E.walk_all(roots):
+        if isinstance(n, E.Var):
+            variables.setdefault(n.name, n)
     # the direction of H v along a structured variable has its structure
     kinds = structures(hd.onehot)
     labels = {**hd.onehot, **{v.name: kinds[n] for n, v in hd.directions.items() if n in kinds}}

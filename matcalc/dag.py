@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import gc
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 if TYPE_CHECKING:
     from .expr import Node
@@ -57,6 +57,18 @@ def walk(root: Node, last_child_first: bool = False, known=None) -> Iterator[Nod
         for c in node.children if last_child_first else reversed(node.children):
             if c not in seen:
                 push(c)
+
+
+def walk_all(roots: Iterable[Node]) -> Iterator[Node]:
+    """Every node reachable from any of the roots once, children before parents. The
+    roots of a derivation share most of their nodes (the gradients of a deep network all
+    hold its forward pass): one walk per root would cost their sizes' sum, quadratic in
+    the depth."""
+    seen: set[Node] = set()
+    for root in roots:
+        for node in walk(root, known=seen):
+            seen.add(node)
+            yield node
 
 
 def substitute(node: Node, mapping: dict[Node, Node]) -> Node:

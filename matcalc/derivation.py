@@ -457,7 +457,7 @@ class Derivation(Result):
         nodes = [d.node for d in self.derivatives.values()]
         if steps:
             nodes += [st.node for st in self.steps]
-        return any(isinstance(n, E.Contract) for root in nodes for n in E.walk(root))
+        return any(isinstance(n, E.Contract) for n in E.walk_all(nodes))
 
     def latex_style(self, **options: Any) -> LatexStyle:
         """The LaTeX style of `options` (see `printing.latex.latex_style`) with what this

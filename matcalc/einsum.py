@@ -301,15 +301,9 @@ def plan(roots: list[Node]) -> list[Node]:
     the order that costs least in the cost model over all of them together: a step that
     two contractions share is counted (and later computed) once, so the forward pass's
     X[i,k]*A[j,k,l] serves the gradient of Y as well."""
-    from .expr import walk
+    from .expr import walk_all
     from .expr import substitute
-    found = []
-    seen: set[Node] = set()
-    for root in roots:
-        for n in walk(root):
-            if isinstance(n, Contract) and n not in seen:
-                seen.add(n)
-                found.append(n)
+    found = [n for n in walk_all(roots) if isinstance(n, Contract)]
     lowered = {c: m for c in found if (m := as_matrix(list(c.operands), c.ins, c.out))}
     if lowered:                      # a contraction that is a matrix expression is one
         roots = [substitute(r, lowered) for r in roots]

@@ -29,6 +29,7 @@ from .axes import EINSUM_LETTERS, SCALAR, Dim, Shape, axes, shape_of_axes
 from .dag import gc_paused as gc_paused  # re-exported: callers use expr.gc_paused,
 from .dag import substitute as substitute  # expr.substitute
 from .dag import walk
+from .dag import walk_all as walk_all  # expr.walk_all
 
 MAX_ORDER = 6
 
@@ -38,6 +39,74 @@ class IllShaped(Exception):
 
 
 _TABLE: dict[tuple, "Node"] = {}
+_MEMOS: list[dict] = []         # caches keyed by nodes, kept in step with the table
+FORGET_FLOOR = 200_000          # nodes in the table before `forget_unused` first looks
+_FORGET_AT = [FORGET_FLOOR]     # table size at which it next looks
+
+
+def node_memo() -> dict:
+    """A module's cache keyed by nodes (or by tuples that start with one), its values
+    nodes or plain data, that `forget_unused` empties of the nodes nothing else holds, as
+    it does the table. Every cache of nodes that lives as long as the process is one."""
+    memo: dict = {}
+    _MEMOS.append(memo)
+    return memo
+
+
+def _weakened(x):
+    """x with its node (x, or a tuple's first item) held by a weak reference."""
+    import weakref
+    if isinstance(x, Node):
+        return weakref.ref(x)
+    if type(x) is tuple and x and isinstance(x[0], Node):
+        return (weakref.ref(x[0]),) + x[1:]
+    return x
+
+
+def _strengthened(x):
+    """The inverse of `_weakened`; _GONE if its node has died."""
+    import weakref
+    if isinstance(x, weakref.ref):
+        node = x()
+        return _GONE if node is None else node
+    if type(x) is tuple and x and isinstance(x[0], weakref.ref):
+        node = x[0]()
+        return _GONE if node is None else (node,) + x[1:]
+    return x
+
+
+_GONE = object()
+
+
+def forget_unused() -> None:
+    """Let the nodes that only the hash-consing table and the node caches hold go.
+
+    Each node is built once (`_TABLE`), so the table and the caches would grow with every
+    derivation of a long-lived process (a web worker, a notebook, the test suite) until it
+    ran out of memory. Here their strong references become weak ones for a moment: what
+    is still alive after is put back, under the same key, so a live node stays the one
+    node of its kind (identity is equality) and a dead one is never compared with
+    anything. Called before a derivation; it looks only once the table has doubled since
+    it last did, so its cost is a constant per node built."""
+    if len(_TABLE) < _FORGET_AT[0]:
+        return
+    import gc
+    gc.collect()                     # a derivation let go is a cycle (its printers hold it)
+    refs = [_weakened(n) for n in _TABLE.values()]
+    pairs = [[(_weakened(k), _weakened(v)) for k, v in memo.items()] for memo in _MEMOS]
+    _TABLE.clear()
+    for memo in _MEMOS:
+        memo.clear()                 # the nodes held only here die now, parents before
+    for ref in refs:                 # their children, as their references go
+        node = _strengthened(ref)
+        if node is not _GONE:
+            _TABLE[(type(node), node.args)] = node
+    for memo, kept in zip(_MEMOS, pairs):
+        for k, v in kept:
+            key, value = _strengthened(k), _strengthened(v)
+            if key is not _GONE and value is not _GONE:
+                memo[key] = value
+    _FORGET_AT[0] = max(FORGET_FLOOR, 2 * len(_TABLE))
 
 # Work allowed to one derivation, in operand slots of newly built nodes and of sums and
 # products built again (flattening and hashing their operands costs as much as building

@@ -155,7 +155,7 @@ class HigherDerivative:
         self.numerator_form = layout == "numerator" or (layout == "mixed" and self.n_out > 0)
         # a program in index notation: its results are read in index notation too
         self.tensorial = any(len(n.shape) != 2 or isinstance(n, E.Contract)
-                             for root in (g, jvp) for n in E.walk(root))
+                             for n in E.walk_all((g, jvp)))
         one_sided = self.n_out == 0 or self.n_in == 0
         if self.is_matrix or (self.tensorial and one_sided):
             num, den = self._matrices(g, u, jvp, dvar)
@@ -631,8 +631,8 @@ class HigherDerivation(Result):
     @property
     def in_index_notation(self) -> bool:
         """Whether some result prints in index notation (a program with tensors)."""
-        return any(isinstance(n, E.Contract) for d in self.derivatives.values()
-                   for root in d.printed_nodes() for n in E.walk(root))
+        return any(isinstance(n, E.Contract) for n in E.walk_all(
+            root for d in self.derivatives.values() for root in d.printed_nodes()))
 
     def _header(self) -> list[str]:
         lines = [f"# layout: {self.layout}", *describe(self.onehot, self.convention)]

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import expr
-from .expr import Node, Transpose, walk
+from .expr import Node, Transpose, node_memo, walk
 
 Env = dict
 
@@ -440,8 +440,8 @@ def rewrite_dag(roots: list[Node], rules: RuleSet, ctx=None,
 
 # ---- measures of a formula ----------------------------------------------------------------
 
-_TCOUNT: dict[Node, int] = {}
-_SIZE: dict[Node, int] = {}
+_TCOUNT: dict[Node, int] = node_memo()
+_SIZE: dict[Node, int] = node_memo()
 
 
 def transposes(n: Node) -> int:

@@ -128,6 +128,7 @@ def derive(program: str, wrt: Any = None, layout: str = "denominator", shapes: A
     if not isinstance(program, str):
         raise OptionError("the program must be a string")
     E.reset_work()
+    E.forget_unused()
     try:
         ast = parse(program, notation)
         typed = infer_shapes(ast, decls, kinds)

@@ -46,7 +46,7 @@ from matcalc.expr import (
     Scale,
     Transpose,
     Var,
-    walk,
+    walk_all,
 )
 from matcalc.ops import BOUNDED, POSITIVE, SPD, WELL_CONDITIONED
 from matcalc.structure import STRUCTURES
@@ -92,12 +92,11 @@ def _assign_dims(roots: tuple[Node, ...], fixed_items: tuple, descending: bool,
     symbols: set = set()
     literals: set[int] = set()
     consts: list[float] = []
-    for root in roots:
-        for node in walk(root):
-            for dim in node.shape + ((node.dim,) if isinstance(node, DimValue) else ()):
-                (symbols if isinstance(dim, str) else literals).add(dim)
-            if isinstance(node, Const) and isinstance(node.value, (int, float)):
-                consts.append(float(node.value))
+    for node in walk_all(roots):
+        for dim in node.shape + ((node.dim,) if isinstance(node, DimValue) else ()):
+            (symbols if isinstance(dim, str) else literals).add(dim)
+        if isinstance(node, Const) and isinstance(node.value, (int, float)):
+            consts.append(float(node.value))
     resized = {n for n in literals if n > KEEP_LITERAL and
                (resize_all or not _may_be_a_value(n, consts))}
     taken = set(fixed.values()) | (literals - resized)
@@ -135,10 +134,8 @@ def _rank_needs(roots: list[Node], free: set) -> tuple[dict, dict]:
     A1*...*Ak that is n x n has rank at most its smallest inner dimension."""
     below: dict = {}
     floor: dict = {}
-    for root in roots:
-        for node in walk(root):
-            if not isinstance(node, (Inv, Det, LogDet)):
-                continue
+    for node in walk_all(roots):
+        if isinstance(node, (Inv, Det, LogDet)):
             x = node.x
             while isinstance(x, (Scale, Transpose)):
                 x = x.x if isinstance(x, Transpose) else x.args[1]
@@ -176,27 +173,24 @@ def evaluation_cost(roots: list[Node], dims: Mapping) -> int:
     """About how many floating-point operations one evaluation of the roots costs at
     `dims` (entries made, products, factorisations)."""
     total = 0
-    seen: set[Node] = set()
-    for root in roots:
-        for node in walk(root, known=seen):
-            seen.add(node)
-            total += math.prod(shape_of(node, dims))
-            if isinstance(node, Contract):          # the einsum, as if done in one sweep
-                total += math.prod(size_of(d, dims) for d in node.sizes().values())
-            if isinstance(node, MatMul):
-                inner = node.factors[0].shape[0]
-                rows = size_of(inner, dims)
-                for f in node.factors:
-                    fr, fc = shape_of(f, dims)
-                    total += rows * fr * fc
-            elif isinstance(node, (Inv, Det, LogDet)):
-                total += 4 * size_of(node.children[0].shape[0], dims) ** 3
+    for node in walk_all(roots):
+        total += math.prod(shape_of(node, dims))
+        if isinstance(node, Contract):          # the einsum, as if done in one sweep
+            total += math.prod(size_of(d, dims) for d in node.sizes().values())
+        if isinstance(node, MatMul):
+            inner = node.factors[0].shape[0]
+            rows = size_of(inner, dims)
+            for f in node.factors:
+                fr, fc = shape_of(f, dims)
+                total += rows * fr * fc
+        elif isinstance(node, (Inv, Det, LogDet)):
+            total += 4 * size_of(node.children[0].shape[0], dims) ** 3
     return total
 
 
 def literal_sizes(roots: list[Node]) -> list[int]:
     """The literal dimensions above KEEP_LITERAL, in increasing order."""
-    return sorted({d for root in roots for node in walk(root) for d in node.shape
+    return sorted({d for node in walk_all(roots) for d in node.shape
                    if isinstance(d, int) and d > KEEP_LITERAL})
 
 
@@ -307,13 +301,7 @@ def domain_needs(roots: list[Node]) -> dict[str, set[str]]:
     or det, square or a factor of a product that is): each operation's domain in the
     registry (matcalc.ops) says which. A need flows from a node to everything below it,
     so log(A*x + b) makes A, x and b positive."""
-    order: list[Node] = []
-    seen: set[Node] = set()
-    for root in roots:
-        for node in walk(root):          # children before parents, across all roots
-            if node not in seen:
-                seen.add(node)
-                order.append(node)
+    order = list(walk_all(roots))        # children before parents, across all roots
     need: dict[Node, set[str]] = {n: set() for n in order}
     for node in reversed(order):         # parents before children
         for child, child_need in zip(node.children, _child_needs(node, need[node])):
@@ -464,13 +452,12 @@ def is_kink(node: Node) -> bool:
 
 def variables_of(roots: list[Node]) -> dict[str, Var]:
     found: dict[str, Var] = {}
-    for root in roots:
-        for node in walk(root):
-            if isinstance(node, Var):
-                other = found.setdefault(node.name, node)
-                if other is not node:
-                    raise ValueError(f"variable {node.name} has two shapes, "
-                                     f"{other.shape} and {node.shape}")
+    for node in walk_all(roots):
+        if isinstance(node, Var):
+            other = found.setdefault(node.name, node)
+            if other is not node:
+                raise ValueError(f"variable {node.name} has two shapes, "
+                                 f"{other.shape} and {node.shape}")
     return found
 
 

@@ -25,6 +25,7 @@ every rewrite asserts that the shape is kept.
 from __future__ import annotations
 
 from .expr import (
+    node_memo,
     SCALAR,
     Add,
     Broadcast,
@@ -85,7 +86,7 @@ __all__ = [
     "zero",
 ]
 
-_MEMO: dict[Node, Node] = {}
+_MEMO: dict[Node, Node] = node_memo()
 
 
 def simplify(root: Node) -> Node:

@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .expr import (
+    node_memo,
     SCALAR,
     Add,
     Const,
@@ -127,8 +128,8 @@ def _cancel_orthogonal(m: MatMul, orth: frozenset) -> Node:
     return MatMul(tuple(fs)) if len(fs) > 1 else fs[0] if fs else Identity(m.shape[0])
 
 
-_SYMMETRIC: dict[tuple[Node, frozenset], bool] = {}    # nodes are interned and immutable
-_TRANSPOSED: dict[tuple[Node, frozenset], Node] = {}
+_SYMMETRIC: dict[tuple[Node, frozenset], bool] = node_memo()   # nodes are interned and
+_TRANSPOSED: dict[tuple[Node, frozenset], Node] = node_memo()  # immutable
 
 
 def is_symmetric(x: Node, sym: frozenset) -> bool:

@@ -311,7 +311,8 @@ class _Builder:
 
     @staticmethod
     def times(factors: list[Factor], terms: list[Term]) -> list[Term]:
-        charge(len(terms) * (len(factors) + 1))       # exponential on a shared DAG: bounded
+        # exponential on a shared DAG, so bounded: every factor slot copied is counted
+        charge(len(terms) * len(factors) + sum(len(t.factors) + 1 for t in terms))
         return [Term(t.coef, tuple(factors) + t.factors) for t in terms]
 
 

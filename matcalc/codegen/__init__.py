@@ -49,6 +49,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..errors import LimitError, OptionError
+from ..expr import gc_paused, reset_work
 from .functional import JaxModule, TorchModule
 from .higher import HigherModule
 from .module import GENERATED_MARKER, CodegenError, GradientModule
@@ -66,9 +67,10 @@ def generate(derivation, target: str = "numpy") -> str:
     mode = getattr(derivation, "mode", "gradient")
     if mode != "gradient" and target != "numpy":
         raise OptionError(f"--{mode} generates NumPy code only (--target numpy)")
+    kind = TARGETS[target] if mode == "gradient" else HigherModule
+    reset_work()              # a module's own work has WORK_LIMIT, as a derivation has
     try:
-        kind = TARGETS[target] if mode == "gradient" else HigherModule
-        return kind(derivation).source()
+        return gc_paused(lambda: kind(derivation).source())()
     except RecursionError:        # Python's own parser and compiler recurse on nesting
         raise LimitError("the generated code would be nested too deeply for Python to "
                          "compile; split the program into named steps") from None

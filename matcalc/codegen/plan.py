@@ -51,6 +51,8 @@ from .printers import DEVICE, DTYPE, NumpyCode, _reads
 from .text import INDENT, WIDTH, inert
 
 COMMENT_NODES = 400          # a statement's formula longer than this gets no comment
+SINGLE_SPLITS = 4            # rounds of `expr` that name one subexpression, then as many as fit
+TEMP_NAME = 4                # the length of a temporary's name, about (t12)
 
 
 @dataclass
@@ -401,17 +403,51 @@ class Body:
 
     def expr(self, n: Node, room: int) -> Value:
         """n's value as one expression; while it is longer than `room`, its longest unnamed
-        subexpression becomes a temporary of its own."""
+        subexpression becomes a temporary of its own. After SINGLE_SPLITS rounds, each round
+        names as many of the longest (none inside another) as it takes to fit, by their
+        lengths: a sum of 2,000 terms is reprinted a few times, not once per name."""
         v = self.p.print(n)
+        rounds = 0
         while len(v.text) > room:
             inner, unnamed = self._splittable(n)
             if not inner:
                 break
-            best = max(inner, key=lambda m: len(self.p.print(m).text))
-            self.statement(best, None, split=True)
+            rounds += 1
+            if rounds <= SINGLE_SPLITS:
+                names = [max(inner, key=lambda m: len(self.p.print(m).text))]
+            else:
+                names = self._disjoint_longest(inner, len(v.text) - room)
+            for m in names:
+                self.statement(m, None, split=True)
             self.p.forget(unnamed + [n])
             v = self.p.print(n)
         return v
+
+    def _disjoint_longest(self, inner: list[Node], excess: int) -> list[Node]:
+        """The longest of `inner`, none inside another, that shorten the code by `excess`
+        characters when named (each saves its length less a temporary's name)."""
+        length = {m: len(self.p.print(m).text) for m in inner}
+        chosen: list[Node] = []
+        picked: set[Node] = set()           # the same, as a set
+        covered: set[Node] = set()          # the unnamed nodes inside a chosen one
+        for m in sorted(inner, key=lambda m: -length[m]):
+            if excess <= 0:
+                break
+            if m in covered:
+                continue
+            below, stack = {m}, list(_reads(m))
+            while stack:
+                c = stack.pop()
+                if c not in below and c not in self.p.bound:
+                    below.add(c)
+                    stack.extend(_reads(c))
+            if not picked.isdisjoint(below):
+                continue
+            chosen.append(m)
+            picked.add(m)
+            covered |= below
+            excess -= length[m] - TEMP_NAME
+        return chosen or [max(inner, key=lambda m: length[m])]
 
     def _splittable(self, n: Node) -> tuple[list[Node], list[Node]]:
         """The unnamed nodes under n that could be named, and all unnamed nodes under n."""

@@ -92,15 +92,21 @@ def _registry(f: str):
 def _paired(ts: tuple) -> tuple:
     """The terms of a sum with each term's transpose right after it (A + A', not A' + A)."""
     used = [False] * len(ts)
+    places: dict[int, list[int]] = {}        # id of a term: its places, last first
+    for j in reversed(range(len(ts))):
+        places.setdefault(id(ts[j]), []).append(j)
     out: list[Node] = []
     for i, t in enumerate(ts):
         if used[i]:
             continue
-        partner = next((j for j, p in enumerate(ts) if not used[j] and j != i
-                        and isinstance(t, Transpose) and p is t.x), None)
-        if partner is not None:
-            out.append(ts[partner])
-            used[partner] = True
+        if isinstance(t, Transpose):         # its first unused operand goes before it
+            free = places.get(id(t.x), [])
+            while free and used[free[-1]]:
+                free.pop()
+            if free:
+                partner = free.pop()
+                out.append(ts[partner])
+                used[partner] = True
         out.append(t)
         used[i] = True
     return tuple(out)
