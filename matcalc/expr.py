@@ -24,6 +24,7 @@ over the DAG are `matcalc.dag`.
 from __future__ import annotations
 
 import math
+import weakref
 
 from .axes import EINSUM_LETTERS, SCALAR, Dim, Shape, axes, shape_of_axes
 from .dag import gc_paused as gc_paused  # re-exported: callers use expr.gc_paused,
@@ -53,32 +54,19 @@ def node_memo() -> dict:
     return memo
 
 
-def _weakened(x):
-    """x with its node (x, or a tuple's first item) held by a weak reference."""
-    import weakref
-    if isinstance(x, Node):
-        return weakref.ref(x)
-    if type(x) is tuple and x and isinstance(x[0], Node):
-        return (weakref.ref(x[0]),) + x[1:]
-    return x
+def _weak_entries(memo: dict) -> list[tuple]:
+    """A cache's entries as (its key's node, the rest of a tuple key or None, its value,
+    whether the value is a node), every node held by a weak reference."""
+    ref, out = weakref.ref, []
+    for k, v in memo.items():
+        is_node = isinstance(v, Node)
+        value = ref(v) if is_node else v
+        out.append((ref(k), None, value, is_node) if isinstance(k, Node) else
+                   (ref(k[0]), k[1:], value, is_node))
+    return out
 
 
-def _strengthened(x):
-    """The inverse of `_weakened`; _GONE if its node has died."""
-    import weakref
-    if isinstance(x, weakref.ref):
-        node = x()
-        return _GONE if node is None else node
-    if type(x) is tuple and x and isinstance(x[0], weakref.ref):
-        node = x[0]()
-        return _GONE if node is None else (node,) + x[1:]
-    return x
-
-
-_GONE = object()
-
-
-def forget_unused() -> None:
+def forget_unused(headroom: int = 0) -> None:
     """Let the nodes that only the hash-consing table and the node caches hold go.
 
     Each node is built once (`_TABLE`), so the table and the caches would grow with every
@@ -86,26 +74,32 @@ def forget_unused() -> None:
     ran out of memory. Here their strong references become weak ones for a moment: what
     is still alive after is put back, under the same key, so a live node stays the one
     node of its kind (identity is equality) and a dead one is never compared with
-    anything. Called before a derivation; it looks only once the table has doubled since
-    it last did, so its cost is a constant per node built."""
-    if len(_TABLE) < _FORGET_AT[0]:
+    anything. Called before a derivation (and by a web worker between requests, with
+    `headroom`: it forgets early rather than during the next request); it looks only once
+    the table has doubled since it last did (less `headroom` nodes), so its cost is a
+    constant per node built."""
+    if len(_TABLE) + headroom < _FORGET_AT[0]:
         return
     import gc
     gc.collect()                     # a derivation let go is a cycle (its printers hold it)
-    refs = [_weakened(n) for n in _TABLE.values()]
-    pairs = [[(_weakened(k), _weakened(v)) for k, v in memo.items()] for memo in _MEMOS]
+    nodes = list(map(weakref.ref, _TABLE.values()))
+    entries = [_weak_entries(memo) for memo in _MEMOS]
     _TABLE.clear()
     for memo in _MEMOS:
         memo.clear()                 # the nodes held only here die now, parents before
-    for ref in refs:                 # their children, as their references go
-        node = _strengthened(ref)
-        if node is not _GONE:
+    for r in nodes:                  # their children, as their references go
+        node = r()
+        if node is not None:
             _TABLE[(type(node), node.args)] = node
-    for memo, kept in zip(_MEMOS, pairs):
-        for k, v in kept:
-            key, value = _strengthened(k), _strengthened(v)
-            if key is not _GONE and value is not _GONE:
-                memo[key] = value
+    for memo, kept in zip(_MEMOS, entries):
+        for key_ref, rest, value, is_node in kept:
+            key = key_ref()
+            if is_node:
+                value = value()
+                if value is None:
+                    continue
+            if key is not None:
+                memo[key if rest is None else (key, *rest)] = value
     _FORGET_AT[0] = max(FORGET_FLOOR, 2 * len(_TABLE))
 
 # Work allowed to one derivation, in operand slots of newly built nodes and of sums and

@@ -24,7 +24,11 @@ REFERENCE_SECONDS = 0.12
 
 @contextmanager
 def own_work():
-    """Run the body with the objects alive before it out of the collector's reach."""
+    """Run the body with the objects alive before it out of the collector's reach, and
+    with the node table's forgetting done before rather than during it (as a web worker
+    does it between requests)."""
+    from matcalc import expr
+    expr.forget_unused(headroom=expr.FORGET_FLOOR // 2)
     gc.collect()
     gc.freeze()
     try:

@@ -91,3 +91,19 @@ def test_generated_code_of_a_derivation_made_before_a_forget_runs(low_floor):
     assert np.isclose(value, np.exp(A @ x).sum())
     assert np.allclose(grads["A"], np.outer(np.exp(A @ x), x))
     assert np.allclose(grads["x"], A.T @ np.exp(A @ x))
+
+
+def test_headroom_forgets_before_the_table_reaches_its_mark(monkeypatch):
+    # a web worker forgets between requests, before the mark, not during the next one
+    gc.collect()
+    d = matcalc.derive("f = sum(exp(W_room*x_room))")
+    d.text()
+    del d
+    gc.collect()
+    def alive():
+        return any(isinstance(n, E.Var) and n.name == "W_room" for n in E._TABLE.values())
+    monkeypatch.setattr(E, "_FORGET_AT", [len(E._TABLE) + 1000])
+    E.forget_unused()
+    assert alive()                              # under the mark: nothing done
+    E.forget_unused(headroom=1000)
+    assert not alive()
