@@ -1,6 +1,7 @@
 """A long-lived process (a web worker, a notebook, this test session) keeps only the nodes
 something still holds: the hash-consing table and the caches keyed by nodes let the others
-go (`matcalc.expr.forget_unused`), and what is kept works as before."""
+go (`matcalc.expr.forget_unused`), once Python's cycle collector has collected the
+derivations let go, and what is kept works as before."""
 import gc
 
 import numpy as np
@@ -30,6 +31,7 @@ def table_after(programs) -> list[int]:
         d.text()
         d.codegen()
         del d
+        gc.collect()              # a derivation is a reference cycle: Python collects it
         sizes.append(len(E._TABLE))
     return sizes
 
@@ -55,6 +57,7 @@ def test_every_node_cache_forgets_with_the_table(low_floor):
     d.text()
     assert any(isinstance(k, tuple) for memo in E._MEMOS for k in memo)   # structure's
     del d
+    gc.collect()                  # a derivation is a reference cycle: Python collects it
     E._FORGET_AT[0] = 0
     E.forget_unused()
     for memo in E._MEMOS:
