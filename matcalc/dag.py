@@ -73,12 +73,17 @@ def walk_all(roots: Iterable[Node]) -> Iterator[Node]:
 
 def substitute(node: Node, mapping: dict[Node, Node]) -> Node:
     """`node` with every occurrence of a key replaced by its value (iterative)."""
+    return substitute_all([node], mapping)[0]
+
+
+def substitute_all(roots: list[Node], mapping: dict[Node, Node]) -> list[Node]:
+    """`substitute` on each root, their shared nodes rebuilt once (`walk_all`)."""
     memo: dict[Node, Node] = {}
-    for n in walk(node):
+    for n in walk_all(roots):
         if n in mapping:
             memo[n] = mapping[n]
         elif n.children:
             memo[n] = n.rebuild([memo[c] for c in n.children])
         else:
             memo[n] = n
-    return memo[node]
+    return [memo[r] for r in roots]

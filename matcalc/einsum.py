@@ -301,12 +301,11 @@ def plan(roots: list[Node]) -> list[Node]:
     the order that costs least in the cost model over all of them together: a step that
     two contractions share is counted (and later computed) once, so the forward pass's
     X[i,k]*A[j,k,l] serves the gradient of Y as well."""
-    from .expr import walk_all
-    from .expr import substitute
+    from .expr import substitute_all, walk_all
     found = [n for n in walk_all(roots) if isinstance(n, Contract)]
     lowered = {c: m for c in found if (m := as_matrix(list(c.operands), c.ins, c.out))}
     if lowered:                      # a contraction that is a matrix expression is one
-        roots = [substitute(r, lowered) for r in roots]
+        roots = substitute_all(roots, lowered)
         return plan(roots)
     found = [c for c in found if len(c.operands) > 2]
     if not found:
@@ -324,7 +323,7 @@ def plan(roots: list[Node]) -> list[Node]:
         best = min(itertools.product(*options), key=_total)
     else:
         best = tuple(min(o, key=lambda p: _total([p])) for o in options)
-    return [substitute(r, {c: p[0] for c, p in zip(found, best)}) for r in roots]
+    return substitute_all(roots, {c: p[0] for c, p in zip(found, best)})
 
 
 def _step_cost(n: Node) -> int:

@@ -29,6 +29,7 @@ import weakref
 from .axes import EINSUM_LETTERS, SCALAR, Dim, Shape, axes, shape_of_axes
 from .dag import gc_paused as gc_paused  # re-exported: callers use expr.gc_paused,
 from .dag import substitute as substitute  # expr.substitute
+from .dag import substitute_all as substitute_all  # expr.substitute_all
 from .dag import walk
 from .dag import walk_all as walk_all  # expr.walk_all
 

@@ -289,9 +289,9 @@ def _tied_in(roots: list[Node], variables: dict[str, Var], tied) -> list[Node]:
     variable needs (positive under a log) flows to the variables it is computed from."""
     if not tied:
         return []
-    from matcalc.expr import substitute
+    from matcalc.expr import substitute_all
     mapping = {variables[n]: e for n, e in tied.items() if n in variables}
-    return [substitute(r, mapping) for r in roots] if mapping else []
+    return substitute_all(roots, mapping) if mapping else []
 
 
 def domain_needs(roots: list[Node]) -> dict[str, set[str]]:
