@@ -105,6 +105,13 @@ def forget_unused(headroom: int = 0) -> None:
                 memo[key if rest is None else (key, *rest)] = value
     _FORGET_AT[0] = max(FORGET_FLOOR, 2 * len(_TABLE))
 
+def forget_while_idle() -> None:
+    """`forget_unused` at a moment no input is being measured or waited for (a web worker
+    after its reply): early, half a floor before the mark, so that the next derivation
+    rarely pays for it."""
+    forget_unused(headroom=FORGET_FLOOR // 2)
+
+
 # Work allowed to one derivation, in operand slots of newly built nodes and of sums and
 # products built again (flattening and hashing their operands costs as much as building
 # them): a program whose derivative would be quadratically large (a product of 10,000

@@ -28,7 +28,7 @@ def own_work():
     with the node table's forgetting done before rather than during it (as a web worker
     does it between requests)."""
     from matcalc import expr
-    expr.forget_unused(headroom=expr.FORGET_FLOOR // 2)
+    expr.forget_while_idle()
     gc.collect()
     gc.freeze()
     try:

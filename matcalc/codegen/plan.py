@@ -413,25 +413,23 @@ class Body:
             if not inner:
                 break
             rounds += 1
-            if rounds <= SINGLE_SPLITS:
-                names = [max(inner, key=lambda m: len(self.p.print(m).text))]
-            else:
-                names = self._disjoint_longest(inner, len(v.text) - room)
-            for m in names:
+            most = 1 if rounds <= SINGLE_SPLITS else len(inner)
+            for m in self._disjoint_longest(inner, len(v.text) - room, most):
                 self.statement(m, None, split=True)
             self.p.forget(unnamed + [n])
             v = self.p.print(n)
         return v
 
-    def _disjoint_longest(self, inner: list[Node], excess: int) -> list[Node]:
-        """The longest of `inner`, none inside another, that shorten the code by `excess`
-        characters when named (each saves its length less a temporary's name)."""
+    def _disjoint_longest(self, inner: list[Node], excess: int, most: int) -> list[Node]:
+        """The longest of `inner` (the first of equal ones), none inside another, that
+        shorten the code by `excess` characters when named (each saves its length less a
+        temporary's name), `most` of them at most; at least the longest."""
         length = {m: len(self.p.print(m).text) for m in inner}
         chosen: list[Node] = []
         picked: set[Node] = set()           # the same, as a set
         covered: set[Node] = set()          # the unnamed nodes inside a chosen one
         for m in sorted(inner, key=lambda m: -length[m]):
-            if excess <= 0:
+            if excess <= 0 or len(chosen) == most:
                 break
             if m in covered:
                 continue
@@ -447,7 +445,7 @@ class Body:
             picked.add(m)
             covered |= below
             excess -= length[m] - TEMP_NAME
-        return chosen or [max(inner, key=lambda m: length[m])]
+        return chosen
 
     def _splittable(self, n: Node) -> tuple[list[Node], list[Node]]:
         """The unnamed nodes under n that could be named, and all unnamed nodes under n."""

@@ -61,7 +61,7 @@ def worker_main(conn, memory_limit: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is the server's to handle
     import matcalc.web.warm  # noqa: F401  (already loaded when forked from the fork server)
 
-    from ..expr import FORGET_FLOOR, forget_unused
+    from ..expr import forget_while_idle
     from .api import handle
     _limit_memory(memory_limit)
     while True:
@@ -70,7 +70,7 @@ def worker_main(conn, memory_limit: int) -> None:
         except (EOFError, OSError):
             return
         conn.send(handle(route, body))
-        forget_unused(headroom=FORGET_FLOOR // 2)     # idle now: before the next request
+        forget_while_idle()                            # before the next request
 
 
 class TimeLimitExceeded(Exception):
